@@ -1,0 +1,106 @@
+"""A trained (or training) agent: config, actor, critic and observation normaliser.
+
+    agent = Agent.load("runs/my_run")          # from a run directory or a checkpoint manifest
+    action = agent.act(obs)                    # deterministic by default
+    mean, std, returns = agent.evaluate(episodes=10)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from trpo.checkpoint import load_checkpoint
+from trpo.config import Config, from_dict
+from trpo.errors import CheckpointError
+from trpo.normalize import ObsNormalizer
+from trpo.policies import Critic, flat_obs_dim, make_actor
+from trpo.rollout.envs import make_env
+from trpo.rollout.policy_runner import make_policy
+from trpo.rollout.single_path import action_to_env
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from trpo.errors import ConfigError
+        raise ConfigError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
+    return torch.device(name)
+
+
+class Agent:
+    def __init__(self, cfg: Config, obs_space: gym.Space, act_space: gym.Space, device: torch.device | None = None):
+        self.cfg = cfg
+        self.device = device or resolve_device(cfg.device)
+        self.obs_space, self.act_space = obs_space, act_space
+        self.actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init).to(self.device)
+        self.critic = Critic(flat_obs_dim(obs_space), cfg.hidden).to(self.device)
+        self.obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs, cfg.clip_obs)
+
+    def state_dict(self) -> dict:
+        return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+                "obs_rms": self.obs_norm.rms.state_dict()}
+
+    def load_state_dict(self, d: dict) -> None:
+        try:
+            self.actor.load_state_dict(d["actor"])
+            self.critic.load_state_dict(d["critic"])
+            self.obs_norm.rms.load_state_dict(d["obs_rms"])
+        except (KeyError, RuntimeError) as e:
+            raise CheckpointError(f"checkpoint does not match this configuration: {str(e).splitlines()[0]}") from None
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "Agent":
+        state, manifest = load_checkpoint(path)
+        cfg = from_dict(manifest["config"])
+        if device is not None:
+            cfg = cfg.replace(device=device)
+        env = make_env(cfg.env_id)
+        try:
+            agent = cls(cfg, env.observation_space, env.action_space)
+        finally:
+            env.close()
+        agent.load_state_dict(state["agent"])
+        return agent
+
+    def act(self, obs: np.ndarray, deterministic: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Action(s) for raw observation(s): one obs of the env's shape, or a batch of them."""
+        obs = np.asarray(obs, np.float32)
+        single = obs.shape == self.obs_space.shape
+        x = self.obs_norm(obs[None] if single else obs)
+        a = make_policy(self.actor, self.device).act(x, rng or np.random.default_rng(), deterministic)
+        a = action_to_env(self.act_space, a)
+        return a[0] if single else a
+
+    def evaluate(self, episodes: int = 10, seed: int | None = None, deterministic: bool = True,
+                 video_dir: str | Path | None = None) -> tuple[float, float, list[float]]:
+        """Mean and std of the undiscounted return over ``episodes`` on a separately seeded env
+        (seed + 10_000 by default, never the training seeds)."""
+        seed = self.cfg.seed + 10_000 if seed is None else seed
+        env = make_env(self.cfg.env_id, render_mode="rgb_array" if video_dir else None)
+        if video_dir:
+            try:
+                env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda i: True, disable_logger=True)
+            except gym.error.DependencyNotInstalled as e:
+                env.close()
+                from trpo.errors import TrpoError
+                raise TrpoError(f"--video needs moviepy: pip install 'trpo[video]' ({e})") from None
+        policy = make_policy(self.actor, self.device)
+        rng = np.random.default_rng(seed)
+        returns = []
+        try:
+            for ep in range(episodes):
+                obs, _ = env.reset(seed=seed + ep)
+                total, done = 0.0, False
+                while not done:
+                    a = policy.act(self.obs_norm(np.asarray(obs, np.float32)[None]), rng, deterministic)[0]
+                    obs, r, term, trunc, _ = env.step(action_to_env(self.act_space, a))
+                    total += float(r)
+                    done = term or trunc
+                returns.append(total)
+        finally:
+            env.close()
+        return float(np.mean(returns)), float(np.std(returns)), returns

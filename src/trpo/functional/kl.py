@@ -1,0 +1,52 @@
+"""Closed-form KL divergences and entropies of the policy heads (per state).
+
+KL(p || q) with p the OLD policy and q the NEW one, as in the TRPO constraint
+E_s[KL(pi_old(.|s) || pi_theta(.|s))] <= delta (Schulman et al. 2015, eq. 12).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def categorical_kl(logits_p: Tensor, logits_q: Tensor) -> Tensor:
+    """KL(p || q) = sum_a p(a) (log p(a) - log q(a)) over the last axis."""
+    logp = torch.log_softmax(logits_p, dim=-1)
+    logq = torch.log_softmax(logits_q, dim=-1)
+    return (logp.exp() * (logp - logq)).sum(-1)
+
+
+def categorical_entropy(logits: Tensor) -> Tensor:
+    """H(p) = -sum_a p(a) log p(a)."""
+    logp = torch.log_softmax(logits, dim=-1)
+    return -(logp.exp() * logp).sum(-1)
+
+
+def diag_gaussian_kl(mu_p: Tensor, log_std_p: Tensor, mu_q: Tensor, log_std_q: Tensor) -> Tensor:
+    """KL(N(mu_p, s_p^2) || N(mu_q, s_q^2)) summed over action dimensions:
+
+        sum_i [ log(s_q/s_p) + (s_p^2 + (mu_p - mu_q)^2) / (2 s_q^2) - 1/2 ]
+    """
+    var_p = torch.exp(2 * log_std_p)
+    var_q = torch.exp(2 * log_std_q)
+    kl = log_std_q - log_std_p + (var_p + (mu_p - mu_q) ** 2) / (2 * var_q) - 0.5
+    return kl.sum(-1)
+
+
+def diag_gaussian_entropy(log_std: Tensor) -> Tensor:
+    """H = sum_i [ log s_i + (1 + log 2 pi) / 2 ]."""
+    return (log_std + 0.5 * (1.0 + math.log(2 * math.pi))).sum(-1)
+
+
+def diag_gaussian_log_prob(mu: Tensor, log_std: Tensor, x: Tensor) -> Tensor:
+    """log N(x; mu, diag(s^2)) = -sum_i [ (x_i - mu_i)^2 / (2 s_i^2) + log s_i + log(2 pi)/2 ]."""
+    z = (x - mu) * torch.exp(-log_std)
+    return -(0.5 * z * z + log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def categorical_log_prob(logits: Tensor, a: Tensor) -> Tensor:
+    """log p(a) from unnormalised logits; ``a`` holds integer actions."""
+    logp = torch.log_softmax(logits, dim=-1)
+    return logp.gather(-1, a.long().unsqueeze(-1)).squeeze(-1)

@@ -1,0 +1,203 @@
+"""Actors and critics. Actor and critic are separate modules with separate parameters.
+
+An actor maps observations to the parameters of its action distribution (its "head"):
+``CategoricalActor`` -> (logits,), ``GaussianActor`` -> (mean, log_std) with a
+state-independent log-std, ``MultiCategoricalActor`` -> (logits of every sub-space, concatenated).
+Every actor offers the same small vocabulary the algorithms use:
+``dist_params(obs)``, ``log_prob(params, a)``, ``kl(params_old, params_new)``, ``entropy(params)``,
+``mode(params)`` — so no algorithm ever looks inside a network or picks parameters by name.
+"""
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from trpo.functional import kl as K
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # documented bounds on the Gaussian log-std (std in [0.0067, 7.4])
+
+
+def mlp(sizes: list[int], activation=nn.Tanh, out_gain: float = 1.0) -> nn.Sequential:
+    """Tanh MLP with orthogonal init (gain sqrt 2 on hidden layers), the peers' default."""
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        lin = nn.Linear(sizes[i], sizes[i + 1])
+        last = i == len(sizes) - 2
+        nn.init.orthogonal_(lin.weight, gain=out_gain if last else math.sqrt(2))
+        nn.init.zeros_(lin.bias)
+        layers.append(lin)
+        if not last:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def flat_obs_dim(space: gym.Space) -> int:
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"unsupported observation space {space}: trpo supports Box observations")
+    return int(np.prod(space.shape))
+
+
+class Actor(nn.Module):
+    """Base class: ``net`` maps flat observations to the head's raw outputs."""
+
+    discrete = False
+
+    def dist_params(self, obs: Tensor) -> tuple[Tensor, ...]:
+        raise NotImplementedError
+
+    def log_prob(self, params: tuple[Tensor, ...], a: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def kl(self, old: tuple[Tensor, ...], new: tuple[Tensor, ...]) -> Tensor:
+        raise NotImplementedError
+
+    def entropy(self, params: tuple[Tensor, ...]) -> Tensor:
+        raise NotImplementedError
+
+    def mode(self, params: tuple[Tensor, ...]) -> Tensor:
+        raise NotImplementedError
+
+    def sample(self, params: tuple[Tensor, ...], generator: torch.Generator | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def numpy_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(W, b) of every Linear layer of a plain tanh MLP, for the fast numpy sampler."""
+        return [(m.weight.detach().cpu().double().numpy().copy(), m.bias.detach().cpu().double().numpy().copy())
+                for m in self.net if isinstance(m, nn.Linear)]
+
+
+class CategoricalActor(Actor):
+    discrete = True
+
+    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.net = mlp([obs_dim, *hidden, n_actions], out_gain=0.01)
+
+    def dist_params(self, obs):
+        return (self.net(obs),)
+
+    def log_prob(self, params, a):
+        return K.categorical_log_prob(params[0], a)
+
+    def kl(self, old, new):
+        return K.categorical_kl(old[0], new[0])
+
+    def entropy(self, params):
+        return K.categorical_entropy(params[0])
+
+    def mode(self, params):
+        return params[0].argmax(-1)
+
+    def sample(self, params, generator=None):
+        probs = torch.softmax(params[0], -1)
+        return torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator).reshape(probs.shape[:-1])
+
+
+class MultiCategoricalActor(Actor):
+    """A product of independent categoricals, one per MultiDiscrete component."""
+
+    discrete = True
+
+    def __init__(self, obs_dim: int, nvec: list[int], hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.nvec = [int(n) for n in nvec]
+        self.net = mlp([obs_dim, *hidden, sum(self.nvec)], out_gain=0.01)
+
+    def _split(self, logits):
+        return torch.split(logits, self.nvec, dim=-1)
+
+    def dist_params(self, obs):
+        return (self.net(obs),)
+
+    def log_prob(self, params, a):
+        return sum(K.categorical_log_prob(lg, a[..., i]) for i, lg in enumerate(self._split(params[0])))
+
+    def kl(self, old, new):
+        return sum(K.categorical_kl(p, q) for p, q in zip(self._split(old[0]), self._split(new[0])))
+
+    def entropy(self, params):
+        return sum(K.categorical_entropy(lg) for lg in self._split(params[0]))
+
+    def mode(self, params):
+        return torch.stack([lg.argmax(-1) for lg in self._split(params[0])], -1)
+
+    def sample(self, params, generator=None):
+        outs = []
+        for lg in self._split(params[0]):
+            probs = torch.softmax(lg, -1)
+            outs.append(torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=generator)
+                        .reshape(probs.shape[:-1]))
+        return torch.stack(outs, -1)
+
+
+class GaussianActor(Actor):
+    """pi(a|s) = N(mu_theta(s), diag(exp(2 log_std))), log_std a free parameter vector."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64), log_std_init: float = 0.0):
+        super().__init__()
+        self.net = mlp([obs_dim, *hidden, act_dim], out_gain=0.01)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
+
+    def clamped_log_std(self) -> Tensor:
+        # clamp keeps the std inside documented bounds; inside them the gradient is untouched
+        return self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def dist_params(self, obs):
+        mu = self.net(obs)
+        return mu, self.clamped_log_std().expand_as(mu)
+
+    def log_prob(self, params, a):
+        return K.diag_gaussian_log_prob(params[0], params[1], a)
+
+    def kl(self, old, new):
+        return K.diag_gaussian_kl(old[0], old[1], new[0], new[1])
+
+    def entropy(self, params):
+        return K.diag_gaussian_entropy(params[1])
+
+    def mode(self, params):
+        return params[0]
+
+    def sample(self, params, generator=None):
+        mu, log_std = params
+        noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        return mu + log_std.exp() * noise
+
+
+class Critic(nn.Module):
+    """V_psi(s): a tanh MLP with a scalar output."""
+
+    def __init__(self, obs_dim: int, hidden: tuple[int, ...] = (64, 64)):
+        super().__init__()
+        self.net = mlp([obs_dim, *hidden, 1], out_gain=1.0)
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.net(obs).squeeze(-1)
+
+
+def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ...], log_std_init: float = 0.0) -> Actor:
+    obs_dim = flat_obs_dim(obs_space)
+    if isinstance(act_space, gym.spaces.Discrete):
+        return CategoricalActor(obs_dim, int(act_space.n), hidden)
+    if isinstance(act_space, gym.spaces.MultiDiscrete) and act_space.nvec.ndim == 1:
+        return MultiCategoricalActor(obs_dim, list(act_space.nvec), hidden)
+    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
+        return GaussianActor(obs_dim, int(act_space.shape[0]), hidden, log_std_init)
+    raise ValueError(f"unsupported action space {act_space}: trpo supports Discrete, "
+                     "1-D MultiDiscrete and 1-D Box action spaces")
+
+
+def flat_params(module: nn.Module) -> Tensor:
+    return torch.cat([p.data.reshape(-1) for p in module.parameters()])
+
+
+def set_flat_params(module: nn.Module, flat: Tensor) -> None:
+    i = 0
+    for p in module.parameters():
+        n = p.numel()
+        p.data.copy_(flat[i:i + n].view_as(p))
+        i += n

@@ -1,0 +1,107 @@
+"""Making and checking environments (Gymnasium 1.x vector API, same-step autoreset)."""
+from __future__ import annotations
+
+import difflib
+import warnings
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from trpo.errors import EnvError
+
+
+def _lookup(env_id: str) -> None:
+    if env_id in gym.registry:
+        return
+    if env_id.startswith("ALE/"):
+        try:
+            import ale_py  # registers the Atari envs
+            gym.register_envs(ale_py)
+        except ImportError:
+            raise EnvError(f"environment '{env_id}' needs the Atari extra: pip install 'trpo[atari]'") from None
+        if env_id in gym.registry:
+            return
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise EnvError(f"unknown environment '{env_id}'{hint}")
+
+
+def make_env(env_id: str, **kwargs) -> gym.Env:
+    """One environment, with a clear error for unknown ids or missing extras."""
+    _lookup(env_id)
+    try:
+        return gym.make(env_id, **kwargs)
+    except gym.error.DependencyNotInstalled as e:
+        raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
+    except gym.error.Error as e:
+        raise EnvError(f"cannot make environment '{env_id}': {e}") from None
+
+
+def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
+    """N copies of the env in one process (``sync``) or in subprocesses (``async``).
+
+    Same-step autoreset: when an episode ends at step t the returned observation is already the
+    reset one and the final observation is in ``info["final_obs"]`` — so no step of the batch is
+    a dummy reset step, and a truncated step can bootstrap from its final observation.
+    """
+    _lookup(env_id)
+    try:
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
+                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+    except gym.error.Error as e:
+        raise EnvError(f"cannot make environment '{env_id}': {e}") from None
+
+
+def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:
+    """The spaces trpo supports, with a message that names the offending space."""
+    if not (isinstance(obs_space, gym.spaces.Box) and np.issubdtype(obs_space.dtype, np.number)):
+        raise EnvError(f"environment '{env_id}': unsupported observation space {obs_space} (need a numeric Box)")
+    ok = (isinstance(act_space, gym.spaces.Discrete)
+          or (isinstance(act_space, gym.spaces.MultiDiscrete) and act_space.nvec.ndim == 1)
+          or (isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1
+              and np.issubdtype(act_space.dtype, np.floating)))
+    if not ok:
+        raise EnvError(f"environment '{env_id}': unsupported action space {act_space} "
+                       "(need Discrete, 1-D MultiDiscrete or 1-D float Box)")
+
+
+def check_env(env_id: str) -> None:
+    """Gymnasium's env checker plus trpo's own checks (spaces, dtypes, bounds, finiteness)."""
+    from gymnasium.utils.env_checker import check_env as gym_check_env
+
+    env = make_env(env_id)
+    try:
+        check_spaces(env_id, env.observation_space, env.action_space)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                gym_check_env(env.unwrapped, skip_render_check=True)
+            except Exception as e:  # the checker raises AssertionError and others
+                raise EnvError(f"environment '{env_id}' fails Gymnasium's env checker: {str(e).splitlines()[0]}") from None
+        obs, _ = env.reset(seed=0)
+        for _ in range(5):
+            out = env.step(env.action_space.sample())
+            if len(out) != 5:
+                raise EnvError(f"environment '{env_id}': step() returned {len(out)} values; Gymnasium 1.x "
+                               "envs return (obs, reward, terminated, truncated, info)")
+            obs, reward, term, trunc, _ = out
+            validate_step(env_id, env.observation_space, obs, reward)
+            if term or trunc:
+                obs, _ = env.reset()
+    finally:
+        env.close()
+
+
+def validate_step(env_id: str, space: gym.spaces.Box, obs, reward) -> None:
+    obs = np.asarray(obs)
+    if obs.shape != space.shape:
+        raise EnvError(f"environment '{env_id}': observation shape {obs.shape} != space shape {space.shape}")
+    if not np.issubdtype(obs.dtype, np.number):
+        raise EnvError(f"environment '{env_id}': observation dtype {obs.dtype} is not numeric")
+    if not np.all(np.isfinite(obs)):
+        raise EnvError(f"environment '{env_id}': observation is not finite (NaN or inf)")
+    if not space.contains(obs.astype(space.dtype)):
+        raise EnvError(f"environment '{env_id}': observation is outside its observation space bounds")
+    if not np.isfinite(np.asarray(reward, np.float64)).all():
+        raise EnvError(f"environment '{env_id}': reward {reward!r} is not finite")

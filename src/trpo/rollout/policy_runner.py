@@ -1,0 +1,64 @@
+"""Acting fast: one batched forward per vector-env step, no autograd, no per-step torch objects.
+
+For the plain tanh MLP actors the forward pass runs in numpy (float64) on a copy of the weights
+taken once per iteration: a batch-of-8 forward costs a few microseconds here, against ~0.5 ms for a
+torch forward plus a ``torch.distributions`` sample. Any other actor falls back to torch under
+``inference_mode``. Only actions are produced: log-probabilities under pi_old are recomputed in
+torch by the learner, so the importance ratio is exactly 1 at theta_old.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from trpo.policies import Actor, CategoricalActor, GaussianActor, MultiCategoricalActor
+
+
+class NumpyPolicy:
+    def __init__(self, actor: Actor):
+        self.layers = actor.numpy_layers()
+        self.kind = type(actor).__name__
+        self.log_std = actor.clamped_log_std().detach().double().numpy() if isinstance(actor, GaussianActor) else None
+        self.nvec = getattr(actor, "nvec", None)
+
+    @staticmethod
+    def supports(actor: Actor) -> bool:
+        return (isinstance(actor, (CategoricalActor, GaussianActor, MultiCategoricalActor))
+                and all(isinstance(m, (nn.Linear, nn.Tanh)) for m in actor.net))
+
+    def _out(self, obs: np.ndarray) -> np.ndarray:
+        x = obs.astype(np.float64)
+        for i, (w, b) in enumerate(self.layers):
+            x = x @ w.T + b
+            if i < len(self.layers) - 1:
+                x = np.tanh(x)
+        return x
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+        out = self._out(obs)
+        if self.kind == "GaussianActor":
+            if deterministic:
+                return out.astype(np.float32)
+            return (out + np.exp(self.log_std) * rng.standard_normal(out.shape)).astype(np.float32)
+        if self.kind == "CategoricalActor":
+            # Gumbel-max: argmax(logits + G) is a sample of softmax(logits)
+            return (out if deterministic else out + rng.gumbel(size=out.shape)).argmax(-1)
+        parts = np.split(out, np.cumsum(self.nvec)[:-1], axis=-1)
+        return np.stack([(p if deterministic else p + rng.gumbel(size=p.shape)).argmax(-1) for p in parts], -1)
+
+
+class TorchPolicy:
+    def __init__(self, actor: Actor, device: torch.device):
+        self.actor, self.device = actor, device
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
+        gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))
+        with torch.inference_mode():
+            params = self.actor.dist_params(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+            a = self.actor.mode(params) if deterministic else self.actor.sample(params, gen)
+        return a.cpu().numpy()
+
+
+def make_policy(actor: Actor, device: torch.device):
+    return NumpyPolicy(actor) if NumpyPolicy.supports(actor) else TorchPolicy(actor, device)

@@ -1,0 +1,102 @@
+"""Single-path sampling (TRPO paper §5.1): run pi_old in N parallel envs for T steps each."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from trpo.errors import NonFiniteError
+from trpo.normalize import ObsNormalizer, RewardScaler
+from trpo.policies import Actor
+from trpo.rollout.batch import Batch
+from trpo.rollout.policy_runner import make_policy
+
+
+def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
+    """Gaussian samples are unbounded: clip to the Box for the env, keep the sample for log-probs."""
+    if isinstance(space, gym.spaces.Box):
+        return np.clip(a, space.low, space.high).astype(space.dtype)
+    return a
+
+
+class SinglePathSampler:
+    """Owns the vector env and the running episode bookkeeping between iterations."""
+
+    def __init__(self, envs: gym.vector.VectorEnv, actor: Actor, obs_norm: ObsNormalizer,
+                 reward_scaler: RewardScaler, steps_per_env: int, seed: int, device: torch.device):
+        self.envs, self.actor, self.obs_norm, self.reward_scaler = envs, actor, obs_norm, reward_scaler
+        self.T, self.N = steps_per_env, envs.num_envs
+        self.device = device
+        self.rng = np.random.default_rng(seed)
+        self.act_space = envs.single_action_space
+        self.raw_obs, _ = envs.reset(seed=seed)
+        self._check_obs(self.raw_obs, "reset")
+        self.ep_return = np.zeros(self.N)
+        self.ep_length = np.zeros(self.N, np.int64)
+
+    def _check_obs(self, obs: np.ndarray, where: str) -> None:
+        if not np.isfinite(obs).all():
+            raise NonFiniteError(f"non-finite observation from the environment at {where}")
+
+    def collect(self) -> Batch:
+        T, N = self.T, self.N
+        policy = make_policy(self.actor, self.device)
+        obs_dim = self.raw_obs.shape[1:]
+        raw = np.empty((T, N, *obs_dim), np.float32)         # raw obs, for the normaliser update
+        obs = np.empty((T, N, *obs_dim), np.float32)          # normalised obs the policy saw
+        acts = None
+        rews = np.empty((T, N), np.float32)
+        term = np.empty((T, N), bool)
+        trunc = np.empty((T, N), bool)
+        final_obs, final_idx, ep_returns, ep_lengths = [], [], [], []
+        for t in range(T):
+            raw[t] = self.raw_obs
+            obs[t] = self.obs_norm(self.raw_obs)
+            a = policy.act(obs[t], self.rng)
+            if acts is None:
+                acts = np.empty((T, *a.shape), a.dtype)
+            acts[t] = a
+            next_obs, r, te, tr, info = self.envs.step(action_to_env(self.act_space, a))
+            r = np.asarray(r, np.float64)
+            if not np.isfinite(r).all():
+                raise NonFiniteError(f"non-finite reward from the environment at step {t} of the batch")
+            self._check_obs(next_obs, f"step {t} of the batch")
+            done = te | tr
+            self.ep_return += r
+            self.ep_length += 1
+            rews[t] = self.reward_scaler(r, done)
+            term[t], trunc[t] = te, tr
+            for i in np.flatnonzero(done):
+                ep_returns.append(float(self.ep_return[i]))
+                ep_lengths.append(int(self.ep_length[i]))
+                if tr[i] and not te[i]:
+                    fo = np.asarray(info["final_obs"][i], np.float32)
+                    self._check_obs(fo, f"step {t} of the batch (final observation)")
+                    final_obs.append(self.obs_norm(fo))
+                    final_idx.append(t * N + i)
+            self.ep_return[done] = 0.0
+            self.ep_length[done] = 0
+            self.raw_obs = next_obs
+        last = self.obs_norm(self.raw_obs)
+        if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
+            self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
+        term_only = term & ~trunc  # an episode both terminated and truncated is terminal
+        fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), np.float32)
+        return Batch(
+            obs=torch.from_numpy(obs), actions=torch.from_numpy(acts), rewards=torch.from_numpy(rews),
+            terminated=torch.from_numpy(term_only), truncated=torch.from_numpy(trunc & ~term),
+            last_obs=torch.from_numpy(last), final_obs=torch.from_numpy(fo),
+            final_idx=torch.as_tensor(final_idx, dtype=torch.long), env_steps=T * N,
+            episode_returns=ep_returns, episode_lengths=ep_lengths)
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.tolist(),
+                "ep_length": self.ep_length.tolist()}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.rng.bit_generator.state = d["rng"]
+        self.ep_return = np.asarray(d["ep_return"], np.float64)
+        self.ep_length = np.asarray(d["ep_length"], np.int64)
+
+    def close(self) -> None:
+        self.envs.close()

@@ -1,0 +1,109 @@
+"""The run directory (see CONTRACT.md): config.toml, metrics.csv, summary.json, TensorBoard
+events in tb/, checkpoints/ — everything a person needs to inspect, plot and resume a run."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from trpo.checkpoint import atomic_write
+from trpo.config import Config
+
+BASE_COLUMNS = ["iteration", "env_steps", "wall_s", "episode_return_mean", "episode_length_mean",
+                "kl", "entropy", "value_loss", "fps"]
+
+
+def default_run_dir(cfg: Config, root: str | Path = "runs") -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe_env = cfg.env_id.replace("/", "_")
+    return Path(root) / f"{safe_env}_{cfg.algo}_s{cfg.seed}_{stamp}"
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.ckpt_dir = self.path / "checkpoints"
+        self._csv_file = None
+        self._writer = None
+        self._columns: list[str] | None = None
+        self._tb = None
+
+    # --- config and summary -------------------------------------------------------------------
+    def write_config(self, cfg: Config) -> None:
+        atomic_write(self.path / "config.toml", cfg.to_toml().encode())
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
+        atomic_write(self.path / "summary.json", (json.dumps(clean, indent=2) + "\n").encode())
+
+    # --- metrics --------------------------------------------------------------------------------
+    def open_metrics(self, keep_up_to_iteration: int | None = None) -> None:
+        """Open metrics.csv for appending. On resume, rows after the checkpoint's iteration (written
+        after the checkpoint, before an interruption) are dropped so the file has no duplicates."""
+        path = self.path / "metrics.csv"
+        if keep_up_to_iteration is not None and path.exists():
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            self._columns = list(rows[0].keys()) if rows else None
+            rows = [r for r in rows if int(r["iteration"]) <= keep_up_to_iteration]
+            with open(path, "w", newline="") as f:
+                if self._columns:
+                    w = csv.DictWriter(f, self._columns)
+                    w.writeheader()
+                    w.writerows(rows)
+        elif path.exists():
+            path.unlink()
+        self._csv_file = open(path, "a", newline="")
+        if self._columns:
+            self._writer = csv.DictWriter(self._csv_file, self._columns, extrasaction="ignore")
+
+    def log(self, row: dict[str, Any]) -> None:
+        if self._writer is None:
+            self._columns = BASE_COLUMNS + [k for k in row if k not in BASE_COLUMNS]
+            self._writer = csv.DictWriter(self._csv_file, self._columns, extrasaction="ignore")
+            self._writer.writeheader()
+        self._writer.writerow({k: row.get(k, "") for k in self._columns})
+        self._csv_file.flush()
+        tb = self.tensorboard()
+        if tb is not None:
+            step = int(row["env_steps"])
+            for k, v in row.items():
+                if k not in ("iteration", "env_steps") and isinstance(v, (int, float)) and math.isfinite(v):
+                    tb.add_scalar(k, v, step)
+
+    def tensorboard(self):
+        if self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a dependency; tolerate a broken install
+                self._tb = False
+                return None
+            self._tb = SummaryWriter(log_dir=str(self.path / "tb"))
+        return self._tb or None
+
+    def close(self) -> None:
+        if self._csv_file:
+            self._csv_file.close()
+            self._csv_file = None
+        if self._tb:
+            self._tb.close()
+            self._tb = None
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, list[float]]:
+    """metrics.csv as columns of floats (empty cells become NaN)."""
+    path = Path(run_dir) / "metrics.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    cols: dict[str, list[float]] = {k: [] for k in (rows[0].keys() if rows else [])}
+    for r in rows:
+        for k in cols:
+            try:
+                cols[k].append(float(r[k]))
+            except (TypeError, ValueError):
+                cols[k].append(float("nan"))
+    return cols
