@@ -30,12 +30,12 @@ class RunningMeanStd:
         self.count = tot
 
     def state_dict(self) -> dict:
-        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": np.array(self.count)}
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": float(self.count)}
 
     def load_state_dict(self, d: dict) -> None:
         self.mean = np.asarray(d["mean"], np.float64).copy()
         self.var = np.asarray(d["var"], np.float64).copy()
-        self.count = float(np.asarray(d["count"]))
+        self.count = float(np.asarray(d["count"]).reshape(-1)[0])
 
 
 class ObsNormalizer:

@@ -84,6 +84,7 @@ class _States:
         self.m = w_on.max(axis=1)  # best action in the support of q
         w_off_max = w_off.max(axis=1)
         spread = np.where(self.supp, self.m[:, None] - w, 0.0).max(axis=1)
+        self.spread = spread
         gain_off = np.where(np.isfinite(w_off_max), w_off_max - self.m, -np.inf)
         self.scale = np.maximum(spread, np.maximum(gain_off, 0.0))
         self.active = self.scale > 0  # states whose best response is not q itself
@@ -139,9 +140,10 @@ def _solve_u(states: _States, t: float, idx: np.ndarray, u0: np.ndarray) -> tupl
         hi = np.where(f <= 0, u, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = u - f / df
-        ok = np.isfinite(newton) & (newton > lo) & (newton < hi)
-        u_next = np.where(ok, newton, 0.5 * (lo + hi))
-        done = (np.abs(f) < 1e-14) | (np.abs(u_next - u) <= 1e-15 * (1.0 + np.abs(u)))
+        ok = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
+        converged = np.abs(f) < 1e-14
+        u_next = np.where(converged, u, np.where(ok, newton, 0.5 * (lo + hi)))
+        done = converged | (np.abs(u_next - u) <= 1e-15 * (1.0 + np.abs(u)))
         u = u_next
         if np.all(done):
             break
@@ -204,6 +206,13 @@ def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySo
         return KLPenaltySolution(p, np.inf, np.zeros(S), float(np.sum(p * w)), 0)
 
     scale = np.where(states.active, states.scale, 0.0)
+    if not np.any(states.active & (states.spread > 0)):
+        # Only "regime 2" states (q deterministic there, a better action outside its
+        # support): lam_s(t) stays finite as t -> 0, lam_s(0) = scale * o.  If even that
+        # sum is <= C, moving at all costs more than it gains: the optimum is t = 0, p = q.
+        lam0 = scale * np.where(states.two, states.o, 0.0)
+        if lam0.sum() <= C:
+            return KLPenaltySolution(q.copy(), 0.0, lam0, penalized_objective(w, q, q, C), 0)
 
     def F(log_t: float, u_warm: np.ndarray):
         """``log sum_s lam_s(t) - log C`` (decreasing) and its derivative in ``log t``."""
@@ -245,8 +254,8 @@ def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySo
         else:
             hi = x
         newton = x - f / df if df < 0 else np.nan
-        x_next = newton if (np.isfinite(newton) and lo < newton < hi) else 0.5 * (lo + hi)
-        if abs(f) < 1e-14 or abs(x_next - x) <= 1e-15 * (1.0 + abs(x)):
+        x_next = newton if (np.isfinite(newton) and lo <= newton <= hi) else 0.5 * (lo + hi)
+        if abs(f) < 1e-13 or abs(x_next - x) <= 1e-15 * (1.0 + abs(x)):
             break
         x = x_next
         f, df, u_warm, lam, curve = F(x, u_warm)
@@ -256,7 +265,7 @@ def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySo
     p = q.copy()
     reg2 = curve["reg2"]
     if np.any(reg2):
-        z_o = np.where(states.supp, states.mu_lo[:, None] + states.d, 1.0)
+        z_o = np.where(states.supp & reg2[:, None], states.mu_lo[:, None] + states.d, 1.0)
         p_on = np.where(states.supp, lam[:, None] * q / z_o, 0.0)
         left = np.clip(1.0 - p_on.sum(axis=1), 0.0, 1.0)
         n_best = np.maximum(states.off_best.sum(axis=1), 1)

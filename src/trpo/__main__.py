@@ -1,0 +1,5 @@
+import sys
+
+from trpo.cli import main
+
+sys.exit(main())

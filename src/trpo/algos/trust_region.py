@@ -1,0 +1,62 @@
+"""The natural-gradient step with an optional backtracking line search: TRPO and NPG both call
+``trust_region_step``; TRPO with the line search, NPG without (Spinning Up: "NPG is TRPO minus
+the line search")."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from trpo.algos.common import check_finite
+from trpo.config import Config
+from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
+from trpo.policies import Actor, flat_params, set_flat_params
+
+
+def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Tensor,
+                      kl_old: tuple[Tensor, ...], cfg: Config, line_search: bool,
+                      fvp_idx: Tensor | None = None) -> dict[str, float]:
+    """One update of ``actor`` that maximises ``objective()`` (the surrogate L(theta), built from
+    the actor's current parameters) within mean KL(pi_old || pi_theta) <= cfg.max_kl.
+
+    ``kl_obs`` are the states the KL is averaged over and ``kl_old`` pi_old's (detached)
+    distribution parameters there; ``fvp_idx`` optionally sub-samples them for the Fisher.
+      g    = grad L(theta_old)
+      x    = F^{-1} g (CG),  beta = sqrt(2 delta / x^T F x)
+      TRPO: backtrack on beta x until measured KL <= delta and L improved, else keep theta_old;
+      NPG:  take beta x as it is (seed 003 §3.6.2).
+    """
+    params = list(actor.parameters())
+    L_old_t = objective()
+    g = flat_grad(L_old_t, params)
+    check_finite("the policy gradient", g)
+    L_old = L_old_t.item()
+
+    idx = slice(None) if fvp_idx is None else fvp_idx
+    mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
+    fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)
+    nat = natural_step(g, fvp, cfg.max_kl, cfg.cg_iters)
+
+    theta_old = flat_params(actor)
+
+    @torch.no_grad()
+    def evaluate(step: Tensor) -> tuple[float, float]:
+        set_flat_params(actor, theta_old + step)
+        gain = objective().item() - L_old
+        kl = actor.kl(kl_old, actor.dist_params(kl_obs)).mean().item()
+        return gain, kl
+
+    if line_search:
+        ls = backtracking_line_search(evaluate, nat.step, cfg.max_kl, cfg.ls_max_backtracks, cfg.ls_shrink)
+        accepted, frac, backtracks, gain, kl = ls.accepted, ls.step_fraction, ls.backtracks, ls.surrogate_gain, ls.kl
+    else:
+        gain, kl = evaluate(nat.step)
+        accepted, frac, backtracks = True, 1.0, 0
+    theta_new = theta_old + frac * nat.step if accepted else theta_old
+    check_finite("the new policy parameters", theta_new)
+    set_flat_params(actor, theta_new)  # exactly theta_old when the line search failed
+    return {"kl": kl, "surrogate_gain": gain, "linesearch_steps": backtracks,
+            "cg_residual": nat.cg_residual, "step_accepted": int(accepted),
+            "cg_iterations": nat.cg_iterations, "step_size": nat.step_size * frac,
+            "expected_gain": nat.expected_gain}

@@ -1,0 +1,161 @@
+"""The ``trpo`` command line (see CONTRACT.md). Errors: one line on stderr, exit status 2 for
+bad arguments or config, no traceback unless ``--debug``."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from trpo.errors import ConfigError, TrpoError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage first otherwise)
+        self.exit(2, f"trpo: error: {message}\n")
+
+
+def _summary_table(summary: dict, run_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{summary['algo']} on {summary['env_id']} (seed {summary['seed']})")
+    for col in ("eval return", "train return", "env steps", "wall time", "steps/s"):
+        t.add_column(col, justify="right")
+    ev = summary.get("final_eval_return_mean")
+    ev_s = f"{ev:.1f} ± {summary['final_eval_return_std']:.1f}" if ev is not None else "n/a"
+    tr = summary.get("train_return_last")
+    t.add_row(ev_s, f"{tr:.1f}" if tr is not None else "n/a", f"{summary['total_steps']:,}",
+              f"{summary['wall_s']:.1f} s", f"{summary['steps_per_s']:,.0f}")
+    c = Console()
+    c.print(t)
+    c.print(f"run directory: {run_dir}")
+
+
+def cmd_train(args) -> int:
+    from trpo.config import Config, from_dict, load_toml, parse_overrides
+    from trpo.train import train
+
+    if args.resume:
+        if not Path(args.resume).is_dir():
+            raise ConfigError(f"--resume: no such run directory: {args.resume}")
+        extra = {"total_steps": args.total_steps} if args.total_steps else {}
+        cfg = None
+        if extra:
+            from trpo.checkpoint import load_checkpoint
+            _, manifest = load_checkpoint(args.resume)
+            cfg = from_dict({**manifest["config"], **extra})
+        result = train(cfg, resume=args.resume, progress=not args.quiet)
+    else:
+        if not args.env_id:
+            raise ConfigError("train needs ENV_ID (or --resume RUN_DIR)")
+        base = load_toml(args.config).to_dict() if args.config else {}
+        flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
+                 "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device}
+        merged = {**base, **{k: v for k, v in flags.items() if v is not None}, **parse_overrides(args.set or [])}
+        if args.num_envs and "batch_steps" not in merged and Config().batch_steps % args.num_envs:
+            merged["batch_steps"] = max(1, Config().batch_steps // args.num_envs) * args.num_envs
+        cfg = from_dict(merged)
+        result = train(cfg, args.run_dir, progress=not args.quiet)
+    if not args.quiet:
+        _summary_table(result.summary, result.run_dir)
+        if not result.interrupted:
+            from trpo.plot import plot_runs
+            png = plot_runs([result.run_dir], result.run_dir / "learning_curve.png",
+                            title=f"{result.summary['algo']} on {result.summary['env_id']}")
+            print(f"learning curve: {png}")
+    return 130 if result.interrupted else 0
+
+
+def cmd_eval(args) -> int:
+    from trpo.agent import Agent
+
+    agent = Agent.load(args.run_dir, device=args.device)
+    video = Path(args.run_dir) / "videos" if args.video else None
+    mean, std, returns = agent.evaluate(args.episodes, seed=args.seed, deterministic=args.deterministic,
+                                        video_dir=video)
+    mode = "deterministic" if args.deterministic else "stochastic"
+    print(f"{agent.cfg.env_id}: return {mean:.2f} ± {std:.2f} over {len(returns)} episodes ({mode})")
+    if video:
+        print(f"videos: {video}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from trpo.plot import plot_runs
+
+    for rd in args.run_dirs:
+        if not (Path(rd) / "metrics.csv").exists():
+            raise ConfigError(f"{rd} is not a run directory (no metrics.csv)")
+    out = args.output or str(Path(args.run_dirs[0]) / "learning_curve.png")
+    print(plot_runs(args.run_dirs, out, y=args.y))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from trpo import __version__
+    from trpo.algos import ALGOS
+
+    p = _Parser(prog="trpo", description="Trust Region Policy Optimization and the policy-gradient family.")
+    p.add_argument("--version", action="version", version=f"trpo {__version__}")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an agent; writes a run directory")
+    t.add_argument("env_id", nargs="?", help="Gymnasium environment id, e.g. CartPole-v1, Hopper-v5")
+    t.add_argument("--algo", choices=list(ALGOS), help="algorithm (default trpo)")
+    t.add_argument("--total-steps", type=int, help="environment steps to train for")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--num-envs", type=int)
+    t.add_argument("--sampler", choices=["single-path", "vine"])
+    t.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    t.add_argument("--config", help="a TOML file of config keys (e.g. a run's config.toml)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key (repeatable)")
+    t.add_argument("--run-dir", help="where to write the run (default runs/ENV_ALGO_sSEED_TIME)")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a trained run")
+    e.add_argument("run_dir")
+    e.add_argument("--episodes", type=int, default=10)
+    e.add_argument("--seed", type=int, default=None, help="evaluation seed (default: training seed + 10000)")
+    e.add_argument("--video", action="store_true", help="record videos to RUN_DIR/videos (needs trpo[video])")
+    e.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
+                   help="deterministic (mode) or --stochastic / --no-deterministic actions")
+    e.add_argument("--stochastic", dest="deterministic", action="store_false", help=argparse.SUPPRESS)
+    e.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None)
+    e.set_defaults(func=cmd_eval)
+
+    pl = sub.add_parser("plot", help="plot learning curves of one or more runs")
+    pl.add_argument("run_dirs", nargs="+")
+    pl.add_argument("-o", "--output", help="PNG file (default RUN_DIR/learning_curve.png)")
+    pl.add_argument("--y", default="episode_return_mean", help="metrics.csv column to plot")
+    pl.set_defaults(func=cmd_plot)
+
+    for name, module in (("compare", "trpo.compare"), ("theory", "trpo.theory.cli")):
+        try:
+            __import__(module, fromlist=["register"]).register(sub)
+        except ImportError:
+            pass
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("TRPO_DEBUG") == "1"
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args) or 0)
+    except TrpoError as e:
+        if debug:
+            raise
+        print(f"trpo: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("trpo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
