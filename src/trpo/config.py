@@ -87,6 +87,16 @@ class Config:
     critic_minibatch: int = 256
     """Minibatch size of the critic fit."""
 
+    # --- vine sampling (--sampler vine; TRPO paper §5.2, docs/vine.md) ---------------------------
+    vine_trunk_fraction: float = 0.5
+    """Fraction of ``batch_steps`` spent on trunk trajectories; the branches get the rest."""
+    vine_actions: int = 0
+    """K actions per rollout state: 0 = every action of a Discrete space (else 4); K draws from pi_old."""
+    vine_branch_length: int = 64
+    """Steps of each branch rollout (the action a_k, then pi_old), fewer where the episode ends."""
+    vine_rollout_states: int = 0
+    """N rollout states per iteration; 0 = as many as the branch budget allows (at least 1)."""
+
     # --- bookkeeping --------------------------------------------------------------------------
     checkpoint_every: int = 10
     """Save a checkpoint every this many iterations (and at the end)."""
@@ -129,6 +139,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "critic_lr": (0.0, None, False, True), "critic_epochs": (0, 10_000, True, True),
     "critic_minibatch": (1, None, True, True), "checkpoint_every": (1, None, True, True),
     "keep_checkpoints": (1, 1000, True, True), "eval_episodes": (1, 100_000, True, True),
+    "vine_trunk_fraction": (0.0, 1.0, False, False), "vine_actions": (0, 4096, True, True),
+    "vine_branch_length": (1, None, True, True), "vine_rollout_states": (0, None, True, True),
 }
 CHOICES = {
     "vector_mode": ("sync", "async"),
