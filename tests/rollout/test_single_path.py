@@ -1,0 +1,59 @@
+"""The sampler keeps terminated and truncated apart and hands the final observation of a
+truncated episode to the advantage code."""
+import gymnasium as gym
+import numpy as np
+import torch
+
+from trpo import Config
+from trpo.agent import Agent
+from trpo.algos.common import values_and_next_values
+from trpo.normalize import RewardScaler
+from trpo.rollout import SinglePathSampler
+from trpo.rollout.envs import make_vector_env
+
+
+class Countdown(gym.Env):
+    """obs = [t]; reward 1; terminates at t == 3 when started odd, else truncated by TimeLimit(5)."""
+
+    observation_space = gym.spaces.Box(-100, 100, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        self.odd = bool(self.np_random.integers(2))
+        return np.array([self.t], np.float32), {}
+
+    def step(self, a):
+        self.t += 1
+        return np.array([self.t], np.float32), 1.0, self.odd and self.t == 3, False, {}
+
+
+gym.register("CountdownTest-v0", entry_point=Countdown, max_episode_steps=5)
+
+
+def test_batch_flags_and_final_observations():
+    cfg = Config(env_id="CountdownTest-v0", num_envs=3, batch_steps=60, normalize_obs=False, normalize_rewards=False)
+    envs = make_vector_env(cfg.env_id, 3)
+    agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, torch.device("cpu"))
+    s = SinglePathSampler(envs, agent.actor, agent.obs_norm, RewardScaler(3, 0.99, False), 20, 0, torch.device("cpu"))
+    b = s.collect()
+    s.close()
+    assert b.env_steps == 60 and b.obs.shape == (20, 3, 1)
+    obs = b.obs[..., 0]
+    # terminated only at t==3 -> obs before step is 2; truncated only at t==5 -> obs before is 4
+    assert torch.all(obs[b.terminated] == 2) and torch.all(obs[b.truncated] == 4)
+    assert not torch.any(b.terminated & b.truncated)
+    assert len(b.final_idx) == int(b.truncated.sum())
+    assert torch.all(b.final_obs[:, 0] == 5)  # the final obs of a truncated episode, not the reset obs
+    # after an episode end the next row is a fresh episode (obs 0)
+    T, N = obs.shape
+    nxt = torch.cat([obs[1:], b.last_obs[None, :, 0]])
+    assert torch.all(nxt[b.done] == 0)
+    assert sorted(set(b.episode_lengths)) <= [3, 5] and all(r == l for r, l in zip(b.episode_returns, b.episode_lengths))
+    # next values: the critic sees the final obs at truncated steps
+    crit = lambda x: x[:, 0] * 10.0
+    v, nv = values_and_next_values(b, crit)
+    assert torch.all(nv[b.truncated] == 50.0)
+    alive = ~b.done
+    assert torch.all(nv[alive] == 10.0 * (obs[alive] + 1))
