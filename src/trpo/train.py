@@ -6,7 +6,9 @@
 """
 from __future__ import annotations
 
+import json
 import math
+import random
 import signal
 import time
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from trpo.agent import Agent, resolve_device
 from trpo.algos import get_learner
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import Config, from_dict, validate
-from trpo.errors import CheckpointError, ConfigError
+from trpo.errors import CheckpointError, ConfigError, NonFiniteError
 from trpo.normalize import RewardScaler
 from trpo.rollout.envs import check_env, check_spaces, make_vector_env
 from trpo.runs import RunDir, default_run_dir
@@ -84,6 +86,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
         run_dir = Path(resume)
     validate(cfg)
     torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
+    np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
     torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
 
@@ -101,22 +105,42 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
         if state is not None:
             agent.load_state_dict(state["agent"])
             learner.load_state_dict(state["learner"])
-            reward_scaler.rms.load_state_dict(state["reward_rms"])
-            sampler.load_state_dict(state["sampler"])
-            torch.set_rng_state(state["torch_rng"])
+            reward_scaler.load_state_dict(state.get("reward_scaler") or {"rms": state["reward_rms"]})
+            if not sampler.load_state_dict(state["sampler"]):
+                reward_scaler.ret[:] = 0.0  # fresh episodes: no running discounted return
+                print("note: resuming with freshly reset environments (async or not snapshottable envs): "
+                      "the continuation is not bitwise identical to an uninterrupted run")
+            _set_rng_states(state)
             counters = dict(manifest["counters"])
         run.write_config(cfg)
         run.open_metrics(keep_up_to_iteration=counters["iteration"] if state is not None else None)
-        result = _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback)
+        try:
+            result = _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback)
+        except NonFiniteError as e:  # nothing bad was applied or saved: point at the last good state
+            run.close()
+            ckpts = list_checkpoints(run.ckpt_dir)
+            where = (f"the last good checkpoint is {ckpts[-1]} (trpo train --resume {run.path})"
+                     if ckpts else "no checkpoint was saved yet")
+            raise NonFiniteError(f"{e}; {where}") from e
     finally:
         envs.close()
     return result
 
 
+def _set_rng_states(state: dict) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    if "python_rng" in state:
+        v, internal, gauss = state["python_rng"]
+        random.setstate((v, tuple(internal), gauss))
+    if "numpy_rng" in state:
+        np.random.set_state(tuple(state["numpy_rng"]))
+
+
 def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward_scaler, counters) -> None:
     state = {"agent": agent.state_dict(), "learner": learner.state_dict(),
-             "reward_rms": reward_scaler.rms.state_dict(), "sampler": sampler.state_dict(),
-             "torch_rng": torch.get_rng_state()}
+             "reward_scaler": reward_scaler.state_dict(), "sampler": sampler.state_dict(),
+             "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+             "numpy_rng": np.random.get_state()}
     meta = {"version": __version__, "config": cfg.to_dict(), "counters": dict(counters)}
     save_checkpoint(run.ckpt_dir, counters["iteration"], state, meta, keep=cfg.keep_checkpoints)
 
@@ -126,12 +150,16 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
 
     last_return, last_length = float("nan"), float("nan")
     interrupted = None
+    mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:
         try:
             while counters["env_steps"] < cfg.total_steps and stop.signal is None:
                 t0 = time.perf_counter()
+                mid_iteration = True
                 batch = sampler.collect()
                 stats = learner.update(batch)
+                if not all(math.isfinite(p.sum().item()) for p in agent.critic.parameters()):
+                    raise NonFiniteError("non-finite values in the critic parameters after its fit")
                 dt = time.perf_counter() - t0
                 counters["iteration"] += 1
                 counters["env_steps"] += batch.env_steps
@@ -148,11 +176,15 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                     callback(row)
                 if counters["iteration"] % cfg.checkpoint_every == 0:
                     _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
+                mid_iteration = False
         except KeyboardInterrupt:
             interrupted = "SIGINT"
         interrupted = interrupted or stop.signal
-    # the last completed iteration is always saved, also after Ctrl-C / SIGTERM
-    if not list_checkpoints(run.ckpt_dir) or load_manifest_iteration(run) != counters["iteration"]:
+    # the last completed iteration is always saved, also after Ctrl-C / SIGTERM (a second Ctrl-C
+    # inside an iteration keeps the previous checkpoint: the half-done iteration is not saved)
+    if mid_iteration and list_checkpoints(run.ckpt_dir):
+        counters.update(json.loads(list_checkpoints(run.ckpt_dir)[-1].read_text())["counters"])
+    elif not list_checkpoints(run.ckpt_dir) or load_manifest_iteration(run) != counters["iteration"]:
         _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "seed": cfg.seed, "total_steps": counters["env_steps"],
                "iterations": counters["iteration"], "wall_s": counters["wall_s"],
