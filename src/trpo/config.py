@@ -33,7 +33,8 @@ class Config:
     num_envs: int = 8
     """Parallel environments in the vector env."""
     vector_mode: str = "sync"
-    """``sync`` (one process) or ``async`` (one subprocess per env) Gymnasium vector env."""
+    """``sync`` (one process), ``async`` (one subprocess per env) Gymnasium vector env, or
+    ``envpool`` (C++ thread pool; needs ``pip install 'trpo[bench]'``, Atari/MuJoCo/classic ids)."""
     sampler: str = "single-path"
     """``single-path`` (trajectories from pi_old) or ``vine`` (TRPO paper §5.2)."""
     device: str = "cpu"
@@ -72,6 +73,9 @@ class Config:
     """Damping added to the Fisher-vector product: (F + damping I) v."""
     fvp_subsample: float = 1.0
     """Fraction of the batch used for Fisher-vector products (in (0, 1])."""
+    fvp: str = "hessian"
+    """Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or
+    ``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."""
     ls_max_backtracks: int = 10
     """Line-search step shrinks before the step is rejected."""
     ls_shrink: float = 0.8
@@ -86,6 +90,38 @@ class Config:
     """Passes over the batch per critic fit."""
     critic_minibatch: int = 256
     """Minibatch size of the critic fit."""
+
+    # --- first-order policy-gradient methods (reinforce, a2c, ppo, ppo-kl; docs/algorithms.md) ---
+    lr: float = 0.0
+    """Adam learning rate of the policy (and, for ppo/ppo-kl, the critic); 0 = the algorithm's
+    default (``DEFAULT_LR``: reinforce/a2c 1e-3, ppo/ppo-kl 3e-4 as SB3/CleanRL)."""
+    anneal_lr: bool = True
+    """Decay ``lr`` linearly to 0 over ``total_steps`` (CleanRL's default); first-order methods only."""
+    max_grad_norm: float = 0.5
+    """Clip the global gradient norm of each first-order step to this (0 = no clipping)."""
+    baseline: str = "value"
+    """reinforce: ``none``, ``mean`` (batch mean return), ``value`` (V_psi(s_t)) or ``optimal``
+    (b = E[||grad log pi||^2 R] / E[||grad log pi||^2], seed 003 §3.3)."""
+    advantage_estimator: str = "gae"
+    """a2c: ``td`` (one-step, seed 003 §3.4.1), ``nstep`` (``n_step`` rewards) or ``gae`` (gae_lambda)."""
+    n_step: int = 5
+    """a2c with ``advantage_estimator = "nstep"``: rewards summed before bootstrapping."""
+    pg_l2_eps: float = 0.01
+    """pg-l2: epsilon of the parameter-space step ||theta_new - theta_old||^2 = eps (seed 003 §3.6.1)."""
+    epochs: int = 10
+    """ppo, ppo-kl: passes over the batch per update."""
+    minibatch_size: int = 64
+    """ppo, ppo-kl: minibatch size of the Adam steps."""
+    clip_range: float = 0.2
+    """ppo: epsilon of the clipped ratio, clip(r, 1 - eps, 1 + eps) (PPO paper eq. 7)."""
+    clip_value: bool = False
+    """ppo, ppo-kl: clip the value update to +-clip_range around V_old (as OpenAI baselines)."""
+    vf_coef: float = 0.5
+    """ppo, ppo-kl: weight of the value loss in the joint loss."""
+    kl_target: float = 0.01
+    """ppo-kl: d_targ of the adaptive KL penalty (PPO paper §4)."""
+    kl_coef_init: float = 1.0
+    """ppo-kl: initial penalty coefficient beta (lambda in seed 003)."""
 
     # --- vine sampling (--sampler vine; TRPO paper §5.2, docs/vine.md) ---------------------------
     vine_trunk_fraction: float = 0.5
@@ -141,11 +177,21 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "keep_checkpoints": (1, 1000, True, True), "eval_episodes": (1, 100_000, True, True),
     "vine_trunk_fraction": (0.0, 1.0, False, False), "vine_actions": (0, 4096, True, True),
     "vine_branch_length": (1, None, True, True), "vine_rollout_states": (0, None, True, True),
+    "lr": (0.0, None, True, True), "max_grad_norm": (0.0, None, True, True), "n_step": (1, 100_000, True, True),
+    "pg_l2_eps": (0.0, None, False, True), "epochs": (1, 10_000, True, True),
+    "minibatch_size": (1, None, True, True), "clip_range": (0.0, 1.0, False, False),
+    "vf_coef": (0.0, None, True, True), "kl_target": (0.0, None, False, True),
+    "kl_coef_init": (0.0, None, False, True),
 }
+# ``lr = 0`` resolves to the algorithm's default (so config.toml always holds the value used).
+DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
 CHOICES = {
-    "vector_mode": ("sync", "async"),
+    "vector_mode": ("sync", "async", "envpool"),
+    "fvp": ("hessian", "gauss-newton"),
     "sampler": ("single-path", "vine"),
     "device": ("cpu", "cuda", "auto"),
+    "baseline": ("none", "mean", "value", "optimal"),
+    "advantage_estimator": ("td", "nstep", "gae"),
 }
 
 
@@ -180,7 +226,10 @@ def _coerce(name: str, value: Any) -> Any:
             except ValueError:
                 pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int too large for a float
+                pass
     elif ftype == "str":
         if isinstance(value, str):
             return value
@@ -199,6 +248,9 @@ def _coerce(name: str, value: Any) -> Any:
 def validate(cfg: Config) -> Config:
     """Reject out-of-range values with one line naming the key and the allowed range."""
     from trpo.algos import ALGOS  # late import: algos import config
+
+    if cfg.lr == 0.0 and cfg.algo in DEFAULT_LR:
+        cfg.lr = DEFAULT_LR[cfg.algo]
 
     for name, (lo, hi, lo_in, hi_in) in RANGES.items():
         v = getattr(cfg, name)
