@@ -10,7 +10,9 @@ from torch import Tensor
 
 from trpo.algos.common import check_finite
 from trpo.config import Config
+from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
+from trpo.functional.fisher import gauss_newton_fvp
 from trpo.policies import Actor, flat_params, set_flat_params
 
 
@@ -34,9 +36,16 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
     L_old = L_old_t.item()
 
     idx = slice(None) if fvp_idx is None else fvp_idx
-    mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
-    fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)
-    nat = natural_step(g, fvp, cfg.max_kl, cfg.cg_iters)
+    if cfg.fvp == "gauss-newton":  # J^T M J v: no second derivative through the network
+        fvp = gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl, tuple(p[idx] for p in kl_old),
+                               params, cfg.cg_damping)
+    else:
+        mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
+        fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)
+    try:
+        nat = natural_step(g, fvp, cfg.max_kl, cfg.cg_iters)
+    except FloatingPointError as e:  # a non-finite CG solution or s^T F s: stop, nothing applied
+        raise NonFiniteError(f"{e}; the update was not applied") from None
 
     theta_old = flat_params(actor)
 
