@@ -71,3 +71,11 @@ class RewardScaler:
         self.rms.update(self.ret)
         self.ret[done] = 0.0
         return rewards / np.sqrt(self.rms.var + 1e-8)
+
+    def state_dict(self) -> dict:
+        return {"rms": self.rms.state_dict(), "ret": self.ret.copy()}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.rms.load_state_dict(d["rms"])
+        if "ret" in d and np.shape(d["ret"]) == self.ret.shape:
+            self.ret = np.asarray(d["ret"], np.float64).copy()

@@ -19,6 +19,32 @@ def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
     return a
 
 
+def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
+    """Snapshots of every env of a sync vector env, or None when that is not possible."""
+    try:
+        from trpo.snapshot import snapshot, supports
+    except ImportError:
+        return None
+    subs = getattr(envs, "envs", None)  # SyncVectorEnv only; async envs live in other processes
+    if not subs or not all(supports(e) for e in subs):
+        return None
+    return [snapshot(e) for e in subs]
+
+
+def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> bool:
+    """Restore ``env_snapshots``; False (nothing restored) when the vector env does not match."""
+    try:
+        from trpo.snapshot import restore, supports
+    except ImportError:
+        return False
+    subs = getattr(envs, "envs", None)
+    if not subs or len(subs) != len(states) or not all(supports(e) for e in subs):
+        return False
+    for e, s in zip(subs, states):
+        restore(e, s)
+    return True
+
+
 class SinglePathSampler:
     """Owns the vector env and the running episode bookkeeping between iterations."""
 
@@ -90,13 +116,27 @@ class SinglePathSampler:
             episode_returns=ep_returns, episode_lengths=ep_lengths)
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.tolist(),
-                "ep_length": self.ep_length.tolist()}
+        """Everything the next ``collect`` depends on: the action-sampling RNG, the running episode
+        counters, the current observations and, for a sync vector env whose envs can be
+        snapshotted (trpo.snapshot), every env's full state. Then resume is bitwise exact."""
+        d = {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.copy(),
+             "ep_length": self.ep_length.copy(), "raw_obs": np.array(self.raw_obs, copy=True)}
+        envs = env_snapshots(self.envs)
+        if envs is not None:
+            d["envs"] = envs
+        return d
 
-    def load_state_dict(self, d: dict) -> None:
+    def load_state_dict(self, d: dict) -> bool:
+        """Restore the sampler; returns True when the envs were restored too (exact resume),
+        False when they continue from a fresh reset (async envs, envs without snapshots)."""
         self.rng.bit_generator.state = d["rng"]
-        self.ep_return = np.asarray(d["ep_return"], np.float64)
-        self.ep_length = np.asarray(d["ep_length"], np.int64)
+        ep_return = np.asarray(d["ep_return"], np.float64)
+        ep_length = np.asarray(d["ep_length"], np.int64)
+        if "envs" not in d or "raw_obs" not in d or not restore_env_snapshots(self.envs, d["envs"]):
+            return False  # fresh episodes: the counters restart with them
+        self.ep_return, self.ep_length = ep_return.copy(), ep_length.copy()
+        self.raw_obs = np.array(d["raw_obs"], copy=True)
+        return True
 
     def close(self) -> None:
         self.envs.close()
