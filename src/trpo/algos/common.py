@@ -72,3 +72,97 @@ def check_finite(name: str, x: Tensor) -> None:
 
     if not torch.isfinite(x).all():
         raise NonFiniteError(f"non-finite values in {name}; the update was not applied")
+
+
+# --- first-order methods (reinforce, a2c, ppo, ppo-kl) --------------------------------------------
+
+def advantages(batch: Batch, critic: nn.Module, estimator: str, gamma: float, lam: float,
+               n: int = 1) -> tuple[Tensor, Tensor]:
+    """Actor-critic advantages and critic targets (A_t + V(s_t)), (T, N) each (seed 003 §3.4):
+
+      ``td``    A_t = r_t + gamma V(s_{t+1}) - V(s_t)                 (§3.4.1; GAE with lambda = 0)
+      ``nstep`` A_t = sum_{i<n} gamma^i r_{t+i} + gamma^n V(s_{t+n}) - V(s_t)   (§3.4.2, index typo fixed)
+      ``gae``   A_t = sum_l (gamma lambda)^l delta_{t+l}               (§3.4.2; GAE paper eq. 16)
+    """
+    from trpo.functional import n_step_advantages
+
+    if estimator == "nstep":
+        values, next_values = values_and_next_values(batch, critic)
+        adv = n_step_advantages(batch.rewards, values, next_values, batch.terminated, batch.done, gamma, n)
+        return adv, adv + values
+    return estimate_advantages(batch, critic, gamma, 0.0 if estimator == "td" else lam)
+
+
+def reward_to_go(batch: Batch, critic: nn.Module, gamma: float) -> Tensor:
+    """Monte Carlo reward-to-go R_t = sum_{l>=0} gamma^l r_{t+l} (seed 003 §3.2-3.3), (T, N).
+
+    A batch cuts episodes: where the sum is cut before the episode terminated (a time-limit
+    truncation, or the end of the batch) the tail is bootstrapped with gamma V_psi(s_{t+1});
+    at a termination nothing is added. Everywhere else R_t is the pure Monte Carlo sum.
+    """
+    from trpo.functional import discounted_returns
+
+    _, next_values = values_and_next_values(batch, critic)
+    cut = batch.truncated.clone()
+    cut[-1] = ~batch.terminated[-1]  # the batch end cuts every still-running episode
+    boot = torch.where(cut, next_values, torch.zeros_like(next_values))
+    return discounted_returns(batch.rewards, batch.done | cut, gamma, bootstrap=boot)
+
+
+def annealed_lr(base_lr: float, updates_done: int, cfg) -> float:
+    """Linear decay of the learning rate to 0 over the run (CleanRL's ``anneal_lr``)."""
+    if not cfg.anneal_lr:
+        return base_lr
+    total = max(1, -(-cfg.total_steps // cfg.batch_steps))
+    return base_lr * max(0.0, 1.0 - updates_done / total)
+
+
+def gradient_step(opt: torch.optim.Optimizer, loss: Tensor, max_grad_norm: float) -> float:
+    """One first-order step on ``loss`` (to be minimised), the global gradient norm clipped to
+    ``max_grad_norm`` (0 = no clipping). Returns the norm before clipping. A non-finite
+    gradient raises before anything is applied."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm > 0 else float("inf"))
+    check_finite("the gradient", norm)
+    opt.step()
+    return float(norm)
+
+
+class _DistParams(nn.Module):
+    """``actor.dist_params`` as a ``forward``, so ``torch.func.functional_call`` can run it."""
+
+    def __init__(self, actor: Actor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs: Tensor) -> tuple[Tensor, ...]:
+        return self.actor.dist_params(obs)
+
+
+def per_sample_sq_grad_norms(actor: Actor, obs: Tensor, actions: Tensor) -> Tensor:
+    """||grad_theta log pi_theta(a_i | s_i)||^2 for every sample i, with ``torch.func``
+    (vmap over the batch of per-sample gradients; no Python loop, no n x n matrix)."""
+    from torch.func import functional_call, grad, vmap
+
+    module = _DistParams(actor)
+    params = {k: v.detach() for k, v in module.named_parameters()}
+
+    def logp(p: dict, o: Tensor, a: Tensor) -> Tensor:
+        return actor.log_prob(functional_call(module, p, (o[None],)), a[None]).sum()
+
+    grads = vmap(grad(logp), in_dims=(None, 0, 0))(params, obs, actions)
+    return sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads.values())
+
+
+def optimal_baseline(sq_grad_norms: Tensor, returns: Tensor) -> Tensor:
+    """The variance-minimising constant baseline (seed 003 §3.3, "weighted average"):
+
+        b = E[ ||grad log pi(a|s)||^2 R ] / E[ ||grad log pi(a|s)||^2 ]
+
+    (Seed 003 puts the denominator's norm outside the expectation, "|| E[grad log pi ||^2]";
+    the minimiser of E||g (R - b)||^2 has E[||g||^2] there: Greensmith et al. 2004,
+    Peters & Schaal 2008.)
+    """
+    return (sq_grad_norms * returns).sum() / sq_grad_norms.sum().clamp_min(1e-12)

@@ -1,0 +1,145 @@
+"""Proximal policy optimisation (Schulman et al. 2017; seed 003 §3.6.3 "Adaptive Lagrangian
+Method" and "Clipping"; seed 001 "Proximal policy optimization").
+
+Two surrogates, one loop. With r_t(theta) = pi_theta(a_t|s_t) / pi_old(a_t|s_t):
+
+  ppo     L^CLIP  = E[ min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) ]           (PPO eq. 7)
+  ppo-kl  L^KLPEN = E[ r_t A_t - beta KL(pi_old(.|s_t) || pi_theta(.|s_t)) ]       (PPO eq. 8)
+          after each update, with d = the measured mean KL (seed 003 §3.6.3, PPO §4):
+              d < d_targ / 1.5  ->  beta <- beta / 2;     d > 1.5 d_targ  ->  beta <- 2 beta
+
+One update, top to bottom:
+  1. GAE advantages and the critic's targets (the lambda-returns) with V_old;
+  2. pi_old frozen on the batch;
+  3. ``epochs`` passes of Adam over shuffled minibatches of the joint loss
+        -L (surrogate) - c_H H + vf_coef * value loss  (optionally clipped around V_old),
+     the global gradient norm clipped to ``max_grad_norm``, lr annealed linearly to 0;
+  4. ppo-kl only: adapt beta.
+The practical details (advantage normalisation, minibatch epochs, value clipping, gradient
+clipping, lr annealing, orthogonal init in ``policies.mlp``) follow CleanRL / SB3
+(Engstrom et al. 2020, "Implementation matters", the paper seed 003 §3.7 points to).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from trpo.algos.common import annealed_lr, check_finite, estimate_advantages, gradient_step, normalize
+from trpo.config import Config
+from trpo.policies import Actor, Critic
+from trpo.rollout import Batch
+
+
+def clipped_surrogate(logp_new: Tensor, logp_old: Tensor, adv: Tensor, clip: float) -> Tensor:
+    """L^CLIP = E[min(r A, clip(r, 1 - eps, 1 + eps) A)] (PPO eq. 7; seed 003 §3.6.3). Maximise."""
+    ratio = torch.exp(logp_new - logp_old)
+    return torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
+
+
+def kl_penalty_surrogate(logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Tensor, beta: float) -> Tensor:
+    """L^KLPEN = E[r A - beta KL(pi_old || pi_theta)] (PPO eq. 8; seed 003's Lagrangian with
+    lambda = beta). Maximise."""
+    return (torch.exp(logp_new - logp_old) * adv).mean() - beta * kl.mean()
+
+
+def adapt_kl_coef(beta: float, kl: float, target: float) -> float:
+    """Seed 003 §3.6.3 / PPO §4: halve beta when KL < target / 1.5, double it when KL > 1.5 target.
+
+    (Seed 003 writes the doubling branch with ">=", PPO's paper with ">"; the difference only
+    matters on a measure-zero tie. The paper's rule is implemented.)"""
+    if kl < target / 1.5:
+        return beta / 2.0
+    if kl > target * 1.5:
+        return beta * 2.0
+    return beta
+
+
+def value_loss(v: Tensor, v_old: Tensor, target: Tensor, clip: float | None) -> Tensor:
+    """1/2 E[(V - R)^2]; with ``clip``: 1/2 E[max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)]
+    (the value clipping of OpenAI baselines' PPO2 / CleanRL ``clip_vloss``)."""
+    loss = (v - target).pow(2)
+    if clip is not None:
+        v_clipped = v_old + (v - v_old).clamp(-clip, clip)
+        loss = torch.max(loss, (v_clipped - target).pow(2))
+    return 0.5 * loss.mean()
+
+
+class PPO:
+    penalty = False  # ppo-kl: the KL-penalty surrogate instead of the clipped one
+
+    def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
+        self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
+        self.opt = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=cfg.lr, eps=1e-5)
+        self.kl_coef = cfg.kl_coef_init
+        self.updates = 0
+
+    def surrogate(self, new: tuple[Tensor, ...], old: tuple[Tensor, ...], logp_new: Tensor,
+                  logp_old: Tensor, adv: Tensor) -> Tensor:
+        if self.penalty:
+            return kl_penalty_surrogate(logp_new, logp_old, adv, self.actor.kl(old, new), self.kl_coef)
+        return clipped_surrogate(logp_new, logp_old, adv, self.cfg.clip_range)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        cfg, actor, critic = self.cfg, self.actor, self.critic
+        b = batch.to(self.device)
+        obs, actions = b.flat(b.obs), b.flat(b.actions)
+
+        # 1. advantages (GAE) and value targets, with V_old
+        adv, targets = estimate_advantages(b, critic, cfg.gamma, cfg.gae_lambda)
+        adv, targets = b.flat(adv), b.flat(targets)
+        v_old = targets - adv
+        if cfg.normalize_advantages:
+            adv = normalize(adv)
+        check_finite("advantages", adv)
+
+        # 2. pi_old, frozen
+        with torch.no_grad():
+            old = actor.dist_params(obs)
+            logp_old = actor.log_prob(old, actions)
+
+        # 3. epochs of minibatch Adam on the joint loss
+        lr = annealed_lr(cfg.lr, self.updates, cfg)
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        B = obs.shape[0]
+        clipped, n_mb = 0.0, 0
+        for _ in range(cfg.epochs):
+            perm = torch.randperm(B, device=obs.device)
+            for i in range(0, B, cfg.minibatch_size):
+                idx = perm[i:i + cfg.minibatch_size]
+                new = actor.dist_params(obs[idx])
+                logp = actor.log_prob(new, actions[idx])
+                L = self.surrogate(new, tuple(p[idx] for p in old), logp, logp_old[idx], adv[idx])
+                ent = actor.entropy(new).mean()
+                vl = value_loss(critic(obs[idx]), v_old[idx], targets[idx], cfg.clip_range if cfg.clip_value else None)
+                gradient_step(self.opt, -L - cfg.entropy_coef * ent + cfg.vf_coef * vl, cfg.max_grad_norm)
+                with torch.no_grad():
+                    clipped += float(((logp - logp_old[idx]).exp() - 1.0).abs().gt(cfg.clip_range).float().mean())
+                n_mb += 1
+        self.updates += 1
+
+        # 4. measure the step; ppo-kl adapts beta
+        with torch.no_grad():
+            new = actor.dist_params(obs)
+            kl = actor.kl(old, new).mean().item()
+            stats = {"kl": kl, "entropy": actor.entropy(new).mean().item(),
+                     "value_loss": float((critic(obs) - targets).pow(2).mean()),
+                     "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
+        if self.penalty:
+            stats["kl_coef"] = self.kl_coef
+            self.kl_coef = adapt_kl_coef(self.kl_coef, kl, cfg.kl_target)
+        return stats
+
+    def state_dict(self) -> dict:
+        return {"opt": self.opt.state_dict(), "kl_coef": self.kl_coef, "updates": self.updates}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.opt.load_state_dict(d["opt"])
+        self.kl_coef = float(d["kl_coef"])
+        self.updates = int(d["updates"])
+
+
+class PPOKL(PPO):
+    """The adaptive KL-penalty variant: the same loop, the penalty surrogate, beta adapted."""
+
+    penalty = True

@@ -1,0 +1,89 @@
+"""REINFORCE: Monte Carlo policy gradient with reward-to-go (Williams 1992; seed 003 §3.2-3.3).
+
+    grad J(theta) ~= 1/|B| sum_t grad log pi_theta(a_t|s_t) (R_t - b_t)    R_t = sum_l gamma^l r_{t+l}
+
+One update, top to bottom:
+  1. reward-to-go R_t (the tails that the batch or a time limit cut are bootstrapped with V_psi);
+  2. the baseline b_t: ``none`` (0), ``mean`` (the batch mean of R_t), ``value`` (V_psi(s_t),
+     §3.3), or ``optimal`` (the gradient-norm-weighted mean of R_t, §3.3 "weighted average");
+  3. one Adam ascent step on E[log pi * (R - b)] + c_H * H (the policy gradient; gradient norm
+     clipped to ``max_grad_norm``);
+  4. refit V_psi on R_t (it is the ``value`` baseline and bootstraps cut tails).
+
+With ``normalize_advantages`` the weights R_t - b_t are divided by their std but NOT centred:
+centring would silently turn every baseline into ``mean``.
+"""
+from __future__ import annotations
+
+import torch
+
+from trpo.algos.common import (annealed_lr, check_finite, fit_critic, gradient_step, optimal_baseline,
+                               per_sample_sq_grad_norms, policy_objective, reward_to_go)
+from trpo.config import Config
+from trpo.policies import Actor, Critic
+from trpo.rollout import Batch
+
+
+class Reinforce:
+    center = False  # normalisation divides by the std only (a2c also centres its advantages)
+
+    def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
+        self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
+        self.opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr)
+        self.critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
+        self.updates = 0
+
+    def weights(self, b: Batch, obs: torch.Tensor, actions: torch.Tensor):
+        """R_t - b_t, the critic's targets R_t, and what to log."""
+        returns = b.flat(reward_to_go(b, self.critic, self.cfg.gamma))
+        base = self.baseline(obs, actions, returns)
+        return returns - base, returns, {"baseline_mean": float(base.mean())}
+
+    def baseline(self, obs: torch.Tensor, actions: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+        kind = self.cfg.baseline
+        if kind == "none":
+            return torch.zeros_like(returns)
+        if kind == "mean":
+            return returns.mean().expand_as(returns)
+        if kind == "value":
+            with torch.no_grad():
+                return self.critic(obs)
+        return optimal_baseline(per_sample_sq_grad_norms(self.actor, obs, actions), returns).expand_as(returns)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        cfg, actor = self.cfg, self.actor
+        b = batch.to(self.device)
+        obs, actions = b.flat(b.obs), b.flat(b.actions)
+
+        # 1-2. the weights of grad log pi: reward-to-go minus the baseline (a2c: the advantages)
+        weights, targets, extra = self.weights(b, obs, actions)
+        if cfg.normalize_advantages and weights.numel() > 1:
+            weights = (weights - weights.mean() if self.center else weights) / (weights.std() + 1e-8)
+        check_finite("the policy-gradient weights", weights)
+
+        # 3. one policy-gradient step: grad E[ratio * w] at theta_old = E[grad log pi * w]
+        with torch.no_grad():
+            old = actor.dist_params(obs)
+            logp_old = actor.log_prob(old, actions)
+        for g in self.opt.param_groups:
+            g["lr"] = annealed_lr(cfg.lr, self.updates, cfg)
+        L, _ = policy_objective(actor, obs, actions, logp_old, weights, cfg.entropy_coef)
+        grad_norm = gradient_step(self.opt, -L, cfg.max_grad_norm)
+        self.updates += 1
+
+        # 4. V_psi on its targets (the returns; a2c: the advantage targets A_t + V(s_t))
+        value_loss = fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+        with torch.no_grad():
+            new = actor.dist_params(obs)
+            kl = actor.kl(old, new).mean().item()
+            entropy = actor.entropy(new).mean().item()
+        return {"kl": kl, "entropy": entropy, "value_loss": value_loss, "grad_norm": grad_norm,
+                "lr": self.opt.param_groups[0]["lr"], **extra}
+
+    def state_dict(self) -> dict:
+        return {"opt": self.opt.state_dict(), "critic_opt": self.critic_opt.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.opt.load_state_dict(d["opt"])
+        self.critic_opt.load_state_dict(d["critic_opt"])
+        self.updates = int(d["updates"])
