@@ -33,7 +33,8 @@ class Config:
     num_envs: int = 8
     """Parallel environments in the vector env."""
     vector_mode: str = "sync"
-    """``sync`` (one process) or ``async`` (one subprocess per env) Gymnasium vector env."""
+    """``sync`` (one process), ``async`` (one subprocess per env) Gymnasium vector env, or
+    ``envpool`` (C++ thread pool; needs ``pip install 'trpo[bench]'``, Atari/MuJoCo/classic ids)."""
     sampler: str = "single-path"
     """``single-path`` (trajectories from pi_old) or ``vine`` (TRPO paper §5.2)."""
     device: str = "cpu"
@@ -72,6 +73,9 @@ class Config:
     """Damping added to the Fisher-vector product: (F + damping I) v."""
     fvp_subsample: float = 1.0
     """Fraction of the batch used for Fisher-vector products (in (0, 1])."""
+    fvp: str = "hessian"
+    """Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or
+    ``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."""
     ls_max_backtracks: int = 10
     """Line-search step shrinks before the step is rejected."""
     ls_shrink: float = 0.8
@@ -182,7 +186,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
 # ``lr = 0`` resolves to the algorithm's default (so config.toml always holds the value used).
 DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
 CHOICES = {
-    "vector_mode": ("sync", "async"),
+    "vector_mode": ("sync", "async", "envpool"),
+    "fvp": ("hessian", "gauss-newton"),
     "sampler": ("single-path", "vine"),
     "device": ("cpu", "cuda", "auto"),
     "baseline": ("none", "mean", "value", "optimal"),
@@ -221,7 +226,10 @@ def _coerce(name: str, value: Any) -> Any:
             except ValueError:
                 pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int too large for a float
+                pass
     elif ftype == "str":
         if isinstance(value, str):
             return value
