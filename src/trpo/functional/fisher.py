@@ -36,3 +36,44 @@ def fisher_vector_product(mean_kl: Tensor, params: Sequence[Tensor], damping: fl
         return flat_grad((g * v).sum(), params, retain_graph=True) + damping * v
 
     return fvp
+
+
+def gauss_newton_fvp(head: Callable[[], Sequence[Tensor]], kl: Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor],
+                     old: Sequence[Tensor], params: Sequence[Tensor], damping: float = 0.0) -> Callable[[Tensor], Tensor]:
+    """Return v -> (J^T M J + damping I) v, the same Fisher in Gauss-Newton form (Martens 2014, §9;
+    Schulman et al. 2015, App. C.1 "analytic" Fisher).
+
+    With q = head(theta) the distribution parameters on the states (logits; or mean and log-std),
+    J = dq/dtheta and M = grad^2_q E_s[KL(pi_old || pi_q)] at q = q_old (the Fisher of the head in
+    closed form: diag(p) - p p^T per state for a categorical, diag(1/sigma^2) for the mean and 2
+    for each log-std of a diagonal Gaussian, each divided by the number of states):
+
+        F v = J^T M J v                                                        (Martens 2014, eq. 9)
+
+    At theta_old this equals the Hessian of the mean KL (the term sum_k dKL/dq_k grad^2 q_k vanishes
+    because dKL/dq = 0 at q_old), but needs no second derivative of the network: J v by the
+    double-backward trick (J v = d/du [J^T u] . v, J^T u linear in u), M J v on the small head
+    outputs, and J^T (M J v) by one ordinary backward pass.
+    ``kl(old, new)`` is the per-state KL of the actor's head; ``old`` its detached parameters.
+    """
+    params = list(params)
+    out = tuple(head())
+    # M as a product: the gradient of the mean KL w.r.t. the head outputs, kept for a 2nd derivative
+    q = tuple(o.detach().requires_grad_(True) for o in out)
+    g_q = torch.autograd.grad(kl(tuple(old), q).mean(), q, create_graph=True)
+    # J^T u with a dummy u: linear in u, so its derivative in u along v is J v
+    u = tuple(torch.zeros_like(o, requires_grad=True) for o in out)
+    jt_u = torch.autograd.grad(out, params, grad_outputs=u, create_graph=True, allow_unused=True)
+    used = [i for i, t in enumerate(jt_u) if t is not None]
+    sizes = [p.numel() for p in params]
+
+    def fvp(v: Tensor) -> Tensor:
+        vs = torch.split(v, sizes)
+        jv = torch.autograd.grad([jt_u[i] for i in used], u, grad_outputs=[vs[i].view_as(params[i]) for i in used],
+                                 retain_graph=True, allow_unused=True)
+        jv = tuple(torch.zeros_like(o) if t is None else t for o, t in zip(out, jv))
+        mjv = torch.autograd.grad(g_q, q, grad_outputs=jv, retain_graph=True, allow_unused=True)
+        mjv = tuple(torch.zeros_like(o) if t is None else t for o, t in zip(out, mjv))
+        return flat_grad(out, params, grad_outputs=mjv, retain_graph=True) + damping * v
+
+    return fvp

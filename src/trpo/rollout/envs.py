@@ -39,13 +39,17 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
 
 
 def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
-    """N copies of the env in one process (``sync``) or in subprocesses (``async``).
+    """N copies of the env in one process (``sync``), in subprocesses (``async``) or in EnvPool
+    (``envpool``, see ``trpo.rollout.envpool_env``).
 
     Same-step autoreset: when an episode ends at step t the returned observation is already the
     reset one and the final observation is in ``info["final_obs"]`` — so no step of the batch is
     a dummy reset step, and a truncated step can bootstrap from its final observation.
     """
     _lookup(env_id)
+    if mode == "envpool":  # EnvPool's C++ thread pool, adapted to same-step autoreset
+        from trpo.rollout.envpool_env import EnvPoolVectorEnv
+        return EnvPoolVectorEnv(env_id, num_envs)
     try:
         return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
