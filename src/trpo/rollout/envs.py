@@ -71,7 +71,9 @@ def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> Non
 
 
 def check_env(env_id: str) -> None:
-    """Gymnasium's env checker plus trpo's own checks (spaces, dtypes, bounds, finiteness)."""
+    """trpo's own checks (spaces; reset and step: tuple length, observation shape, dtype, bounds,
+    finiteness, reward), then Gymnasium's env checker. Our checks run first: their messages name
+    the exact problem."""
     from gymnasium.utils.env_checker import check_env as gym_check_env
 
     env = make_env(env_id)
@@ -79,33 +81,44 @@ def check_env(env_id: str) -> None:
         check_spaces(env_id, env.observation_space, env.action_space)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            base = env.unwrapped  # the env itself: wrappers would fail on a bad step() first
+            out = base.reset(seed=0)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise EnvError(f"environment '{env_id}': reset() must return (obs, info)")
+            validate_step(env_id, env.observation_space, out[0], 0.0, "reset")
+            env.action_space.seed(0)
+            for t in range(5):
+                out = base.step(env.action_space.sample())
+                if len(out) != 5:
+                    raise EnvError(f"environment '{env_id}': step() returned {len(out)} values; Gymnasium 1.x "
+                                   "envs return (obs, reward, terminated, truncated, info)")
+                obs, reward, term, trunc, _ = out
+                validate_step(env_id, env.observation_space, obs, reward, f"step {t + 1}")
+                if term or trunc:
+                    base.reset()
             try:
                 gym_check_env(env.unwrapped, skip_render_check=True)
             except Exception as e:  # the checker raises AssertionError and others
                 raise EnvError(f"environment '{env_id}' fails Gymnasium's env checker: {str(e).splitlines()[0]}") from None
-        obs, _ = env.reset(seed=0)
-        for _ in range(5):
-            out = env.step(env.action_space.sample())
-            if len(out) != 5:
-                raise EnvError(f"environment '{env_id}': step() returned {len(out)} values; Gymnasium 1.x "
-                               "envs return (obs, reward, terminated, truncated, info)")
-            obs, reward, term, trunc, _ = out
-            validate_step(env_id, env.observation_space, obs, reward)
-            if term or trunc:
-                obs, _ = env.reset()
     finally:
         env.close()
 
 
-def validate_step(env_id: str, space: gym.spaces.Box, obs, reward) -> None:
+def validate_step(env_id: str, space: gym.spaces.Box, obs, reward, where: str = "step") -> None:
+    """One observation and reward against the observation space: shape, dtype, finite, bounds."""
     obs = np.asarray(obs)
     if obs.shape != space.shape:
-        raise EnvError(f"environment '{env_id}': observation shape {obs.shape} != space shape {space.shape}")
-    if not np.issubdtype(obs.dtype, np.number):
-        raise EnvError(f"environment '{env_id}': observation dtype {obs.dtype} is not numeric")
+        raise EnvError(f"environment '{env_id}': {where} observation shape {obs.shape} != space shape {space.shape}")
+    if obs.dtype != space.dtype:
+        raise EnvError(f"environment '{env_id}': {where} observation dtype {obs.dtype} != space dtype {space.dtype}")
     if not np.all(np.isfinite(obs)):
-        raise EnvError(f"environment '{env_id}': observation is not finite (NaN or inf)")
-    if not space.contains(obs.astype(space.dtype)):
-        raise EnvError(f"environment '{env_id}': observation is outside its observation space bounds")
-    if not np.isfinite(np.asarray(reward, np.float64)).all():
-        raise EnvError(f"environment '{env_id}': reward {reward!r} is not finite")
+        raise EnvError(f"environment '{env_id}': {where} observation is not finite (NaN or inf)")
+    if not space.contains(obs):
+        raise EnvError(f"environment '{env_id}': {where} observation is outside its observation space bounds "
+                       f"[{space.low.min():g}, {space.high.max():g}]")
+    try:
+        r = np.asarray(reward, np.float64)
+    except (TypeError, ValueError):
+        raise EnvError(f"environment '{env_id}': {where} reward {reward!r} is not a number") from None
+    if r.shape != () or not np.isfinite(r):
+        raise EnvError(f"environment '{env_id}': {where} reward {reward!r} is not a finite scalar")
