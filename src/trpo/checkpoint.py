@@ -122,6 +122,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict]:
     """Load and verify a checkpoint; ``path`` is a manifest, a run directory or a checkpoints/
     directory (then the newest checkpoint). Returns (state, manifest). Raises CheckpointError."""
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint found: {path} does not exist")
     if path.is_dir():
         ckpts = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
         if not ckpts:

@@ -47,8 +47,8 @@ def cmd_train(args) -> int:
             cfg = from_dict({**manifest["config"], **extra})
         result = train(cfg, resume=args.resume, progress=not args.quiet)
     else:
-        if not args.env_id:
-            raise ConfigError("train needs ENV_ID (or --resume RUN_DIR)")
+        if not args.env_id and not args.config:
+            raise ConfigError("train needs ENV_ID (or --config FILE.toml, or --resume RUN_DIR)")
         base = load_toml(args.config).to_dict() if args.config else {}
         flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
                  "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device}
