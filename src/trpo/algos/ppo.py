@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from trpo.algos.common import annealed_lr, check_finite, estimate_advantages, gradient_step, normalize
-from trpo.config import Config
+from trpo.config import DEFAULT_LR, Config
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
@@ -69,7 +69,8 @@ class PPO:
 
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.opt = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=cfg.lr, eps=1e-5)
+        self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)  # lr = 0: the algorithm's default
+        self.opt = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=self.base_lr, eps=1e-5)
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
 
@@ -98,7 +99,7 @@ class PPO:
             logp_old = actor.log_prob(old, actions)
 
         # 3. epochs of minibatch Adam on the joint loss
-        lr = annealed_lr(cfg.lr, self.updates, cfg)
+        lr = annealed_lr(self.base_lr, self.updates, cfg)
         for g in self.opt.param_groups:
             g["lr"] = lr
         B = obs.shape[0]

@@ -19,7 +19,7 @@ import torch
 
 from trpo.algos.common import (annealed_lr, check_finite, fit_critic, gradient_step, optimal_baseline,
                                per_sample_sq_grad_norms, policy_objective, reward_to_go)
-from trpo.config import Config
+from trpo.config import DEFAULT_LR, Config
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
@@ -29,7 +29,8 @@ class Reinforce:
 
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr)
+        self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)  # lr = 0: the algorithm's default
+        self.opt = torch.optim.Adam(actor.parameters(), lr=self.base_lr)
         self.critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
         self.updates = 0
 
@@ -66,7 +67,7 @@ class Reinforce:
             old = actor.dist_params(obs)
             logp_old = actor.log_prob(old, actions)
         for g in self.opt.param_groups:
-            g["lr"] = annealed_lr(cfg.lr, self.updates, cfg)
+            g["lr"] = annealed_lr(self.base_lr, self.updates, cfg)
         L, _ = policy_objective(actor, obs, actions, logp_old, weights, cfg.entropy_coef)
         grad_norm = gradient_step(self.opt, -L, cfg.max_grad_norm)
         self.updates += 1
