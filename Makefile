@@ -23,7 +23,7 @@ install-test: $(VENV)/.installed-test
 
 ## make demo: install, train TRPO on CartPole-v1 (progress bar), print the summary, write the curve PNG
 demo: install
-	$(BIN)/trpo train CartPole-v1 --algo trpo --total-steps 100000 --seed 0 --run-dir runs/demo
+	$(BIN)/trpo train CartPole-v1 --algo trpo --total-steps 100000 --seed 0 --run-dir runs/demo --overwrite
 	@echo "plot it again any time: $(BIN)/trpo plot runs/demo -o runs/demo/learning_curve.png"
 
 ## make test: install with the test extras and run the whole suite (learning tests included)

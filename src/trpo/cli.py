@@ -56,7 +56,7 @@ def cmd_train(args) -> int:
         if args.num_envs and "batch_steps" not in merged and Config().batch_steps % args.num_envs:
             merged["batch_steps"] = max(1, Config().batch_steps // args.num_envs) * args.num_envs
         cfg = from_dict(merged)
-        result = train(cfg, args.run_dir, progress=not args.quiet)
+        result = train(cfg, args.run_dir, progress=not args.quiet, overwrite=args.overwrite)
     if not args.quiet:
         _summary_table(result.summary, result.run_dir)
         if not result.interrupted:
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key (repeatable)")
     t.add_argument("--run-dir", help="where to write the run (default runs/ENV_ALGO_sSEED_TIME)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace the run already in --run-dir")
     t.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     t.set_defaults(func=cmd_train)
 

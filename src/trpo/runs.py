@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from trpo.checkpoint import atomic_write
 from trpo.config import Config
+from trpo.errors import ConfigError
 
 BASE_COLUMNS = ["iteration", "env_steps", "wall_s", "episode_return_mean", "episode_length_mean",
                 "kl", "entropy", "value_loss", "fps"]
@@ -23,10 +25,20 @@ def default_run_dir(cfg: Config, root: str | Path = "runs") -> Path:
 
 
 class RunDir:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, fresh: bool = False, overwrite: bool = False):
+        """``fresh``: a new run. It refuses a directory that already holds a run (checkpoints or
+        metrics) unless ``overwrite``, which first removes that run's files."""
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.ckpt_dir = self.path / "checkpoints"
+        if fresh and (self.ckpt_dir.exists() or (self.path / "metrics.csv").exists()):
+            if not overwrite:
+                raise ConfigError(f"run directory {self.path} already holds a run; continue it with "
+                                  f"--resume {self.path}, or pass --overwrite, or choose another --run-dir")
+            for name in ("checkpoints", "tb", "videos"):
+                shutil.rmtree(self.path / name, ignore_errors=True)
+            for name in ("metrics.csv", "summary.json", "config.toml", "learning_curve.png"):
+                (self.path / name).unlink(missing_ok=True)
+        self.path.mkdir(parents=True, exist_ok=True)
         self._csv_file = None
         self._writer = None
         self._columns: list[str] | None = None

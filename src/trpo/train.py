@@ -72,6 +72,7 @@ def _make_sampler(cfg: Config, agent: Agent, reward_scaler: RewardScaler, envs):
 
 
 def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
+          overwrite: bool = False,
           progress: bool = True, callback: Callable[[dict], None] | None = None) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
@@ -100,7 +101,7 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
         learner = get_learner(cfg.algo)(agent.actor, agent.critic, cfg, device)
         reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
         sampler = _make_sampler(cfg, agent, reward_scaler, envs)
-        run = RunDir(run_dir or default_run_dir(cfg))
+        run = RunDir(run_dir or default_run_dir(cfg), fresh=state is None, overwrite=overwrite)
         counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0}
         if state is not None:
             agent.load_state_dict(state["agent"])
