@@ -1,0 +1,202 @@
+"""``trpo compare``: every (algorithm, seed) pair on one environment, then a table and a figure.
+
+    trpo compare CartPole-v1 --algos reinforce,a2c,npg,trpo,ppo-kl,ppo --seeds 3 \\
+        --total-steps 100000 -o results/
+
+Each pair is an ordinary ``trpo train`` run in its own subprocess (``--jobs`` at a time) writing a
+run directory under ``RUNS_DIR`` (default ``OUT/runs``) that ``trpo plot`` reads; pairs whose
+``summary.json`` already exists are not re-run, so an interrupted comparison continues. Then:
+
+* ``OUT/compare_ENV.md`` / ``.csv``: per algorithm the final evaluation return (mean over seeds)
+  with a 95% bootstrap confidence interval over seeds, wall time and steps/s;
+* ``OUT/compare_ENV.png``: mean learning curves with 95% bootstrap bands (as Figure 3 of the PPO
+  paper, with bands).
+
+Interval estimates: percentile bootstrap of the mean over runs (``scipy.stats.bootstrap``), which is
+what ``rliable``'s stratified bootstrap reduces to for one task. ``rliable`` itself is not used: it
+pulls in arch, statsmodels, pandas and seaborn (~270 MB) and its ``arch`` pin fails to import with
+current pandas.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from trpo.errors import ConfigError, TrpoError
+
+DEFAULT_ALGOS = "reinforce,a2c,npg,trpo,ppo-kl,ppo"
+
+
+def bootstrap_ci(x: np.ndarray, axis: int = 0, confidence: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile-bootstrap interval of the mean of ``x`` along ``axis`` (runs). With one run
+    the interval is the point itself."""
+    from scipy.stats import bootstrap
+
+    x = np.asarray(x, float)
+    if x.shape[axis] < 2:
+        m = x.mean(axis=axis)
+        return m, m
+    res = bootstrap((x,), np.mean, axis=axis, confidence_level=confidence, n_resamples=2000,
+                    method="percentile", random_state=np.random.default_rng(seed), vectorized=True)
+    return np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high)
+
+
+def run_dir_for(runs_dir: Path, env_id: str, algo: str, seed: int) -> Path:
+    return runs_dir / f"{env_id.replace('/', '_')}_{algo}_s{seed}"
+
+
+def _train_one(env_id: str, algo: str, seed: int, total_steps: int, run_dir: Path, overrides: list[str]) -> tuple[str, int, int]:
+    if (run_dir / "summary.json").exists():
+        return algo, seed, 0
+    cmd = [sys.executable, "-m", "trpo", "train", env_id, "--algo", algo, "--seed", str(seed),
+           "--total-steps", str(total_steps), "--run-dir", str(run_dir), "--quiet"]
+    for kv in overrides:
+        cmd += ["--set", kv]
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "compare.log", "w") as log:
+        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+    return algo, seed, rc
+
+
+def run_all(env_id: str, algos: list[str], seeds: list[int], total_steps: int, runs_dir: Path,
+            jobs: int, overrides: list[str]) -> None:
+    pairs = [(a, s) for a in algos for s in seeds]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futs = [pool.submit(_train_one, env_id, a, s, total_steps, run_dir_for(runs_dir, env_id, a, s), overrides)
+                for a, s in pairs]
+        for f in futs:
+            algo, seed, rc = f.result()
+            status = "ok" if rc == 0 else f"FAILED (exit {rc}; see {run_dir_for(runs_dir, env_id, algo, seed)}/compare.log)"
+            print(f"{env_id} {algo} seed {seed}: {status}", flush=True)
+
+
+def _curve(run_dir: Path, grid: np.ndarray) -> np.ndarray:
+    from trpo.runs import read_metrics
+
+    m = read_metrics(run_dir)
+    x, y = np.asarray(m["env_steps"]), np.asarray(m["episode_return_mean"])
+    ok = np.isfinite(y)
+    if not ok.any():
+        return np.full_like(grid, np.nan, dtype=float)
+    # the return is a step function of env steps: hold the last logged value
+    idx = np.searchsorted(x[ok], grid, side="right") - 1
+    out = y[ok][np.clip(idx, 0, None)]
+    out[idx < 0] = y[ok][0]
+    return out
+
+
+def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, out_dir: Path,
+              command: str) -> tuple[Path, Path]:
+    """Write the table (md + csv) and the learning-curve figure; return their paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    safe = env_id.replace("/", "_")
+    rows, curves = [], {}
+    max_steps = 0
+    for algo in algos:
+        done = [s for s in seeds if (run_dir_for(runs_dir, env_id, algo, s) / "summary.json").exists()]
+        sums = [json.loads((run_dir_for(runs_dir, env_id, algo, s) / "summary.json").read_text()) for s in done]
+        sums = [s for s in sums if s.get("final_eval_return_mean") is not None]
+        if not sums:
+            continue
+        finals = np.array([s["final_eval_return_mean"] for s in sums])
+        lo, hi = bootstrap_ci(finals)
+        rows.append({"algo": algo, "runs": len(sums), "final_return_mean": float(finals.mean()),
+                     "ci95_low": float(lo), "ci95_high": float(hi),
+                     "final_returns": " ".join(f"{v:.1f}" for v in finals),
+                     "wall_s_mean": float(np.mean([s["wall_s"] for s in sums])),
+                     "steps_per_s_mean": float(np.mean([s["steps_per_s"] for s in sums]))})
+        max_steps = max(max_steps, max(int(s["total_steps"]) for s in sums))
+        curves[algo] = [run_dir_for(runs_dir, env_id, algo, s["seed"]) for s in sums]
+    if not rows:
+        raise TrpoError(f"no finished runs for {env_id} under {runs_dir}")
+
+    csv_path = out_dir / f"compare_{safe}.csv"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    md = [f"# {env_id}: final evaluation return (deterministic policy, {rows[0]['runs']} seeds)", "",
+          f"Command: `{command}`", "",
+          "| algo | final return (mean over seeds) | 95% CI (bootstrap over seeds) | per seed | wall time (s) | steps/s |",
+          "|---|---:|---:|---|---:|---:|"]
+    for r in rows:
+        md.append(f"| {r['algo']} | {r['final_return_mean']:.1f} | [{r['ci95_low']:.1f}, {r['ci95_high']:.1f}] | "
+                  f"{r['final_returns']} | {r['wall_s_mean']:.1f} | {r['steps_per_s_mean']:,.0f} |")
+    md_path = out_dir / f"compare_{safe}.md"
+    md_path.write_text("\n".join(md) + "\n")
+
+    grid = np.linspace(0, max_steps, 200)
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for algo, dirs in curves.items():
+        ys = np.stack([_curve(d, grid) for d in dirs])
+        mean = np.nanmean(ys, axis=0)
+        lo, hi = bootstrap_ci(ys, axis=0)
+        line, = ax.plot(grid, mean, label=f"{algo} ({len(dirs)})", lw=1.6)
+        ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("episode return (training)")
+    ax.set_title(f"{env_id}: mean over seeds, 95% bootstrap band")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png_path = out_dir / f"compare_{safe}.png"
+    fig.savefig(png_path)
+    plt.close(fig)
+    return md_path, png_path
+
+
+def cmd_compare(args) -> int:
+    from trpo.algos import ALGOS
+
+    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    unknown = [a for a in algos if a not in ALGOS]
+    if unknown:
+        raise ConfigError(f"--algos: unknown algorithm '{unknown[0]}'; allowed: {', '.join(ALGOS)}")
+    if args.seeds < 1:
+        raise ConfigError("--seeds must be at least 1")
+    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    out = Path(args.output)
+    runs_dir = Path(args.runs_dir) if args.runs_dir else out / "runs"
+    jobs = args.jobs or max(1, (os.cpu_count() or 1))
+    command = "trpo compare " + " ".join(args.argv_echo)
+    t0 = time.time()
+    if not args.no_train:
+        run_all(args.env_id, algos, seeds, args.total_steps, runs_dir, jobs, args.set or [])
+    md, png = summarise(args.env_id, algos, seeds, runs_dir, out, command)
+    print(md.read_text())
+    print(f"table: {md}\nfigure: {png}\nruns: {runs_dir} ({time.time() - t0:.0f} s)")
+    return 0
+
+
+def register(subparsers) -> None:
+    c = subparsers.add_parser("compare", help="train several algorithms x seeds on one env; table + figure")
+    c.add_argument("env_id")
+    c.add_argument("--algos", default=DEFAULT_ALGOS, help=f"comma-separated (default {DEFAULT_ALGOS})")
+    c.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    c.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
+    c.add_argument("--total-steps", type=int, default=100_000)
+    c.add_argument("-o", "--output", required=True, help="directory for the table and figure")
+    c.add_argument("--runs-dir", help="where the run directories go (default OUTPUT/runs)")
+    c.add_argument("--jobs", type=int, default=0, help="runs in parallel (default: CPU cores)")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override for every run (repeatable)")
+    c.add_argument("--no-train", action="store_true", help="only summarise existing runs")
+    c.set_defaults(func=_with_argv(cmd_compare))
+
+
+def _with_argv(fn):
+    def run(args):
+        args.argv_echo = sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "compare" else [args.env_id]
+        return fn(args)
+    return run

@@ -1,0 +1,32 @@
+"""``trpo compare``: runs every (algo, seed) pair, writes the table, the CSV and the figure."""
+import csv
+
+import numpy as np
+
+from trpo.cli import main
+from trpo.compare import bootstrap_ci
+
+
+def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_agreement():
+    lo, hi = bootstrap_ci(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert lo < 2.5 < hi and lo >= 1.0 and hi <= 4.0
+    lo2, hi2 = bootstrap_ci(np.array([2.4, 2.5, 2.6, 2.5]))
+    assert hi2 - lo2 < hi - lo
+
+
+def test_compare_end_to_end(tmp_path, capsys):
+    tiny = ["--set", "batch_steps=128", "--set", "num_envs=2", "--set", "eval_episodes=1",
+            "--set", "check_env=false", "--set", "critic_epochs=1"]
+    rc = main(["compare", "CartPole-v1", "--algos", "ppo", "--seeds", "2", "--total-steps", "128",
+               "-o", str(tmp_path), "--jobs", "2", *tiny])
+    assert rc == 0
+    rows = list(csv.DictReader(open(tmp_path / "compare_CartPole-v1.csv")))
+    assert [r["algo"] for r in rows] == ["ppo"] and rows[0]["runs"] == "2"
+    assert float(rows[0]["ci95_low"]) <= float(rows[0]["final_return_mean"]) <= float(rows[0]["ci95_high"])
+    assert (tmp_path / "compare_CartPole-v1.png").stat().st_size > 1000
+    assert "trpo compare CartPole-v1" in (tmp_path / "compare_CartPole-v1.md").read_text()
+    # the run directories are ordinary runs that `trpo plot` reads; a second call re-uses them
+    run = tmp_path / "runs" / "CartPole-v1_ppo_s1"
+    assert main(["plot", str(run), "-o", str(tmp_path / "p.png")]) == 0
+    assert main(["compare", "CartPole-v1", "--algos", "ppo", "--seeds", "2", "-o", str(tmp_path), "--no-train"]) == 0
+    assert main(["compare", "CartPole-v1", "--algos", "nope", "-o", str(tmp_path)]) == 2
