@@ -192,6 +192,10 @@ def restore(env: gym.Env, state: dict) -> None:
     for w, (_, attrs) in zip(layers[:-1], state["wrappers"]):
         for k, v in attrs.items():
             setattr(w, k, v.copy() if isinstance(v, np.ndarray) else v)
+        if isinstance(w, gym.wrappers.PassiveEnvChecker) and getattr(w, "_previous_data", None) is None:
+            # its one-shot first-step checks compare against the previous obs/info objects, which a
+            # snapshot does not hold: mark them done (they only warn, never change the dynamics)
+            w.checked_step = w.checked_data_reuse = True
     base.np_random.bit_generator.state = state["np_random"]
     if state.get("np_random_seed") is not None:
         base._np_random_seed = state["np_random_seed"]
