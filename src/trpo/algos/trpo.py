@@ -12,6 +12,11 @@ One update, top to bottom:
      gain, and otherwise restores theta_old exactly;
   4. refit the critic V_psi on the lambda-returns (its own optimiser; the policy step never
      touches it).
+
+With vine sampling (paper §5.2; the batch carries ``extras["vine_q"]``) ``_vine_update`` replaces
+steps 1-2 and 4: Q-hat comes from branch rollouts (no critic, no GAE), the objective is the vine
+estimator (``vine_surrogate``, eq. 15 or 16) and the KL is averaged over the rollout-set states;
+step 3 is the same ``trust_region_step``.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from trpo.algos.common import (check_finite, estimate_advantages, fit_critic, no
                                policy_objective)
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
+from trpo.functional import vine_surrogate
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
@@ -35,6 +41,8 @@ class TRPO:
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
         b = batch.to(self.device)
+        if "vine_q" in b.extras:  # vine sampling: its own estimator, the same trust-region step
+            return self._vine_update(b.extras)
         obs, actions = b.flat(b.obs), b.flat(b.actions)
 
         # 1. advantages (GAE) and critic targets, with the critic of pi_old
@@ -60,6 +68,47 @@ class TRPO:
                                          cfg.critic_minibatch)
         with torch.no_grad():
             stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
+        return stats
+
+    def _vine_update(self, vine: dict) -> dict[str, float]:
+        cfg, actor = self.cfg, self.actor
+        obs, q = vine["vine_obs"].to(self.device), vine["vine_q"].to(self.device)   # (N, d), (N, K)
+        N, K = q.shape
+        obs_k = obs.repeat_interleave(K, 0)                                       # s_n for each a_{n,k}
+        actions = vine["vine_actions"].to(self.device).reshape(N * K, *vine["vine_actions"].shape[2:])
+
+        # 1. pi_old, frozen, at the rollout states and at their K actions
+        with torch.no_grad():
+            old = actor.dist_params(obs)
+            logp_old = actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K)
+        # 2. Q-hat minus a per-state baseline: V-hat(s_n) = sum_a pi_old(a|s_n) Q-hat (all actions)
+        #    or the mean over the K draws; neither changes eq. 15/16's gradient (see vine_surrogate)
+        #    Written as A_k = sum_j w_j (Q_k - Q_j): exactly 0 where all K branches agree (with
+        #    common random numbers they often do), where Q_k - V-hat would leave rounding noise.
+        w = logp_old.exp() if vine["vine_enumerated"] else torch.full_like(q, 1.0 / K)
+        v_hat = (w * q).sum(-1, keepdim=True)
+        adv = (w[:, None, :] * (q[:, :, None] - q[:, None, :])).sum(-1)
+        if cfg.normalize_advantages:  # a positive scale only: the baseline stays per state
+            adv = adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv
+        check_finite("vine Q-values", adv)
+
+        # 3. maximise the vine estimator (+ entropy bonus) inside the trust region over the N states
+        def objective():
+            L = vine_surrogate(actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K), logp_old, adv,
+                               bool(vine["vine_enumerated"]))
+            return L + cfg.entropy_coef * actor.entropy(actor.dist_params(obs)).mean() if cfg.entropy_coef else L
+
+        if (q.amax(-1) - q.amin(-1)).max() > 0:
+            stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, self._fvp_indices(N))
+        else:  # every branch of every state returned the same: the estimator has no gradient
+            stats = {"kl": 0.0, "surrogate_gain": 0.0, "step_accepted": 0}
+
+        # 4. the critic is not used by vine; it is fitted to V-hat(s_n) (a value estimate for users)
+        stats["value_loss"] = fit_critic(self.critic, self.critic_opt, obs, v_hat.squeeze(-1), cfg.critic_epochs,
+                                         cfg.critic_minibatch)
+        with torch.no_grad():
+            stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
+        stats["vine_states"] = N
         return stats
 
     def _fvp_indices(self, n: int) -> torch.Tensor | None:

@@ -1,0 +1,154 @@
+"""Vine sampling (TRPO paper §5.2 and App. "vine"; seed 001, "Vine"): Q-values from branch rollouts.
+
+One iteration:
+  1. trunk: run pi_old in the N vector envs (the single-path sampler, ``vine_trunk_fraction`` of the
+     budget) and snapshot the envs (trpo.snapshot) at a random subset of its states, the
+     *rollout set* s_1..s_N;
+  2. actions: at each s_n take K actions a_{n,k}: every action of a small Discrete space (then the
+     estimator is an exact sum over actions, eq. 15), else K draws from q = pi_old (eq. 16);
+  3. branches: for each (s_n, a_{n,k}) restore the snapshot, take a_{n,k}, then follow pi_old for
+     ``vine_branch_length`` steps in all (fewer if the episode ends):
+         Q-hat(s_n, a_{n,k}) = sum_{t < H} gamma^t r_t
+     The K branches of one state share their random numbers (common random numbers, §5.2): the
+     env's RNG comes back with the snapshot and pi_old's sampling noise restarts from one seed per
+     state, so Q-hat differences between actions are not drowned in rollout noise.
+Every simulated step, trunk and branch, counts in ``Batch.env_steps``.
+
+The batch is the trunk's (its episodes are logged) with the vine data in ``batch.extras``:
+``vine_obs`` (N, obs_dim), ``vine_actions`` (N, K, ...), ``vine_q`` (N, K), ``vine_enumerated``.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from trpo.config import Config
+from trpo.errors import ConfigError, EnvError, NonFiniteError
+from trpo.normalize import ObsNormalizer, RewardScaler
+from trpo.rollout.batch import Batch
+from trpo.rollout.envs import make_env
+from trpo.rollout.policy_runner import make_policy
+from trpo.rollout.single_path import SinglePathSampler, action_to_env
+from trpo.snapshot import restore, snapshot, supports
+
+
+class _SnapshottingEnvs:
+    """The vector env as the trunk sampler sees it, snapshotting chosen sub-envs just before the
+    chosen steps (so the snapshot of env i before step t is the state the policy saw at row t)."""
+
+    def __init__(self, envs: gym.vector.VectorEnv):
+        self._envs = envs
+        self.targets: dict[int, list[int]] = {}
+        self.snaps: dict[tuple[int, int], dict] = {}
+        self.t = 0
+
+    def __getattr__(self, name):  # num_envs, single_action_space, envs, reset, close, ...
+        return getattr(self._envs, name)
+
+    def step(self, actions):
+        for i in self.targets.get(self.t, ()):
+            self.snaps[(self.t, i)] = snapshot(self._envs.envs[i])
+        self.t += 1
+        return self._envs.step(actions)
+
+
+def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_norm: ObsNormalizer,
+                  act_space: gym.Space, length: int, gamma: float, seed: int) -> tuple[float, int]:
+    """One branch: restore ``state``, take ``action``, then pi_old; returns (sum_t gamma^t r_t, steps).
+
+    ``seed`` seeds pi_old's sampling noise: equal seeds across the K branches of one state are the
+    common random numbers."""
+    restore(env, state)
+    rng = np.random.default_rng(seed)
+    a, total, discount = action, 0.0, 1.0
+    for step in range(length):
+        obs, r, term, trunc, _ = env.step(action_to_env(act_space, a))
+        total += discount * float(r)
+        discount *= gamma
+        if term or trunc:
+            return total, step + 1
+        a = policy.act(obs_norm(np.asarray(obs, np.float32)[None]), rng)[0]
+    return total, length
+
+
+class VineSampler:
+    def __init__(self, envs: gym.vector.VectorEnv, agent, reward_scaler: RewardScaler, cfg: Config):
+        subs = getattr(envs, "envs", None)
+        if not subs:
+            raise ConfigError("sampler 'vine' needs vector_mode 'sync' (its envs are snapshotted in-process)")
+        if not supports(subs[0]):
+            cls = type(subs[0].unwrapped)
+            raise EnvError(f"sampler 'vine' cannot snapshot {cls.__name__}: add get_snapshot()/set_snapshot() "
+                           "or trpo.snapshot.register_snapshot (see docs/vine.md)")
+        self.cfg, self.agent, self.reward_scaler = cfg, agent, reward_scaler
+        n_envs = envs.num_envs
+        trunk_per_env = max(1, round(cfg.batch_steps * cfg.vine_trunk_fraction / n_envs))
+        self.envs = _SnapshottingEnvs(envs)
+        self.trunk = SinglePathSampler(self.envs, agent.actor, agent.obs_norm, reward_scaler, trunk_per_env,
+                                       cfg.seed, agent.device)
+        self.branch_env = make_env(cfg.env_id)
+        self.branch_env.reset(seed=cfg.seed + 1)
+        self.act_space = envs.single_action_space
+        n_act = self.act_space.n if isinstance(self.act_space, gym.spaces.Discrete) else None
+        # eq. 15 (all actions) for a Discrete space with at most K actions, else K draws (eq. 16)
+        self.enumerated = n_act is not None and (cfg.vine_actions == 0 or cfg.vine_actions >= n_act)
+        self.K = int(n_act) if self.enumerated else (cfg.vine_actions or 4)
+        branch_budget = max(0, cfg.batch_steps - trunk_per_env * n_envs)
+        self.n_states = cfg.vine_rollout_states or max(1, branch_budget // (self.K * cfg.vine_branch_length))
+        self.n_states = min(self.n_states, trunk_per_env * n_envs)
+        self.rng = np.random.default_rng([cfg.seed, 1])
+
+    def collect(self) -> Batch:
+        cfg, T, N = self.cfg, self.trunk.T, self.trunk.N
+        # pi_old is the actor AND the observation statistics before the trunk updates them
+        frozen = ObsNormalizer(self.agent.obs_norm.rms.mean.shape, self.agent.obs_norm.enabled, self.agent.obs_norm.clip)
+        frozen.rms.load_state_dict(self.agent.obs_norm.rms.state_dict())
+
+        # 1. trunk, snapshotting the rollout set
+        chosen = np.sort(self.rng.choice(T * N, self.n_states, replace=False))
+        self.envs.t, self.envs.snaps = 0, {}
+        self.envs.targets = {}
+        for f in chosen:
+            self.envs.targets.setdefault(int(f // N), []).append(int(f % N))
+        batch = self.trunk.collect()
+        obs = batch.flat(batch.obs)[torch.as_tensor(chosen)].numpy()
+
+        # 2. K actions per rollout state
+        policy = make_policy(self.agent.actor, self.agent.device)
+        if self.enumerated:
+            actions = np.tile(np.arange(self.K), (len(chosen), 1))
+        else:
+            actions = policy.act(np.repeat(obs, self.K, 0), self.rng).reshape(len(chosen), self.K, *self.act_space.shape)
+
+        # 3. branch rollouts, common random numbers within a state
+        q = np.empty((len(chosen), self.K))
+        branch_steps = 0
+        for n, f in enumerate(chosen):
+            state = self.envs.snaps[(int(f // N), int(f % N))]
+            crn_seed = int(self.rng.integers(2**63 - 1))
+            for k in range(self.K):
+                q[n, k], steps = branch_return(self.branch_env, state, actions[n, k], policy, frozen, self.act_space,
+                                               cfg.vine_branch_length, cfg.gamma, crn_seed)
+                branch_steps += steps
+        if not np.isfinite(q).all():
+            raise NonFiniteError("non-finite branch return in vine sampling")
+        if self.reward_scaler.enabled:  # the trunk's reward scale: Q-hat of order one
+            q = q / np.sqrt(self.reward_scaler.rms.var + 1e-8)
+
+        batch.env_steps += branch_steps
+        batch.extras.update(vine_obs=torch.from_numpy(obs), vine_actions=torch.from_numpy(np.asarray(actions)),
+                            vine_q=torch.from_numpy(q.astype(np.float32)), vine_enumerated=self.enumerated)
+        return batch
+
+    def state_dict(self) -> dict:
+        # the branch env needs nothing: every branch starts with a restore
+        return {"trunk": self.trunk.state_dict(), "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, d: dict):
+        self.rng.bit_generator.state = d["rng"]
+        return self.trunk.load_state_dict(d["trunk"])
+
+    def close(self) -> None:
+        self.branch_env.close()
+        self.trunk.close()
