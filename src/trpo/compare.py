@@ -58,6 +58,8 @@ def _train_one(env_id: str, algo: str, seed: int, total_steps: int, run_dir: Pat
         return algo, seed, 0
     cmd = [sys.executable, "-m", "trpo", "train", env_id, "--algo", algo, "--seed", str(seed),
            "--total-steps", str(total_steps), "--run-dir", str(run_dir), "--quiet"]
+    if run_dir.exists():  # an unfinished run (no summary.json) is started afresh
+        cmd.append("--overwrite")
     for kv in overrides:
         cmd += ["--set", kv]
     run_dir.mkdir(parents=True, exist_ok=True)
