@@ -80,7 +80,7 @@ class Agent:
         """Mean and std of the undiscounted return over ``episodes`` on a separately seeded env
         (seed + 10_000 by default, never the training seeds)."""
         seed = self.cfg.seed + 10_000 if seed is None else seed
-        env = make_env(self.cfg.env_id, render_mode="rgb_array" if video_dir else None)
+        env = make_env(self.cfg.env_id, **({"render_mode": "rgb_array"} if video_dir else {}))
         if video_dir:
             try:
                 env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda i: True, disable_logger=True)
