@@ -14,11 +14,13 @@ from .algorithms import (
     cpi,
     exact_npg,
     exact_trpo,
+    log_softmax,
     natural_direction,
     policy_iteration,
     softmax,
     softmax_fisher,
     softmax_gradient,
+    softmax_kl_mean,
 )
 from .bounds import (
     cpi_bound,
@@ -77,6 +79,8 @@ __all__ = [
     "maximize_kl_penalized",
     "Trace",
     "softmax",
+    "log_softmax",
+    "softmax_kl_mean",
     "softmax_gradient",
     "softmax_fisher",
     "natural_direction",

@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .bounds import cpi_mixture, penalty_coefficient
-from .divergences import kl_max, kl_mean
+from .divergences import kl_max
 from .kl_penalty import maximize_kl_penalized
 from .mdp import TabularMDP, advantages, as_policy, eta, greedy, q_values, surrogate, visitation
 
 __all__ = [
     "Trace",
     "softmax",
+    "log_softmax",
+    "softmax_kl_mean",
     "softmax_gradient",
     "softmax_fisher",
     "natural_direction",
@@ -139,9 +141,22 @@ def policy_iteration(mdp: TabularMDP, pi0: np.ndarray, iters: int) -> Trace:
 
 def softmax(theta: np.ndarray) -> np.ndarray:
     """``pi(a|s) = exp(theta[s, a]) / sum_b exp(theta[s, b])``."""
+    return np.exp(log_softmax(theta))
+
+
+def log_softmax(theta: np.ndarray) -> np.ndarray:
+    """``log pi(a|s)`` of the softmax policy, finite even where ``pi`` underflows to 0."""
     z = theta - theta.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def softmax_kl_mean(theta_old: np.ndarray, theta_new: np.ndarray, weights: np.ndarray) -> float:
+    """``Dbar_KL^w(pi_old, pi_new)`` from log-probabilities (exact for nearly deterministic
+    policies, where probabilities underflow and :func:`~trpo.theory.divergences.kl_mean` gives inf)."""
+    log_old, log_new = log_softmax(theta_old), log_softmax(theta_new)
+    per_state = np.sum(np.exp(log_old) * (log_old - log_new), axis=1)
+    w = np.asarray(weights, dtype=np.float64)
+    return float(w @ per_state / w.sum())
 
 
 def softmax_gradient(mdp: TabularMDP, theta: np.ndarray) -> np.ndarray:
@@ -222,15 +237,17 @@ def exact_trpo(
         x, g = natural_direction(mdp, theta)
         shs = float(np.sum(g * x))  # x^T F x = g^T x since F x = g
         rho = visitation(mdp, pi)
-        L_old = eta(mdp, pi)
+        A = advantages(mdp, pi)
         accepted, fraction, kl_step = theta, 0.0, 0.0
         if shs > 0:
             full = np.sqrt(2.0 * delta / shs) * x
             for k in range(max_backtracks):
                 cand = theta + backtrack**k * full
                 pi_c = softmax(cand)
-                kl_c = kl_mean(pi, pi_c, rho)
-                if kl_c <= delta and surrogate(mdp, pi, pi_c) > L_old:
+                kl_c = softmax_kl_mean(theta, cand, rho)
+                # L(pi_c) - L(pi) = sum_s rho(s) sum_a pi_c A (sum_a pi A = 0), without
+                # adding eta(pi): the difference is resolved even when it is ~1e-12 eta
+                if kl_c <= delta and float(rho @ np.sum(pi_c * A, axis=1)) > 0:
                     accepted, fraction, kl_step = cand, backtrack**k, kl_c
                     break
         theta = accepted

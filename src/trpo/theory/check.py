@@ -33,7 +33,7 @@ from .mdp import (
     visitation,
 )
 
-__all__ = ["ClaimResult", "CheckReport", "run_check", "format_report", "PAIR_KINDS"]
+__all__ = ["ClaimResult", "CheckReport", "run_check", "format_report", "print_report", "policy_pair", "PAIR_KINDS"]
 
 #: How far apart the random policy pairs are: logit noise scale, or None for independent.
 PAIR_KINDS = ("near", "mid", "far", "extreme")
@@ -85,7 +85,9 @@ class CheckReport:
         raise KeyError(name)
 
 
-def _policy_pair(mdp: TabularMDP, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def policy_pair(mdp: TabularMDP, kind: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random pair ``(pi, pi_new)``: ``near``/``mid`` perturb the logits of ``pi`` (scale
+    0.03 / 0.4), ``far`` draws two independent policies, ``extreme`` two nearly deterministic ones."""
     S, A = mdp.n_states, mdp.n_actions
     if kind == "extreme":  # nearly deterministic, independent
         return random_policy(S, A, rng, 0.15), random_policy(S, A, rng, 0.15)
@@ -185,7 +187,7 @@ def _run(rng, claims, n_mdps, n_states, n_actions, gamma, pairs_per_mdp, alg1_it
         mdp = TabularMDP.random(n_states, n_actions, gamma, rng, concentration=concentration)
         for j in range(pairs_per_mdp):
             kind = PAIR_KINDS[j % len(PAIR_KINDS)]
-            pi, pi_new = _policy_pair(mdp, kind, rng)
+            pi, pi_new = policy_pair(mdp, kind, rng)
             _check_pair(mdp, pi, pi_new, kind, rng, claims, rtol)
         _check_algorithm1(mdp, random_policy(n_states, n_actions, rng), alg1_iters, claims, rtol)
 
