@@ -71,9 +71,10 @@ class Config:
     """Conjugate-gradient iterations for F x = g."""
     cg_damping: float = 0.1
     """Damping added to the Fisher-vector product: (F + damping I) v."""
-    fvp_subsample: float = 1.0
-    """Fraction of the batch used for Fisher-vector products (in (0, 1])."""
-    fvp: str = "hessian"
+    fvp_subsample: float = 0.2
+    """Fraction of the batch used for Fisher-vector products (in (0, 1]); the paper uses 0.1
+    (App. C.1). 0.2 makes CG ~3x cheaper here and learns as well (docs/benchmarks.md)."""
+    fvp: str = "gauss-newton"
     """Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or
     ``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."""
     ls_max_backtracks: int = 10
@@ -88,8 +89,9 @@ class Config:
     """Adam learning rate of the critic V_psi."""
     critic_epochs: int = 10
     """Passes over the batch per critic fit."""
-    critic_minibatch: int = 256
-    """Minibatch size of the critic fit."""
+    critic_minibatch: int = 512
+    """Minibatch size of the critic fit (fewer, larger minibatches: half the Adam steps of 256,
+    about half the critic time; docs/benchmarks.md)."""
 
     # --- first-order policy-gradient methods (reinforce, a2c, ppo, ppo-kl; docs/algorithms.md) ---
     lr: float = 0.0
