@@ -277,9 +277,10 @@ def from_dict(d: dict[str, Any]) -> Config:
     kw = {}
     for key, value in d.items():
         if key not in FIELDS:
-            close = difflib.get_close_matches(key, FIELDS, n=1)
+            close = difflib.get_close_matches(str(key), FIELDS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"unknown config key '{key}'{hint}")
+            shown = f"'{key}'" if isinstance(key, str) and key.isprintable() else repr(key)  # one line
+            raise ConfigError(f"unknown config key {shown}{hint}")
         kw[key] = _coerce(key, value)
     return validate(Config(**kw))
 
