@@ -66,4 +66,4 @@ def kl_mean(p: object, q: object, weights: object) -> float:
     if np.any(w < 0) or not np.all(np.isfinite(w)) or w.sum() <= 0:
         raise ValueError("weights must be finite, non-negative and not all zero")
     w = w / w.sum()
-    return float(np.sum(np.where(w > 0, w * d, 0.0)))
+    return float(np.sum(w[w > 0] * d[w > 0]))

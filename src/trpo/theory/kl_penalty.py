@@ -133,8 +133,9 @@ def _solve_u(states: _States, t: float, idx: np.ndarray, u0: np.ndarray) -> tupl
     log_t = np.log(t)
     for _ in range(200):
         c = sub.curve(u)
-        f = np.log(c["kl"]) - log_t  # decreasing in u
-        df = c["dkl_du"] / c["kl"]
+        with np.errstate(divide="ignore", invalid="ignore"):  # KL may underflow to 0: f = -inf
+            f = np.log(c["kl"]) - log_t  # decreasing in u
+            df = c["dkl_du"] / c["kl"]
         lo = np.where(f > 0, u, lo)
         hi = np.where(f <= 0, u, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -176,7 +177,11 @@ def _lambdas(states: _States, t: float, u_warm: np.ndarray) -> tuple[np.ndarray,
         u_warm[idx] = u
         lam[idx] = curve["lam"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            dlam[idx] = curve["dlam_dmu"] / curve["dkl_dmu"]  # (dlam/dmu) / (dKL/dmu)
+            slope = curve["dlam_dmu"] / curve["dkl_dmu"]  # (dlam/dmu) / (dKL/dmu)
+        # t beyond the KL reachable at u = _U_LO (only for absurdly small C): lam is
+        # pinned there, so it does not move with t
+        pinned = (u <= _U_LO + 1e-9) & (curve["kl"] < t)
+        dlam[idx] = np.where(pinned, 0.0, slope)
         curve["idx"] = idx
     curve["reg2"] = reg2
     return lam, dlam, u_warm, curve
@@ -224,7 +229,7 @@ def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySo
     # initial guess from the small-step expansion KL ~ Var_q(w) / (2 lam^2)
     var = np.sum(q * (w - np.sum(q * w, axis=1, keepdims=True)) ** 2, axis=1)
     guess = (np.sum(np.sqrt(var / 2.0)) / C) ** 2
-    x = float(np.log(guess)) if guess > 0 else 0.0
+    x = float(np.clip(np.log(guess), -50.0, 2.0)) if guess > 0 else 0.0  # KL > e^2 is a huge move
     u_warm = np.zeros(S)
     # Safeguarded Newton on F(log t) = 0.  F is decreasing; (lo, hi) brackets the root once
     # both signs were seen; until then Newton steps are capped at +-_MAX_LOG_STEP.
@@ -244,7 +249,8 @@ def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySo
         newton = float(np.clip(newton, x - _MAX_LOG_STEP, x + _MAX_LOG_STEP))
         if not lo < newton < hi:
             newton = 0.5 * (lo + hi) if np.isfinite(lo) and np.isfinite(hi) else newton
-        if abs(newton - x) <= 1e-15 * (1.0 + abs(x)):
+        # stop when the step (or the bracket) is at the noise level of the inner solves
+        if abs(newton - x) <= 1e-13 * (1.0 + abs(x)) or hi - lo <= 1e-13 * (1.0 + abs(x)):
             break
         x = newton
     else:  # pragma: no cover - F is monotone and smooth; this is a safety net

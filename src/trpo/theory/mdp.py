@@ -58,12 +58,16 @@ def _as_float_array(name: str, x: object, ndim: int) -> np.ndarray:
 
 def _check_distributions(name: str, x: np.ndarray, axis: int = -1, atol: float = STOCHASTIC_ATOL) -> None:
     """Rows along ``axis`` must be probability vectors (sums within ``atol`` of 1)."""
+    sums = x.sum(axis=axis)
+    deviation = np.abs(sums - 1.0).max()
+    if x.min() >= 0 and deviation <= atol:  # fast path; False for NaN as well
+        return
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
     if np.any(x < 0):
         raise ValueError(f"{name} has negative entries (min {x.min():.3g})")
-    sums = x.sum(axis=axis)
     worst = float(np.ravel(sums)[np.argmax(np.abs(np.ravel(sums) - 1.0))])
-    if abs(worst - 1.0) > atol:
-        raise ValueError(f"{name} rows must sum to 1 (worst row sums to {worst:.12g})")
+    raise ValueError(f"{name} rows must sum to 1 (worst row sums to {worst:.12g})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,8 +187,6 @@ def as_policy(mdp: TabularMDP, pi: object) -> np.ndarray:
     arr = np.asarray(pi, dtype=np.float64)
     if arr.shape != (mdp.n_states, mdp.n_actions):
         raise ValueError(f"policy must have shape (S, A) = {(mdp.n_states, mdp.n_actions)}, got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("policy contains NaN or infinite entries")
     _check_distributions("policy", arr, axis=1)
     return arr
 
