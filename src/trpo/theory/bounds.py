@@ -8,6 +8,12 @@ proofs in fact bound ``|eta(pi_new) - L(pi_new)| <= penalty`` (two-sided), which
 Seed 000 writes the final MIGT inequality as ``eta(pi~) <= L(pi~) - C alpha^2``; the sign
 is reversed.  The paper's Theorem 1 (eq. 8) is ``eta(pi_new) >= L(pi_new) - C alpha^2``,
 which is what is implemented (and what would be useless as an upper bound).
+
+Seed 000 also calls ``L_pi`` itself "a lower bound to the true objective"; it is not (``L``
+can lie on either side of ``eta``); the lower bound is ``M = L - C D_KL^max``.  Its
+coupling paragraph says the pair must "agree at least a proportion alpha of the time"; the
+paper's definition is ``P(a != a~ | s) <= alpha``, i.e. they agree with probability
+``>= 1 - alpha``.
 """
 
 from __future__ import annotations
@@ -46,7 +52,11 @@ def migt_penalty_tight(mdp: TabularMDP, pi_old: np.ndarray, pi_new: np.ndarray) 
     """``4 eps alpha^2 gamma / ((1 - gamma)(1 - gamma(1 - alpha)))`` (TRPO Appendix A, proof of Theorem 1).
 
     It is the exact value of ``sum_t gamma^t 4 eps alpha (1 - (1 - alpha)^t)`` (seed 000, last
-    display), before the relaxation ``1 - gamma(1 - alpha) >= 1 - gamma``.
+    display), before the relaxation ``1 - gamma(1 - alpha) >= 1 - gamma``.  That sum bounds
+    ``|eta(pi~) - L(pi~)|`` with
+    ``eta(pi~) - L(pi~) = sum_t gamma^t (E_{s_t~pi~}[Abar(s_t)] - E_{s_t~pi}[Abar(s_t)])``;
+    seed 000 writes ``L - eta`` on the left (sign reversed) and "=" where the triangle
+    inequality gives "<=".
     """
     g = mdp.gamma
     alpha = tv_max(pi_old, pi_new)

@@ -234,12 +234,20 @@ def value(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 
 
 def q_values(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
-    """``Q_pi(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_pi(s')``."""
+    """``Q_pi(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_pi(s')``.
+
+    (Seed 001 writes ``Q_pi(s_t, a_t) = E[sum_l gamma^l r(s_{t+1})]``; the paper's is
+    ``E[sum_l gamma^l r(s_{t+l})]``, which is what this computes.)
+    """
     return mdp.R + mdp.gamma * mdp.P @ value(mdp, pi)
 
 
 def advantages(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
-    """``A_pi(s, a) = Q_pi(s, a) - V_pi(s)`` (TRPO paper, Sec. 2); ``sum_a pi A_pi = 0``."""
+    """``A_pi(s, a) = Q_pi(s, a) - V_pi(s)`` (TRPO paper, Sec. 2); ``sum_a pi A_pi = 0``.
+
+    (Seed 001 writes the last identity as ``sum_a pi(a|s)(Q_pi(a, s) V_pi(s)) = 0``: the minus
+    sign is lost and the arguments of Q are swapped.)
+    """
     V = value(mdp, pi)
     return mdp.R + mdp.gamma * mdp.P @ V - V[:, None]
 
