@@ -36,7 +36,7 @@ def _eta_star(mdp):
 
 
 def test_algorithm1_is_monotone_on_100_random_mdps():
-    """eta(pi_{i+1}) >= M_i(pi_{i+1}) >= M_i(pi_i) = eta(pi_i)   (TRPO eq. 10)."""
+    """eta(pi_{i+1}) >= M_i(pi_{i+1}) >= M_i(pi_i) = eta(pi_i)   (TRPO Sec. 3)."""
     rng = np.random.default_rng(100)
     gammas = (0.5, 0.9, 0.99)
     strict = 0

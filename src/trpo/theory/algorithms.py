@@ -2,10 +2,10 @@
 
 * :func:`algorithm1` — TRPO paper, Algorithm 1: ``pi_{i+1} = argmax_pi M_i(pi)`` with
   ``M_i(pi) = L_pi_i(pi) - C D_KL^max(pi_i, pi)``, solved exactly
-  (:mod:`trpo.theory.kl_penalty`).  Minorisation-maximisation (TRPO eq. 10; seed 001 says
+  (:mod:`trpo.theory.kl_penalty`).  Minorisation-maximisation (TRPO Sec. 3; seed 001 says
   "minorization-minimization"): ``eta(pi_{i+1}) >= M_i(pi_{i+1}) >= M_i(pi_i) = eta(pi_i)``.
 * :func:`policy_iteration` — greedy improvement (Howard; Kakade & Langford's "exact" case).
-* :func:`exact_trpo` — the practical relaxation (TRPO eq. 12 with the mean KL of eq. 13):
+* :func:`exact_trpo` — the practical relaxation (TRPO Sec. 4: trust region with the mean KL):
   natural-gradient direction from the exact gradient and exact Fisher of a softmax-tabular
   policy, scaled to the trust region, then a backtracking line search on the exact
   surrogate and exact mean KL (TRPO Appendix C).
@@ -227,10 +227,11 @@ def exact_trpo(
     backtrack: float = 0.5,
     max_backtracks: int = 30,
 ) -> Trace:
-    """Exact-gradient TRPO with a mean-KL trust region (TRPO eqs. 12-13, Appendix C).
+    """Exact-gradient TRPO with a mean-KL trust region (TRPO Sec. 4, Appendix C).
 
     maximise ``L_theta_old(theta)`` s.t. ``Dbar_KL^{rho_old}(theta_old, theta) <= delta``
-    (seed 001's "final optimization problem" says min; the paper's eq. 14 maximises):
+    (seed 001's "final optimization problem" says min; the paper's sample-based problem,
+    Sec. 5, maximises):
     direction ``x = F^{-1} g`` (seed 001's ``theta_old - lambda F^{-1} g`` has the sign of a
     minimisation), full step ``sqrt(2 delta / x^T F x) x``, then shrink by
     ``backtrack`` until the exact surrogate improves and the exact mean KL is ``<= delta``.

@@ -141,7 +141,7 @@ def _claims() -> list[ClaimResult]:
         ClaimResult("MIGT, intermediate form", "bound", "TRPO App. A"),
         ClaimResult("MIGT, KL form", "bound", "TRPO eq. 9"),
         ClaimResult("CPI mixture bound", "bound", "K&L 2002 Thm 4.1; TRPO eq. 6"),
-        ClaimResult("Algorithm 1 monotone", "monotone", "TRPO Alg. 1, eq. 10"),
+        ClaimResult("Algorithm 1 monotone", "monotone", "TRPO Alg. 1, Sec. 3"),
     ]
 
 

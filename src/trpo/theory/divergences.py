@@ -7,7 +7,7 @@ Rows are states: ``p[s]`` and ``q[s]`` are distributions over actions.
 * ``D_KL(p || q) = sum_i p_i log(p_i / q_i)``, with ``0 log 0 = 0`` and ``+inf`` where
   ``p_i > 0 = q_i``.
 * ``D^max(pi, pi~) = max_s D(pi(.|s) || pi~(.|s))`` and the state-averaged
-  ``Dbar^rho(pi, pi~) = E_{s ~ rho}[D_KL(pi(.|s) || pi~(.|s))]`` (TRPO eq. 11).
+  ``Dbar^rho(pi, pi~) = E_{s ~ rho}[D_KL(pi(.|s) || pi~(.|s))]`` (TRPO Sec. 4).
 
 The argument order follows the paper: ``kl_max(pi_old, pi_new)`` is
 ``max_s KL(pi_old(.|s) || pi_new(.|s))``.
@@ -53,7 +53,7 @@ def kl_max(p: object, q: object) -> float:
 
 
 def kl_mean(p: object, q: object, weights: object) -> float:
-    """``Dbar_KL^w(p, q) = sum_s w(s) KL(p(.|s) || q(.|s)) / sum_s w(s)`` (TRPO eq. 11).
+    """``Dbar_KL^w(p, q) = sum_s w(s) KL(p(.|s) || q(.|s)) / sum_s w(s)`` (TRPO Sec. 4).
 
     ``weights`` are normalised here, so the unnormalised visitation ``rho_pi`` can be
     passed directly (the paper's ``s ~ rho_old`` means the normalised distribution).
