@@ -4,7 +4,7 @@ the sampler) and the update (GAE / Fisher setup / CG / line search / critic fit 
     python benchmarks/profile_iteration.py --env Hopper-v5 --batch 2048
     python benchmarks/profile_iteration.py --env Hopper-v5 --batch 2048 --set fvp=gauss-newton --set fvp_subsample=0.2
 
-It builds the same objects as ``trpo.train`` (Agent, learner, SinglePathSampler, vector env) and
+It builds the same objects as ``trpo.trainer.train`` (Agent, learner, SinglePathSampler, vector env) and
 wraps the library's own functions with timers, so the numbers are for the real code path. The
 first ``--warmup`` iterations are not counted. Prints a markdown table (ms per iteration, share).
 """
