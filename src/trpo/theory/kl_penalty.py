@@ -71,6 +71,48 @@ def _log1p_minus_x(y: np.ndarray) -> np.ndarray:
     return np.where(small, ys * ys * acc, direct)
 
 
+@dataclass(frozen=True)
+class _Curve:
+    """The regime-1 family of each state: ``p(a) ∝ q(a) / (mu - w(a))``, ``mu = mu_lo + exp(u)``,
+    in normalised units (``w`` shifted so its max on the support is 0, then scaled to 1):
+    ``mu - w(a) = mu_lo + exp(u) + d(a)``."""
+
+    q: np.ndarray
+    supp: np.ndarray
+    d: np.ndarray
+    d_bar: np.ndarray
+    mu_lo: np.ndarray
+
+    def rows(self, idx: np.ndarray) -> "_Curve":
+        return _Curve(self.q[idx], self.supp[idx], self.d[idx], self.d_bar[idx], self.mu_lo[idx])
+
+    def __call__(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """KL, lam (normalised), their mu-derivatives and p along ``mu = mu_lo + exp(u)``.
+
+        With ``z = mu - w``, ``x = 1/z``, ``z_bar = E_q z`` and ``y = z / z_bar - 1`` (``E_q y = 0``):
+        ``p = q x / E_q x``, ``lam = 1 / E_q x``, ``KL(q||p) = E_q log(z) + log E_q(x)
+        = E_q[log1p(y) - y] + log1p(E_q[y^2 / (1 + y)])`` -- the centred form keeps full
+        relative accuracy when ``p`` is close to ``q`` and KL is tiny.
+        """
+        q, supp = self.q, self.supp
+        e = np.exp(u)
+        z = np.where(supp, (self.mu_lo + e)[:, None] + self.d, 1.0)  # mu - w_a > 0
+        z_bar = self.mu_lo + e + self.d_bar  # E_q z
+        r = z / z_bar[:, None]  # 1 + y, computed directly (accurate when z << z_bar)
+        y = np.where(supp, (self.d - self.d_bar[:, None]) / z_bar[:, None], 0.0)  # accurate when small
+        h = np.where(np.abs(y) < 0.01, _log1p_minus_x(y), np.log(r) - y)
+        s2 = np.sum(np.where(supp, q * y * y / r, 0.0), axis=1)  # E_q[z_bar / z] - 1 >= 0
+        kl = np.sum(np.where(supp, q * h, 0.0), axis=1) + np.log1p(s2)
+        v = np.where(supp, -y / r, 0.0)  # z_bar x - 1, with x = 1 / z
+        var_v = np.sum(np.where(supp, q * (v - s2[:, None]) ** 2, 0.0), axis=1)
+        dkl_dmu = -var_v / (z_bar * (1.0 + s2))  # = -Var_q(x) / E_q(x)
+        lam = z_bar / (1.0 + s2)  # = 1 / E_q(x)
+        e_inv_r2 = np.sum(np.where(supp, q / (r * r), 0.0), axis=1)
+        dlam_dmu = e_inv_r2 / (1.0 + s2) ** 2  # = E_q(x^2) / E_q(x)^2
+        p = np.where(supp, q / r, 0.0) / (1.0 + s2)[:, None]
+        return {"kl": kl, "dkl_du": e * dkl_dmu, "lam": lam, "dlam_dmu": dlam_dmu, "dkl_dmu": dkl_dmu, "p": p}
+
+
 class _States:
     """Per-state quantities of (P), normalised so that each state's ``w`` has scale 1."""
 
@@ -96,6 +138,7 @@ class _States:
         self.two = self.active & (self.o > 0)
         self.mu_lo = np.where(self.two, self.o, 0.0)
         self.off_best = (~self.supp) & (w_off == w_off_max[:, None]) & self.two[:, None]
+        self.curve = _Curve(q, self.supp, self.d, self.d_bar, self.mu_lo)
         # regime-2 constants: z_O = o + d on the support
         with np.errstate(divide="ignore", invalid="ignore"):
             z_o = np.where(self.supp, self.mu_lo[:, None] + self.d, 1.0)
@@ -103,36 +146,15 @@ class _States:
             e_inv_zo = np.sum(np.where(self.supp, q / z_o, 0.0), axis=1)
             self.t_o = np.where(self.two, self.elog_zo + np.log(e_inv_zo), np.inf)
 
-    def curve(self, u: np.ndarray) -> dict[str, np.ndarray]:
-        """KL, lam (normalised), their mu-derivatives and p along ``mu = mu_lo + exp(u)``."""
-        q, supp = self.q, self.supp
-        e = np.exp(u)
-        z = np.where(supp, (self.mu_lo + e)[:, None] + self.d, 1.0)  # mu - w_a > 0
-        z_bar = self.mu_lo + e + self.d_bar  # E_q z
-        r = z / z_bar[:, None]  # 1 + y, computed directly (accurate when z << z_bar)
-        y = np.where(supp, (self.d - self.d_bar[:, None]) / z_bar[:, None], 0.0)  # accurate when small
-        h = np.where(np.abs(y) < 0.01, _log1p_minus_x(y), np.log(r) - y)
-        s2 = np.sum(np.where(supp, q * y * y / r, 0.0), axis=1)  # E_q[z_bar / z] - 1 >= 0
-        kl = np.sum(np.where(supp, q * h, 0.0), axis=1) + np.log1p(s2)
-        v = np.where(supp, -y / r, 0.0)  # z_bar x - 1, with x = 1 / z
-        var_v = np.sum(np.where(supp, q * (v - s2[:, None]) ** 2, 0.0), axis=1)
-        dkl_dmu = -var_v / (z_bar * (1.0 + s2))  # = -Var_q(x) / E_q(x)
-        lam = z_bar / (1.0 + s2)  # = 1 / E_q(x)
-        e_inv_r2 = np.sum(np.where(supp, q / (r * r), 0.0), axis=1)
-        dlam_dmu = e_inv_r2 / (1.0 + s2) ** 2  # = E_q(x^2) / E_q(x)^2
-        p = np.where(supp, q / r, 0.0) / (1.0 + s2)[:, None]
-        return {"kl": kl, "dkl_du": e * dkl_dmu, "lam": lam, "dlam_dmu": dlam_dmu, "dkl_dmu": dkl_dmu, "p": p}
-
-
-def _solve_u(states: _States, t: float, idx: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, dict]:
-    """For the states ``idx`` (regime 1), find ``u`` with ``KL(u) = t`` by safeguarded Newton."""
-    sub = _Subset(states, idx)
-    lo = np.full(idx.size, _U_LO)
-    hi = np.full(idx.size, _U_HI)
+def _solve_u(curve: _Curve, t: float, u0: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Find ``u`` with ``KL(u) = t`` for every row of ``curve``, by safeguarded Newton on
+    ``log KL(u) - log t`` (decreasing in ``u``, nearly linear for large ``u``)."""
+    lo = np.full(u0.size, _U_LO)
+    hi = np.full(u0.size, _U_HI)
     u = np.clip(u0, lo + 1e-9, hi - 1e-9)
     log_t = np.log(t)
     for _ in range(200):
-        c = sub.curve(u)
+        c = curve(u)
         with np.errstate(divide="ignore", invalid="ignore"):  # KL may underflow to 0: f = -inf
             f = np.log(c["kl"]) - log_t  # decreasing in u
             df = c["dkl_du"] / c["kl"]
@@ -147,17 +169,7 @@ def _solve_u(states: _States, t: float, idx: np.ndarray, u0: np.ndarray) -> tupl
         u = u_next
         if np.all(done):
             break
-    return u, sub.curve(u)
-
-
-class _Subset(_States):
-    """A view of some rows of a :class:`_States` (for the regime-1 states only)."""
-
-    def __init__(self, parent: _States, idx: np.ndarray) -> None:  # noqa: D401 - no super call
-        for name in ("q", "supp", "d"):
-            setattr(self, name, getattr(parent, name)[idx])
-        for name in ("d_bar", "mu_lo"):
-            setattr(self, name, getattr(parent, name)[idx])
+    return u, curve(u)
 
 
 def _lambdas(states: _States, t: float, u_warm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -172,7 +184,7 @@ def _lambdas(states: _States, t: float, u_warm: np.ndarray) -> tuple[np.ndarray,
     curve = {}
     idx = np.flatnonzero(reg1)
     if idx.size:
-        u, curve = _solve_u(states, t, idx, u_warm[idx])
+        u, curve = _solve_u(states.curve.rows(idx), t, u_warm[idx])
         u_warm = u_warm.copy()
         u_warm[idx] = u
         lam[idx] = curve["lam"]
