@@ -71,9 +71,10 @@ class Config:
     """Conjugate-gradient iterations for F x = g."""
     cg_damping: float = 0.1
     """Damping added to the Fisher-vector product: (F + damping I) v."""
-    fvp_subsample: float = 0.2
+    fvp_subsample: float = 1.0
     """Fraction of the batch used for Fisher-vector products (in (0, 1]); the paper uses 0.1
-    (App. C.1). 0.2 makes CG ~3x cheaper here and learns as well (docs/benchmarks.md)."""
+    (App. C.1). 0.2 makes CG ~3x cheaper on single-path batches (docs/benchmarks.md), but vine
+    batches have few states, so the default keeps all of them."""
     fvp: str = "gauss-newton"
     """Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or
     ``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."""
