@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trpo.theory import TabularMDP, bounds, random_policy, softmax_gradient
-from trpo.theory.check import _gradients_autograd, format_report, run_check
+from trpo.theory.check import autograd_gradients, format_report, run_check
 from trpo.theory.cli import configure, register
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
@@ -30,12 +30,12 @@ def test_first_order_match_by_autograd():
     for gamma in (0.5, 0.9, 0.99):
         mdp = TabularMDP.random(5, 3, gamma, rng)
         theta0 = np.log(random_policy(5, 3, rng))
-        g_eta, g_L = _gradients_autograd(mdp, theta0)
+        g_eta, g_L = autograd_gradients(mdp, theta0)
         scale = np.abs(g_eta).max()
         np.testing.assert_allclose(g_L, g_eta, rtol=0, atol=1e-10 * scale)
         np.testing.assert_allclose(softmax_gradient(mdp, theta0), g_eta, rtol=0, atol=1e-10 * scale)
         # ... and the match is only first order: away from theta0 the gradients differ
-        g_eta_far, _ = _gradients_autograd(mdp, theta0 + rng.standard_normal(theta0.shape))
+        g_eta_far, _ = autograd_gradients(mdp, theta0 + rng.standard_normal(theta0.shape))
         assert np.abs(g_eta_far - g_eta).max() > 1e-6 * scale
 
 

@@ -33,7 +33,7 @@ from .mdp import (
     visitation,
 )
 
-__all__ = ["ClaimResult", "CheckReport", "run_check", "format_report", "print_report", "policy_pair", "PAIR_KINDS"]
+__all__ = ["ClaimResult", "CheckReport", "run_check", "format_report", "print_report", "policy_pair", "autograd_gradients", "PAIR_KINDS"]
 
 #: How far apart the random policy pairs are: logit noise scale, or None for independent.
 PAIR_KINDS = ("near", "mid", "far", "extreme")
@@ -100,7 +100,7 @@ def policy_pair(mdp: TabularMDP, kind: str, rng: np.random.Generator) -> tuple[n
     return np.exp(theta), pi_new / pi_new.sum(axis=1, keepdims=True)
 
 
-def _gradients_autograd(mdp: TabularMDP, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def autograd_gradients(mdp: TabularMDP, theta0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``grad eta(softmax(theta))`` and ``grad L_pi0(softmax(theta))`` at ``theta0``, by torch autograd.
 
     ``eta`` goes through a differentiable linear solve ``V = (I - gamma P_pi)^{-1} r_pi``; ``L``
@@ -110,24 +110,22 @@ def _gradients_autograd(mdp: TabularMDP, theta0: np.ndarray) -> tuple[np.ndarray
 
     pi0 = np.exp(theta0 - theta0.max(axis=1, keepdims=True))
     pi0 /= pi0.sum(axis=1, keepdims=True)
-    rho0_v = torch.from_numpy(visitation(mdp, pi0))
-    A0 = torch.from_numpy(advantages(mdp, pi0))
-    eta0 = eta(mdp, pi0)
-    P = torch.tensor(mdp.P)
-    R = torch.tensor(mdp.R)
-    mu = torch.tensor(mdp.rho0)
-    eye = torch.eye(mdp.n_states, dtype=torch.float64)
+    with _single_torch_thread():
+        P, R, mu = (torch.tensor(x) for x in (mdp.P, mdp.R, mdp.rho0))
+        eye = torch.eye(mdp.n_states, dtype=torch.float64)
 
-    theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
-    pi = torch.softmax(theta, dim=1)
-    P_pi = torch.einsum("sa,sat->st", pi, P)
-    r_pi = (pi * R).sum(dim=1)
-    V = torch.linalg.solve(eye - mdp.gamma * P_pi, r_pi)
-    (g_eta,) = torch.autograd.grad(mu @ V, theta)
+        theta = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+        pi = torch.softmax(theta, dim=1)
+        P_pi = torch.einsum("sa,sat->st", pi, P)
+        r_pi = (pi * R).sum(dim=1)
+        V = torch.linalg.solve(eye - mdp.gamma * P_pi, r_pi)
+        (g_eta,) = torch.autograd.grad(mu @ V, theta)
 
-    theta_l = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
-    L = eta0 + (rho0_v[:, None] * torch.softmax(theta_l, dim=1) * A0).sum()
-    (g_L,) = torch.autograd.grad(L, theta_l)
+        rho_old = torch.from_numpy(visitation(mdp, pi0))
+        A_old = torch.from_numpy(advantages(mdp, pi0))
+        theta_l = torch.tensor(theta0, dtype=torch.float64, requires_grad=True)
+        L = eta(mdp, pi0) + (rho_old[:, None] * torch.softmax(theta_l, dim=1) * A_old).sum()
+        (g_L,) = torch.autograd.grad(L, theta_l)
     return g_eta.numpy(), g_L.numpy()
 
 
@@ -202,7 +200,7 @@ def _check_pair(mdp, pi, pi_new, kind, rng, claims, rtol) -> None:
     claims["performance difference lemma"].add(-abs(eta_new - pdl), eta_new, rtol)
     claims["L_pi(pi) = eta(pi)"].add(-abs(surrogate(mdp, pi, pi) - eta_old), eta_old, rtol)
 
-    g_eta, g_L = _gradients_autograd(mdp, np.log(pi))
+    g_eta, g_L = autograd_gradients(mdp, np.log(pi))
     scale = float(np.max(np.abs(g_eta)))
     claims["grad L = grad eta at pi_0 (autograd)"].add(-float(np.max(np.abs(g_eta - g_L))), scale, rtol)
 
