@@ -6,8 +6,9 @@ from trpo.errors import CheckpointError, ConfigError, EnvError, NonFiniteError, 
 
 
 def train(*args, **kwargs):
-    """See :func:`trpo.train.train`."""
-    from trpo.train import train as _train
+    """Train an agent; see :func:`trpo.trainer.train` (the module is ``trpo.trainer`` so that
+    ``trpo.train`` stays this function)."""
+    from trpo.trainer import train as _train
     return _train(*args, **kwargs)
 
 

@@ -34,7 +34,7 @@ def _summary_table(summary: dict, run_dir: Path) -> None:
 
 def cmd_train(args) -> int:
     from trpo.config import Config, from_dict, load_toml, parse_overrides
-    from trpo.train import train
+    from trpo.trainer import train
 
     if args.resume:
         if not Path(args.resume).is_dir():
