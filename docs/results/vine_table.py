@@ -13,7 +13,7 @@ from trpo.runs import read_metrics  # noqa: E402
 runs = Path(sys.argv[1])
 out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/results")
 envs, samplers = ["CartPole-v1", "Hopper-v5"], ["single-path", "vine"]
-rows = ["| env | sampler | env steps | final eval return (mean ± std over seeds) | per seed | wall s (mean) |",
+rows = ["| env | sampler | env steps (min-max over seeds) | final eval return (mean ± std over seeds) | per seed | wall s (mean) |",
         "|---|---|---|---|---|---|"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, env in zip(axes, envs):
@@ -23,7 +23,7 @@ for ax, env in zip(axes, envs):
         if not sums:
             continue
         finals = [s["final_eval_return_mean"] for s in sums]
-        rows.append(f"| {env} | {sampler} | {sums[0]['total_steps']:,} | {np.mean(finals):.1f} ± {np.std(finals):.1f} "
+        rows.append(f"| {env} | {sampler} | {min(s['total_steps'] for s in sums):,}-{max(s['total_steps'] for s in sums):,} | {np.mean(finals):.1f} ± {np.std(finals):.1f} "
                     f"| {', '.join(f'{f:.1f}' for f in finals)} | {np.mean([s['wall_s'] for s in sums]):.0f} |")
         grid = np.linspace(0, max(s["total_steps"] for s in sums), 100)
         curves = []
@@ -35,7 +35,8 @@ for ax, env in zip(axes, envs):
         c = np.array(curves)
         mean = np.nanmean(c, 0)
         ax.plot(grid, mean, label=f"{sampler} ({len(curves)} seeds)")
-        ax.fill_between(grid, np.nanmin(c, 0), np.nanmax(c, 0), alpha=0.2)
+        with np.errstate(all="ignore"):
+            ax.fill_between(grid, np.nanmin(c, 0), np.nanmax(c, 0), alpha=0.2)  # min-max band
     ax.set_title(env)
     ax.set_xlabel("env steps (all simulated steps, vine branches included)")
     ax.set_ylabel("training episode return")
