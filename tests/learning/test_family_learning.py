@@ -1,26 +1,33 @@
-"""Learning tests of the policy-gradient family on CartPole-v1 (fixed seeds, default settings).
+"""Learning tests of the policy-gradient family on CartPole-v1 (issue 3), default settings, fixed seeds.
 
-* every first-order / l2 method improves far above random (random CartPole: ~22);
-* npg, ppo-kl and ppo reach >= 475 within 100k steps on 2 of 3 seeds (stopping once 2 pass;
-  trpo's own learning test lives with the TRPO foundation tests).
+* reinforce, a2c and pg-l2 improve far above random (a uniformly random policy scores ~22) within
+  a shortened budget: >= 200 (deterministic final evaluation) after 50k / 50k / 30k env steps on
+  seed 0. They all reach 500 within 100k steps on 3 of 3 seeds (docs/results/compare_CartPole-v1.md);
+  the shorter budget keeps CI lean.
+* npg, ppo-kl and ppo reach >= 475 within 100k steps on 2 of 3 seeds; the loop stops as soon as two
+  seeds pass, so it costs two runs unless a seed fails. trpo's own test of the same criterion is in
+  tests/learning/test_trpo_learning.py.
+
+The configuration is exactly ``trpo train CartPole-v1 --algo A --seed S --total-steps N``, the same
+runs as ``trpo compare`` (docs/results/README.md), so the table there shows every seed's value.
 """
 import pytest
 
 from trpo import Config
-from trpo.train import train
+from trpo.trainer import train
 
 pytestmark = pytest.mark.slow
 
 
 def _final(tmp_path, algo, seed, steps):
-    cfg = Config(env_id="CartPole-v1", algo=algo, total_steps=steps, seed=seed, check_env=False,
-                 checkpoint_every=1000, eval_episodes=10)
+    cfg = Config(env_id="CartPole-v1", algo=algo, total_steps=steps, seed=seed, checkpoint_every=1000)
     return train(cfg, tmp_path / f"{algo}_{seed}", progress=False).summary["final_eval_return_mean"]
 
 
-@pytest.mark.parametrize("algo", ["reinforce", "a2c", "pg-l2"])
-def test_improves_far_above_random(tmp_path, algo):
-    assert _final(tmp_path, algo, 0, 60_000) >= 150
+@pytest.mark.parametrize("algo,steps", [("reinforce", 50_000), ("a2c", 50_000), ("pg-l2", 30_000)])
+def test_improves_far_above_random(tmp_path, algo, steps):
+    ret = _final(tmp_path, algo, 0, steps)
+    assert ret >= 200, f"{algo}: final return {ret} after {steps} steps (random ~22)"
 
 
 @pytest.mark.parametrize("algo", ["npg", "ppo-kl", "ppo"])
