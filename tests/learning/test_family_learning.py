@@ -8,8 +8,9 @@
   seeds pass, so it costs two runs unless a seed fails. trpo's own test of the same criterion is in
   tests/learning/test_trpo_learning.py.
 
-The configuration is exactly ``trpo train CartPole-v1 --algo A --seed S --total-steps N``, the same
-runs as ``trpo compare`` (docs/results/README.md), so the table there shows every seed's value.
+The configuration is that of ``trpo train CartPole-v1 --algo A --seed S --total-steps N`` (only
+checkpoints are rarer), the runs of ``trpo compare`` (docs/results/README.md), whose table shows every
+seed's value. Measured on seed 0: reinforce 389.3 (50k), a2c 310.7 (50k), pg-l2 500.0 (30k).
 """
 import pytest
 
