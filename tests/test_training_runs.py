@@ -3,7 +3,6 @@ import csv
 
 import gymnasium as gym
 import numpy as np
-import pytest
 import torch
 
 import trpo
@@ -21,7 +20,7 @@ def test_same_seed_same_run_on_cpu(tmp_path, tiny_cfg):
     assert metric_rows(tmp_path / "a") == metric_rows(tmp_path / "b")
     for (k, v), (_, w) in zip(a.agent.actor.state_dict().items(), b.agent.actor.state_dict().items()):
         assert torch.equal(v, w), k
-    c = trpo.train(cfg.replace(seed=1), run_dir=tmp_path / "c", progress=False)
+    trpo.train(cfg.replace(seed=1), run_dir=tmp_path / "c", progress=False)
     assert metric_rows(tmp_path / "a") != metric_rows(tmp_path / "c")
 
 

@@ -23,7 +23,7 @@ from trpo.agent import Agent, resolve_device
 from trpo.algos import get_learner
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import Config, from_dict, validate
-from trpo.errors import CheckpointError, ConfigError, NonFiniteError
+from trpo.errors import NonFiniteError
 from trpo.normalize import RewardScaler
 from trpo.rollout.envs import check_env, check_spaces, make_vector_env
 from trpo.runs import RunDir, default_run_dir

@@ -1,5 +1,4 @@
 """TRPO step invariants on real batches (CartPole and Pendulum rollouts)."""
-import numpy as np
 import pytest
 import torch
 

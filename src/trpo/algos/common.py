@@ -38,6 +38,25 @@ def normalize(x: Tensor) -> Tensor:
     return (x - x.mean()) / (x.std() + 1e-8) if x.numel() > 1 else x - x.mean()
 
 
+def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The flat batch every actor-critic update starts from: (obs, actions, A, targets), with
+    GAE(gamma, lambda) advantages from the current critic (standardised if
+    ``cfg.normalize_advantages``) and the critic's lambda-return targets A + V (unstandardised)."""
+    adv, targets = estimate_advantages(b, critic, cfg.gamma, cfg.gae_lambda)
+    adv, targets = b.flat(adv), b.flat(targets)
+    if cfg.normalize_advantages:
+        adv = normalize(adv)
+    check_finite("advantages", adv)
+    return b.flat(b.obs), b.flat(b.actions), adv, targets
+
+
+@torch.no_grad()
+def frozen_policy(actor: Actor, obs: Tensor, actions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+    """pi_old, detached: its distribution parameters on ``obs`` and log pi_old(a|s)."""
+    old = actor.dist_params(obs)
+    return old, actor.log_prob(old, actions)
+
+
 def fit_critic(critic: nn.Module, opt: torch.optim.Optimizer, obs: Tensor, targets: Tensor,
                epochs: int, minibatch: int) -> float:
     """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (seed 003 §3.3, the value baseline).

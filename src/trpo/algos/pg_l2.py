@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor
 
-from trpo.algos.common import check_finite, estimate_advantages, fit_critic, normalize, policy_objective
+from trpo.algos.common import check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
 from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic, flat_params, set_flat_params
@@ -38,19 +38,12 @@ class PGL2:
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
         b = batch.to(self.device)
-        obs, actions = b.flat(b.obs), b.flat(b.actions)
 
         # 1. advantages (GAE) and the critic's targets
-        adv, targets = estimate_advantages(b, self.critic, cfg.gamma, cfg.gae_lambda)
-        adv, targets = b.flat(adv), b.flat(targets)
-        if cfg.normalize_advantages:
-            adv = normalize(adv)
-        check_finite("advantages", adv)
+        obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
 
         # 2. d = grad L(theta_old) (the policy gradient, + entropy bonus), step sqrt(eps) along it
-        with torch.no_grad():
-            old = actor.dist_params(obs)
-            logp_old = actor.log_prob(old, actions)
+        old, logp_old = frozen_policy(actor, obs, actions)
         L, _ = policy_objective(actor, obs, actions, logp_old, adv, cfg.entropy_coef)
         g = flat_grad(L, list(actor.parameters()))
         check_finite("the policy gradient", g)

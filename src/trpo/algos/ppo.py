@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import annealed_lr, check_finite, estimate_advantages, gradient_step, normalize
+from trpo.algos.common import annealed_lr, frozen_policy, gae_batch, gradient_step
 from trpo.config import DEFAULT_LR, Config
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
@@ -83,20 +83,14 @@ class PPO:
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor, critic = self.cfg, self.actor, self.critic
         b = batch.to(self.device)
-        obs, actions = b.flat(b.obs), b.flat(b.actions)
 
         # 1. advantages (GAE) and value targets, with V_old
-        adv, targets = estimate_advantages(b, critic, cfg.gamma, cfg.gae_lambda)
-        adv, targets = b.flat(adv), b.flat(targets)
-        v_old = targets - adv
-        if cfg.normalize_advantages:
-            adv = normalize(adv)
-        check_finite("advantages", adv)
+        obs, actions, adv, targets = gae_batch(b, critic, cfg)
+        with torch.no_grad():
+            v_old = critic(obs)
 
         # 2. pi_old, frozen
-        with torch.no_grad():
-            old = actor.dist_params(obs)
-            logp_old = actor.log_prob(old, actions)
+        old, logp_old = frozen_policy(actor, obs, actions)
 
         # 3. epochs of minibatch Adam on the joint loss
         lr = annealed_lr(self.base_lr, self.updates, cfg)

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import (check_finite, estimate_advantages, fit_critic, normalize,
-                               policy_objective)
+from trpo.algos.common import check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
 from trpo.functional import vine_surrogate
@@ -43,19 +42,12 @@ class TRPO:
         b = batch.to(self.device)
         if "vine_q" in b.extras:  # vine sampling: its own estimator, the same trust-region step
             return self._vine_update(b.extras)
-        obs, actions = b.flat(b.obs), b.flat(b.actions)
 
         # 1. advantages (GAE) and critic targets, with the critic of pi_old
-        adv, targets = estimate_advantages(b, self.critic, cfg.gamma, cfg.gae_lambda)
-        adv, targets = b.flat(adv), b.flat(targets)
-        if cfg.normalize_advantages:
-            adv = normalize(adv)
-        check_finite("advantages", adv)
+        obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
 
         # 2. pi_old, frozen
-        with torch.no_grad():
-            old = actor.dist_params(obs)
-            logp_old = actor.log_prob(old, actions)
+        old, logp_old = frozen_policy(actor, obs, actions)
 
         # 3. maximise L(theta) = E[ratio * A] (+ entropy bonus) inside the trust region
         def objective():
