@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor
 
-from trpo.algos.common import check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
+from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
 from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic, flat_params, set_flat_params
@@ -33,7 +33,7 @@ def l2_step(d: Tensor, eps: float) -> Tensor:
 class PGL2:
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
+        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor

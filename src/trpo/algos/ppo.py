@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import annealed_lr, frozen_policy, gae_batch, gradient_step
+from trpo.algos.common import adam, annealed_lr, frozen_policy, gae_batch, gradient_step
 from trpo.config import DEFAULT_LR, Config
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
@@ -70,7 +70,7 @@ class PPO:
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
         self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)  # lr = 0: the algorithm's default
-        self.opt = torch.optim.Adam([*actor.parameters(), *critic.parameters()], lr=self.base_lr, eps=1e-5)
+        self.opt = adam([*actor.parameters(), *critic.parameters()], self.base_lr, eps=1e-5)
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
 

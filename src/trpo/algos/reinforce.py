@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import (annealed_lr, check_finite, fit_critic, gradient_step, optimal_baseline,
+from trpo.algos.common import (adam, annealed_lr, check_finite, fit_critic, gradient_step, optimal_baseline,
                                per_sample_sq_grad_norms, policy_objective, reward_to_go)
 from trpo.config import DEFAULT_LR, Config
 from trpo.policies import Actor, Critic
@@ -30,8 +30,8 @@ class Reinforce:
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
         self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)  # lr = 0: the algorithm's default
-        self.opt = torch.optim.Adam(actor.parameters(), lr=self.base_lr)
-        self.critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
+        self.opt = adam(actor.parameters(), self.base_lr)
+        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
         self.updates = 0
 
     def weights(self, b: Batch, obs: torch.Tensor, actions: torch.Tensor):

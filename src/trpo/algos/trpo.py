@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
+from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
 from trpo.functional import vine_surrogate
@@ -35,7 +35,7 @@ class TRPO:
 
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr)
+        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
