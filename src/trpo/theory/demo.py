@@ -83,17 +83,22 @@ def bounds_along_mixture(mdp: TabularMDP, path: Path, rng: np.random.Generator) 
     """eta, L and every lower bound along ``pi_a = (1 - a) pi_old + a greedy(A_old)``, a in [0, 1]."""
     pi_old = random_policy(mdp.n_states, mdp.n_actions, rng)
     pi_prime = greedy(advantages(mdp, pi_old))
+
+    def along(grid):
+        """eta, L and every bound at the mixtures (1 - a) pi_old + a pi' for a in grid."""
+        curves = {k: [] for k in ("eta", "L", "migt", "tight", "kl", "cpi")}
+        for a in grid:
+            pi = bounds.cpi_mixture(pi_old, pi_prime, a)
+            curves["eta"].append(eta(mdp, pi))
+            curves["L"].append(surrogate(mdp, pi_old, pi))
+            curves["migt"].append(bounds.migt_bound(mdp, pi_old, pi))
+            curves["tight"].append(bounds.migt_bound_tight(mdp, pi_old, pi))
+            curves["kl"].append(bounds.migt_bound_kl(mdp, pi_old, pi))
+            curves["cpi"].append(bounds.cpi_bound(mdp, pi_old, pi_prime, a))
+        return {k: np.array(v) for k, v in curves.items()}
+
     grid = np.linspace(0.0, 1.0, 201)
-    curves = {k: [] for k in ("eta", "L", "migt", "tight", "kl", "cpi")}
-    for a in grid:
-        pi = bounds.cpi_mixture(pi_old, pi_prime, a)
-        curves["eta"].append(eta(mdp, pi))
-        curves["L"].append(surrogate(mdp, pi_old, pi))
-        curves["migt"].append(bounds.migt_bound(mdp, pi_old, pi))
-        curves["tight"].append(bounds.migt_bound_tight(mdp, pi_old, pi))
-        curves["kl"].append(bounds.migt_bound_kl(mdp, pi_old, pi))
-        curves["cpi"].append(bounds.cpi_bound(mdp, pi_old, pi_prime, a))
-    c = {k: np.array(v) for k, v in curves.items()}
+    c = along(grid)
     labels = {"eta": "η(π_a) (true)", "L": "L_πold(π_a)", "migt": "MIGT, TV (eq. 8)",
               "tight": "MIGT, intermediate", "kl": "MIGT, KL (eq. 9)", "cpi": "CPI (eq. 6)"}
     eta0 = c["eta"][0]
@@ -108,15 +113,7 @@ def bounds_along_mixture(mdp: TabularMDP, path: Path, rng: np.random.Generator) 
     best_cpi = int(np.argmax(c["cpi"]))
     a_max = min(1.0, max(4 * grid[best_cpi], 0.02))
     fine = np.linspace(0, a_max, 201)
-    cz = {k: [] for k in c}
-    for a in fine:
-        pi = bounds.cpi_mixture(pi_old, pi_prime, a)
-        cz["eta"].append(eta(mdp, pi))
-        cz["L"].append(surrogate(mdp, pi_old, pi))
-        cz["migt"].append(bounds.migt_bound(mdp, pi_old, pi))
-        cz["tight"].append(bounds.migt_bound_tight(mdp, pi_old, pi))
-        cz["kl"].append(bounds.migt_bound_kl(mdp, pi_old, pi))
-        cz["cpi"].append(bounds.cpi_bound(mdp, pi_old, pi_prime, a))
+    cz = along(fine)
     for k in cz:
         zoom.plot(fine, cz[k], color=COLORS[k], label=labels[k], lw=2 if k == "eta" else 1.3)
     zoom.axhline(eta0, color="gray", ls=":", lw=1, label="η(π_old)")
