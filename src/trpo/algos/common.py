@@ -5,7 +5,8 @@ import torch
 from torch import Tensor, nn
 
 from trpo.functional import gae
-from trpo.policies import Actor
+from trpo.functional.mlp import tanh_mlp_mse_grads
+from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
 
@@ -35,9 +36,9 @@ def estimate_advantages(batch: Batch, critic: nn.Module, gamma: float, lam: floa
 
 
 def adam(params, lr: float, **kw) -> torch.optim.Adam:
-    """Adam with the single-tensor kernel: for our small MLPs it is ~25% faster per step on a CPU
-    than the multi-tensor (foreach) default, and gives bit-identical parameters."""
-    return torch.optim.Adam(params, lr=lr, foreach=False, **kw)
+    """Adam with the fused kernel (one call for all parameters; CPU and CUDA): for our small MLPs
+    a step costs half of the single-tensor loop and a third of the foreach default on a CPU."""
+    return torch.optim.Adam(params, lr=lr, fused=True, **kw)
 
 
 def normalize(x: Tensor) -> Tensor:
@@ -66,18 +67,42 @@ def frozen_policy(actor: Actor, obs: Tensor, actions: Tensor) -> tuple[tuple[Ten
 def fit_critic(critic: nn.Module, opt: torch.optim.Optimizer, obs: Tensor, targets: Tensor,
                epochs: int, minibatch: int) -> float:
     """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (seed 003 §3.3, the value baseline).
-    Returns the mean squared error over the batch after the fit."""
+    Returns the mean squared error over the batch after the fit.
+
+    For a plain tanh-MLP critic the gradients come from ``tanh_mlp_mse_grads`` (backpropagation
+    written out: ~2x cheaper than autograd at this size); any other critic uses autograd."""
     B = obs.shape[0]
+    layers = tanh_mlp_layers(critic)
+    params = [p for lin in layers for p in (lin.weight, lin.bias)] if layers else []
     for _ in range(epochs):
         perm = torch.randperm(B, device=obs.device)
+        obs_p, targets_p = obs[perm], targets[perm]  # one gather per epoch; minibatches are slices
         for i in range(0, B, minibatch):
-            idx = perm[i:i + minibatch]
-            loss = (critic(obs[idx]) - targets[idx]).pow(2).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            o, y = obs_p[i:i + minibatch], targets_p[i:i + minibatch]
+            if layers:
+                _, gw, gb = tanh_mlp_mse_grads([m.weight for m in layers], [m.bias for m in layers], o, y)
+                for p, g in zip(params, (g for pair in zip(gw, gb) for g in pair)):
+                    p.grad = g
+            else:
+                loss = (critic(o) - y).pow(2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
             opt.step()
     with torch.no_grad():
         return float((critic(obs) - targets).pow(2).mean())
+
+
+def tanh_mlp_layers(module: nn.Module) -> list[nn.Linear] | None:
+    """The Linear layers of ``module.net`` when it is Linear, Tanh, ..., Linear(-, 1), else None."""
+    net = getattr(module, "net", None)
+    if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
+        return None
+    for i, m in enumerate(net):
+        if not isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh):
+            return None
+    if net[-1].out_features != 1 or type(module).forward is not Critic.forward:
+        return None
+    return list(net[::2])
 
 
 def policy_objective(actor: Actor, obs: Tensor, actions: Tensor, logp_old: Tensor, adv: Tensor,
