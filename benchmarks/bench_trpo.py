@@ -75,7 +75,7 @@ def worker_env(a) -> dict:
         n += 1000
     dt = time.perf_counter() - t0
     env.close()
-    return {"impl": "env-only", "steps": n, "wall_s": dt, "steps_per_s": n / dt, "peak_rss_mb": peak_rss_mb(),
+    return {"impl": "env-only", "seed": a.seed, "steps": n, "wall_s": dt, "steps_per_s": n / dt, "peak_rss_mb": peak_rss_mb(),
             "numpy": np.__version__}
 
 
@@ -109,11 +109,11 @@ def worker_ours(a) -> dict:
     with tempfile.TemporaryDirectory() as d:
         res = T.train(cfg, d, progress=False, callback=callback)
     s = res.summary
-    return {"impl": "ours", "steps": s["total_steps"], "wall_s": s["wall_s"], "steps_per_s": s["steps_per_s"],
+    return {"impl": "ours", "seed": a.seed, "steps": s["total_steps"], "wall_s": s["wall_s"], "steps_per_s": s["steps_per_s"],
             "final_eval_return": s["final_eval_return_mean"], "final_eval_std": s["final_eval_return_std"],
             "train_return_last": s["train_return_last"], "time_to_solve_s": solve["wall_s"],
             "steps_to_solve": solve["env_steps"], "peak_rss_mb": peak_rss_mb(),
-            "torch_threads": torch.get_num_threads(), "config": cfg.to_dict(), "curve": curve}
+            "torch_threads": torch.get_num_threads(), "config": res.agent.cfg.to_dict(), "curve": curve}
 
 
 def worker_peer(a) -> dict:
@@ -180,7 +180,7 @@ def worker_peer(a) -> dict:
     wall = clock.wall()
     mean, std = evaluate_policy(model, make_eval_env(), n_eval_episodes=10, deterministic=True)
     ep = [e["r"] for e in model.ep_info_buffer]
-    return {"impl": "sb3-contrib", "steps": int(model.num_timesteps), "wall_s": wall,
+    return {"impl": "sb3-contrib", "seed": a.seed, "steps": int(model.num_timesteps), "wall_s": wall,
             "steps_per_s": model.num_timesteps / wall, "final_eval_return": float(mean), "final_eval_std": float(std),
             "train_return_last": float(np.mean(ep)) if ep else float("nan"),
             "time_to_solve_s": clock.solve[0] if clock.solve else None,
@@ -233,6 +233,14 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
             fmt(rate / env_rate if env_rate else None, ".2f"), fmt(med(impl, "final_eval_return"), ".1f"),
             fmt(med(impl, "time_to_solve_s"), ".1f"), fmt(med(impl, "steps_to_solve")),
             fmt(med(impl, "peak_rss_mb"))]) + " |")
+    for impl in ("ours", "sb3-contrib"):
+        evals = [f"{r['seed']}: {r['final_eval_return']:.0f}" for r in by.get(impl, [])]
+        if len(evals) > 1:
+            lines.append(f"\n{impl} final eval by seed: {', '.join(evals)}")
+    if by.get("ours"):
+        c = by["ours"][0]["config"]
+        lines.append(f"\nours: vector_mode={c['vector_mode']}, num_envs={c['num_envs']}, batch_steps={c['batch_steps']}, "
+                     f"fvp_subsample={c['fvp_subsample']}, critic {c['critic_epochs']} x minibatch {c['critic_minibatch']}")
     return "\n".join(lines)
 
 
@@ -241,6 +249,8 @@ def main(argv=None):
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed): the table shows "
+                   "medians over seeds and repeats, and lists each seed's final eval")
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
     p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, peer")
     p.add_argument("--set", action="append", help="KEY=VALUE override of our config (e.g. num_envs=16)")
@@ -260,13 +270,14 @@ def main(argv=None):
         return
     kinds = [k.strip() for k in a.only.split(",") if k.strip()]
     rows = []
-    print(f"{a.env}, {a.steps} steps, seed {a.seed}: {', '.join(kinds)} x {a.repeats}", file=sys.stderr)
-    for _ in range(a.repeats):
-        for k in kinds:
-            rows.append(run_worker(k, a))
+    print(f"{a.env}, {a.steps} steps, seeds {a.seeds or [a.seed]}: {', '.join(kinds)} x {a.repeats}", file=sys.stderr)
+    for seed in a.seeds or [a.seed]:
+        for _ in range(a.repeats):
+            for k in kinds:
+                rows.append(run_worker(k, argparse.Namespace(**{**vars(a), "seed": seed})))
     md = table(a.env, a.steps, rows)
     load = os.getloadavg()
-    meta = {"env": a.env, "steps": a.steps, "seed": a.seed, "repeats": a.repeats, "overrides": a.set or [],
+    meta = {"env": a.env, "steps": a.steps, "seed": a.seeds or a.seed, "repeats": a.repeats, "overrides": a.set or [],
             "peer_threads": a.peer_threads or "torch default",
             "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                         "python": platform.python_version(), "loadavg_at_end": load},

@@ -34,7 +34,7 @@ def main(argv=None):
     from trpo.algos import get_learner
     from trpo.config import Config, parse_overrides
     from trpo.normalize import RewardScaler
-    from trpo.rollout.envs import make_vector_env
+    from trpo.rollout.envs import make_vector_env, resolve_vector_mode
 
     cfg = Config(env_id=a.env, batch_steps=a.batch, seed=a.seed).replace(**parse_overrides(a.set or []))
     torch.manual_seed(cfg.seed)
@@ -75,6 +75,7 @@ def main(argv=None):
 
     SP.make_policy = make_policy
 
+    cfg = cfg.replace(vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, cfg.sampler))
     envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vector_mode)
     envs.step = timed("sampling: env step", envs.step)
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)

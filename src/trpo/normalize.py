@@ -21,7 +21,8 @@ class RunningMeanStd:
         x = np.asarray(x, np.float64).reshape(-1, *self.mean.shape)
         if len(x) == 0:
             return
-        b_mean, b_var, b_count = x.mean(0), x.var(0), float(len(x))
+        b_mean = x.mean(0)
+        b_var, b_count = np.square(x - b_mean).mean(0), float(len(x))  # x.var(0), without its overhead
         delta = b_mean - self.mean
         tot = self.count + b_count
         self.mean = self.mean + delta * b_count / tot
@@ -46,12 +47,26 @@ class ObsNormalizer:
         self.enabled = enabled
         self.clip = clip
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
+    def __call__(self, obs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Normalised float32 observations (written into ``out`` when given)."""
         obs = np.asarray(obs, np.float32)
         if not self.enabled:
-            return obs
-        out = (obs - self.rms.mean) / np.sqrt(self.rms.var + 1e-8)
-        return np.clip(out, -self.clip, self.clip).astype(np.float32)
+            if out is None:
+                return obs
+            out[...] = obs
+            return out
+        mean, std = self.frozen()
+        if out is None:
+            out = np.empty(obs.shape, np.float32)
+        return np.clip((obs - mean) / std, -self.clip, self.clip, out=out)
+
+    def frozen(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, sqrt(var + eps)), recomputed only after the statistics change."""
+        rms = self.rms  # ``update`` and ``load_state_dict`` replace the arrays, never modify them
+        cached = getattr(self, "_cache", None)
+        if cached is None or cached[0] is not rms.mean or cached[1] is not rms.var:
+            self._cache = cached = (rms.mean, rms.var, np.sqrt(rms.var + 1e-8))
+        return cached[0], cached[2]
 
 
 class RewardScaler:

@@ -25,7 +25,7 @@ from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import Config, from_dict, validate
 from trpo.errors import NonFiniteError
 from trpo.normalize import RewardScaler
-from trpo.rollout.envs import check_env, check_spaces, make_vector_env
+from trpo.rollout.envs import check_env, check_spaces, make_vector_env, resolve_vector_mode
 from trpo.runs import RunDir, default_run_dir
 
 
@@ -86,6 +86,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
         cfg = saved.replace(total_steps=max(cfg.total_steps, saved.total_steps)) if cfg else saved
         run_dir = Path(resume)
     validate(cfg)
+    # the concrete vector env backend, so config.toml (and a resume) records the one used
+    cfg = cfg.replace(vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, cfg.sampler))
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume

@@ -91,7 +91,8 @@ class TRPO:
             return L + cfg.entropy_coef * actor.entropy(actor.dist_params(obs)).mean() if cfg.entropy_coef else L
 
         if (q.amax(-1) - q.amin(-1)).max() > 0:
-            stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, self._fvp_indices(N))
+            # the Fisher over every rollout state: a vine batch has only a few hundred (no sub-sample)
+            stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search)
         else:  # every branch of every state returned the same: the estimator has no gradient
             stats = {"kl": 0.0, "surrogate_gain": 0.0, "step_accepted": 0}
 
@@ -104,8 +105,8 @@ class TRPO:
         return stats
 
     def _fvp_indices(self, n: int) -> torch.Tensor | None:
-        """A random fraction ``fvp_subsample`` of the batch for Fisher-vector products (the
-        paper uses 10% of the states, App. C.1); all of it at 1.0."""
+        """A random fraction ``fvp_subsample`` of a single-path batch for Fisher-vector products
+        (the paper uses 10% of the states, App. C.1); all of it at 1.0."""
         if self.cfg.fvp_subsample >= 1.0:
             return None
         k = max(1, int(n * self.cfg.fvp_subsample))

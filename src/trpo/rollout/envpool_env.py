@@ -10,6 +10,8 @@ row, and puts the last observation of the finished episode in ``info["final_obs"
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from trpo.errors import EnvError
@@ -21,6 +23,22 @@ def envpool_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def envpool_knows(env_id: str) -> bool:
+    """envpool is installed and ships ``env_id``."""
+    if not envpool_available():
+        return False
+    import envpool
+
+    return env_id in envpool.list_all_envs()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class EnvPoolVectorEnv:
@@ -46,7 +64,7 @@ class EnvPoolVectorEnv:
         if self._pool is not None:
             self._pool.close()
         self._pool = envpool.make_gymnasium(self.env_id, num_envs=self.num_envs, batch_size=self.num_envs,
-                                            num_threads=self.num_threads or min(self.num_envs, 2), seed=int(seed))
+                                            num_threads=self.num_threads or min(self.num_envs, _cores()), seed=int(seed))
 
     def reset(self, seed: int | None = None, options=None):
         if seed is not None:  # EnvPool is seeded at construction only

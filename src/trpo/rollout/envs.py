@@ -38,6 +38,21 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
         raise EnvError(f"cannot make environment '{env_id}': {e}") from None
 
 
+def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path") -> str:
+    """``auto`` -> the fastest backend here (docs/benchmarks.md, "Throughput against the number of
+    envs"): EnvPool for MuJoCo envs, whose C++ stepping it spreads over every core, when envpool
+    is installed and knows the id; otherwise ``sync``: for cheap envs (classic control) one
+    process beats EnvPool's thread hand-off and ``async``'s pipes. Vine sampling needs ``sync``
+    (it snapshots the envs in-process). Any other mode is returned as it is."""
+    if mode != "auto":
+        return mode
+    from trpo.rollout.envpool_env import envpool_knows
+
+    _lookup(env_id)
+    mujoco = str(gym.spec(env_id).entry_point).startswith("gymnasium.envs.mujoco")
+    return "envpool" if sampler == "single-path" and mujoco and envpool_knows(env_id) else "sync"
+
+
 def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
     """N copies of the env in one process (``sync``), in subprocesses (``async``) or in EnvPool
     (``envpool``, see ``trpo.rollout.envpool_env``).
@@ -47,6 +62,7 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vecto
     a dummy reset step, and a truncated step can bootstrap from its final observation.
     """
     _lookup(env_id)
+    mode = resolve_vector_mode(env_id, mode)
     if mode == "envpool":  # EnvPool's C++ thread pool, adapted to same-step autoreset
         from trpo.rollout.envpool_env import EnvPoolVectorEnv
         return EnvPoolVectorEnv(env_id, num_envs)

@@ -77,7 +77,7 @@ class SinglePathSampler:
         final_obs, final_idx, ep_returns, ep_lengths = [], [], [], []
         for t in range(T):
             raw[t] = self.raw_obs
-            obs[t] = self.obs_norm(self.raw_obs)
+            self.obs_norm(self.raw_obs, out=obs[t])
             a = policy.act(obs[t], self.rng)
             if acts is None:
                 acts = np.empty((T, *a.shape), a.dtype)

@@ -1,0 +1,29 @@
+"""``vector_mode = "auto"`` picks the backend, and a run records the one it used."""
+import pytest
+
+import trpo
+from trpo.rollout import envpool_env
+from trpo.rollout.envs import resolve_vector_mode
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_auto_picks_envpool_for_mujoco_only_when_installed(monkeypatch, installed):
+    monkeypatch.setattr(envpool_env, "envpool_knows", lambda env_id: installed)
+    assert resolve_vector_mode("Hopper-v5", "auto") == ("envpool" if installed else "sync")
+    assert resolve_vector_mode("CartPole-v1", "auto") == "sync"        # classic control: sync is faster
+    assert resolve_vector_mode("Hopper-v5", "auto", sampler="vine") == "sync"  # vine snapshots in-process
+    for mode in ("sync", "async", "envpool"):                        # explicit modes are kept
+        assert resolve_vector_mode("Hopper-v5", mode) == mode
+
+
+def test_unknown_env_is_a_clear_error():
+    with pytest.raises(trpo.EnvError, match="unknown environment"):
+        resolve_vector_mode("CartPol-v1", "auto")
+
+
+def test_run_records_the_resolved_mode(tmp_path):
+    cfg = trpo.Config(env_id="CartPole-v1", total_steps=64, num_envs=2, batch_steps=64, eval_episodes=1)
+    assert cfg.vector_mode == "auto"
+    trpo.train(cfg, run_dir=tmp_path / "r", progress=False)
+    saved = trpo.load_toml(tmp_path / "r" / "config.toml")
+    assert saved.vector_mode == "sync"
