@@ -104,7 +104,7 @@ def test_npg_step_size_closed_form_on_a_quadratic():
 
 def test_npg_is_trpo_without_line_search_and_takes_the_full_step():
     torch.manual_seed(0)
-    cfg = Config(algo="npg", batch_steps=32, num_envs=2, max_kl=0.01)
+    cfg = Config(algo="npg", batch_steps=32, num_envs=2, max_kl=0.01, fvp_subsample=1.0)  # F on all states
     actor, critic = CategoricalActor(3, 2, (8,)), Critic(3, (8,))
     learner = get_learner("npg")(actor, critic, cfg, torch.device("cpu"))
     assert learner.line_search is False and get_learner("trpo").line_search is True
