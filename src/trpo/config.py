@@ -92,10 +92,10 @@ class Config:
     """Adam learning rate of the critic V_psi."""
     critic_epochs: int = 10
     """Passes over the batch per critic fit."""
-    critic_minibatch: int = 128
-    """Minibatch size of the critic fit. 128 (80 Adam steps per 1024-step batch, as sb3-contrib's
-    batch_size) costs ~25% of CartPole throughput against 512 but learns MuJoCo far faster:
-    Hopper-v5 at 100k steps, seeds 0/1: 2111/1456 vs 504/298 (docs/benchmarks.md)."""
+    critic_minibatch: int = 256
+    """Minibatch size of the critic fit (40 Adam steps per 1024-step batch). On Hopper-v5 at 100k
+    steps 256 learned as well as 128 over 5 seeds (median 1503 vs 940) and better than 512
+    (2 seeds); docs/benchmarks.md."""
 
     # --- first-order policy-gradient methods (reinforce, a2c, ppo, ppo-kl; docs/algorithms.md) ---
     lr: float = 0.0

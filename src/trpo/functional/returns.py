@@ -35,6 +35,7 @@ def discounted_returns(rewards: Tensor, done: Tensor, gamma: float,
     return out
 
 
+@torch.no_grad()  # advantages are constants in every objective that uses them
 def gae(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor,
         done: Tensor, gamma: float, lam: float) -> Tensor:
     """Generalised advantage estimation, GAE(gamma, lambda) (Schulman et al. 2016, eq. 16).
@@ -47,13 +48,11 @@ def gae(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor
     form is (1 - lambda) sum_{n>=1} lambda^{n-1} A^(n), which telescopes to the recursion above.
     """
     not_term = 1.0 - terminated.to(rewards.dtype)
-    not_done = 1.0 - done.to(rewards.dtype)
-    deltas = rewards + gamma * not_term * next_values - values
-    adv = torch.empty_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in reversed(range(rewards.shape[0])):
-        running = deltas[t] + gamma * lam * not_done[t] * running
-        adv[t] = running
+    adv = rewards + gamma * not_term * next_values - values                   # delta_t
+    coef = (gamma * lam * (1.0 - done.to(rewards.dtype))).unbind(0)
+    rows = adv.unbind(0)  # views of adv's rows: the recursion runs in place, one op per step
+    for t in reversed(range(rewards.shape[0] - 1)):
+        rows[t].addcmul_(coef[t], rows[t + 1])                                # A_t = delta_t + c_t A_{t+1}
     return adv
 
 
