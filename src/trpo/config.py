@@ -31,7 +31,7 @@ class Config:
     seed: int = 0
     """Seeds torch, numpy, the action sampler and the environments; a CPU run is repeatable."""
     num_envs: int = 8
-    """Parallel environments in the vector env."""
+    """Parallel environments in the vector env (``a3c``: the number of workers, one env each)."""
     vector_mode: str = "auto"
     """``sync`` (one process), ``async`` (one subprocess per env) Gymnasium vector env,
     ``envpool`` (C++ thread pool on every core; needs ``pip install 'trpo[bench]'``), or ``auto``:
@@ -190,7 +190,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
     "kl_coef_init": (0.0, None, False, True),
 }
 # ``lr = 0`` resolves to the algorithm's default (so config.toml always holds the value used).
-DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
+DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "a3c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
 CHOICES = {
     "vector_mode": ("auto", "sync", "async", "envpool"),
     "fvp": ("hessian", "gauss-newton"),
@@ -269,6 +269,9 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"config key '{name}' = {getattr(cfg, name)!r}; allowed: {', '.join(allowed)}")
     if cfg.algo not in ALGOS:
         raise ConfigError(f"config key 'algo' = {cfg.algo!r}; allowed: {', '.join(ALGOS)}")
+    if cfg.sampler == "vine" and cfg.algo not in ("trpo", "npg"):
+        raise ConfigError(f"config key 'sampler' = 'vine' needs algo 'trpo' or 'npg' (the vine estimator is "
+                          f"TRPO's); algo is {cfg.algo!r}")
     if cfg.batch_steps % cfg.num_envs:
         raise ConfigError(f"config key 'batch_steps' = {cfg.batch_steps} must be a multiple of num_envs = {cfg.num_envs}")
     if not cfg.env_id:

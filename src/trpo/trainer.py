@@ -64,6 +64,9 @@ class _StopFlag:
 
 
 def _make_sampler(cfg: Config, agent: Agent, reward_scaler: RewardScaler, envs):
+    if cfg.algo == "a3c":  # asynchronous workers (Ray actors), each with its own env
+        from trpo.rollout.async_workers import AsyncWorkers
+        return AsyncWorkers(cfg, agent)
     if cfg.sampler == "vine":
         from trpo.rollout.vine import VineSampler  # noqa: F401  (issue: vine sampling)
         return VineSampler(envs, agent, reward_scaler, cfg)
@@ -96,7 +99,9 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
 
     if cfg.check_env and resume is None:
         check_env(cfg.env_id)
-    envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vector_mode)
+    # a3c's workers make their own envs: here one env only tells the spaces
+    envs = make_vector_env(cfg.env_id, 1 if cfg.algo == "a3c" else cfg.num_envs, cfg.vector_mode)
+    sampler = None
     try:
         check_spaces(cfg.env_id, envs.single_observation_space, envs.single_action_space)
         agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
@@ -126,6 +131,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
                      if ckpts else "no checkpoint was saved yet")
             raise NonFiniteError(f"{e}; {where}") from e
     finally:
+        if hasattr(sampler, "close_workers"):
+            sampler.close_workers()
         envs.close()
     return result
 

@@ -11,6 +11,8 @@
 The configuration is that of ``trpo train CartPole-v1 --algo A --seed S --total-steps N`` (only
 checkpoints are rarer), the runs of ``trpo compare`` (docs/results/README.md), whose table shows every
 seed's value. Measured on seed 0: reinforce 389.3 (50k), a2c 310.7 (50k), pg-l2 500.0 (30k).
+* a3c (2 Ray workers) is not repeatable run to run (asynchronous); three runs of the configuration
+  below ended at 208, 184 and 279 after 100k steps, so the bar is >= 100 (random ~22).
 """
 import pytest
 
@@ -39,3 +41,10 @@ def test_reaches_475_within_100k_on_two_of_three_seeds(tmp_path, algo):
         if sum(r >= 475 for r in results) >= 2:
             return
     pytest.fail(f"{algo}: final returns {results}, fewer than 2 of 3 seeds >= 475")
+
+
+def test_a3c_improves_far_above_random(tmp_path):
+    pytest.importorskip("ray")
+    cfg = Config(env_id="CartPole-v1", algo="a3c", num_envs=2, total_steps=100_000, seed=0, checkpoint_every=1000)
+    ret = train(cfg, tmp_path / "a3c", progress=False).summary["final_eval_return_mean"]
+    assert ret >= 100, f"a3c: final return {ret} after 100k steps (random ~22)"

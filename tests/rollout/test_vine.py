@@ -176,3 +176,11 @@ def test_trpo_update_on_a_vine_batch_respects_the_trust_region(monkeypatch):
     learner = TRPO(sampler.agent.actor, sampler.agent.critic, cfg, torch.device("cpu"))
     stats = learner.update(sampler.collect())
     assert stats["kl"] <= cfg.max_kl * 1.0001 and np.isfinite(stats["value_loss"])
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "a3c", "reinforce"])
+def test_vine_with_an_algorithm_that_cannot_use_it_is_refused(algo):
+    from trpo.config import validate
+
+    with pytest.raises(ConfigError, match="vine.*needs algo 'trpo' or 'npg'"):
+        validate(Config(algo=algo, sampler="vine"))

@@ -12,6 +12,7 @@ ALGOS: dict[str, str] = {
     "trpo": "trpo.algos.trpo:TRPO",
     "reinforce": "trpo.algos.reinforce:Reinforce",
     "a2c": "trpo.algos.a2c:A2C",
+    "a3c": "trpo.algos.a3c:A3C",
     "pg-l2": "trpo.algos.pg_l2:PGL2",
     "npg": "trpo.algos.npg:NPG",
     "ppo-kl": "trpo.algos.ppo:PPOKL",

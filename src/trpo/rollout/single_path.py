@@ -106,6 +106,7 @@ class SinglePathSampler:
         last = self.obs_norm(self.raw_obs)
         if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
             self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
+        self.last_raw_obs = raw  # for A3C's master, which keeps the statistics of all workers
         term_only = term & ~trunc  # an episode both terminated and truncated is terminal
         fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), np.float32)
         return Batch(

@@ -1,0 +1,93 @@
+"""Asynchronous advantage actor-critic, A3C (Mnih et al. 2016, Algorithm S3; seed 003 §3.5).
+
+One master and K workers (``trpo.rollout.async_workers``, Ray actors, one env each):
+
+  worker k:  theta', psi' <- the master's parameters at the time it was handed them
+             run T = batch_steps / num_envs steps of pi_theta' in its own env
+             A_t by the critic V_psi' (``advantage_estimator``: td, nstep or gae), R_t = A_t + V(s_t)
+             d_theta = -grad_theta' [ 1/T sum_t log pi_theta'(a_t|s_t) A_t + c_H H(pi_theta'(.|s_t)) ]
+             d_psi   =  grad_psi'   1/T sum_t (V_psi'(s_t) - R_t)^2
+             send (d_theta, d_psi) to the master                                (``worker_gradients``)
+  master:    apply each (d_theta, d_psi) as it arrives, with its own Adam optimisers
+             (gradient norm clipped to ``max_grad_norm``), then hand worker k the new parameters
+                                                                               (``A3C.update``)
+
+A gradient may have been computed ``staleness`` master updates ago (logged per update): the
+workers never wait for each other. The seed asks whether applying such stale gradients is
+correct; it is not the gradient at the current parameters, which is why the paper keeps the
+rollouts short (t_max = 5 on Atari) and reports that it "still leads to satisfactory performance".
+A3C is not repeatable run to run: the order in which workers report depends on timing.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from trpo.algos.common import adam, advantages, annealed_lr, check_finite
+from trpo.config import DEFAULT_LR, Config
+from trpo.policies import Actor, Critic
+from trpo.rollout import Batch
+
+
+def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> tuple[Tensor, Tensor, dict]:
+    """(d_theta, d_psi, stats) for one worker's rollout ``b``: the gradients of the A2C losses above,
+    flattened in ``parameters()`` order. The master applies them; nothing is stepped here."""
+    adv, targets = advantages(b, critic, cfg.advantage_estimator, cfg.gamma, cfg.gae_lambda, cfg.n_step)
+    adv, targets = b.flat(adv), b.flat(targets)
+    if cfg.normalize_advantages and adv.numel() > 1:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    check_finite("the A3C advantages", adv)
+    obs, actions = b.flat(b.obs), b.flat(b.actions)
+
+    params = actor.dist_params(obs)
+    entropy = actor.entropy(params).mean()
+    policy_loss = -(actor.log_prob(params, actions) * adv).mean() - cfg.entropy_coef * entropy
+    value_loss = (critic(obs) - targets).pow(2).mean()
+    d_theta = torch.autograd.grad(policy_loss, list(actor.parameters()))
+    d_psi = torch.autograd.grad(value_loss, list(critic.parameters()))
+    flat = lambda gs: torch.cat([g.reshape(-1) for g in gs])  # noqa: E731
+    return flat(d_theta), flat(d_psi), {"entropy": entropy.item(), "value_loss": value_loss.item(),
+                                        "policy_loss": policy_loss.item()}
+
+
+class A3C:
+    def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
+        self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
+        self.base_lr = cfg.lr or DEFAULT_LR["a3c"]
+        self.opt = adam(actor.parameters(), self.base_lr)
+        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
+        self.updates = 0
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """Apply one worker's gradients (``batch.extras``, from ``AsyncWorkers.collect``); the
+        batch's own states measure how far the master's policy moved (``kl``)."""
+        x, obs = batch.extras, batch.flat(batch.obs).to(self.device)
+        with torch.no_grad():
+            old = self.actor.dist_params(obs)
+        stats = {}
+        for name, opt, module, g, lr in (("grad_norm", self.opt, self.actor, x["d_theta"], self.base_lr),
+                                         ("critic_grad_norm", self.critic_opt, self.critic, x["d_psi"], None)):
+            g = g.to(self.device)
+            check_finite("a worker's gradient", g)
+            params = list(module.parameters())
+            for p, gp in zip(params, torch.split(g, [p.numel() for p in params])):
+                p.grad = gp.view_as(p).clone()
+            stats[name] = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm or float("inf")))
+            if lr is not None:  # the policy's learning rate decays like a2c's; the critic's is fixed
+                for group in opt.param_groups:
+                    group["lr"] = annealed_lr(lr, self.updates, self.cfg)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        self.updates += 1
+        with torch.no_grad():
+            stats["kl"] = self.actor.kl(old, self.actor.dist_params(obs)).mean().item()
+        return {**stats, **x["stats"], "staleness": x["staleness"], "worker": x["worker"],
+                "lr": self.opt.param_groups[0]["lr"]}
+
+    def state_dict(self) -> dict:
+        return {"opt": self.opt.state_dict(), "critic_opt": self.critic_opt.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.opt.load_state_dict(d["opt"])
+        self.critic_opt.load_state_dict(d["critic_opt"])
+        self.updates = int(d["updates"])
