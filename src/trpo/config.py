@@ -73,10 +73,11 @@ class Config:
     """Conjugate-gradient iterations for F x = g."""
     cg_damping: float = 0.1
     """Damping added to the Fisher-vector product: (F + damping I) v."""
-    fvp_subsample: float = 0.2
+    fvp_subsample: float = 1.0
     """Fraction of a single-path batch used for Fisher-vector products, in (0, 1]; the paper uses
-    0.1 (App. C.1). 0.2 makes CG ~3x cheaper and learned as well as 1.0 on Hopper-v5 (2 seeds,
-    docs/benchmarks.md). Vine always uses all of its (few hundred) rollout states."""
+    0.1 (App. C.1). 0.2 makes CG ~2x cheaper, but together with the default critic it learned
+    Pendulum-v1 worse (200k steps, seeds 0-2: -425, -137, -368 vs -129, -152, -127 with 1.0);
+    docs/benchmarks.md. Vine always uses all of its (few hundred) rollout states."""
     fvp: str = "gauss-newton"
     """Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or
     ``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."""
