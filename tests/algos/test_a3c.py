@@ -32,7 +32,7 @@ def test_worker_gradients_match_an_independent_a2c_loss():
     ref_psi = torch.cat([g.reshape(-1) for g in torch.autograd.grad(v_loss, list(critic.parameters()))])
     torch.testing.assert_close(d_theta, ref_theta, rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(d_psi, ref_psi, rtol=1e-5, atol=1e-7)
-    assert stats["value_loss"] == pytest.approx(float(v_loss), rel=1e-6)
+    assert stats["value_loss"] == pytest.approx(v_loss.item(), rel=1e-6)
 
 
 def test_master_descends_along_the_workers_gradient():

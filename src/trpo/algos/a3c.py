@@ -25,6 +25,7 @@ from torch import Tensor
 
 from trpo.algos.common import adam, advantages, annealed_lr, check_finite
 from trpo.config import DEFAULT_LR, Config
+from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
@@ -43,11 +44,10 @@ def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> tup
     entropy = actor.entropy(params).mean()
     policy_loss = -(actor.log_prob(params, actions) * adv).mean() - cfg.entropy_coef * entropy
     value_loss = (critic(obs) - targets).pow(2).mean()
-    d_theta = torch.autograd.grad(policy_loss, list(actor.parameters()))
-    d_psi = torch.autograd.grad(value_loss, list(critic.parameters()))
-    flat = lambda gs: torch.cat([g.reshape(-1) for g in gs])  # noqa: E731
-    return flat(d_theta), flat(d_psi), {"entropy": entropy.item(), "value_loss": value_loss.item(),
-                                        "policy_loss": policy_loss.item()}
+    d_theta = flat_grad(policy_loss, list(actor.parameters()))
+    d_psi = flat_grad(value_loss, list(critic.parameters()))
+    return d_theta, d_psi, {"entropy": entropy.item(), "value_loss": value_loss.item(),
+                            "policy_loss": policy_loss.item()}
 
 
 class A3C:
