@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import adam, advantages, annealed_lr, check_finite
-from trpo.config import DEFAULT_LR, Config
+from trpo.algos.common import PolicyAndCriticAdam, advantages, annealed_lr, check_finite
+from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
@@ -50,13 +50,8 @@ def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> tup
                             "policy_loss": policy_loss.item()}
 
 
-class A3C:
-    def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
-        self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.base_lr = cfg.lr or DEFAULT_LR["a3c"]
-        self.opt = adam(actor.parameters(), self.base_lr)
-        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
-        self.updates = 0
+class A3C(PolicyAndCriticAdam):
+    """The master: its optimisers and checkpoint state are reinforce's and a2c's."""
 
     def update(self, batch: Batch) -> dict[str, float]:
         """Apply one worker's gradients (``batch.extras``, from ``AsyncWorkers.collect``); the
@@ -83,11 +78,3 @@ class A3C:
             stats["kl"] = self.actor.kl(old, self.actor.dist_params(obs)).mean().item()
         return {**stats, **x["stats"], "staleness": x["staleness"], "worker": x["worker"],
                 "lr": self.opt.param_groups[0]["lr"]}
-
-    def state_dict(self) -> dict:
-        return {"opt": self.opt.state_dict(), "critic_opt": self.critic_opt.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, d: dict) -> None:
-        self.opt.load_state_dict(d["opt"])
-        self.critic_opt.load_state_dict(d["critic_opt"])
-        self.updates = int(d["updates"])

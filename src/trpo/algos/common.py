@@ -41,6 +41,30 @@ def adam(params, lr: float, **kw) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, fused=True, **kw)
 
 
+class PolicyAndCriticAdam:
+    """The optimiser state of the first-order learners with a separate critic (reinforce, a2c and
+    the a3c master): Adam on the policy at ``lr`` (0 = the algorithm's default), the critic's own
+    Adam at ``critic_lr``, the update counter the learning-rate schedule reads, and their
+    checkpoint state."""
+
+    def __init__(self, actor: Actor, critic: Critic, cfg, device: torch.device):
+        from trpo.config import DEFAULT_LR
+
+        self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
+        self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)
+        self.opt = adam(actor.parameters(), self.base_lr)
+        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
+        self.updates = 0
+
+    def state_dict(self) -> dict:
+        return {"opt": self.opt.state_dict(), "critic_opt": self.critic_opt.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.opt.load_state_dict(d["opt"])
+        self.critic_opt.load_state_dict(d["critic_opt"])
+        self.updates = int(d["updates"])
+
+
 def normalize(x: Tensor) -> Tensor:
     return (x - x.mean()) / (x.std() + 1e-8) if x.numel() > 1 else x - x.mean()
 

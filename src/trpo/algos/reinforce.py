@@ -17,22 +17,13 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import (adam, annealed_lr, check_finite, fit_critic, gradient_step, optimal_baseline,
-                               per_sample_sq_grad_norms, policy_objective, reward_to_go)
-from trpo.config import DEFAULT_LR, Config
-from trpo.policies import Actor, Critic
+from trpo.algos.common import (PolicyAndCriticAdam, annealed_lr, check_finite, fit_critic, gradient_step,
+                               optimal_baseline, per_sample_sq_grad_norms, policy_objective, reward_to_go)
 from trpo.rollout import Batch
 
 
-class Reinforce:
+class Reinforce(PolicyAndCriticAdam):
     center = False  # normalisation divides by the std only (a2c also centres its advantages)
-
-    def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
-        self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)  # lr = 0: the algorithm's default
-        self.opt = adam(actor.parameters(), self.base_lr)
-        self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
-        self.updates = 0
 
     def weights(self, b: Batch, obs: torch.Tensor, actions: torch.Tensor):
         """R_t - b_t, the critic's targets R_t, and what to log."""
@@ -80,11 +71,3 @@ class Reinforce:
             entropy = actor.entropy(new).mean().item()
         return {"kl": kl, "entropy": entropy, "value_loss": value_loss, "grad_norm": grad_norm,
                 "lr": self.opt.param_groups[0]["lr"], **extra}
-
-    def state_dict(self) -> dict:
-        return {"opt": self.opt.state_dict(), "critic_opt": self.critic_opt.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, d: dict) -> None:
-        self.opt.load_state_dict(d["opt"])
-        self.critic_opt.load_state_dict(d["critic_opt"])
-        self.updates = int(d["updates"])

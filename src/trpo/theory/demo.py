@@ -144,35 +144,30 @@ def eta_vs_L_theta(mdp: TabularMDP, path: Path, rng: np.random.Generator) -> dic
     x, _ = natural_direction(mdp, theta0)
     x /= np.max(np.abs(x))
     C = bounds.penalty_coefficient(mdp, pi0)
-    taus = np.linspace(-3.0, 3.0, 241)
-    e, L, M = [], [], []
-    for tau in taus:
-        pi = softmax(theta0 + tau * x)
-        e.append(eta(mdp, pi))
-        L.append(surrogate(mdp, pi0, pi))
-        M.append(L[-1] - C * kl_max(pi0, pi))
-    e, L, M = map(np.array, (e, L, M))
+
+    def curves(axis, taus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """eta, L and M = L - C KL_max at theta_0 + tau x for every tau, drawn on ``axis``."""
+        e, L, M = [], [], []
+        for tau in taus:
+            pi = softmax(theta0 + tau * x)
+            e.append(eta(mdp, pi))
+            L.append(surrogate(mdp, pi0, pi))
+            M.append(L[-1] - C * kl_max(pi0, pi))
+        e, L, M = np.array(e), np.array(L), np.array(M)
+        axis.plot(taus, e, color=COLORS["eta"], lw=2, label="η(π_θ)")
+        axis.plot(taus, L, color=COLORS["L"], label="L_π0(π_θ)")
+        axis.plot(taus, M, color=COLORS["kl"], label="M(π_θ) = L − C·KL_max")
+        axis.axvline(0.0, color="gray", ls=":", lw=1)
+        return e, L, M
+
     fig, (ax, zoom) = _figure(2)
-    ax.plot(taus, e, color=COLORS["eta"], lw=2, label="η(π_θ)")
-    ax.plot(taus, L, color=COLORS["L"], label="L_π0(π_θ)")
-    ax.plot(taus, M, color=COLORS["kl"], label="M(π_θ) = L − C·KL_max")
-    ax.axvline(0.0, color="gray", ls=":", lw=1)
+    e, L, M = curves(ax, np.linspace(-3.0, 3.0, 241))
     ax.set(xlabel="τ  (θ = θ_0 + τ x, x ∝ natural gradient)")
     ax.set_ylim(min(e.min(), L.min()) - 0.2 * np.ptp(e), max(e.max(), L.max()) + 0.2 * np.ptp(e))
     ax.set(ylabel="return", title="η and its local approximation L (seed 000's picture)")
     ax.legend(fontsize=8)
     w = 0.05
-    tz = np.linspace(-w, w, 201)
-    ez, Lz, Mz = [], [], []
-    for tau in tz:
-        pi = softmax(theta0 + tau * x)
-        ez.append(eta(mdp, pi))
-        Lz.append(surrogate(mdp, pi0, pi))
-        Mz.append(Lz[-1] - C * kl_max(pi0, pi))
-    zoom.plot(tz, ez, color=COLORS["eta"], lw=2, label="η(π_θ)")
-    zoom.plot(tz, Lz, color=COLORS["L"], label="L_π0(π_θ)")
-    zoom.plot(tz, Mz, color=COLORS["kl"], label="M(π_θ) = L − C·KL_max")
-    zoom.axvline(0.0, color="gray", ls=":", lw=1)
+    curves(zoom, np.linspace(-w, w, 201))
     zoom.set(xlabel="τ", title=f"Zoom |τ| ≤ {w}: L tangent to η, M ≤ η, C = {C:.3g}")
     fig.suptitle("A one-parameter softmax family through π_0 (exact values)")
     fig.savefig(path, dpi=110)
