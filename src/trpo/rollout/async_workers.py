@@ -41,6 +41,9 @@ class _Worker:
                                          RewardScaler(1, cfg.gamma, cfg.normalize_rewards), cfg.steps_per_env,
                                          cfg.seed + index, torch.device("cpu"))
 
+    def ready(self) -> bool:
+        return True
+
     def run(self, actor_state: dict, critic_state: dict, obs_rms: dict, version: int) -> dict:
         from trpo.algos.a3c import worker_gradients
 
@@ -69,6 +72,14 @@ class AsyncWorkers:
                      log_to_driver=False, logging_level="ERROR", object_store_memory=256 * 2**20)
         remote = ray.remote(num_cpus=1)(_Worker)
         self.workers = [remote.remote(cfg.to_dict(), k) for k in range(cfg.num_envs)]
+        # every worker process is up (torch imported, env made) before the first dispatch, so the
+        # workers start together: one slow process start must not let another run alone for
+        # many updates, and the training clock does not count the start-up
+        try:
+            ray.get([w.ready.remote() for w in self.workers])
+        except ray.exceptions.RayActorError as e:
+            self.close_workers()
+            raise TrpoError(f"an A3C worker failed to start: {str(e).splitlines()[0]}") from None
         self.pending: dict = {}              # ObjectRef -> worker index
         self.idle = list(range(cfg.num_envs))
         self.version = 0                     # master updates so far
