@@ -28,6 +28,7 @@ def main(argv=None):
     import numpy as np
     import torch
 
+    import trpo.algos.critic_process as CP
     import trpo.algos.trust_region as TR
     import trpo.rollout.single_path as SP
     from trpo.agent import Agent, resolve_device
@@ -60,6 +61,9 @@ def main(argv=None):
     for name, label in [("estimate_advantages", "update: GAE + critic values"), ("fit_critic", "update: critic fit")]:
         if hasattr(learner_mod, name):
             setattr(learner_mod, name, timed(label, getattr(learner_mod, name)))
+    # critic_fit = "process": the fit runs in the helper; here only the hand-off and the wait count
+    CP.CriticFitProcess.submit = timed("update: critic fit hand-off (process)", CP.CriticFitProcess.submit)
+    CP.CriticFitProcess.result = timed("update: waiting for the critic fit (process)", CP.CriticFitProcess.result)
     TR.backtracking_line_search = timed("update: line search", TR.backtracking_line_search)
     TR.natural_step = timed("update: CG (Fisher-vector products)", TR.natural_step)
     TR.fisher_vector_product = timed("update: Fisher setup (1st backward)", TR.fisher_vector_product)
@@ -75,7 +79,8 @@ def main(argv=None):
 
     SP.make_policy = make_policy
 
-    cfg = cfg.replace(vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, cfg.sampler))
+    cfg = cfg.replace(vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, cfg.sampler),
+                      critic_fit=CP.resolve_critic_fit(cfg.critic_fit, cfg.algo, device))
     envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vector_mode)
     envs.step = timed("sampling: env step", envs.step)
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
@@ -94,6 +99,8 @@ def main(argv=None):
             total["sampling"] += t1 - t0
             total["update"] += t2 - t1
     envs.close()
+    if hasattr(learner, "close"):
+        learner.close()
 
     n = a.iters
     it_ms = (total["sampling"] + total["update"]) / n * 1e3
@@ -107,7 +114,7 @@ def main(argv=None):
                  total["update"] - sum(v for k, v in acc.items() if k.startswith("update"))))
     print(f"{cfg.env_id}, batch {cfg.batch_steps} ({cfg.num_envs} envs, {cfg.vector_mode}), fvp={cfg.fvp}, "
           f"fvp_subsample={cfg.fvp_subsample}, critic {cfg.critic_epochs} epochs x minibatch {cfg.critic_minibatch}, "
-          f"torch threads {cfg.torch_threads}: {it_ms:.0f} ms per iteration ({cfg.batch_steps / it_ms * 1e3:.0f} steps/s)\n")
+          f"critic_fit {cfg.critic_fit}, torch threads {cfg.torch_threads}: {it_ms:.0f} ms per iteration ({cfg.batch_steps / it_ms * 1e3:.0f} steps/s)\n")
     print("| part | ms / iteration | share |\n|---|---:|---:|")
     for k, v in rows:
         ms = v / n * 1e3

@@ -97,6 +97,11 @@ class Config:
     """Minibatch size of the critic fit (40 Adam steps per 1024-step batch). On Hopper-v5 at 100k
     steps 256 learned as well as 128 over 5 seeds (median 1503 vs 940) and better than 512
     (2 seeds); docs/benchmarks.md."""
+    critic_fit: str = "auto"
+    """Where trpo/npg fit the critic: ``process`` (a forked helper process fits it on another
+    core while the policy step runs here; bitwise the same result), ``inline`` (after the policy
+    step, in this process) or ``auto``: ``process`` on a CPU with 2+ cores under Linux, else
+    ``inline``. A run's config.toml records the one used."""
 
     # --- first-order policy-gradient methods (reinforce, a2c, ppo, ppo-kl; docs/algorithms.md) ---
     lr: float = 0.0
@@ -194,6 +199,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
 DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "a3c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
 CHOICES = {
     "vector_mode": ("auto", "sync", "async", "envpool"),
+    "critic_fit": ("auto", "process", "inline"),
     "fvp": ("hessian", "gauss-newton"),
     "sampler": ("single-path", "vine"),
     "device": ("cpu", "cuda", "auto"),

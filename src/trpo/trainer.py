@@ -21,6 +21,7 @@ import torch
 from trpo import __version__
 from trpo.agent import Agent, resolve_device
 from trpo.algos import get_learner
+from trpo.algos.critic_process import resolve_critic_fit
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import Config, from_dict, validate
 from trpo.errors import NonFiniteError
@@ -96,12 +97,13 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
     torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
+    cfg = cfg.replace(critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device))
 
     if cfg.check_env and resume is None:
         check_env(cfg.env_id)
     # a3c's workers make their own envs: here one env only tells the spaces
     envs = make_vector_env(cfg.env_id, 1 if cfg.algo == "a3c" else cfg.num_envs, cfg.vector_mode)
-    sampler = None
+    sampler = learner = None
     try:
         check_spaces(cfg.env_id, envs.single_observation_space, envs.single_action_space)
         agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
@@ -133,6 +135,8 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
     finally:
         if hasattr(sampler, "close_workers"):
             sampler.close_workers()
+        if hasattr(learner, "close"):  # trpo/npg's critic-fit helper process
+            learner.close()
         envs.close()
     return result
 

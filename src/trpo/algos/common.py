@@ -89,17 +89,19 @@ def frozen_policy(actor: Actor, obs: Tensor, actions: Tensor) -> tuple[tuple[Ten
 
 
 def fit_critic(critic: nn.Module, opt: torch.optim.Optimizer, obs: Tensor, targets: Tensor,
-               epochs: int, minibatch: int) -> float:
+               epochs: int, minibatch: int, perms: Tensor | None = None) -> float:
     """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (seed 003 §3.3, the value baseline).
     Returns the mean squared error over the batch after the fit.
 
     For a plain tanh-MLP critic the gradients come from ``tanh_mlp_mse_grads`` (backpropagation
-    written out: ~2x cheaper than autograd at this size); any other critic uses autograd."""
+    written out: ~2x cheaper than autograd at this size); any other critic uses autograd.
+    ``perms`` (epochs, B): the minibatch order of each epoch, else drawn here with torch.randperm
+    (``critic_permutations`` draws the same ones ahead of time)."""
     B = obs.shape[0]
     layers = tanh_mlp_layers(critic)
     params = [p for lin in layers for p in (lin.weight, lin.bias)] if layers else []
-    for _ in range(epochs):
-        perm = torch.randperm(B, device=obs.device)
+    for e in range(epochs):
+        perm = torch.randperm(B, device=obs.device) if perms is None else perms[e]
         obs_p, targets_p = obs[perm], targets[perm]  # one gather per epoch; minibatches are slices
         for i in range(0, B, minibatch):
             o, y = obs_p[i:i + minibatch], targets_p[i:i + minibatch]
@@ -114,6 +116,11 @@ def fit_critic(critic: nn.Module, opt: torch.optim.Optimizer, obs: Tensor, targe
             opt.step()
     with torch.no_grad():
         return float((critic(obs) - targets).pow(2).mean())
+
+
+def critic_permutations(n: int, epochs: int) -> Tensor:
+    """The (epochs, n) minibatch orders ``fit_critic`` would draw on a CPU, drawn now."""
+    return torch.stack([torch.randperm(n) for _ in range(epochs)]) if epochs else torch.zeros(0, n, dtype=torch.long)
 
 
 def tanh_mlp_layers(module: nn.Module) -> list[nn.Linear] | None:

@@ -11,7 +11,9 @@ One update, top to bottom:
      search that accepts only a step with measured mean KL <= delta AND a positive surrogate
      gain, and otherwise restores theta_old exactly;
   4. refit the critic V_psi on the lambda-returns (its own optimiser; the policy step never
-     touches it).
+     touches it). Steps 3 and 4 are independent given the batch: with ``critic_fit = "process"``
+     (the default on a multi-core CPU) step 4 runs in a helper process on another core while
+     step 3 runs here, bitwise the same as one after the other (``trpo.algos.critic_process``).
 
 With vine sampling (paper §5.2; the batch carries ``extras["vine_q"]``) ``_vine_update`` replaces
 steps 1-2 and 4: Q-hat comes from branch rollouts (no critic, no GAE), the objective is the vine
@@ -20,9 +22,13 @@ step 3 is the same ``trust_region_step``.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
-from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
+from trpo.algos.common import (adam, check_finite, critic_permutations, fit_critic, frozen_policy, gae_batch,
+                               policy_objective)
+from trpo.algos.critic_process import CriticFitProcess, resolve_critic_fit
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
 from trpo.functional import vine_surrogate
@@ -36,6 +42,8 @@ class TRPO:
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
         self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
+        self.critic_fit = resolve_critic_fit(cfg.critic_fit, cfg.algo, device)
+        self._helper: CriticFitProcess | None = None  # forked at the first process-mode fit
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
@@ -53,11 +61,12 @@ class TRPO:
         def objective():
             return policy_objective(actor, obs, actions, logp_old, adv, cfg.entropy_coef)[0]
 
-        stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, self._fvp_indices(obs.shape[0]))
-
-        # 4. the critic, fitted to the lambda-returns with its own optimiser
-        stats["value_loss"] = fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs,
-                                         cfg.critic_minibatch)
+        fvp_idx = self._fvp_indices(obs.shape[0])
+        # 4. the critic, fitted to the lambda-returns with its own optimiser: started now on the
+        #    helper's core (critic_fit = "process") or run after step 3 (inline)
+        critic_fit = self._fit_critic(obs, targets)
+        stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx)
+        stats["value_loss"] = critic_fit()
         with torch.no_grad():
             stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
         return stats
@@ -90,19 +99,33 @@ class TRPO:
                                bool(vine["vine_enumerated"]))
             return L + cfg.entropy_coef * actor.entropy(actor.dist_params(obs)).mean() if cfg.entropy_coef else L
 
+        # 4. (started now) the critic is not used by vine; it is fitted to V-hat(s_n), a value
+        #    estimate for users
+        critic_fit = self._fit_critic(obs, v_hat.squeeze(-1))
         if (q.amax(-1) - q.amin(-1)).max() > 0:
             # the Fisher over every rollout state: a vine batch has only a few hundred (no sub-sample)
             stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search)
         else:  # every branch of every state returned the same: the estimator has no gradient
             stats = {"kl": 0.0, "surrogate_gain": 0.0, "step_accepted": 0}
 
-        # 4. the critic is not used by vine; it is fitted to V-hat(s_n) (a value estimate for users)
-        stats["value_loss"] = fit_critic(self.critic, self.critic_opt, obs, v_hat.squeeze(-1), cfg.critic_epochs,
-                                         cfg.critic_minibatch)
+        stats["value_loss"] = critic_fit()
         with torch.no_grad():
             stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
         stats["vine_states"] = N
         return stats
+
+    def _fit_critic(self, obs: torch.Tensor, targets: torch.Tensor) -> Callable[[], float]:
+        """Step 4. Returns a function that gives the fit's mean squared error: inline, it runs
+        the fit when called; in process mode the fit starts now and the function waits for it.
+        Either way the minibatch orders come from the same torch RNG draws."""
+        cfg = self.cfg
+        if self.critic_fit != "process":
+            return lambda: fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+        if self._helper is None:
+            self._helper = CriticFitProcess(self.critic, self.critic_opt, cfg.torch_threads)
+        self._helper.submit(obs, targets, critic_permutations(obs.shape[0], cfg.critic_epochs), cfg.critic_epochs,
+                            cfg.critic_minibatch)
+        return self._helper.result
 
     def _fvp_indices(self, n: int) -> torch.Tensor | None:
         """A random fraction ``fvp_subsample`` of a single-path batch for Fisher-vector products
@@ -113,7 +136,17 @@ class TRPO:
         return torch.randperm(n, device=self.device)[:k]
 
     def state_dict(self) -> dict:
+        if self._helper is not None:  # the helper holds the current Adam state
+            self.critic_opt.load_state_dict(self._helper.optimizer_state())
         return {"critic_opt": self.critic_opt.state_dict()}
 
     def load_state_dict(self, d: dict) -> None:
         self.critic_opt.load_state_dict(d["critic_opt"])
+        if self._helper is not None:
+            self._helper.load_optimizer_state(d["critic_opt"])
+
+    def close(self) -> None:
+        """Stop the critic-fit helper process, if one was started (a later update starts a new one)."""
+        if self._helper is not None:
+            self._helper.close()
+            self._helper = None

@@ -1,0 +1,179 @@
+"""The critic fit on a second core, while the policy step runs on the first.
+
+TRPO's step 3 (the trust-region step on theta) and step 4 (the critic's refit to the
+lambda-returns, on psi) read the same batch and write disjoint parameters: neither needs the
+other's result. On a CPU with two or more cores they run at once: the critic fit in a forked
+helper process, the policy step here.
+
+The helper owns the critic's Adam state. For each fit the parent sends the critic's parameters,
+the batch (states and targets) and the minibatch permutations, drawn here from the run's torch
+RNG in the order an inline fit draws them; the helper runs the same ``fit_critic`` and sends the
+new parameters back. So a run is bitwise the same with ``critic_fit = "process"`` and
+``"inline"`` (tests/algos/test_critic_process.py), and checkpoints are the same too.
+
+Everything crosses the pipe as numpy arrays or as ``torch.save`` bytes read back with
+``weights_only=True``: no pickled objects from the helper are trusted with code.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import os
+import signal
+import sys
+import weakref
+
+import numpy as np
+import torch
+from torch import nn
+
+from trpo.errors import ConfigError, TrpoError
+from trpo.policies import flat_params, set_flat_params
+
+SUPPORTED = ("trpo", "npg")  # the learners whose critic fit is independent of their policy step
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:
+    """``auto`` -> ``process`` for trpo/npg on a CPU with 2+ cores where ``fork`` exists (Linux),
+    else ``inline``. ``process`` where it cannot work is a ConfigError."""
+    cpu = torch.device(device).type == "cpu"
+    forkable = sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+    if mode == "auto":
+        return "process" if algo in SUPPORTED and cpu and forkable and usable_cores() >= 2 else "inline"
+    if mode == "process" and not (algo in SUPPORTED and cpu and forkable):
+        why = (f"algo {algo!r} fits its critic together with the policy" if algo not in SUPPORTED else
+               "the update runs on a GPU" if not cpu else "this platform has no fork()")
+        raise ConfigError(f"config key 'critic_fit' = 'process' needs trpo/npg on a CPU under Linux: {why}; "
+                          "use 'inline' or 'auto'")
+    return mode
+
+
+def _to_bytes(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _from_bytes(data: bytes):
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def _serve(conn, critic: nn.Module, opt: torch.optim.Optimizer, threads: int) -> None:
+    """The helper's loop: ("fit", ...) -> ("ok", mse, params); ("get",) -> ("ok", opt state);
+    ("set", state) -> ("ok",); None or a closed pipe -> exit."""
+    from trpo.algos.common import fit_critic
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    torch.set_num_threads(threads)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if msg is None:
+            return
+        try:
+            if msg[0] == "fit":
+                _, params, obs, targets, perms, epochs, minibatch = msg
+                set_flat_params(critic, torch.from_numpy(params))
+                mse = fit_critic(critic, opt, torch.from_numpy(obs), torch.from_numpy(targets), epochs, minibatch,
+                                 perms=torch.from_numpy(perms))
+                conn.send(("ok", mse, flat_params(critic).numpy()))
+            elif msg[0] == "get":
+                conn.send(("ok", _to_bytes(opt.state_dict())))
+            elif msg[0] == "set":
+                opt.load_state_dict(_from_bytes(msg[1]))
+                conn.send(("ok",))
+        except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
+            conn.send(("error", f"{type(e).__name__}: {e}"))
+
+
+def _stop(conn, proc) -> None:
+    try:
+        conn.send(None)
+    except (OSError, ValueError):
+        pass
+    proc.join(timeout=5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+    conn.close()
+
+
+class CriticFitProcess:
+    """``submit(obs, targets, perms, epochs, minibatch)`` starts a fit in the helper;
+    ``result()`` waits for it, writes the new parameters into ``critic`` and returns the MSE.
+    The helper is forked from the parent as it is now, so it starts with the parent's critic and
+    optimiser state (a resumed run's included)."""
+
+    def __init__(self, critic: nn.Module, opt: torch.optim.Optimizer, threads: int = 1):
+        ctx = mp.get_context("fork")
+        self.critic = critic
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, critic, opt, threads), daemon=True,
+                                 name="trpo-critic-fit")
+        self._proc.start()
+        child.close()
+        self._pending = False
+        self._close = weakref.finalize(self, _stop, self._conn, self._proc)
+
+    def _ask(self, msg) -> tuple:
+        try:
+            self._conn.send(msg)
+        except (OSError, ValueError):
+            self._died()
+        return self._reply()
+
+    def _reply(self) -> tuple:
+        try:
+            reply = self._conn.recv()
+        except (EOFError, OSError):
+            self._died()
+        if reply[0] == "error":
+            raise TrpoError(f"the critic fit failed in its helper process: {reply[1]}")
+        return reply[1:]
+
+    def _died(self):
+        self._proc.join(timeout=1)
+        raise TrpoError(f"the critic-fit helper process exited unexpectedly (exit code {self._proc.exitcode}); "
+                        "the last checkpoint is intact; --set critic_fit=inline runs the fit in the main process")
+
+    def submit(self, obs: torch.Tensor, targets: torch.Tensor, perms: torch.Tensor, epochs: int, minibatch: int) -> None:
+        if self._pending:
+            self.result()
+        try:
+            self._conn.send(("fit", flat_params(self.critic).numpy(), obs.numpy(), targets.numpy(), perms.numpy(),
+                             epochs, minibatch))
+        except (OSError, ValueError):
+            self._died()
+        self._pending = True
+
+    def result(self) -> float:
+        self._pending = False
+        mse, params = self._reply()
+        set_flat_params(self.critic, torch.from_numpy(params))
+        return mse
+
+    def optimizer_state(self) -> dict:
+        if self._pending:  # an interrupted update: finish its fit first
+            self.result()
+        return _from_bytes(self._ask(("get",))[0])
+
+    def load_optimizer_state(self, state: dict) -> None:
+        if self._pending:
+            self.result()
+        self._ask(("set", _to_bytes(state)))
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    def close(self) -> None:
+        self._close()
