@@ -1,5 +1,7 @@
-"""Cost of one Fisher-vector product: Hessian-of-KL (double backward) vs Gauss-Newton J^T M J v,
-on the full batch and on a sub-sample, for the default 64x64 tanh actor (interleaved, medians).
+"""Cost of one Fisher-vector product: Hessian-of-KL (double backward) vs Gauss-Newton J^T M J v
+through autograd vs the same J^T M J v written out (the default for the built-in tanh-MLP
+actors), on the full batch and on a sub-sample, for the default 64x64 tanh actor (interleaved,
+medians).
 
     python benchmarks/bench_fvp.py --obs-dim 11 --act-dim 3 --batch 2048
 """
@@ -24,6 +26,7 @@ def main(argv=None):
 
     import torch
 
+    from trpo.algos.trust_region import written_out_fvp
     from trpo.functional.fisher import fisher_vector_product, gauss_newton_fvp
     from trpo.policies import CategoricalActor, GaussianActor
 
@@ -39,10 +42,12 @@ def main(argv=None):
             old = actor.dist_params(obs)
         if kind == "hessian":
             return fisher_vector_product(actor.kl(old, actor.dist_params(obs)).mean(), params, 0.1)
+        if kind == "gauss-newton written out":
+            return written_out_fvp(actor, obs, old, 0.1)
         return gauss_newton_fvp(lambda: actor.dist_params(obs), actor.kl, old, params, 0.1)
 
     k = max(1, int(a.batch * a.subsample))
-    cases = [(kind, size) for size in (a.batch, k) for kind in ("hessian", "gauss-newton")]
+    cases = [(kind, size) for size in (a.batch, k) for kind in ("hessian", "gauss-newton", "gauss-newton written out")]
     times = {c: [] for c in cases}
     v = torch.randn(n)
     for _ in range(a.reps):
@@ -55,9 +60,10 @@ def main(argv=None):
             times[(kind, size)].append((time.perf_counter() - t) / 10)
     print(f"actor {a.obs_dim}-{'-'.join(map(str, a.hidden))}-{a.act_dim} ({'categorical' if a.discrete else 'gaussian'}), "
           f"{n} parameters, {a.threads} torch thread(s)\n")
-    print("| FVP | states | ms per product (median) |\n|---|---:|---:|")
+    print("| FVP | states | ms per product (median) | x hessian |\n|---|---:|---:|---:|")
     for kind, size in cases:
-        print(f"| {kind} | {size} | {1e3 * statistics.median(times[(kind, size)]):.2f} |")
+        med = statistics.median(times[(kind, size)])
+        print(f"| {kind} | {size} | {1e3 * med:.2f} | {statistics.median(times[('hessian', size)]) / med:.2f} |")
 
 
 if __name__ == "__main__":

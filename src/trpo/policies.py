@@ -10,6 +10,7 @@ Every actor offers the same small vocabulary the algorithms use:
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -33,6 +34,16 @@ def mlp(sizes: list[int], activation=nn.Tanh, out_gain: float = 1.0) -> nn.Seque
         if not last:
             layers.append(activation())
     return nn.Sequential(*layers)
+
+
+def tanh_mlp_linears(net: nn.Module) -> list[nn.Linear] | None:
+    """The Linear layers of ``net`` when it is exactly Linear, Tanh, ..., Linear; else None."""
+    if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
+        return None
+    for i, m in enumerate(net):
+        if type(m) is not (nn.Linear if i % 2 == 0 else nn.Tanh):
+            return None
+    return list(net[::2])
 
 
 def flat_obs_dim(space: gym.Space) -> int:
@@ -64,6 +75,18 @@ class Actor(nn.Module):
     def sample(self, params: tuple[Tensor, ...], generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
+    def fisher_parts(self, old: tuple[Tensor, ...]) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor] | None, int] | None:
+        """For the written-out Gauss-Newton Fisher (``functional.fisher.tanh_mlp_gauss_newton_fvp``):
+        ``(head_fisher, extra_fisher, n_extra)`` with head_fisher(u) = M_s u_s per state, M_s the
+        Hessian of KL(pi_old(.|s) || pi_q) in the net's outputs q at q_old, in closed form; and
+        the Fisher block of the ``n_extra`` parameters before the net's. None: use autograd."""
+        return None
+
+    def _plain(self, cls: type) -> bool:
+        """True when this actor computes its head exactly as ``cls`` does with a tanh MLP (a
+        subclass that overrides ``dist_params`` gets the autograd Fisher instead)."""
+        return type(self).dist_params is cls.dist_params and tanh_mlp_linears(self.net) is not None
+
     def numpy_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(W, b) of every Linear layer of a plain tanh MLP, for the fast numpy sampler."""
         return [(m.weight.detach().cpu().double().numpy().copy(), m.bias.detach().cpu().double().numpy().copy())
@@ -82,6 +105,12 @@ class CategoricalActor(Actor):
 
     def log_prob(self, params, a):
         return K.categorical_log_prob(params[0], a)
+
+    def fisher_parts(self, old):
+        if not self._plain(CategoricalActor):
+            return None
+        p = torch.softmax(old[0], -1)
+        return _categorical_fisher(p), None, 0
 
     def kl(self, old, new):
         return K.categorical_kl(old[0], new[0])
@@ -115,6 +144,12 @@ class MultiCategoricalActor(Actor):
 
     def log_prob(self, params, a):
         return sum(K.categorical_log_prob(lg, a[..., i]) for i, lg in enumerate(self._split(params[0])))
+
+    def fisher_parts(self, old):
+        if not self._plain(MultiCategoricalActor):
+            return None
+        blocks = [_categorical_fisher(torch.softmax(lg, -1)) for lg in self._split(old[0])]  # M block-diagonal
+        return (lambda u: torch.cat([m(ui) for m, ui in zip(blocks, self._split(u))], -1)), None, 0
 
     def kl(self, old, new):
         return sum(K.categorical_kl(p, q) for p, q in zip(self._split(old[0]), self._split(new[0])))
@@ -153,6 +188,16 @@ class GaussianActor(Actor):
     def log_prob(self, params, a):
         return K.diag_gaussian_log_prob(params[0], params[1], a)
 
+    def fisher_parts(self, old):
+        """KL(N(mu0, s0) || N(mu, s)) per dimension has Hessian 1/s0^2 in mu, 2 in log s and 0 across
+        at (mu0, s0). The log-std is one vector for all states (J = I per state, through the clamp),
+        so its block is 2 v (0 where the clamp is active): the mean over states of 2."""
+        if not self._plain(GaussianActor) or next(self.parameters()) is not self.log_std:
+            return None
+        inv_var = torch.exp(-2.0 * old[1])
+        inside = ((self.log_std >= LOG_STD_MIN) & (self.log_std <= LOG_STD_MAX)).to(self.log_std.dtype).detach()
+        return (lambda u: u * inv_var), (lambda v: 2.0 * inside * v), self.log_std.numel()
+
     def kl(self, old, new):
         return K.diag_gaussian_kl(old[0], old[1], new[0], new[1])
 
@@ -177,6 +222,14 @@ class Critic(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         return self.net(obs).squeeze(-1)
+
+
+def _categorical_fisher(p: Tensor) -> Callable[[Tensor], Tensor]:
+    """u -> (diag(p) - p p^T) u per state: the Hessian of KL(p || softmax(z)) in the logits z at p."""
+    def m(u: Tensor) -> Tensor:
+        pu = p * u
+        return pu.sub_(p * pu.sum(-1, keepdim=True))
+    return m
 
 
 def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ...], log_std_init: float = 0.0) -> Actor:

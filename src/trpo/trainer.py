@@ -150,7 +150,14 @@ def _set_rng_states(state: dict) -> None:
         np.random.set_state(tuple(state["numpy_rng"]))
 
 
+def _sync(learner) -> None:
+    """trpo/npg may still be fitting the critic in their helper process: wait for it."""
+    if hasattr(learner, "sync"):
+        learner.sync()
+
+
 def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward_scaler, counters) -> None:
+    _sync(learner)  # the critic and its optimiser state as of the last update
     state = {"agent": agent.state_dict(), "learner": learner.state_dict(),
              "reward_scaler": reward_scaler.state_dict(), "sampler": sampler.state_dict(),
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
@@ -191,6 +198,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                 if counters["iteration"] % cfg.checkpoint_every == 0:
                     _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
                 mid_iteration = False
+            _sync(learner)
         except KeyboardInterrupt:
             interrupted = "SIGINT"
         interrupted = interrupted or stop.signal

@@ -42,6 +42,7 @@ def test_process_fit_is_bitwise_the_inline_fit_over_several_updates(env_id):
         try:
             losses = [learner.update(sampler.collect())["value_loss"] for _ in range(3)]
             assert (learner._helper is not None) == (mode == "process")
+            learner.sync()  # process mode: the last fit may still be running
             results[mode] = (_params(agent), losses, learner.state_dict()["critic_opt"])
         finally:
             learner.close()
@@ -182,3 +183,45 @@ def test_bad_value_is_a_config_error():
 
     with pytest.raises(ConfigError, match="critic_fit"):
         validate(Config(critic_fit="thread"))
+
+
+@pytest.mark.parametrize("mode", ["inline", "process"])
+def test_value_loss_is_the_error_before_the_fit_and_sync_brings_the_fit_in(mode):
+    from trpo.algos.common import gae_batch
+    from trpo.policies import flat_params
+
+    cfg, agent, learner, sampler = setup("CartPole-v1", critic_fit=mode)
+    try:
+        learner.update(sampler.collect())
+        batch = sampler.collect()
+        learner.sync()
+        before = flat_params(agent.critic).clone()
+        with torch.no_grad():
+            obs, _, _, targets = gae_batch(batch, agent.critic, cfg)
+            expected = float((agent.critic(obs) - targets).pow(2).mean())
+        stats = learner.update(batch)
+        assert stats["value_loss"] == pytest.approx(expected, rel=1e-6)
+        # process mode: the fit may still be running; after sync() the critic has moved either way
+        learner.sync()
+        assert not torch.equal(before, flat_params(agent.critic))
+        if mode == "process":
+            assert not learner._helper.pending
+    finally:
+        learner.close()
+        sampler.envs.close()
+
+
+def test_a_non_finite_fit_is_not_applied(monkeypatch):
+    from trpo.errors import NonFiniteError
+
+    critic = Critic(3)
+    before = [p.detach().clone() for p in critic.parameters()]
+    helper = CriticFitProcess(critic, adam(critic.parameters(), 1e-3))
+    try:
+        targets = torch.full((10,), float("nan"))
+        helper.submit(torch.randn(10, 3), targets, critic_permutations(10, 1), 1, 5)
+        with pytest.raises(NonFiniteError, match="critic parameters"):
+            helper.result()
+        assert all(torch.equal(a, b) for a, b in zip(before, critic.parameters()))
+    finally:
+        helper.close()

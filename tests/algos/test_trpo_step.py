@@ -56,8 +56,10 @@ def test_accepted_steps_respect_the_trust_region_and_improve_the_surrogate(env_i
             assert kl <= cfg.max_kl + 1e-7, kl
             assert gain > 0 and stats["surrogate_gain"] > 0
             assert stats["kl"] == pytest.approx(kl, rel=1e-4, abs=1e-9)
+            learner.sync()  # critic_fit = "process": the fit may still be running
             assert not torch.equal(critic_before, flat_params(agent.critic))  # the critic fit ran
     finally:
+        learner.close()
         sampler.close()
 
 

@@ -1,10 +1,11 @@
-"""The written-out backpropagation of the critic's squared error against torch.autograd."""
+"""The written-out derivatives of a tanh MLP (the critic's squared-error gradient, J v, J^T u)
+against torch.autograd."""
 import pytest
 import torch
 from torch import nn
 
 from trpo.algos.common import adam, fit_critic, tanh_mlp_layers
-from trpo.functional.mlp import tanh_mlp_mse_grads
+from trpo.functional.mlp import tanh_mlp_forward, tanh_mlp_jvp, tanh_mlp_mse_grads, tanh_mlp_vjp, tanh_slopes
 from trpo.policies import Critic
 
 
@@ -56,3 +57,34 @@ def test_other_architectures_use_autograd():
 
     assert tanh_mlp_layers(Relu()) is None
     assert tanh_mlp_layers(nn.Linear(3, 1)) is None
+
+
+@pytest.mark.parametrize("hidden", [(), (7,), (5, 9, 3)])
+def test_jvp_and_vjp_match_torch_autograd_functional(hidden):
+    torch.manual_seed(3)
+    sizes = [4, *hidden, 3]
+    W = [torch.randn(o, i, dtype=torch.float64) for i, o in zip(sizes[:-1], sizes[1:])]
+    b = [torch.randn(o, dtype=torch.float64) for o in sizes[1:]]
+    x = torch.randn(10, 4, dtype=torch.float64)
+
+    def net(*wb):
+        h = x
+        for l in range(len(W)):
+            h = h @ wb[2 * l].t() + wb[2 * l + 1]
+            if l < len(W) - 1:
+                h = torch.tanh(h)
+        return h
+
+    theta = tuple(t for pair in zip(W, b) for t in pair)
+    hs = tanh_mlp_forward(W, b, x)
+    torch.testing.assert_close(hs[-1], net(*theta), rtol=1e-12, atol=1e-12)
+    v = tuple(torch.randn_like(t) for t in theta)
+    _, jv_ref = torch.autograd.functional.jvp(net, theta, v)
+    jv = tanh_mlp_jvp(W, hs, list(v[0::2]), list(v[1::2]), tanh_slopes(hs))
+    torch.testing.assert_close(jv, jv_ref, rtol=1e-10, atol=1e-12)
+    u = torch.randn(10, 3, dtype=torch.float64)
+    _, vjp_ref = torch.autograd.functional.vjp(net, theta, u)
+    for slopes in (None, tanh_slopes(hs)):
+        gw, gb = tanh_mlp_vjp(W, hs, u, slopes)
+        for got, ref in zip([t for pair in zip(gw, gb) for t in pair], vjp_ref):
+            torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)

@@ -103,3 +103,72 @@ def test_gauss_newton_head_metric_is_closed_form_fisher():
     vm, vs = v[: B * 2].view(B, 2), v[B * 2:].view(B, 2)
     ref = torch.cat([(vm / torch.exp(2 * log_std.detach())).reshape(-1), (2 * vs).reshape(-1)]) / B
     torch.testing.assert_close(fvp(v), ref)
+
+
+# --- the written-out product (J v and J^T u by hand, closed-form M): the default for built-in actors
+
+def test_written_out_product_equals_the_full_hessian(actor):
+    from trpo.algos.trust_region import written_out_fvp
+
+    torch.manual_seed(1)
+    obs = torch.randn(7, 3)
+    with torch.no_grad():
+        old = actor.dist_params(obs)
+    fvp = written_out_fvp(actor, obs, old, 0.05)
+    assert fvp is not None
+    H = _full_hessian(actor, obs, old)
+    for _ in range(3):
+        v = torch.randn(H.shape[0])
+        torch.testing.assert_close(fvp(v), H @ v + 0.05 * v, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("hidden", [(), (6,), (5, 4, 3)])
+def test_written_out_product_equals_autograd_gauss_newton_at_other_depths(hidden):
+    from trpo.algos.trust_region import written_out_fvp
+
+    torch.manual_seed(2)
+    for actor in (GaussianActor(4, 2, hidden, log_std_init=0.4), CategoricalActor(4, 3, hidden),
+                  MultiCategoricalActor(4, [2, 2], hidden)):
+        actor = actor.double()
+        obs = torch.randn(11, 4)
+        with torch.no_grad():
+            old = actor.dist_params(obs)
+        ref = gauss_newton_fvp(lambda: actor.dist_params(obs), actor.kl, old, list(actor.parameters()), 0.1)
+        mine = written_out_fvp(actor, obs, old, 0.1)
+        v = torch.randn(sum(p.numel() for p in actor.parameters()))
+        torch.testing.assert_close(mine(v), ref(v), rtol=1e-9, atol=1e-12)
+
+
+def test_written_out_product_knows_the_log_std_clamp():
+    """A log-std held at its bound has no gradient, so no Fisher row: as in autograd's product."""
+    from trpo.algos.trust_region import written_out_fvp
+    from trpo.policies import LOG_STD_MIN
+
+    torch.manual_seed(3)
+    actor = GaussianActor(3, 2, (5,)).double()
+    with torch.no_grad():
+        actor.log_std[0] = LOG_STD_MIN - 1.0
+    obs = torch.randn(9, 3)
+    with torch.no_grad():
+        old = actor.dist_params(obs)
+    v = torch.randn(sum(p.numel() for p in actor.parameters()))
+    ref = gauss_newton_fvp(lambda: actor.dist_params(obs), actor.kl, old, list(actor.parameters()), 0.0)(v)
+    mine = written_out_fvp(actor, obs, old, 0.0)(v)
+    assert mine[0] == 0 and mine[1] != 0
+    torch.testing.assert_close(mine, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_other_actors_fall_back_to_autograd():
+    from trpo.algos.trust_region import written_out_fvp
+
+    class Shifted(CategoricalActor):
+        def dist_params(self, obs):  # any change of the head's computation
+            return (self.net(obs) + 1.0,)
+
+    relu = CategoricalActor(3, 2, (4,))
+    relu.net[1] = torch.nn.ReLU()
+    obs = torch.randn(5, 3)
+    for a in (Shifted(3, 2, (4,)), relu):
+        with torch.no_grad():
+            old = a.dist_params(obs)
+        assert written_out_fvp(a, obs, old, 0.1) is None

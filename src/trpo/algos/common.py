@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from trpo.functional import gae
 from trpo.functional.mlp import tanh_mlp_mse_grads
-from trpo.policies import Actor, Critic
+from trpo.policies import Actor, Critic, tanh_mlp_linears
 from trpo.rollout import Batch
 
 
@@ -124,16 +124,11 @@ def critic_permutations(n: int, epochs: int) -> Tensor:
 
 
 def tanh_mlp_layers(module: nn.Module) -> list[nn.Linear] | None:
-    """The Linear layers of ``module.net`` when it is Linear, Tanh, ..., Linear(-, 1), else None."""
-    net = getattr(module, "net", None)
-    if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
+    """The Linear layers of a ``Critic`` whose net is Linear, Tanh, ..., Linear(-, 1), else None."""
+    layers = tanh_mlp_linears(getattr(module, "net", None))
+    if layers is None or layers[-1].out_features != 1 or type(module).forward is not Critic.forward:
         return None
-    for i, m in enumerate(net):
-        if not isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh):
-            return None
-    if net[-1].out_features != 1 or type(module).forward is not Critic.forward:
-        return None
-    return list(net[::2])
+    return layers
 
 
 def policy_objective(actor: Actor, obs: Tensor, actions: Tensor, logp_old: Tensor, adv: Tensor,

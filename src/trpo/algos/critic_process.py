@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trpo.errors import ConfigError, TrpoError
+from trpo.errors import ConfigError, NonFiniteError, TrpoError
 from trpo.policies import flat_params, set_flat_params
 
 SUPPORTED = ("trpo", "npg")  # the learners whose critic fit is independent of their policy step
@@ -108,8 +108,9 @@ def _stop(conn, proc) -> None:
 
 
 class CriticFitProcess:
-    """``submit(obs, targets, perms, epochs, minibatch)`` starts a fit in the helper;
-    ``result()`` waits for it, writes the new parameters into ``critic`` and returns the MSE.
+    """``submit(obs, targets, perms, epochs, minibatch)`` starts a fit in the helper and returns;
+    ``result()`` waits for it, writes the new parameters into ``critic`` and returns the MSE
+    after the fit.
     The helper is forked from the parent as it is now, so it starts with the parent's critic and
     optimiser state (a resumed run's included)."""
 
@@ -155,9 +156,16 @@ class CriticFitProcess:
             self._died()
         self._pending = True
 
+    @property
+    def pending(self) -> bool:
+        """A fit was submitted and its result not read yet."""
+        return self._pending
+
     def result(self) -> float:
         self._pending = False
         mse, params = self._reply()
+        if not np.isfinite(params).all():  # keep the critic as it was: nothing bad is applied
+            raise NonFiniteError("non-finite values in the critic parameters after its fit")
         set_flat_params(self.critic, torch.from_numpy(params))
         return mse
 

@@ -11,9 +11,13 @@ One update, top to bottom:
      search that accepts only a step with measured mean KL <= delta AND a positive surrogate
      gain, and otherwise restores theta_old exactly;
   4. refit the critic V_psi on the lambda-returns (its own optimiser; the policy step never
-     touches it). Steps 3 and 4 are independent given the batch: with ``critic_fit = "process"``
-     (the default on a multi-core CPU) step 4 runs in a helper process on another core while
-     step 3 runs here, bitwise the same as one after the other (``trpo.algos.critic_process``).
+     touches it). Step 4 needs nothing from step 3, and only the next update's step 1 needs
+     step 4: with ``critic_fit = "process"`` (the default on a multi-core CPU) it runs in a helper
+     process on another core while step 3 runs here and the next batch is sampled, bitwise the
+     same as one after the other (``trpo.algos.critic_process``); ``sync()`` waits for it.
+
+``value_loss`` is the critic's mean squared error on the batch's targets *before* its fit (as
+Spinning Up's LossV): how well V predicted returns it had not been fitted to.
 
 With vine sampling (paper §5.2; the batch carries ``extras["vine_q"]``) ``_vine_update`` replaces
 steps 1-2 and 4: Q-hat comes from branch rollouts (no critic, no GAE), the objective is the vine
@@ -44,15 +48,18 @@ class TRPO:
         self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
         self.critic_fit = resolve_critic_fit(cfg.critic_fit, cfg.algo, device)
         self._helper: CriticFitProcess | None = None  # forked at the first process-mode fit
+        self._inline_fit: Callable[[], float] | None = None
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
+        self.sync()  # the previous update's critic fit, before this one reads V
         b = batch.to(self.device)
         if "vine_q" in b.extras:  # vine sampling: its own estimator, the same trust-region step
             return self._vine_update(b.extras)
 
         # 1. advantages (GAE) and critic targets, with the critic of pi_old
         obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
+        value_loss = self._value_loss(obs, targets)
 
         # 2. pi_old, frozen
         old, logp_old = frozen_policy(actor, obs, actions)
@@ -63,12 +70,13 @@ class TRPO:
 
         fvp_idx = self._fvp_indices(obs.shape[0])
         # 4. the critic, fitted to the lambda-returns with its own optimiser: started now on the
-        #    helper's core (critic_fit = "process") or run after step 3 (inline)
-        critic_fit = self._fit_critic(obs, targets)
+        #    helper's core (critic_fit = "process"), else run right after step 3
+        self._start_critic_fit(obs, targets)
         stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx)
-        stats["value_loss"] = critic_fit()
+        self._finish_inline_fit()
         with torch.no_grad():
             stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
+        stats["value_loss"] = value_loss
         return stats
 
     def _vine_update(self, vine: dict) -> dict[str, float]:
@@ -101,31 +109,50 @@ class TRPO:
 
         # 4. (started now) the critic is not used by vine; it is fitted to V-hat(s_n), a value
         #    estimate for users
-        critic_fit = self._fit_critic(obs, v_hat.squeeze(-1))
+        value_loss = self._value_loss(obs, v_hat.squeeze(-1))
+        self._start_critic_fit(obs, v_hat.squeeze(-1))
         if (q.amax(-1) - q.amin(-1)).max() > 0:
             # the Fisher over every rollout state: a vine batch has only a few hundred (no sub-sample)
             stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search)
         else:  # every branch of every state returned the same: the estimator has no gradient
             stats = {"kl": 0.0, "surrogate_gain": 0.0, "step_accepted": 0}
 
-        stats["value_loss"] = critic_fit()
+        self._finish_inline_fit()
         with torch.no_grad():
             stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
+        stats["value_loss"] = value_loss
         stats["vine_states"] = N
         return stats
 
-    def _fit_critic(self, obs: torch.Tensor, targets: torch.Tensor) -> Callable[[], float]:
-        """Step 4. Returns a function that gives the fit's mean squared error: inline, it runs
-        the fit when called; in process mode the fit starts now and the function waits for it.
-        Either way the minibatch orders come from the same torch RNG draws."""
+    @torch.no_grad()
+    def _value_loss(self, obs: torch.Tensor, targets: torch.Tensor) -> float:
+        """E[(V(s_t) - R_t)^2] on this batch, before the critic is fitted to it."""
+        return float((self.critic(obs) - targets).pow(2).mean())
+
+    def _start_critic_fit(self, obs: torch.Tensor, targets: torch.Tensor) -> None:
+        """Step 4: handed to the helper process now, or kept to run after step 3 (inline). Either
+        way the minibatch orders are the same torch RNG draws, taken before step 3 (which draws none)."""
         cfg = self.cfg
         if self.critic_fit != "process":
-            return lambda: fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+            self._inline_fit = lambda: fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs,
+                                                  cfg.critic_minibatch)
+            return
         if self._helper is None:
             self._helper = CriticFitProcess(self.critic, self.critic_opt, cfg.torch_threads)
         self._helper.submit(obs, targets, critic_permutations(obs.shape[0], cfg.critic_epochs), cfg.critic_epochs,
                             cfg.critic_minibatch)
-        return self._helper.result
+
+    def _finish_inline_fit(self) -> None:
+        if self._inline_fit is not None:
+            fit, self._inline_fit = self._inline_fit, None
+            fit()
+
+    def sync(self) -> None:
+        """Bring the critic up to date: wait for a fit still running in the helper process (a
+        no-op inline). The trainer calls it before a checkpoint and after the last update."""
+        self._finish_inline_fit()
+        if self._helper is not None and self._helper.pending:
+            self._helper.result()
 
     def _fvp_indices(self, n: int) -> torch.Tensor | None:
         """A random fraction ``fvp_subsample`` of a single-path batch for Fisher-vector products
@@ -136,11 +163,13 @@ class TRPO:
         return torch.randperm(n, device=self.device)[:k]
 
     def state_dict(self) -> dict:
+        self.sync()
         if self._helper is not None:  # the helper holds the current Adam state
             self.critic_opt.load_state_dict(self._helper.optimizer_state())
         return {"critic_opt": self.critic_opt.state_dict()}
 
     def load_state_dict(self, d: dict) -> None:
+        self.sync()
         self.critic_opt.load_state_dict(d["critic_opt"])
         if self._helper is not None:
             self._helper.load_optimizer_state(d["critic_opt"])

@@ -12,8 +12,24 @@ from trpo.algos.common import check_finite
 from trpo.config import Config
 from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
-from trpo.functional.fisher import gauss_newton_fvp
-from trpo.policies import Actor, flat_params, set_flat_params
+from trpo.functional.fisher import gauss_newton_fvp, tanh_mlp_gauss_newton_fvp
+from trpo.policies import Actor, flat_params, set_flat_params, tanh_mlp_linears
+
+
+def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...], damping: float) -> Callable[[Tensor], Tensor] | None:
+    """The Gauss-Newton product with J v and J^T u written out, for the built-in tanh-MLP actors
+    (``Actor.fisher_parts``); None for any other actor (the autograd form is used)."""
+    parts = actor.fisher_parts(old)
+    if parts is None:
+        return None
+    head_fisher, extra_fisher, n_extra = parts
+    layers = tanh_mlp_linears(actor.net)
+    net_params = [t for m in layers for t in (m.weight, m.bias)]
+    params = list(actor.parameters())[1 if n_extra else 0:]  # [extra (a Gaussian's log-std), net...]
+    if len(params) != len(net_params) or any(a is not b for a, b in zip(params, net_params)):
+        return None  # parameters laid out otherwise
+    return tanh_mlp_gauss_newton_fvp([m.weight for m in layers], [m.bias for m in layers], obs, head_fisher,
+                                     extra_fisher, n_extra, damping)
 
 
 def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Tensor,
@@ -37,8 +53,9 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
 
     idx = slice(None) if fvp_idx is None else fvp_idx
     if cfg.fvp == "gauss-newton":  # J^T M J v: no second derivative through the network
-        fvp = gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl, tuple(p[idx] for p in kl_old),
-                               params, cfg.cg_damping)
+        old_idx = tuple(p[idx] for p in kl_old)
+        fvp = (written_out_fvp(actor, kl_obs[idx], old_idx, cfg.cg_damping)
+               or gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl, old_idx, params, cfg.cg_damping))
     else:
         mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
         fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)

@@ -1,17 +1,17 @@
-"""The squared-error gradient of a tanh MLP, by the chain rule written out (backpropagation).
+"""A tanh MLP's derivatives by the chain rule written out: backpropagation (J^T u) for the
+critic's squared error and for the Fisher-vector product, forward mode (J v) for the latter.
 
-The critic fit is dozens of small Adam steps per iteration (minibatches of ~128 states, 64x64
-networks). At that size autograd's per-node bookkeeping costs more than the arithmetic: a
-forward + backward through autograd takes ~0.4 ms on this CPU, the same products written out
-~0.17 ms. ``fit_critic`` uses this for the plain ``Linear``/``Tanh`` critics; the tests check it
-against ``torch.autograd`` for several depths.
+The critic fit is dozens of small Adam steps per iteration and CG a dozen Fisher-vector products,
+on 64x64 networks and a few hundred to a few thousand states. At that size autograd's per-node
+bookkeeping costs more than the arithmetic: the same products written out run 2-2.4x faster
+(docs/benchmarks.md). The tests check every function against ``torch.autograd``.
 
-For h_0 = x, h_l = tanh(h_{l-1} W_l^T + b_l) (l < L), v = h_{L-1} W_L^T + b_L and
-loss = mean_i (v_i - y_i)^2:
+For h_0 = x, h_l = tanh(h_{l-1} W_l^T + b_l) (0 < l < L), out = h_{L-1} W_L^T + b_L:
 
-    d_L     = 2 (v - y) / B                          dloss/dv, (B, 1)
-    dW_l    = d_l^T h_{l-1},   db_l = sum_i d_l       the layer's gradients
-    d_{l-1} = (d_l W_l) * (1 - h_{l-1}^2)            tanh'(z) = 1 - tanh(z)^2
+  J^T u (reverse):  d_L = u;   dW_l = d_l^T h_{l-1},  db_l = sum_i d_l;
+                    d_{l-1} = (d_l W_l) * (1 - h_{l-1}^2)              tanh'(z) = 1 - tanh(z)^2
+  J v   (forward):  dh_0 = 0;  dz_l = dh_{l-1} W_l^T + h_{l-1} dW_l^T + db_l;
+                    dh_l = (1 - h_l^2) * dz_l;  J v = dz_L
 """
 from __future__ import annotations
 
@@ -20,23 +20,59 @@ from torch import Tensor
 
 
 @torch.no_grad()
-def tanh_mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Tensor
-                       ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    """loss = mean (MLP(x) - y)^2 for a tanh MLP with a scalar output, and its gradients with
-    respect to every weight and bias (same shapes as ``weights`` / ``biases``)."""
+def tanh_mlp_forward(weights: list[Tensor], biases: list[Tensor], x: Tensor) -> list[Tensor]:
+    """[h_0 = x, h_1, ..., h_{L-1}, out]: every layer's activations, kept for J v and J^T u."""
     hs = [x]
     for w, b in zip(weights[:-1], biases[:-1]):
         hs.append(torch.tanh(torch.addmm(b, hs[-1], w.t())))
-    v = torch.addmm(biases[-1], hs[-1], weights[-1].t())              # (B, 1)
-    err = v.squeeze(-1) - y
-    loss = err.square().mean()
-    d = err.mul(2.0 / x.shape[0]).unsqueeze(-1)                      # d_L
-    gw: list[Tensor] = [None] * len(weights)  # type: ignore[list-item]
-    gb: list[Tensor] = [None] * len(weights)  # type: ignore[list-item]
-    for l in range(len(weights) - 1, -1, -1):
-        h = hs[l]
-        gw[l] = d.t() @ h
+    hs.append(torch.addmm(biases[-1], hs[-1], weights[-1].t()))
+    return hs
+
+
+def tanh_slopes(hs: list[Tensor]) -> list[Tensor]:
+    """tanh'(z_l) = 1 - h_l^2 for every hidden layer l = 1..L-1."""
+    return [1.0 - h * h for h in hs[1:-1]]
+
+
+@torch.no_grad()
+def tanh_mlp_vjp(weights: list[Tensor], hs: list[Tensor], u: Tensor, slopes: list[Tensor] | None = None
+                 ) -> tuple[list[Tensor], list[Tensor]]:
+    """J^T u: the gradients of sum(u * out) with respect to every W_l and b_l (backpropagation)."""
+    L = len(weights)
+    gw: list[Tensor] = [None] * L  # type: ignore[list-item]
+    gb: list[Tensor] = [None] * L  # type: ignore[list-item]
+    d = u
+    for l in range(L - 1, -1, -1):
+        gw[l] = d.t() @ hs[l]
         gb[l] = d.sum(0)
         if l > 0:
-            d = (d @ weights[l]).mul_(1.0 - h * h)                      # d_{l-1}
+            d = (d @ weights[l]).mul_(slopes[l - 1] if slopes is not None else 1.0 - hs[l] * hs[l])  # d_{l-1}
+    return gw, gb
+
+
+@torch.no_grad()
+def tanh_mlp_jvp(weights: list[Tensor], hs: list[Tensor], dweights: list[Tensor], dbiases: list[Tensor],
+                 slopes: list[Tensor]) -> Tensor:
+    """J v: the change of ``out`` along the parameter direction (dW_l, db_l) (forward mode)."""
+    dh = None
+    for l, (w, dw, db) in enumerate(zip(weights, dweights, dbiases)):
+        dz = torch.addmm(db, hs[l], dw.t())          # h_{l-1} dW_l^T + db_l
+        if dh is not None:
+            dz.addmm_(dh, w.t())                     # + dh_{l-1} W_l^T
+        if l == len(weights) - 1:
+            return dz
+        dh = dz.mul_(slopes[l])                      # dh_l = tanh'(z_l) dz_l
+    raise ValueError("an MLP needs at least one layer")
+
+
+@torch.no_grad()
+def tanh_mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Tensor
+                       ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """loss = mean (MLP(x) - y)^2 for a tanh MLP with a scalar output, and its gradients with
+    respect to every weight and bias (same shapes as ``weights`` / ``biases``):
+    J^T u with u = dloss/dout = 2 (out - y) / B."""
+    hs = tanh_mlp_forward(weights, biases, x)
+    err = hs[-1].squeeze(-1) - y
+    loss = err.square().mean()
+    gw, gb = tanh_mlp_vjp(weights, hs, err.mul(2.0 / x.shape[0]).unsqueeze(-1))
     return loss, gw, gb
