@@ -13,7 +13,13 @@ Measured, per side:
   time to solve    training wall time until a deterministic 10-episode eval (checked every
                    ``--eval-every`` steps, clock paused during evals) reaches the env's threshold
   final eval       deterministic 10-episode return after the last update (seed + 10000)
-  peak RSS         ru_maxrss of the worker process (subprocess envs, if any, not counted)
+  peak RSS         ru_maxrss of the worker process (subprocess envs, if any, not counted), plus
+                   for ours the private memory of the critic-fit helper process (critic_fit =
+                   process; read from /proc/PID/smaps_rollup at the end of training: its other
+                   pages are the parent's, shared copy-on-write, and counted once)
+  (the clock)      with critic_fit = process the critic fit runs on while the clock is paused
+                   for an evaluation; so before each evaluation we wait for it and add the wait
+                   back to our wall time: those iterations count as if nothing overlapped
 The env-only rate: one env (gym.make, default wrappers), random actions, one process.
 """
 from __future__ import annotations
@@ -57,6 +63,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def private_mb(pid: int) -> float:
+    """Private (unshared) resident memory of a process, MB (Linux)."""
+    kb = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                kb += int(line.split()[1])
+    return kb / 1024.0
+
+
 # ------------------------------------------------------------------------------------- workers
 def worker_env(a) -> dict:
     import gymnasium as gym
@@ -82,6 +98,7 @@ def worker_env(a) -> dict:
 def worker_ours(a) -> dict:
     import torch
 
+    import trpo.algos.trpo as TRPO_MOD
     import trpo.trainer as T
     from trpo.config import Config
     from trpo.config import parse_overrides
@@ -93,26 +110,44 @@ def worker_ours(a) -> dict:
 
     orig_loop = T._loop
 
-    def loop(cfg_, agent, *rest, **kw):  # keep a handle on the agent for the periodic evals
-        holder["agent"] = agent
-        return orig_loop(cfg_, agent, *rest, **kw)
+    waited = [0.0]  # waits for the critic-fit helper before evaluations, added back to the clock
+
+    def loop(cfg_, agent, learner, *rest, **kw):  # keep handles for the periodic evals
+        holder["agent"], holder["learner"] = agent, learner
+        return orig_loop(cfg_, agent, learner, *rest, **kw)
 
     def callback(row):  # runs outside the timed part of the iteration (wall_s excludes it)
-        curve.append((row["env_steps"], row["wall_s"], row["episode_return_mean"]))
+        curve.append((row["env_steps"], row["wall_s"] + waited[0], row["episode_return_mean"]))
         if threshold is not None and solve["wall_s"] is None and row["env_steps"] >= next_eval[0]:
             next_eval[0] += a.eval_every
+            t = time.perf_counter()
+            if hasattr(holder["learner"], "sync"):
+                holder["learner"].sync()  # no fit runs on during the paused clock
+            waited[0] += time.perf_counter() - t
             mean, _, _ = holder["agent"].evaluate(10)
             if mean >= threshold:
-                solve.update(wall_s=row["wall_s"], env_steps=row["env_steps"], eval_return=mean)
+                solve.update(wall_s=row["wall_s"] + waited[0], env_steps=row["env_steps"], eval_return=mean)
+
+    orig_close = TRPO_MOD.TRPO.close
+
+    def close(self):  # the helper's private memory, just before it exits
+        if self._helper is not None:
+            holder["helper_private_mb"] = private_mb(self._helper.pid)
+        orig_close(self)
 
     T._loop = loop
+    TRPO_MOD.TRPO.close = close
     with tempfile.TemporaryDirectory() as d:
         res = T.train(cfg, d, progress=False, callback=callback)
     s = res.summary
-    return {"impl": "ours", "seed": a.seed, "steps": s["total_steps"], "wall_s": s["wall_s"], "steps_per_s": s["steps_per_s"],
+    wall = s["wall_s"] + waited[0]
+    helper_mb = holder.get("helper_private_mb", 0.0)
+    return {"impl": "ours", "seed": a.seed, "steps": s["total_steps"], "wall_s": wall,
+            "steps_per_s": s["total_steps"] / wall, "waited_for_critic_before_evals_s": waited[0],
             "final_eval_return": s["final_eval_return_mean"], "final_eval_std": s["final_eval_return_std"],
             "train_return_last": s["train_return_last"], "time_to_solve_s": solve["wall_s"],
-            "steps_to_solve": solve["env_steps"], "peak_rss_mb": peak_rss_mb(),
+            "steps_to_solve": solve["env_steps"], "peak_rss_mb": peak_rss_mb() + helper_mb,
+            "main_rss_mb": peak_rss_mb(), "helper_private_mb": helper_mb,
             "torch_threads": torch.get_num_threads(), "config": res.agent.cfg.to_dict(), "curve": curve}
 
 

@@ -171,11 +171,16 @@ def cmd_compare(args) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     out = Path(args.output)
     runs_dir = Path(args.runs_dir) if args.runs_dir else out / "runs"
-    jobs = args.jobs or max(1, (os.cpu_count() or 1))
+    from trpo.rollout.envs import usable_cores
+
+    jobs = args.jobs or usable_cores()
+    sets = args.set or []
+    if jobs > 1 and not any(s.split("=")[0].strip() == "critic_fit" for s in sets):
+        sets = ["critic_fit=inline", *sets]  # the parallel runs already fill the cores: no helper processes
     command = "trpo compare " + " ".join(args.argv_echo)
     t0 = time.time()
     if not args.no_train:
-        run_all(args.env_id, algos, seeds, args.total_steps, runs_dir, jobs, args.set or [])
+        run_all(args.env_id, algos, seeds, args.total_steps, runs_dir, jobs, sets)
     md, png = summarise(args.env_id, algos, seeds, runs_dir, out, command)
     print(md.read_text())
     print(f"table: {md}\nfigure: {png}\nruns: {runs_dir} ({time.time() - t0:.0f} s)")

@@ -75,7 +75,7 @@ class Config:
     """Damping added to the Fisher-vector product: (F + damping I) v."""
     fvp_subsample: float = 1.0
     """Fraction of a single-path batch used for Fisher-vector products, in (0, 1]; the paper uses
-    0.1 (App. C.1). 0.2 makes CG ~2x cheaper, but together with the default critic it learned
+    0.1 (App. C.1). 0.2 makes CG ~2x cheaper, but together with a minibatch-256 critic it learned
     Pendulum-v1 worse (200k steps, seeds 0-2: -425, -137, -368 vs -129, -152, -127 with 1.0);
     docs/benchmarks.md. Vine always uses all of its (few hundred) rollout states."""
     fvp: str = "gauss-newton"
@@ -93,10 +93,11 @@ class Config:
     """Adam learning rate of the critic V_psi."""
     critic_epochs: int = 10
     """Passes over the batch per critic fit."""
-    critic_minibatch: int = 256
-    """Minibatch size of the critic fit (40 Adam steps per 1024-step batch). On Hopper-v5 at 100k
-    steps 256 learned as well as 128 over 5 seeds (median 1503 vs 940) and better than 512
-    (2 seeds); docs/benchmarks.md."""
+    critic_minibatch: int = 128
+    """Minibatch size of the critic fit (80 Adam steps per 1024-step batch; trpo/npg fit on the
+    second core, see ``critic_fit``). Hopper-v5 at 100k steps, 16 seeds: mean 1,570 with 128 vs
+    1,133 with 256 (the peer: 1,588 on 8 seeds); CartPole-v1 solved in a median 10k steps vs
+    20k; docs/benchmarks.md."""
     critic_fit: str = "auto"
     """Where trpo/npg fit the critic: ``process`` (a forked helper process fits it on another
     core while the policy step runs here; bitwise the same result), ``inline`` (after the policy

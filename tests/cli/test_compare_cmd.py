@@ -30,3 +30,19 @@ def test_compare_end_to_end(tmp_path, capsys):
     assert main(["plot", str(run), "-o", str(tmp_path / "p.png")]) == 0
     assert main(["compare", "CartPole-v1", "--algos", "ppo", "--seeds", "2", "-o", str(tmp_path), "--no-train"]) == 0
     assert main(["compare", "CartPole-v1", "--algos", "nope", "-o", str(tmp_path)]) == 2
+
+
+def test_parallel_compare_runs_fit_critics_inline(tmp_path, monkeypatch):
+    """Parallel runs fill the cores themselves: no critic-fit helper process per trpo/npg run,
+    unless the user asks for one."""
+    import trpo.compare as C
+
+    seen = []
+    monkeypatch.setattr(C, "run_all", lambda *a: seen.append(a[-1]))
+    monkeypatch.setattr(C, "summarise", lambda *a: (tmp_path / "t.md", tmp_path / "f.png"))
+    (tmp_path / "t.md").write_text("")
+    base = ["compare", "CartPole-v1", "--algos", "trpo", "-o", str(tmp_path)]
+    assert main([*base, "--jobs", "2"]) == 0
+    assert main([*base, "--jobs", "1"]) == 0
+    assert main([*base, "--jobs", "2", "--set", "critic_fit=process"]) == 0
+    assert seen == [["critic_fit=inline"], [], ["critic_fit=process"]]

@@ -27,3 +27,29 @@ def test_envpool_same_step_autoreset_cartpole():
         assert ended > 5
     finally:
         envs.close()
+
+
+def test_mujoco_ids_import_only_envpools_mujoco_registrations_and_the_rest_still_works():
+    """vector_mode auto on a MuJoCo id must not pay for every family EnvPool ships (+105 MB RSS);
+    code that later asks the package for anything gets the whole of EnvPool."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from trpo.rollout.envpool_env import EnvPoolVectorEnv, envpool_knows
+assert envpool_knows("Hopper-v5")
+envs = EnvPoolVectorEnv("Hopper-v5", 2, seed=0)
+obs, _ = envs.reset()
+obs, r, te, tr, info = envs.step(envs.single_action_space.sample()[None].repeat(2, 0))
+assert obs.shape == (2, 11)
+envs.close()
+assert "envpool.atari.registration" not in sys.modules and "envpool.entry" not in sys.modules
+import envpool
+assert "CartPole-v1" in envpool.list_all_envs() and callable(envpool.make_gymnasium)
+assert "envpool.atari.registration" in sys.modules
+from envpool import make_gymnasium
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

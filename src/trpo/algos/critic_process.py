@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import multiprocessing as mp
-import os
 import signal
 import sys
 import weakref
@@ -29,15 +28,9 @@ from torch import nn
 
 from trpo.errors import ConfigError, NonFiniteError, TrpoError
 from trpo.policies import flat_params, set_flat_params
+from trpo.rollout.envs import usable_cores
 
 SUPPORTED = ("trpo", "npg")  # the learners whose critic fit is independent of their policy step
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:

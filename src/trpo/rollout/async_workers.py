@@ -21,6 +21,7 @@ import torch
 from trpo.config import Config, from_dict
 from trpo.errors import ConfigError, TrpoError
 from trpo.rollout.batch import Batch
+from trpo.rollout.envs import usable_cores
 
 
 class _Worker:
@@ -68,7 +69,7 @@ class AsyncWorkers:
         self._own_ray = not ray.is_initialized()
         if self._own_ray:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(num_cpus=max(cfg.num_envs, os.cpu_count() or 1), include_dashboard=False,
+            ray.init(num_cpus=max(cfg.num_envs, usable_cores()), include_dashboard=False,
                      log_to_driver=False, logging_level="ERROR", object_store_memory=256 * 2**20)
         remote = ray.remote(num_cpus=1)(_Worker)
         self.workers = [remote.remote(cfg.to_dict(), k) for k in range(cfg.num_envs)]

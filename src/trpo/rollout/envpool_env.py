@@ -10,46 +10,75 @@ row, and puts the last observation of the finished episode in ``info["final_obs"
 """
 from __future__ import annotations
 
-import os
+import importlib
+import importlib.util
+import sys
 
 import numpy as np
 
 from trpo.errors import EnvError
+from trpo.rollout.envs import is_gym_mujoco, usable_cores
+
+# EnvPool's registrations of Gymnasium's MuJoCo ids (the ones vector_mode = "auto" hands to EnvPool)
+MUJOCO_REGISTRATION = "envpool.mujoco.gym.registration"
 
 
 def envpool_available() -> bool:
-    try:
-        import envpool  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("envpool") is not None
+
+
+def registry(env_id: str | None = None):
+    """EnvPool's registry (``list_all_envs``, ``make_gymnasium``), with ``env_id`` registered.
+
+    ``import envpool`` imports the registrations of every env family EnvPool ships (Atari,
+    Procgen, Jumanji, MyoSuite, ...): +105 MB of RSS and ~1.3 s here. For a Gymnasium MuJoCo id only
+    ``envpool.mujoco.gym`` is needed (+9 MB): then the package is set up without running its
+    ``__init__``, which runs in full the first time anything else asks the package for an
+    attribute (``envpool.make``, ``from envpool import ...``), so other code in the process still
+    sees all of EnvPool. Any other id, or an EnvPool laid out otherwise, takes ``import envpool``.
+    """
+    if "envpool" not in sys.modules and env_id is not None and is_gym_mujoco(env_id):
+        try:
+            _light_import()
+        except Exception:  # noqa: BLE001 - another EnvPool layout: the full import below
+            for m in [m for m in sys.modules if m == "envpool" or m.startswith("envpool.")]:
+                del sys.modules[m]
+    reg = sys.modules.get("envpool.registration")
+    if reg is not None and env_id is not None and env_id in reg.list_all_envs():
+        return reg
+    import envpool
+
+    envpool.list_all_envs  # noqa: B018 - after a light import: runs the package's __init__ (every family)
+    return envpool
+
+
+def _light_import() -> None:
+    spec = importlib.util.find_spec("envpool")
+    pkg = importlib.util.module_from_spec(spec)  # the package object; its __init__ not run yet
+
+    def finish(name):  # PEP 562: anything else asked of the package runs envpool's own __init__ now
+        del pkg.__dict__["__getattr__"]
+        spec.loader.exec_module(pkg)
+        return getattr(pkg, name)
+
+    pkg.__getattr__ = finish
+    sys.modules["envpool"] = pkg
+    importlib.import_module(MUJOCO_REGISTRATION)
+    importlib.import_module("envpool.registration")
 
 
 def envpool_knows(env_id: str) -> bool:
     """envpool is installed and ships ``env_id``."""
-    if not envpool_available():
-        return False
-    import envpool
-
-    return env_id in envpool.list_all_envs()
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return envpool_available() and env_id in registry(env_id).list_all_envs()
 
 
 class EnvPoolVectorEnv:
     """``num_envs`` copies of ``env_id`` in EnvPool, stepped synchronously (batch = all envs)."""
 
     def __init__(self, env_id: str, num_envs: int, num_threads: int = 0, seed: int = 0):
-        try:
-            import envpool
-        except ImportError:
-            raise EnvError("vector_mode 'envpool' needs envpool: pip install 'trpo[bench]'") from None
-        if env_id not in envpool.list_all_envs():
+        if not envpool_available():
+            raise EnvError("vector_mode 'envpool' needs envpool: pip install 'trpo[bench]'")
+        if env_id not in registry(env_id).list_all_envs():
             raise EnvError(f"environment '{env_id}' is not available in EnvPool; use vector_mode 'sync' or 'async'")
         self.env_id, self.num_envs, self.num_threads = env_id, num_envs, num_threads
         self._pool = None
@@ -59,12 +88,10 @@ class EnvPoolVectorEnv:
         self.single_action_space = self._pool.action_space
 
     def _make(self, seed: int) -> None:
-        import envpool
-
         if self._pool is not None:
             self._pool.close()
-        self._pool = envpool.make_gymnasium(self.env_id, num_envs=self.num_envs, batch_size=self.num_envs,
-                                            num_threads=self.num_threads or min(self.num_envs, _cores()), seed=int(seed))
+        self._pool = registry(self.env_id).make_gymnasium(self.env_id, num_envs=self.num_envs, batch_size=self.num_envs,
+                                            num_threads=self.num_threads or min(self.num_envs, usable_cores()), seed=int(seed))
 
     def reset(self, seed: int | None = None, options=None):
         if seed is not None:  # EnvPool is seeded at construction only

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import warnings
 
 import gymnasium as gym
@@ -38,6 +39,22 @@ def make_env(env_id: str, **kwargs) -> gym.Env:
         raise EnvError(f"cannot make environment '{env_id}': {e}") from None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity set), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def is_gym_mujoco(env_id: str) -> bool:
+    """A registered id whose env is one of Gymnasium's MuJoCo envs."""
+    try:
+        return str(gym.spec(env_id).entry_point).startswith("gymnasium.envs.mujoco")
+    except gym.error.Error:
+        return False
+
+
 def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path") -> str:
     """``auto`` -> the fastest backend here (docs/benchmarks.md, "Throughput against the number of
     envs"): EnvPool for MuJoCo envs, whose C++ stepping it spreads over every core, when envpool
@@ -49,8 +66,7 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path") ->
     from trpo.rollout.envpool_env import envpool_knows
 
     _lookup(env_id)
-    mujoco = str(gym.spec(env_id).entry_point).startswith("gymnasium.envs.mujoco")
-    return "envpool" if sampler == "single-path" and mujoco and envpool_knows(env_id) else "sync"
+    return "envpool" if sampler == "single-path" and is_gym_mujoco(env_id) and envpool_knows(env_id) else "sync"
 
 
 def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
