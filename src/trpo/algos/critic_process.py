@@ -1,9 +1,10 @@
-"""The critic fit on a second core, while the policy step runs on the first.
+"""The critic fit on a second core, while the policy step and the next rollout run on the first.
 
 TRPO's step 3 (the trust-region step on theta) and step 4 (the critic's refit to the
 lambda-returns, on psi) read the same batch and write disjoint parameters: neither needs the
-other's result. On a CPU with two or more cores they run at once: the critic fit in a forked
-helper process, the policy step here.
+other's result, and only the next update's advantages need step 4. On a CPU with two or more
+cores the critic fit runs in a forked helper process while this process takes the policy step
+and samples the next batch; ``TRPO.update`` (via ``sync``) waits for it before using V again.
 
 The helper owns the critic's Adam state. For each fit the parent sends the critic's parameters,
 the batch (states and targets) and the minibatch permutations, drawn here from the run's torch
@@ -11,8 +12,8 @@ RNG in the order an inline fit draws them; the helper runs the same ``fit_critic
 new parameters back. So a run is bitwise the same with ``critic_fit = "process"`` and
 ``"inline"`` (tests/algos/test_critic_process.py), and checkpoints are the same too.
 
-Everything crosses the pipe as numpy arrays or as ``torch.save`` bytes read back with
-``weights_only=True``: no pickled objects from the helper are trusted with code.
+Messages between the two processes of the run are tuples of numbers and numpy arrays; the
+optimiser state crosses as ``torch.save`` bytes read back with ``weights_only=True``.
 """
 from __future__ import annotations
 
