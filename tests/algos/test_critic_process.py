@@ -225,3 +225,23 @@ def test_a_non_finite_fit_is_not_applied(monkeypatch):
         assert all(torch.equal(a, b) for a, b in zip(before, critic.parameters()))
     finally:
         helper.close()
+
+
+def test_a_second_submit_first_applies_the_pending_fit():
+    """Two fits in a row without reading the first: the second starts from the first's result."""
+    torch.manual_seed(4)
+    obs, targets = torch.randn(64, 3), torch.randn(64)
+    ref, mine = Critic(3), Critic(3)
+    mine.load_state_dict(ref.state_dict())
+    ref_opt = adam(ref.parameters(), 1e-3)
+    helper = CriticFitProcess(mine, adam(mine.parameters(), 1e-3))
+    try:
+        p1, p2 = critic_permutations(64, 1), critic_permutations(64, 1)
+        fit_critic(ref, ref_opt, obs, targets, 1, 16, perms=p1)
+        fit_critic(ref, ref_opt, obs, targets, 1, 16, perms=p2)
+        helper.submit(obs, targets, p1, 1, 16)
+        helper.submit(obs, targets, p2, 1, 16)
+        helper.result()
+        assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), mine.parameters()))
+    finally:
+        helper.close()

@@ -119,11 +119,21 @@ class CriticFitProcess:
         self._pending = False
         self._close = weakref.finalize(self, _stop, self._conn, self._proc)
 
-    def _ask(self, msg) -> tuple:
+    def _finish(self) -> None:
+        """Read and apply a fit whose result was not read yet (an interrupted update)."""
+        if self._pending:
+            self.result()
+
+    def _send(self, msg) -> None:
+        """Send one request, after any pending fit's reply, so replies never cross."""
+        self._finish()
         try:
             self._conn.send(msg)
         except (OSError, ValueError):
             self._died()
+
+    def _ask(self, msg) -> tuple:
+        self._send(msg)
         return self._reply()
 
     def _reply(self) -> tuple:
@@ -141,13 +151,9 @@ class CriticFitProcess:
                         "the last checkpoint is intact; --set critic_fit=inline runs the fit in the main process")
 
     def submit(self, obs: torch.Tensor, targets: torch.Tensor, perms: torch.Tensor, epochs: int, minibatch: int) -> None:
-        if self._pending:
-            self.result()
-        try:
-            self._conn.send(("fit", flat_params(self.critic).numpy(), obs.numpy(), targets.numpy(), perms.numpy(),
-                             epochs, minibatch))
-        except (OSError, ValueError):
-            self._died()
+        self._finish()  # the critic holds the previous fit's parameters before they are sent
+        self._send(("fit", flat_params(self.critic).numpy(), obs.numpy(), targets.numpy(), perms.numpy(),
+                    epochs, minibatch))
         self._pending = True
 
     @property
@@ -164,13 +170,9 @@ class CriticFitProcess:
         return mse
 
     def optimizer_state(self) -> dict:
-        if self._pending:  # an interrupted update: finish its fit first
-            self.result()
         return _from_bytes(self._ask(("get",))[0])
 
     def load_optimizer_state(self, state: dict) -> None:
-        if self._pending:
-            self.result()
         self._ask(("set", _to_bytes(state)))
 
     @property
