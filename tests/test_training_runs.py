@@ -25,7 +25,7 @@ def test_same_seed_same_run_on_cpu(tmp_path, tiny_cfg):
 
 
 def test_async_vector_env_gives_the_same_batches_as_sync(tmp_path, tiny_cfg):
-    cfg = tiny_cfg.replace(total_steps=512)
+    cfg = tiny_cfg.replace(total_steps=512, vector_mode="sync")
     trpo.train(cfg, run_dir=tmp_path / "s", progress=False)
     trpo.train(cfg.replace(vector_mode="async"), run_dir=tmp_path / "a", progress=False)
     assert metric_rows(tmp_path / "s") == metric_rows(tmp_path / "a")

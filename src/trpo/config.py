@@ -34,9 +34,11 @@ class Config:
     """Parallel environments in the vector env (``a3c``: the number of workers, one env each)."""
     vector_mode: str = "auto"
     """``sync`` (one process), ``async`` (one subprocess per env) Gymnasium vector env,
-    ``envpool`` (C++ thread pool on every core; needs ``pip install 'trpo[bench]'``), or ``auto``:
-    EnvPool for MuJoCo envs when it is installed and knows the id (1.6x sync's steps/s on Hopper
-    here), else ``sync`` (the fastest for cheap envs). A run's config.toml records the mode used."""
+    ``envpool`` (C++ thread pool on every core; needs ``pip install 'trpo[bench]'``),
+    ``vector_entry_point`` (Gymnasium's array-at-once CartPole: all carts in one numpy step), or
+    ``auto``: ``vector_entry_point`` for CartPole, EnvPool for MuJoCo envs when it is installed and
+    knows the id (1.6x sync's steps/s on Hopper here), else ``sync`` (the fastest for cheap envs).
+    A run's config.toml records the mode used."""
     sampler: str = "single-path"
     """``single-path`` (trajectories from pi_old) or ``vine`` (TRPO paper §5.2)."""
     device: str = "cpu"
@@ -199,7 +201,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
 # ``lr = 0`` resolves to the algorithm's default (so config.toml always holds the value used).
 DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "a3c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
 CHOICES = {
-    "vector_mode": ("auto", "sync", "async", "envpool"),
+    "vector_mode": ("auto", "sync", "async", "envpool", "vector_entry_point"),
     "critic_fit": ("auto", "process", "inline"),
     "fvp": ("hessian", "gauss-newton"),
     "sampler": ("single-path", "vine"),

@@ -30,6 +30,21 @@ class RunningMeanStd:
         self.var = m2 / tot
         self.count = tot
 
+    def update_sequence(self, xs: np.ndarray) -> np.ndarray:
+        """``update(xs[0]); ...; update(xs[T-1])`` for a scalar stream in one pass; returns the
+        variance after each of the T updates, (T,). The merged moments of a prefix are those of
+        all its values, so with the data shifted by the old mean m0 (old data: count c0, shifted
+        mean 0, variance v0): mean_k = S1_k / n_k and n_k var_k = c0 v0 + S2_k - n_k mean_k^2,
+        with S1_k, S2_k the prefix sums of (x - m0) and (x - m0)^2 and n_k = c0 + k N."""
+        assert self.mean.shape == ()
+        y = np.asarray(xs, np.float64).reshape(len(xs), -1) - self.mean
+        n = self.count + y.shape[1] * np.arange(1, len(y) + 1)
+        m = np.cumsum(y.sum(1)) / n
+        var = (self.count * self.var + np.cumsum(np.square(y).sum(1))) / n - np.square(m)
+        if len(y):
+            self.mean, self.var, self.count = self.mean + m[-1], np.float64(var[-1]), float(n[-1])
+        return var
+
     def state_dict(self) -> dict:
         return {"mean": self.mean.copy(), "var": self.var.copy(), "count": float(self.count)}
 
@@ -80,12 +95,18 @@ class RewardScaler:
         self.enabled = enabled
 
     def __call__(self, rewards: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """A batch's rewards (T, N) -> scaled (T, N): step t's rewards divided by the std of all
+        returns seen up to step t (the running statistics take each step's N returns in turn)."""
         if not self.enabled:
             return rewards
-        self.ret = self.ret * self.gamma + rewards
-        self.rms.update(self.ret)
-        self.ret[done] = 0.0
-        return rewards / np.sqrt(self.rms.var + 1e-8)
+        rets = np.empty(rewards.shape, np.float64)
+        ret = self.ret
+        for t in range(len(rewards)):
+            ret = ret * self.gamma + rewards[t]
+            rets[t] = ret
+            ret = np.where(done[t], 0.0, ret)
+        self.ret = ret
+        return rewards / np.sqrt(self.rms.update_sequence(rets) + 1e-8)[:, None]
 
     def state_dict(self) -> dict:
         return {"rms": self.rms.state_dict(), "ret": self.ret.copy()}

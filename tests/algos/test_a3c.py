@@ -83,5 +83,5 @@ def test_a3c_run_with_ray_workers(tmp_path):
     stale = [int(float(r["staleness"])) for r in rows]
     assert min(stale) >= 0 and max(stale) >= 1          # the other worker's updates land in between
     assert {r["worker"] for r in rows} == {"0", "1"}     # both workers contribute
-    assert all(float(r["kl"]) >= 0 for r in rows)
+    assert all(float(r["kl"]) >= -1e-6 for r in rows)  # float32 rounding: a zero KL can read -1e-9
     assert (tmp_path / "run" / "summary.json").exists() and res.summary["final_eval_return_mean"] > 0

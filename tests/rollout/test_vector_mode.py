@@ -10,9 +10,11 @@ from trpo.rollout.envs import resolve_vector_mode
 def test_auto_picks_envpool_for_mujoco_only_when_installed(monkeypatch, installed):
     monkeypatch.setattr(envpool_env, "envpool_knows", lambda env_id: installed)
     assert resolve_vector_mode("Hopper-v5", "auto") == ("envpool" if installed else "sync")
-    assert resolve_vector_mode("CartPole-v1", "auto") == "sync"        # classic control: sync is faster
+    assert resolve_vector_mode("Acrobot-v1", "auto") == "sync"         # classic control: sync is faster
+    assert resolve_vector_mode("CartPole-v1", "auto") == "vector_entry_point"  # Gymnasium's numpy CartPole
+    assert resolve_vector_mode("CartPole-v1", "auto", sampler="vine") == "sync"
     assert resolve_vector_mode("Hopper-v5", "auto", sampler="vine") == "sync"  # vine snapshots in-process
-    for mode in ("sync", "async", "envpool"):                        # explicit modes are kept
+    for mode in ("sync", "async", "envpool", "vector_entry_point"):                        # explicit modes are kept
         assert resolve_vector_mode("Hopper-v5", mode) == mode
 
 
@@ -26,4 +28,4 @@ def test_run_records_the_resolved_mode(tmp_path):
     assert cfg.vector_mode == "auto"
     trpo.train(cfg, run_dir=tmp_path / "r", progress=False)
     saved = trpo.load_toml(tmp_path / "r" / "config.toml")
-    assert saved.vector_mode == "sync"
+    assert saved.vector_mode == "vector_entry_point"

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from trpo.functional import gae
 from trpo.functional.mlp import tanh_mlp_mse_grads
+from trpo.optim import FusedAdam
 from trpo.policies import Actor, Critic, tanh_mlp_linears
 from trpo.rollout import Batch
 
@@ -35,10 +36,12 @@ def estimate_advantages(batch: Batch, critic: nn.Module, gamma: float, lam: floa
     return adv, adv + values
 
 
-def adam(params, lr: float, **kw) -> torch.optim.Adam:
+def adam(params, lr: float, **kw) -> FusedAdam:
     """Adam with the fused kernel (one call for all parameters; CPU and CUDA): for our small MLPs
-    a step costs half of the single-tensor loop and a third of the foreach default on a CPU."""
-    return torch.optim.Adam(params, lr=lr, fused=True, **kw)
+    a step costs half of the single-tensor loop and a third of the foreach default on a CPU.
+    ``FusedAdam`` is torch.optim.Adam(fused=True)'s update without the Optimizer class, whose first
+    use imports torch._dynamo (+77 MB RSS; trpo/optim.py)."""
+    return FusedAdam(params, lr=lr, **kw)
 
 
 class PolicyAndCriticAdam:
@@ -88,7 +91,7 @@ def frozen_policy(actor: Actor, obs: Tensor, actions: Tensor) -> tuple[tuple[Ten
     return old, actor.log_prob(old, actions)
 
 
-def fit_critic(critic: nn.Module, opt: torch.optim.Optimizer, obs: Tensor, targets: Tensor,
+def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
                epochs: int, minibatch: int, perms: Tensor | None = None) -> float:
     """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (seed 003 §3.3, the value baseline).
     Returns the mean squared error over the batch after the fit.
@@ -193,7 +196,7 @@ def annealed_lr(base_lr: float, updates_done: int, cfg) -> float:
     return base_lr * max(0.0, 1.0 - updates_done / total)
 
 
-def gradient_step(opt: torch.optim.Optimizer, loss: Tensor, max_grad_norm: float) -> float:
+def gradient_step(opt: FusedAdam, loss: Tensor, max_grad_norm: float) -> float:
     """One first-order step on ``loss`` (to be minimised), the global gradient norm clipped to
     ``max_grad_norm`` (0 = no clipping). Returns the norm before clipping. A non-finite
     gradient raises before anything is applied."""

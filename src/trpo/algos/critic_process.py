@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from trpo.errors import ConfigError, NonFiniteError, TrpoError
+from trpo.optim import FusedAdam
 from trpo.policies import flat_params, set_flat_params
 from trpo.rollout.envs import usable_cores
 
@@ -59,7 +60,7 @@ def _from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _serve(conn, critic: nn.Module, opt: torch.optim.Optimizer, threads: int) -> None:
+def _serve(conn, critic: nn.Module, opt: FusedAdam, threads: int) -> None:
     """The helper's loop: ("fit", ...) -> ("ok", mse, params); ("get",) -> ("ok", opt state);
     ("set", state) -> ("ok",); None or a closed pipe -> exit."""
     from trpo.algos.common import fit_critic
@@ -108,7 +109,7 @@ class CriticFitProcess:
     The helper is forked from the parent as it is now, so it starts with the parent's critic and
     optimiser state (a resumed run's included)."""
 
-    def __init__(self, critic: nn.Module, opt: torch.optim.Optimizer, threads: int = 1):
+    def __init__(self, critic: nn.Module, opt: FusedAdam, threads: int = 1):
         ctx = mp.get_context("fork")
         self.critic = critic
         self._conn, child = ctx.Pipe()

@@ -57,21 +57,28 @@ def is_gym_mujoco(env_id: str) -> bool:
 
 def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path") -> str:
     """``auto`` -> the fastest backend here (docs/benchmarks.md, "Throughput against the number of
-    envs"): EnvPool for MuJoCo envs, whose C++ stepping it spreads over every core, when envpool
-    is installed and knows the id; otherwise ``sync``: for cheap envs (classic control) one
-    process beats EnvPool's thread hand-off and ``async``'s pipes. Vine sampling needs ``sync``
-    (it snapshots the envs in-process). Any other mode is returned as it is."""
+    envs"): Gymnasium's array-at-once ``CartPoleVectorEnv`` for CartPole (``vector_entry_point``);
+    EnvPool for MuJoCo envs, whose C++ stepping it spreads over every core, when envpool is
+    installed and knows the id; otherwise ``sync``: for cheap envs (classic control) one process
+    beats EnvPool's thread hand-off and ``async``'s pipes. Vine sampling needs ``sync`` (it
+    snapshots the envs one by one, in-process). Any other mode is returned as it is."""
     if mode != "auto":
         return mode
     from trpo.rollout.envpool_env import envpool_knows
+    from trpo.rollout.vector_cartpole import has_vector_cartpole
 
     _lookup(env_id)
-    return "envpool" if sampler == "single-path" and is_gym_mujoco(env_id) and envpool_knows(env_id) else "sync"
+    if sampler != "single-path":
+        return "sync"
+    if has_vector_cartpole(env_id):
+        return "vector_entry_point"
+    return "envpool" if is_gym_mujoco(env_id) and envpool_knows(env_id) else "sync"
 
 
 def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
-    """N copies of the env in one process (``sync``), in subprocesses (``async``) or in EnvPool
-    (``envpool``, see ``trpo.rollout.envpool_env``).
+    """N copies of the env in one process (``sync``), in subprocesses (``async``), in EnvPool
+    (``envpool``, see ``trpo.rollout.envpool_env``) or as one array-at-once env
+    (``vector_entry_point``: Gymnasium's CartPole, see ``trpo.rollout.vector_cartpole``).
 
     Same-step autoreset: when an episode ends at step t the returned observation is already the
     reset one and the final observation is in ``info["final_obs"]`` — so no step of the batch is
@@ -82,6 +89,12 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vecto
     if mode == "envpool":  # EnvPool's C++ thread pool, adapted to same-step autoreset
         from trpo.rollout.envpool_env import EnvPoolVectorEnv
         return EnvPoolVectorEnv(env_id, num_envs)
+    if mode == "vector_entry_point":  # Gymnasium's numpy CartPole, adapted to same-step autoreset
+        from trpo.rollout.vector_cartpole import VectorCartPole, has_vector_cartpole
+        if not has_vector_cartpole(env_id):
+            raise EnvError(f"vector_mode 'vector_entry_point' supports Gymnasium's CartPole ids only, "
+                           f"not '{env_id}'; use 'sync' or 'async'")
+        return VectorCartPole(env_id, num_envs)
     try:
         return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})

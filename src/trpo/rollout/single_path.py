@@ -20,7 +20,10 @@ def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
 
 
 def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
-    """Snapshots of every env of a sync vector env, or None when that is not possible."""
+    """Snapshots of every env of a sync vector env (one snapshot for an array-at-once vector env
+    with ``get_snapshot``), or None when that is not possible."""
+    if hasattr(envs, "get_snapshot"):
+        return [envs.get_snapshot()]
     try:
         from trpo.snapshot import snapshot, supports
     except ImportError:
@@ -33,6 +36,8 @@ def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
 
 def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> bool:
     """Restore ``env_snapshots``; False (nothing restored) when the vector env does not match."""
+    if hasattr(envs, "set_snapshot"):
+        return len(states) == 1 and envs.set_snapshot(states[0])
     try:
         from trpo.snapshot import restore, supports
     except ImportError:
@@ -71,7 +76,7 @@ class SinglePathSampler:
         raw = np.empty((T, N, *obs_dim), np.float32)         # raw obs, for the normaliser update
         obs = np.empty((T, N, *obs_dim), np.float32)          # normalised obs the policy saw
         acts = None
-        rews = np.empty((T, N), np.float32)
+        rews = np.empty((T, N), np.float64)                  # raw, scaled once the batch is in
         term = np.empty((T, N), bool)
         trunc = np.empty((T, N), bool)
         final_obs, final_idx, ep_returns, ep_lengths = [], [], [], []
@@ -83,15 +88,11 @@ class SinglePathSampler:
                 acts = np.empty((T, *a.shape), a.dtype)
             acts[t] = a
             next_obs, r, te, tr, info = self.envs.step(action_to_env(self.act_space, a))
-            r = np.asarray(r, np.float64)
-            if not np.isfinite(r).all():
-                raise NonFiniteError(f"non-finite reward from the environment at step {t} of the batch")
             self._check_obs(next_obs, f"step {t} of the batch")
+            rews[t], term[t], trunc[t] = r, te, tr
             done = te | tr
-            self.ep_return += r
+            self.ep_return += rews[t]  # a non-finite reward raises below, before anything uses it
             self.ep_length += 1
-            rews[t] = self.reward_scaler(r, done)
-            term[t], trunc[t] = te, tr
             for i in np.flatnonzero(done):
                 ep_returns.append(float(self.ep_return[i]))
                 ep_lengths.append(int(self.ep_length[i]))
@@ -103,6 +104,10 @@ class SinglePathSampler:
             self.ep_return[done] = 0.0
             self.ep_length[done] = 0
             self.raw_obs = next_obs
+        if not np.isfinite(rews).all():
+            t = int(np.flatnonzero(~np.isfinite(rews).all(1))[0])
+            raise NonFiniteError(f"non-finite reward from the environment at step {t} of the batch")
+        rews = self.reward_scaler(rews, term | trunc).astype(np.float32)
         last = self.obs_norm(self.raw_obs)
         if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
             self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
