@@ -1,12 +1,14 @@
-"""Env steps/s against the number of envs for Gymnasium sync / async vector envs and EnvPool
-(random actions, one batched action per vector step; construction and reset not timed).
+"""Env steps/s against the number of envs for Gymnasium sync / async vector envs, EnvPool and
+Gymnasium's array-at-once vector envs (random actions, one batched action per vector step;
+construction and reset not timed).
 
     python benchmarks/bench_vec.py --env CartPole-v1 Hopper-v5 --num-envs 1 2 4 8 64
 
 Which backend is fastest decides ``vector_mode`` / ``num_envs``: Gymnasium ``sync`` steps the envs
 one after the other in this process (one core); ``async`` puts each env in a subprocess (all cores,
 but a pipe round trip per env per step); EnvPool steps them in a C++ thread pool (all cores, no
-Python per env). All three return the same-step-autoreset interface (trpo.rollout.envs).
+Python per env); ``vector_entry_point`` is Gymnasium's own numpy CartPole (all carts in one
+array step; CartPole only). All return the same-step-autoreset interface (trpo.rollout.envs).
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--env", nargs="+", default=["CartPole-v1", "Hopper-v5"])
     p.add_argument("--num-envs", nargs="+", type=int, default=[1, 2, 4, 8, 64])
-    p.add_argument("--modes", nargs="+", default=["sync", "async", "envpool"])
+    p.add_argument("--modes", nargs="+", default=["sync", "async", "envpool", "vector_entry_point"])
     p.add_argument("--seconds", type=float, default=1.5)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     a = p.parse_args(argv)

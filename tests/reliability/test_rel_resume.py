@@ -48,16 +48,18 @@ def _assert_same_state(a, b, path="state"):
         assert a == b, path
 
 
-def test_exact_resume_in_fresh_process_is_bitwise(tmp_path):
+@pytest.mark.parametrize("vector_mode", ["vector_entry_point", "sync"])  # CartPole's auto choice; sync
+def test_exact_resume_in_fresh_process_is_bitwise(tmp_path, vector_mode):
     """K iterations, save, resume in a fresh process to 2K == 2K uninterrupted (CPU, bitwise)."""
     steps = 64 * K
     half, full = tmp_path / "half", tmp_path / "full"
-    assert main(["train", "CartPole-v1", "--total-steps", str(steps), "--run-dir", str(half), *COMMON]) == 0
+    common = [*COMMON, "--set", f"vector_mode={vector_mode}"]
+    assert main(["train", "CartPole-v1", "--total-steps", str(steps), "--run-dir", str(half), *common]) == 0
     p = _cli_subprocess("train", "--resume", str(half), "--total-steps", str(2 * steps), "--quiet")
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
-    assert "not bitwise" not in out  # the sync CartPole envs were snapshotted and restored
-    assert main(["train", "CartPole-v1", "--total-steps", str(2 * steps), "--run-dir", str(full), *COMMON]) == 0
+    assert "not bitwise" not in out  # the CartPole envs were snapshotted and restored
+    assert main(["train", "CartPole-v1", "--total-steps", str(2 * steps), "--run-dir", str(full), *common]) == 0
 
     a, ma = load_checkpoint(half)
     b, mb = load_checkpoint(full)
