@@ -16,7 +16,7 @@ from trpo.checkpoint import load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.errors import CheckpointError
 from trpo.normalize import ObsNormalizer
-from trpo.policies import Critic, flat_obs_dim, make_actor
+from trpo.policies import is_image_space, make_actor, make_critic
 from trpo.rollout.envs import make_env
 from trpo.rollout.policy_runner import make_policy
 from trpo.rollout.single_path import action_to_env
@@ -36,9 +36,11 @@ class Agent:
         self.cfg = cfg
         self.device = device or resolve_device(cfg.device)
         self.obs_space, self.act_space = obs_space, act_space
-        self.actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init).to(self.device)
-        self.critic = Critic(flat_obs_dim(obs_space), cfg.hidden).to(self.device)
-        self.obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs, cfg.clip_obs)
+        self.actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(self.device)
+        self.critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(self.device)
+        image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
+        self.obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,
+                                      dtype=obs_space.dtype if image else np.float32)
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
@@ -58,7 +60,7 @@ class Agent:
         cfg = from_dict(manifest["config"])
         if device is not None:
             cfg = cfg.replace(device=device)
-        env = make_env(cfg.env_id)
+        env = make_env(cfg.env_id, cfg.atari_preprocessing)
         try:
             agent = cls(cfg, env.observation_space, env.action_space)
         finally:
@@ -68,7 +70,7 @@ class Agent:
 
     def act(self, obs: np.ndarray, deterministic: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
         """Action(s) for raw observation(s): one obs of the env's shape, or a batch of them."""
-        obs = np.asarray(obs, np.float32)
+        obs = np.asarray(obs)
         single = obs.shape == self.obs_space.shape
         x = self.obs_norm(obs[None] if single else obs)
         a = make_policy(self.actor, self.device).act(x, rng or np.random.default_rng(), deterministic)
@@ -80,7 +82,8 @@ class Agent:
         """Mean and std of the undiscounted return over ``episodes`` on a separately seeded env
         (seed + 10_000 by default, never the training seeds)."""
         seed = self.cfg.seed + 10_000 if seed is None else seed
-        env = make_env(self.cfg.env_id, **({"render_mode": "rgb_array"} if video_dir else {}))
+        env = make_env(self.cfg.env_id, self.cfg.atari_preprocessing,
+                       **({"render_mode": "rgb_array"} if video_dir else {}))
         if video_dir:
             try:
                 env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda i: True, disable_logger=True)
@@ -96,7 +99,7 @@ class Agent:
                 obs, _ = env.reset(seed=seed + ep)
                 total, done = 0.0, False
                 while not done:
-                    a = policy.act(self.obs_norm(np.asarray(obs, np.float32)[None]), rng, deterministic)[0]
+                    a = policy.act(self.obs_norm(np.asarray(obs)[None]), rng, deterministic)[0]
                     obs, r, term, trunc, _ = env.step(action_to_env(self.act_space, a))
                     total += float(r)
                     done = term or trunc

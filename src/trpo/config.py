@@ -56,7 +56,8 @@ class Config:
     normalize_advantages: bool = True
     """Standardise advantages per batch (mean 0, std 1)."""
     normalize_obs: bool = True
-    """Running mean/std observation normalisation (statistics saved with the checkpoint)."""
+    """Running mean/std observation normalisation (statistics saved with the checkpoint). Image
+    observations are never normalised this way: the CNN scales their pixels by 1/255."""
     normalize_rewards: bool = True
     """Scale rewards by the running std of the discounted return (critic targets of order 1)."""
     clip_obs: float = 10.0
@@ -64,7 +65,15 @@ class Config:
 
     # --- networks --------------------------------------------------------------------------
     hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the actor and of the critic (tanh MLPs)."""
+    """Hidden layer sizes of the actor and of the critic (tanh MLPs; unused for image observations)."""
+    cnn: str = "trpo"
+    """Network for image observations (a (C, H, W) Box, e.g. Atari frames), actor and critic each
+    their own: ``trpo``, the TRPO paper's (Schulman et al. 2015, Fig. 3: two conv layers of 16 4x4
+    filters with stride 2, a fully connected layer of 20 units), or ``nature``, the DQN network
+    (Mnih et al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units). ReLU activations."""
+    atari_preprocessing: bool = True
+    """ALE ids (``ALE/Pong-v5``): no-op starts, frame skip 4 with max-pooling, 84x84 grayscale,
+    4 stacked frames (``trpo.rollout.envs.atari_wrappers``). False: the env's raw frames."""
     log_std_init: float = 0.0
     """Initial log standard deviation of a Gaussian policy."""
 
@@ -208,6 +217,7 @@ CHOICES = {
     "device": ("cpu", "cuda", "auto"),
     "baseline": ("none", "mean", "value", "optimal"),
     "advantage_estimator": ("td", "nstep", "gae"),
+    "cnn": ("trpo", "nature"),
 }
 
 

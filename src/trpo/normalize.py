@@ -55,16 +55,18 @@ class RunningMeanStd:
 
 
 class ObsNormalizer:
-    """o -> clip((o - mean) / sqrt(var + eps), -clip, clip); the identity when disabled."""
+    """o -> clip((o - mean) / sqrt(var + eps), -clip, clip) in float32; when disabled, o as
+    ``dtype`` (float32, or uint8 for image frames, which the CNN scales itself)."""
 
-    def __init__(self, shape: tuple[int, ...], enabled: bool, clip: float = 10.0):
+    def __init__(self, shape: tuple[int, ...], enabled: bool, clip: float = 10.0, dtype=np.float32):
         self.rms = RunningMeanStd(shape)
         self.enabled = enabled
         self.clip = clip
+        self.dtype = np.dtype(np.float32 if enabled else dtype)
 
     def __call__(self, obs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Normalised float32 observations (written into ``out`` when given)."""
-        obs = np.asarray(obs, np.float32)
+        """Normalised observations of ``self.dtype`` (written into ``out`` when given)."""
+        obs = np.asarray(obs, self.dtype)
         if not self.enabled:
             if out is None:
                 return obs

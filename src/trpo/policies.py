@@ -52,6 +52,50 @@ def flat_obs_dim(space: gym.Space) -> int:
     return int(np.prod(space.shape))
 
 
+def is_image_space(space: gym.Space) -> bool:
+    """A 3-D Box: frames, channels first (C, H, W) as ``atari_wrappers`` gives, or last (H, W, C)."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
+
+
+class ImageTrunk(nn.Module):
+    """Pixels -> features: conv layers, then one fully connected layer, ReLU throughout.
+
+    ``trpo``: the TRPO paper's Atari network (Schulman et al. 2015, Fig. 3): 16 4x4 filters with
+    stride 2, twice, then 20 units. ``nature``: the DQN network (Mnih et al. 2015): 32 8x8/4,
+    64 4x4/2, 64 3x3/1, then 512 units. Pixels are scaled by 1/255 here, so batches can carry uint8
+    frames (4x less memory than float32). Orthogonal init with gain sqrt(2), as ``mlp``."""
+
+    SPECS = {"trpo": ([(16, 4, 2), (16, 4, 2)], 20), "nature": ([(32, 8, 4), (64, 4, 2), (64, 3, 1)], 512)}
+
+    def __init__(self, obs_shape: tuple[int, ...], kind: str = "trpo"):
+        super().__init__()
+        convs, units = self.SPECS[kind]
+        # channels last (H, W, C) when the last axis looks like colour or stacked frames and the first does not
+        self.channels_last = obs_shape[-1] <= 4 < obs_shape[0]
+        c, h, w = (obs_shape[2], obs_shape[0], obs_shape[1]) if self.channels_last else obs_shape
+        layers: list[nn.Module] = []
+        for out, k, stride in convs:
+            conv = nn.Conv2d(c, out, k, stride)
+            nn.init.orthogonal_(conv.weight, gain=math.sqrt(2))
+            nn.init.zeros_(conv.bias)
+            layers += [conv, nn.ReLU()]
+            c, h, w = out, (h - k) // stride + 1, (w - k) // stride + 1
+        if h < 1 or w < 1:
+            raise ValueError(f"image observations of shape {tuple(obs_shape)} are too small for the '{kind}' network")
+        fc = nn.Linear(c * h * w, units)
+        nn.init.orthogonal_(fc.weight, gain=math.sqrt(2))
+        nn.init.zeros_(fc.bias)
+        self.net = nn.Sequential(*layers, nn.Flatten(), fc, nn.ReLU())
+        self.out_dim = units
+
+    def forward(self, obs: Tensor) -> Tensor:
+        x = obs.to(self.net[0].weight.dtype) / 255.0
+        if self.channels_last:
+            x = x.movedim(-1, -3)
+        lead = x.shape[:-3]  # any batch shape
+        return self.net(x.reshape(-1, *x.shape[-3:])).reshape(*lead, self.out_dim)
+
+
 class Actor(nn.Module):
     """Base class: ``net`` maps flat observations to the head's raw outputs."""
 
@@ -232,16 +276,34 @@ def _categorical_fisher(p: Tensor) -> Callable[[Tensor], Tensor]:
     return m
 
 
-def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ...], log_std_init: float = 0.0) -> Actor:
-    obs_dim = flat_obs_dim(obs_space)
+def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ...], log_std_init: float = 0.0,
+               cnn: str = "trpo") -> Actor:
+    """The actor for these spaces: a tanh MLP on flat observations; for images an ``ImageTrunk``
+    followed by the head's linear layer (``net = Sequential(trunk, Linear)``)."""
+    trunk = ImageTrunk(obs_space.shape, cnn) if is_image_space(obs_space) else None
+    obs_dim, hidden = (trunk.out_dim, ()) if trunk else (flat_obs_dim(obs_space), hidden)
     if isinstance(act_space, gym.spaces.Discrete):
-        return CategoricalActor(obs_dim, int(act_space.n), hidden)
-    if isinstance(act_space, gym.spaces.MultiDiscrete) and act_space.nvec.ndim == 1:
-        return MultiCategoricalActor(obs_dim, list(act_space.nvec), hidden)
-    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
-        return GaussianActor(obs_dim, int(act_space.shape[0]), hidden, log_std_init)
-    raise ValueError(f"unsupported action space {act_space}: trpo supports Discrete, "
-                     "1-D MultiDiscrete and 1-D Box action spaces")
+        actor: Actor = CategoricalActor(obs_dim, int(act_space.n), hidden)
+    elif isinstance(act_space, gym.spaces.MultiDiscrete) and act_space.nvec.ndim == 1:
+        actor = MultiCategoricalActor(obs_dim, list(act_space.nvec), hidden)
+    elif isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
+        actor = GaussianActor(obs_dim, int(act_space.shape[0]), hidden, log_std_init)
+    else:
+        raise ValueError(f"unsupported action space {act_space}: trpo supports Discrete, "
+                         "1-D MultiDiscrete and 1-D Box action spaces")
+    if trunk is not None:
+        actor.net = nn.Sequential(trunk, actor.net)
+    return actor
+
+
+def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo") -> Critic:
+    """V_psi: a tanh MLP; for images its own ``ImageTrunk`` followed by a linear layer."""
+    if not is_image_space(obs_space):
+        return Critic(flat_obs_dim(obs_space), hidden)
+    trunk = ImageTrunk(obs_space.shape, cnn)
+    critic = Critic(trunk.out_dim, ())
+    critic.net = nn.Sequential(trunk, critic.net)
+    return critic
 
 
 def flat_params(module: nn.Module) -> Tensor:

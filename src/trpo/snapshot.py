@@ -8,8 +8,9 @@ Vine sampling (TRPO paper §5.2) branches several rollouts from one state; exact
 envs in a checkpoint. Both need the *whole* state:
 
 * every wrapper of the chain: TimeLimit's elapsed-step counter (it decides truncation),
-  OrderEnforcing's ``_has_reset``, PassiveEnvChecker's flags, and in general every scalar
-  (bool / int / float / str / None) or numpy-array attribute of a wrapper;
+  OrderEnforcing's ``_has_reset``, PassiveEnvChecker's flags, a frame stack's queue, and in
+  general every scalar (bool / int / float / str / None) or numpy-array attribute of a wrapper and
+  every list, tuple or deque of them;
 * the base env's simulator state, by the first handler that applies, in this order:
     1. a handler registered with ``register_snapshot(EnvClass, get, set)`` (MRO lookup);
     2. the env's own ``get_snapshot() -> dict`` / ``set_snapshot(dict)`` methods;
@@ -24,6 +25,7 @@ An env none of these covers raises ``EnvError`` naming the class and the two way
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -63,9 +65,31 @@ def _layers(env: gym.Env) -> list[gym.Env]:
     return out
 
 
+def _copy(v: Any) -> Any:
+    return v.copy() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v
+
+
 def _wrapper_state(w: gym.Wrapper) -> dict:
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v.item() if isinstance(v, np.generic) else v)
-            for k, v in vars(w).items() if k not in _SKIP and _is_plain(v)}
+    """Plain attributes as they are; lists, tuples and deques of plain values (a frame stack's
+    queue, AtariPreprocessing's max-pool buffer) as {"seq": kind, "items": [...], "maxlen": n}."""
+    out = {}
+    for k, v in vars(w).items():
+        if k in _SKIP:
+            continue
+        if _is_plain(v):
+            out[k] = _copy(v)
+        elif isinstance(v, (list, tuple, deque)) and all(_is_plain(x) for x in v):
+            out[k] = {"seq": type(v).__name__, "items": [_copy(x) for x in v], "maxlen": getattr(v, "maxlen", None)}
+    return out
+
+
+def _restored(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, dict) and "seq" in v:
+        items = [x.copy() if isinstance(x, np.ndarray) else x for x in v["items"]]
+        return {"list": list, "tuple": tuple}.get(v["seq"], lambda xs: deque(xs, maxlen=v["maxlen"]))(items)
+    return v
 
 
 # --- base envs: built-in handlers -------------------------------------------------------------
@@ -191,7 +215,7 @@ def restore(env: gym.Env, state: dict) -> None:
                        f"cannot be restored into {cls} with wrappers {names}")
     for w, (_, attrs) in zip(layers[:-1], state["wrappers"]):
         for k, v in attrs.items():
-            setattr(w, k, v.copy() if isinstance(v, np.ndarray) else v)
+            setattr(w, k, _restored(v))
         if isinstance(w, gym.wrappers.PassiveEnvChecker) and getattr(w, "_previous_data", None) is None:
             # its one-shot first-step checks compare against the previous obs/info objects, which a
             # snapshot does not hold: mark them done (they only warn, never change the dynamics)

@@ -100,9 +100,10 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
     cfg = cfg.replace(critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device))
 
     if cfg.check_env and resume is None:
-        check_env(cfg.env_id)
+        check_env(cfg.env_id, cfg.atari_preprocessing)
     # a3c's workers make their own envs: here one env only tells the spaces
-    envs = make_vector_env(cfg.env_id, 1 if cfg.algo == "a3c" else cfg.num_envs, cfg.vector_mode)
+    envs = make_vector_env(cfg.env_id, 1 if cfg.algo == "a3c" else cfg.num_envs, cfg.vector_mode,
+                           cfg.atari_preprocessing)
     sampler = learner = None
     try:
         check_spaces(cfg.env_id, envs.single_observation_space, envs.single_action_space)

@@ -48,3 +48,14 @@ def test_written_out_fvp_on_cuda_matches_the_cpu():
         actor.cuda()
         got = written_out_fvp(actor, obs.cuda(), actor.dist_params(obs.cuda()), 0.1)(v.cuda())
     torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-5)
+
+
+@cuda
+def test_atari_cnn_training_runs_on_cuda(tmp_path):
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    cfg = trpo.Config(env_id="ALE/Pong-v5", total_steps=256, batch_steps=128, num_envs=2, eval_episodes=1,
+                      device="cuda")
+    res = trpo.train(cfg, run_dir=tmp_path / "pong", progress=False)
+    assert all(p.device.type == "cuda" for p in res.agent.critic.parameters())
+    assert res.summary["total_steps"] >= 256

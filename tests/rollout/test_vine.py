@@ -127,7 +127,7 @@ def _sampler(cfg, monkeypatch):
     from trpo.rollout import envs as envs_mod, vine as vine_mod
     from trpo.rollout.envs import make_env
 
-    monkeypatch.setattr(vine_mod, "make_env", lambda eid: _Count(make_env(eid)))
+    monkeypatch.setattr(vine_mod, "make_env", lambda eid, *a, **kw: _Count(make_env(eid, *a, **kw)))
     vec = gym.vector.SyncVectorEnv([lambda: _Count(gym.make(cfg.env_id)) for _ in range(cfg.num_envs)],
                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     agent = Agent(cfg, vec.single_observation_space, vec.single_action_space)

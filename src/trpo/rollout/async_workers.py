@@ -35,7 +35,7 @@ class _Worker:
 
         torch.set_num_threads(1)
         self.cfg = cfg = from_dict(cfg_dict)
-        envs = make_vector_env(cfg.env_id, 1, "sync")
+        envs = make_vector_env(cfg.env_id, 1, "sync", cfg.atari_preprocessing)
         self.agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, torch.device("cpu"))
         # worker k's env and action RNG are seeded seed + k, as env k of a vector env would be
         self.sampler = SinglePathSampler(envs, self.agent.actor, self.agent.obs_norm,

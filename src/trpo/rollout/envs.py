@@ -28,11 +28,34 @@ def _lookup(env_id: str) -> None:
     raise EnvError(f"unknown environment '{env_id}'{hint}")
 
 
-def make_env(env_id: str, **kwargs) -> gym.Env:
-    """One environment, with a clear error for unknown ids or missing extras."""
-    _lookup(env_id)
+def is_atari(env_id: str) -> bool:
+    """An ALE id (``ALE/Pong-v5``, ...): registered by ale-py."""
     try:
-        return gym.make(env_id, **kwargs)
+        return str(gym.spec(env_id).entry_point).startswith("ale_py")
+    except gym.error.Error:
+        return False
+
+
+def atari_wrappers(env: gym.Env) -> gym.Env:
+    """The DQN paper's preprocessing (Mnih et al. 2015; Machado et al. 2018 for the rest), by
+    Gymnasium's wrappers: up to 30 no-op actions at reset, the action repeated for 4 frames with
+    the max of the last two, 84x84 grayscale, the last 4 frames stacked -> uint8 (4, 84, 84).
+    Rewards are not clipped (the reward scaler keeps them of order one, and returns stay game
+    scores); a lost life does not end the episode; ALE v5's sticky actions (p = 0.25) stay."""
+    env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
+                                          terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
+    return gym.wrappers.FrameStackObservation(env, 4)
+
+
+def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env:
+    """One environment, with a clear error for unknown ids or missing extras. ALE ids get
+    ``atari_wrappers`` unless ``atari_preprocessing`` is False (the frame skip moves into the
+    wrapper: the env itself is made with ``frameskip=1``)."""
+    _lookup(env_id)
+    atari = atari_preprocessing and is_atari(env_id)
+    try:
+        env = gym.make(env_id, **({"frameskip": 1} if atari else {}), **kwargs)
+        return atari_wrappers(env) if atari else env
     except gym.error.DependencyNotInstalled as e:
         raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
     except gym.error.Error as e:
@@ -75,7 +98,8 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path") ->
     return "envpool" if is_gym_mujoco(env_id) and envpool_knows(env_id) else "sync"
 
 
-def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
+def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_preprocessing: bool = True
+                    ) -> gym.vector.VectorEnv:
     """N copies of the env in one process (``sync``), in subprocesses (``async``), in EnvPool
     (``envpool``, see ``trpo.rollout.envpool_env``) or as one array-at-once env
     (``vector_entry_point``: Gymnasium's CartPole, see ``trpo.rollout.vector_cartpole``).
@@ -95,9 +119,13 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync") -> gym.vecto
             raise EnvError(f"vector_mode 'vector_entry_point' supports Gymnasium's CartPole ids only, "
                            f"not '{env_id}'; use 'sync' or 'async'")
         return VectorCartPole(env_id, num_envs)
+    atari = atari_preprocessing and is_atari(env_id)
     try:
         return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
-                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP})
+                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
+                            **({"wrappers": [atari_wrappers], "frameskip": 1} if atari else {}))
+    except gym.error.DependencyNotInstalled as e:
+        raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
     except gym.error.Error as e:
         raise EnvError(f"cannot make environment '{env_id}': {e}") from None
 
@@ -115,13 +143,13 @@ def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> Non
                        "(need Discrete, 1-D MultiDiscrete or 1-D float Box)")
 
 
-def check_env(env_id: str) -> None:
+def check_env(env_id: str, atari_preprocessing: bool = True) -> None:
     """trpo's own checks (spaces; reset and step: tuple length, observation shape, dtype, bounds,
     finiteness, reward), then Gymnasium's env checker. Our checks run first: their messages name
     the exact problem."""
     from gymnasium.utils.env_checker import check_env as gym_check_env
 
-    env = make_env(env_id)
+    env = make_env(env_id, atari_preprocessing)
     try:
         check_spaces(env_id, env.observation_space, env.action_space)
         with warnings.catch_warnings():
@@ -130,7 +158,7 @@ def check_env(env_id: str) -> None:
             out = base.reset(seed=0)
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise EnvError(f"environment '{env_id}': reset() must return (obs, info)")
-            validate_step(env_id, env.observation_space, out[0], 0.0, "reset")
+            validate_step(env_id, base.observation_space, out[0], 0.0, "reset")
             env.action_space.seed(0)
             for t in range(5):
                 out = base.step(env.action_space.sample())
@@ -138,7 +166,7 @@ def check_env(env_id: str) -> None:
                     raise EnvError(f"environment '{env_id}': step() returned {len(out)} values; Gymnasium 1.x "
                                    "envs return (obs, reward, terminated, truncated, info)")
                 obs, reward, term, trunc, _ = out
-                validate_step(env_id, env.observation_space, obs, reward, f"step {t + 1}")
+                validate_step(env_id, base.observation_space, obs, reward, f"step {t + 1}")
                 if term or trunc:
                     base.reset()
             try:

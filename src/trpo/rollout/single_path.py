@@ -73,15 +73,16 @@ class SinglePathSampler:
         T, N = self.T, self.N
         policy = make_policy(self.actor, self.device)
         obs_dim = self.raw_obs.shape[1:]
-        raw = np.empty((T, N, *obs_dim), np.float32)         # raw obs, for the normaliser update
-        obs = np.empty((T, N, *obs_dim), np.float32)          # normalised obs the policy saw
+        raw = np.empty((T, N, *obs_dim), np.float32) if self.obs_norm.enabled else None  # for the statistics
+        obs = np.empty((T, N, *obs_dim), self.obs_norm.dtype)  # normalised obs the policy saw (uint8 frames)
         acts = None
         rews = np.empty((T, N), np.float64)                  # raw, scaled once the batch is in
         term = np.empty((T, N), bool)
         trunc = np.empty((T, N), bool)
         final_obs, final_idx, ep_returns, ep_lengths = [], [], [], []
         for t in range(T):
-            raw[t] = self.raw_obs
+            if raw is not None:
+                raw[t] = self.raw_obs
             self.obs_norm(self.raw_obs, out=obs[t])
             a = policy.act(obs[t], self.rng)
             if acts is None:
@@ -97,7 +98,7 @@ class SinglePathSampler:
                 ep_returns.append(float(self.ep_return[i]))
                 ep_lengths.append(int(self.ep_length[i]))
                 if tr[i] and not te[i]:
-                    fo = np.asarray(info["final_obs"][i], np.float32)
+                    fo = np.asarray(info["final_obs"][i])
                     self._check_obs(fo, f"step {t} of the batch (final observation)")
                     final_obs.append(self.obs_norm(fo))
                     final_idx.append(t * N + i)
@@ -111,9 +112,9 @@ class SinglePathSampler:
         last = self.obs_norm(self.raw_obs)
         if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
             self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
-        self.last_raw_obs = raw  # for A3C's master, which keeps the statistics of all workers
+        self.last_raw_obs = raw  # for A3C's master, which keeps the statistics of all workers (None: off)
         term_only = term & ~trunc  # an episode both terminated and truncated is terminal
-        fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), np.float32)
+        fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
         return Batch(
             obs=torch.from_numpy(obs), actions=torch.from_numpy(acts), rewards=torch.from_numpy(rews),
             terminated=torch.from_numpy(term_only), truncated=torch.from_numpy(trunc & ~term),

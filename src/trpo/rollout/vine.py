@@ -87,7 +87,7 @@ class VineSampler:
         self.envs = _SnapshottingEnvs(envs)
         self.trunk = SinglePathSampler(self.envs, agent.actor, agent.obs_norm, reward_scaler, trunk_per_env,
                                        cfg.seed, agent.device)
-        self.branch_env = make_env(cfg.env_id)
+        self.branch_env = make_env(cfg.env_id, cfg.atari_preprocessing)
         self.branch_env.reset(seed=cfg.seed + 1)
         self.act_space = envs.single_action_space
         n_act = self.act_space.n if isinstance(self.act_space, gym.spaces.Discrete) else None
