@@ -25,7 +25,8 @@ def _summary_table(summary: dict, run_dir: Path) -> None:
     ev = summary.get("final_eval_return_mean")
     ev_s = f"{ev:.1f} ± {summary['final_eval_return_std']:.1f}" if ev is not None else "n/a"
     tr = summary.get("train_return_last")
-    t.add_row(ev_s, f"{tr:.1f}" if tr is not None else "n/a", f"{summary['total_steps']:,}",
+    tr_s = "n/a (no episode ended)" if tr is None or tr != tr else f"{tr:.1f}"  # NaN: no episode finished
+    t.add_row(ev_s, tr_s, f"{summary['total_steps']:,}",
               f"{summary['wall_s']:.1f} s", f"{summary['steps_per_s']:,.0f}")
     c = Console()
     c.print(t)
