@@ -41,6 +41,7 @@ class RunningMeanStd:
         n = self.count + y.shape[1] * np.arange(1, len(y) + 1)
         m = np.cumsum(y.sum(1)) / n
         var = (self.count * self.var + np.cumsum(np.square(y).sum(1))) / n - np.square(m)
+        var = np.maximum(var, 0.0)  # rounding can leave -1e-16 where the values are (nearly) all equal
         if len(y):
             self.mean, self.var, self.count = self.mean + m[-1], np.float64(var[-1]), float(n[-1])
         return var
