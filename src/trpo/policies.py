@@ -53,8 +53,8 @@ def flat_obs_dim(space: gym.Space) -> int:
 
 
 def is_image_space(space: gym.Space) -> bool:
-    """A 3-D Box: frames, channels first (C, H, W) as ``atari_wrappers`` gives, or last (H, W, C)."""
-    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
+    """A 3-D uint8 Box: frames, channels first (C, H, W) as ``atari_wrappers`` gives, or last (H, W, C)."""
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
 
 
 class ImageTrunk(nn.Module):
