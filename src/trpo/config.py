@@ -67,7 +67,7 @@ class Config:
     hidden: tuple[int, ...] = (64, 64)
     """Hidden layer sizes of the actor and of the critic (tanh MLPs; unused for image observations)."""
     cnn: str = "trpo"
-    """Network for image observations (a (C, H, W) Box, e.g. Atari frames), actor and critic each
+    """Network for image observations (a 3-D uint8 Box, e.g. Atari frames), actor and critic each
     their own: ``trpo``, the TRPO paper's (Schulman et al. 2015, Fig. 3: two conv layers of 16 4x4
     filters with stride 2, a fully connected layer of 20 units), or ``nature``, the DQN network
     (Mnih et al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units). ReLU activations."""
