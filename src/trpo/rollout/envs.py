@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
+from contextlib import contextmanager
 
 import gymnasium as gym
 import numpy as np
@@ -47,19 +48,26 @@ def atari_wrappers(env: gym.Env) -> gym.Env:
     return gym.wrappers.FrameStackObservation(env, 4)
 
 
+@contextmanager
+def _env_errors(env_id: str):
+    """Gymnasium's errors while making ``env_id`` -> one-line ``EnvError``s."""
+    try:
+        yield
+    except gym.error.DependencyNotInstalled as e:
+        raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
+    except gym.error.Error as e:
+        raise EnvError(f"cannot make environment '{env_id}': {e}") from None
+
+
 def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env:
     """One environment, with a clear error for unknown ids or missing extras. ALE ids get
     ``atari_wrappers`` unless ``atari_preprocessing`` is False (the frame skip moves into the
     wrapper: the env itself is made with ``frameskip=1``)."""
     _lookup(env_id)
     atari = atari_preprocessing and is_atari(env_id)
-    try:
+    with _env_errors(env_id):
         env = gym.make(env_id, **({"frameskip": 1} if atari else {}), **kwargs)
         return atari_wrappers(env) if atari else env
-    except gym.error.DependencyNotInstalled as e:
-        raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
-    except gym.error.Error as e:
-        raise EnvError(f"cannot make environment '{env_id}': {e}") from None
 
 
 def usable_cores() -> int:
@@ -120,14 +128,10 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
                            f"not '{env_id}'; use 'sync' or 'async'")
         return VectorCartPole(env_id, num_envs)
     atari = atari_preprocessing and is_atari(env_id)
-    try:
+    with _env_errors(env_id):
         return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
                             **({"wrappers": [atari_wrappers], "frameskip": 1} if atari else {}))
-    except gym.error.DependencyNotInstalled as e:
-        raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
-    except gym.error.Error as e:
-        raise EnvError(f"cannot make environment '{env_id}': {e}") from None
 
 
 def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:
