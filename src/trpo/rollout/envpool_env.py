@@ -17,7 +17,8 @@ import sys
 import numpy as np
 
 from trpo.errors import EnvError
-from trpo.rollout.envs import is_gym_mujoco, usable_cores
+from trpo.rollout.env_ids import is_gym_mujoco
+from trpo.system import usable_cores
 
 # EnvPool's registrations of Gymnasium's MuJoCo ids (the ones vector_mode = "auto" hands to EnvPool)
 MUJOCO_REGISTRATION = "envpool.mujoco.gym.registration"
@@ -72,6 +73,21 @@ def envpool_knows(env_id: str) -> bool:
     return envpool_available() and env_id in registry(env_id).list_all_envs()
 
 
+def envpool_seed(seed: int, num_envs: int) -> int:
+    """The seed to hand EnvPool for trpo's ``seed`` (0 .. 2**32 - 1).
+
+    EnvPool asserts that its seed is an int32 and seeds env i with ``seed + i`` in C++ ``int``, so
+    a seed >= 2**31 used to fail (``AssertionError: Seed should be in range of int32``) and one
+    just below 2**31 overflowed for the last envs. Seeds up to 2**31 - num_envs are kept as they
+    are (runs made with them stay reproducible); larger ones are hashed into that range (not taken
+    modulo it, which would give 2**31 + 1 the env streams of the commonly used seed 1 or so)."""
+    top = 2**31 - num_envs  # the largest seed whose seed + num_envs - 1 is still an int32
+    seed = int(seed)
+    if 0 <= seed <= top:
+        return seed
+    return int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] % (top + 1))
+
+
 class EnvPoolVectorEnv:
     """``num_envs`` copies of ``env_id`` in EnvPool, stepped synchronously (batch = all envs)."""
 
@@ -91,7 +107,8 @@ class EnvPoolVectorEnv:
         if self._pool is not None:
             self._pool.close()
         self._pool = registry(self.env_id).make_gymnasium(self.env_id, num_envs=self.num_envs, batch_size=self.num_envs,
-                                            num_threads=self.num_threads or min(self.num_envs, usable_cores()), seed=int(seed))
+                                            num_threads=self.num_threads or min(self.num_envs, usable_cores()),
+                                            seed=envpool_seed(seed, self.num_envs))
 
     def reset(self, seed: int | None = None, options=None):
         if seed is not None:  # EnvPool is seeded at construction only
