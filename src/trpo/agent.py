@@ -15,32 +15,21 @@ import torch
 from trpo.checkpoint import load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.errors import CheckpointError
-from trpo.normalize import ObsNormalizer
-from trpo.policies import is_image_space, make_actor, make_critic
-from trpo.rollout.envs import make_env
+from trpo.policies import make_networks
+from trpo.resolve import resolve_device
+from trpo.rollout.envs import EnvSpec
 from trpo.rollout.policy_runner import make_policy
 from trpo.rollout.single_path import action_to_env
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from trpo.errors import ConfigError
-        raise ConfigError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
-    return torch.device(name)
-
-
 class Agent:
-    def __init__(self, cfg: Config, obs_space: gym.Space, act_space: gym.Space, device: torch.device | None = None):
+    def __init__(self, cfg: Config, obs_space: gym.Space, act_space: gym.Space, device: torch.device | None = None,
+                 env: EnvSpec | None = None):
         self.cfg = cfg
         self.device = device or resolve_device(cfg.device)
         self.obs_space, self.act_space = obs_space, act_space
-        self.actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(self.device)
-        self.critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(self.device)
-        image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
-        self.obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,
-                                      dtype=obs_space.dtype if image else np.float32)
+        self.env = env or EnvSpec.from_config(cfg)  # what ``evaluate`` makes its env from
+        self.actor, self.critic, self.obs_norm = make_networks(cfg, obs_space, act_space, self.device)
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
@@ -55,16 +44,16 @@ class Agent:
             raise CheckpointError(f"checkpoint does not match this configuration: {str(e).splitlines()[0]}") from None
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None) -> "Agent":
-        state, manifest = load_checkpoint(path)
+    def load(cls, path: str | Path, device: str | None = None, best: bool = False, env_fn=None) -> "Agent":
+        """From a run directory (its latest checkpoint; ``best``: ``checkpoints/best``, the policy
+        of the best periodic evaluation) or a checkpoint manifest. ``env_fn``: the env factory a
+        run trained with ``trpo.train(cfg, env_fn=...)`` used, for ``evaluate``."""
+        state, manifest = load_checkpoint(_best_path(path) if best else path)
         cfg = from_dict(manifest["config"])
         if device is not None:
             cfg = cfg.replace(device=device)
-        env = make_env(cfg.env_id, cfg.atari_preprocessing)
-        try:
-            agent = cls(cfg, env.observation_space, env.action_space)
-        finally:
-            env.close()
+        env = EnvSpec.from_config(cfg, env_fn)
+        agent = cls(cfg, *env.spaces(), env=env)
         agent.load_state_dict(state["agent"])
         return agent
 
@@ -82,8 +71,7 @@ class Agent:
         """Mean and std of the undiscounted return over ``episodes`` on a separately seeded env
         (seed + 10_000 by default, never the training seeds)."""
         seed = self.cfg.seed + 10_000 if seed is None else seed
-        env = make_env(self.cfg.env_id, self.cfg.atari_preprocessing,
-                       **({"render_mode": "rgb_array"} if video_dir else {}))
+        env = self.env.make(**({"render_mode": "rgb_array"} if video_dir else {}))
         if video_dir:
             try:
                 env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda i: True, disable_logger=True)
@@ -107,3 +95,12 @@ class Agent:
         finally:
             env.close()
         return float(np.mean(returns)), float(np.std(returns)), returns
+
+
+def _best_path(path: str | Path) -> Path:
+    """``RUN/checkpoints/best`` of a run directory (``best`` of a checkpoints directory)."""
+    p = Path(path)
+    for cand in (p / "checkpoints" / "best", p / "best"):
+        if cand.is_dir():
+            return cand
+    raise CheckpointError(f"{path}: no best checkpoint (checkpoints/best is written by periodic evaluation)")

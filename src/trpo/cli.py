@@ -34,26 +34,30 @@ def _summary_table(summary: dict, run_dir: Path) -> None:
 
 
 def cmd_train(args) -> int:
-    from trpo.config import Config, from_dict, load_toml, parse_overrides
+    from trpo.config import Config, from_dict, load_toml, parse_env_kwargs, parse_overrides
     from trpo.trainer import train
 
+    flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
+             "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device, "preset": args.preset}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if args.env_kwargs:
+        flags["env_kwargs"] = parse_env_kwargs(args.env_kwargs)
     if args.resume:
+        from trpo.checkpoint import load_checkpoint
+
         if not Path(args.resume).is_dir():
             raise ConfigError(f"--resume: no such run directory: {args.resume}")
-        extra = {"total_steps": args.total_steps} if args.total_steps else {}
-        cfg = None
-        if extra:
-            from trpo.checkpoint import load_checkpoint
-            _, manifest = load_checkpoint(args.resume)
-            cfg = from_dict({**manifest["config"], **extra})
+        if args.config:
+            raise ConfigError("--resume continues a run with its own config.toml; --config cannot be combined with it")
+        _, manifest = load_checkpoint(args.resume)
+        # the saved config with the requested changes; train() refuses keys that may not change
+        cfg = from_dict({**manifest["config"], **flags, **parse_overrides(args.set or [])})
         result = train(cfg, resume=args.resume, progress=not args.quiet)
     else:
         if not args.env_id and not args.config:
             raise ConfigError("train needs ENV_ID (or --config FILE.toml, or --resume RUN_DIR)")
         base = load_toml(args.config).to_dict() if args.config else {}
-        flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
-                 "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device}
-        merged = {**base, **{k: v for k, v in flags.items() if v is not None}, **parse_overrides(args.set or [])}
+        merged = {**base, **flags, **parse_overrides(args.set or [])}
         if args.num_envs and "batch_steps" not in merged and Config().batch_steps % args.num_envs:
             merged["batch_steps"] = max(1, Config().batch_steps // args.num_envs) * args.num_envs
         cfg = from_dict(merged)
@@ -68,10 +72,28 @@ def cmd_train(args) -> int:
     return 130 if result.interrupted else 0
 
 
+def cmd_config(args) -> int:
+    from trpo.config import describe_fields
+
+    print(describe_fields())
+    return 0
+
+
+def cmd_presets(args) -> int:
+    from trpo import presets
+
+    for name, p in presets.available().items():
+        where = ", ".join(p.match) or (f"every {p.family} env" if p.family else "named only")
+        print(f"{name}: {p.description}\n    auto for: {where} (algos: {', '.join(p.algos) or 'all'})")
+        for k, v in p.config.items():
+            print(f"    {k} = {v!r}")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from trpo.agent import Agent
 
-    agent = Agent.load(args.run_dir, device=args.device)
+    agent = Agent.load(args.run_dir, device=args.device, best=args.best)
     video = Path(args.run_dir) / "videos" if args.video else None
     mean, std, returns = agent.evaluate(args.episodes, seed=args.seed, deterministic=args.deterministic,
                                         video_dir=video)
@@ -95,25 +117,32 @@ def cmd_plot(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from trpo import __version__
-    from trpo.algos import ALGOS
+    from trpo.config import choices_of, describe_fields
 
     p = _Parser(prog="trpo", description="Trust Region Policy Optimization and the policy-gradient family.")
     p.add_argument("--version", action="version", version=f"trpo {__version__}")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train an agent; writes a run directory")
-    t.add_argument("env_id", nargs="?", help="Gymnasium environment id, e.g. CartPole-v1, Hopper-v5")
-    t.add_argument("--algo", choices=list(ALGOS), help="algorithm (default trpo)")
+    t = sub.add_parser("train", help="train an agent; writes a run directory",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="config keys (--set KEY=VALUE, or in a --config TOML file):\n" + describe_fields())
+    t.add_argument("env_id", nargs="?", help="Gymnasium environment id (CartPole-v1, Hopper-v5) or module:EnvId")
+    t.add_argument("--algo", choices=choices_of("algo"), help="algorithm (default trpo)")
     t.add_argument("--total-steps", type=int, help="environment steps to train for")
     t.add_argument("--seed", type=int)
     t.add_argument("--num-envs", type=int)
-    t.add_argument("--sampler", choices=["single-path", "vine"])
-    t.add_argument("--device", choices=["cpu", "cuda", "auto"])
+    t.add_argument("--sampler", choices=choices_of("sampler"))
+    t.add_argument("--device", choices=choices_of("device"))
+    t.add_argument("--preset", help="settings shipped with trpo (trpo presets; default auto; '' for none)")
+    t.add_argument("--env-kwargs", action="append", metavar="KEY=VALUE",
+                   help="keyword argument for gym.make (repeatable; values read as TOML: 1, 0.5, true, 'text')")
     t.add_argument("--config", help="a TOML file of config keys (e.g. a run's config.toml)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one config key (repeatable)")
     t.add_argument("--run-dir", help="where to write the run (default runs/ENV_ALGO_sSEED_TIME)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a run from its latest checkpoint (with --total-steps, --device, or --set of "
+                        "the keys trpo config marks as changeable on resume)")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in --run-dir")
     t.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     t.set_defaults(func=cmd_train)
@@ -126,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="deterministic (mode) or --stochastic / --no-deterministic actions")
     e.add_argument("--stochastic", dest="deterministic", action="store_false", help=argparse.SUPPRESS)
-    e.add_argument("--device", choices=["cpu", "cuda", "auto"], default=None)
+    e.add_argument("--device", choices=choices_of("device"), default=None)
+    e.add_argument("--best", action="store_true", help="the best-evaluated policy (checkpoints/best)")
     e.set_defaults(func=cmd_eval)
 
     pl = sub.add_parser("plot", help="plot learning curves of one or more runs")
@@ -135,7 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--y", default="episode_return_mean", help="metrics.csv column to plot")
     pl.set_defaults(func=cmd_plot)
 
-    for name, module in (("compare", "trpo.compare"), ("theory", "trpo.theory.cli")):
+    c = sub.add_parser("config", help="list every config key: type, default, range or choices, help")
+    c.set_defaults(func=cmd_config)
+    ps = sub.add_parser("presets", help="the presets shipped with trpo")
+    ps.set_defaults(func=cmd_presets)
+
+    for name, module in (("compare", "trpo.compare"), ("theory", "trpo.theory.cli"), ("report", "trpo.report"),
+                         ("export", "trpo.export"), ("tune", "trpo.tune")):
         try:
             __import__(module, fromlist=["register"]).register(sub)
         except ImportError:

@@ -5,7 +5,9 @@
 
 Each pair is an ordinary ``trpo train`` run in its own subprocess (``--jobs`` at a time) writing a
 run directory under ``RUNS_DIR`` (default ``OUT/runs``) that ``trpo plot`` reads; pairs whose
-``summary.json`` already exists are not re-run, so an interrupted comparison continues. Then:
+a finished ``summary.json`` are not re-run, and interrupted or killed runs resume from their
+latest checkpoint, so an interrupted comparison continues where it stopped; only finished runs
+enter the table. Then:
 
 * ``OUT/compare_ENV.md`` / ``.csv``: per algorithm the final evaluation return (mean over seeds)
   with a 95% bootstrap confidence interval over seeds, wall time and steps/s;
@@ -53,17 +55,35 @@ def run_dir_for(runs_dir: Path, env_id: str, algo: str, seed: int) -> Path:
     return runs_dir / f"{env_id.replace('/', '_')}_{algo}_s{seed}"
 
 
+def run_state(run_dir: Path) -> str:
+    """``finished`` (summary.json of a run that was not interrupted), ``resumable`` (checkpoints:
+    an interrupted or killed run), or ``new``."""
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            if not json.loads(summary.read_text()).get("interrupted", False):
+                return "finished"
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    from trpo.checkpoint import list_checkpoints
+
+    return "resumable" if list_checkpoints(run_dir / "checkpoints") else "new"
+
+
 def _train_one(env_id: str, algo: str, seed: int, total_steps: int, run_dir: Path, overrides: list[str]) -> tuple[str, int, int]:
-    if (run_dir / "summary.json").exists():
+    state = run_state(run_dir)
+    if state == "finished":
         return algo, seed, 0
-    cmd = [sys.executable, "-m", "trpo", "train", env_id, "--algo", algo, "--seed", str(seed),
-           "--total-steps", str(total_steps), "--run-dir", str(run_dir), "--quiet"]
-    if run_dir.exists():  # an unfinished run (no summary.json) is started afresh
-        cmd.append("--overwrite")
-    for kv in overrides:
-        cmd += ["--set", kv]
+    if state == "resumable":  # interrupted or killed: continue from its latest checkpoint
+        cmd = [sys.executable, "-m", "trpo", "train", "--resume", str(run_dir), "--total-steps", str(total_steps),
+               "--quiet"]
+    else:
+        cmd = [sys.executable, "-m", "trpo", "train", env_id, "--algo", algo, "--seed", str(seed),
+               "--total-steps", str(total_steps), "--run-dir", str(run_dir), "--quiet", "--overwrite"]
+        for kv in overrides:
+            cmd += ["--set", kv]
     run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / "compare.log", "w") as log:
+    with open(run_dir / "compare.log", "a") as log:
         rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
     return algo, seed, rc
 
@@ -107,7 +127,7 @@ def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, o
     rows, curves = [], {}
     max_steps = 0
     for algo in algos:
-        done = [s for s in seeds if (run_dir_for(runs_dir, env_id, algo, s) / "summary.json").exists()]
+        done = [s for s in seeds if run_state(run_dir_for(runs_dir, env_id, algo, s)) == "finished"]
         sums = [json.loads((run_dir_for(runs_dir, env_id, algo, s) / "summary.json").read_text()) for s in done]
         sums = [s for s in sums if s.get("final_eval_return_mean") is not None]
         if not sums:
@@ -129,12 +149,14 @@ def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, o
         w = csv.DictWriter(f, list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    md = [f"# {env_id}: final evaluation return (deterministic policy, {rows[0]['runs']} seeds)", "",
+    md = [f"# {env_id}: final evaluation return (deterministic policy, {len(seeds)} seeds)", "",
           f"Command: `{command}`", "",
-          "| algo | final return (mean over seeds) | 95% CI (bootstrap over seeds) | per seed | wall time (s) | steps/s |",
-          "|---|---:|---:|---|---:|---:|"]
+          "| algo | finished runs | final return (mean over seeds) | 95% CI (bootstrap over seeds) | per seed | "
+          "wall time (s) | steps/s |",
+          "|---|---:|---:|---:|---|---:|---:|"]
     for r in rows:
-        md.append(f"| {r['algo']} | {r['final_return_mean']:.1f} | [{r['ci95_low']:.1f}, {r['ci95_high']:.1f}] | "
+        md.append(f"| {r['algo']} | {r['runs']} of {len(seeds)} | {r['final_return_mean']:.1f} | "
+                  f"[{r['ci95_low']:.1f}, {r['ci95_high']:.1f}] | "
                   f"{r['final_returns']} | {r['wall_s_mean']:.1f} | {r['steps_per_s_mean']:,.0f} |")
     md_path = out_dir / f"compare_{safe}.md"
     md_path.write_text("\n".join(md) + "\n")
@@ -171,7 +193,7 @@ def cmd_compare(args) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     out = Path(args.output)
     runs_dir = Path(args.runs_dir) if args.runs_dir else out / "runs"
-    from trpo.rollout.envs import usable_cores
+    from trpo.system import usable_cores
 
     jobs = args.jobs or usable_cores()
     sets = args.set or []

@@ -1,8 +1,12 @@
-"""The run configuration: one flat dataclass, every field documented, validated up front.
+"""The run configuration: one flat dataclass; each field's type, default, range or choices and help
+text are declared once, on the field (``_f``), and everything else derives from there: validation,
+``--set`` typing, ``trpo config`` / ``trpo train --help``, ``help(trpo.Config)``, the CLI's choices.
 
-Files are TOML only (read with ``tomllib``, written with ``tomli_w``); nothing is ever evaluated.
-Fields left at ``None`` take the algorithm's default when the config is resolved, so the resolved
-``config.toml`` in a run directory always holds concrete values and reproduces the run.
+Files are TOML (read with ``tomllib``, written with ``tomli_w``); nothing is ever evaluated. A few
+fields are resolved to the concrete value a run uses before anything is built
+(``trpo.resolve.resolve_run``): ``vector_mode = "auto"``, ``critic_fit = "auto"``, ``device =
+"auto"``, ``lr = 0`` (the algorithm's default); a run directory's ``config.toml`` holds the resolved
+values, so ``--config RUN/config.toml`` reproduces the run.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import dataclasses
 import difflib
 import math
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,154 +22,181 @@ import tomli_w
 
 from trpo.errors import ConfigError
 
+_current_section = ""
+
+
+def _section(name: str) -> None:
+    """Fields declared after this call belong to section ``name`` (for help listings)."""
+    global _current_section
+    _current_section = name
+
+
+def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None) -> Any:
+    """A config field: its default, help text, numeric range ``(low, high, low_inclusive,
+    high_inclusive)`` (None = unbounded) or allowed values. Choices of ``None`` that come from a
+    registry (algorithms, samplers) are filled in by ``choices_of``."""
+    meta = {"help": help, "range": range, "choices": choices, "section": _current_section}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
 
 @dataclass
 class Config:
-    # --- the run -------------------------------------------------------------------------
-    env_id: str = "CartPole-v1"
-    """Gymnasium environment id (Box observations; Discrete, MultiDiscrete or Box actions)."""
-    algo: str = "trpo"
-    """Algorithm: see ``trpo.algos.ALGOS``."""
-    total_steps: int = 1_000_000
-    """Environment steps to train for (every simulated step counts)."""
-    seed: int = 0
-    """Seeds torch, numpy, the action sampler and the environments; a CPU run is repeatable."""
-    num_envs: int = 8
-    """Parallel environments in the vector env (``a3c``: the number of workers, one env each)."""
-    vector_mode: str = "auto"
-    """``sync`` (one process), ``async`` (one subprocess per env) Gymnasium vector env,
-    ``envpool`` (C++ thread pool on every core; needs ``pip install 'trpo[bench]'``),
-    ``vector_entry_point`` (Gymnasium's array-at-once CartPole: all carts in one numpy step), or
-    ``auto``: ``vector_entry_point`` for CartPole, EnvPool for MuJoCo envs when it is installed and
-    knows the id (1.6x sync's steps/s on Hopper here), else ``sync`` (the fastest for cheap envs).
-    A run's config.toml records the mode used."""
-    sampler: str = "single-path"
-    """``single-path`` (trajectories from pi_old) or ``vine`` (TRPO paper §5.2)."""
-    device: str = "cpu"
-    """Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."""
-    torch_threads: int = 1
-    """torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."""
+    _section("the run")
+    env_id: str = _f("CartPole-v1", help=(
+        "Gymnasium environment id, or ``module:EnvId`` (the module is imported first, as gym.make "
+        "does; Box observations; Discrete, MultiDiscrete or Box actions)."))
+    env_kwargs: dict = _f({}, help=(
+        "Keyword arguments for gym.make (``--env-kwargs KEY=VALUE``; a TOML table in config files)."))
+    algo: str = _f("trpo", choices=None, help="Algorithm (the registry ``trpo.algos.ALGOS``).")
+    preset: str = _f("auto", help=(
+        "Settings shipped with the package (``trpo presets``) for the keys left at their defaults: "
+        "``auto`` (the env's own preset or its family's, e.g. ``mujoco``, if one is shipped for "
+        "the algorithm), a preset's name, or empty for none. config.toml records the one applied."))
+    total_steps: int = _f(1_000_000, range=(1, None, True, True),
+                          help="Environment steps to train for (every simulated step counts).")
+    seed: int = _f(0, range=(0, 2**32 - 1, True, True), help=(
+        "Seeds torch, numpy, the action sampler and the environments; a CPU run is repeatable."))
+    num_envs: int = _f(8, range=(1, 4096, True, True), help=(
+        "Parallel environments in the vector env (``a3c``: the number of workers, one env each)."))
+    vector_mode: str = _f("auto", choices=("auto", "sync", "async", "envpool", "vector_entry_point"), help=(
+        "``sync`` (one process) or ``async`` (a subprocess per env) Gymnasium vector env, ``envpool`` "
+        "(EnvPool's C++ ports on a thread pool; ``pip install 'trpo[envpool]'``; results are "
+        "evaluated on Gymnasium's env), ``vector_entry_point`` (Gymnasium's array-at-once "
+        "CartPole), or ``auto``: ``vector_entry_point`` for CartPole ids, else ``sync`` "
+        "(Gymnasium's own env; docs/results/mujoco.md says why not EnvPool's MuJoCo ports)."))
+    sampler: str = _f("single-path", choices=None, help=(
+        "``single-path`` (trajectories from pi_old), ``vine`` (TRPO paper Sec. 5.2; trpo, npg) or "
+        "``async`` (a3c's workers); an algorithm with one sampler gets it."))
+    device: str = _f("cpu", choices=("cpu", "cuda", "auto"), help=(
+        "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."))
+    torch_threads: int = _f(1, range=(1, 1024, True, True), help=(
+        "torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."))
 
-    # --- batch and advantages -------------------------------------------------------------
-    batch_steps: int = 1024
-    """Environment steps per iteration, over all envs (must be a multiple of ``num_envs``)."""
-    gamma: float = 0.99
-    """Discount factor, in [0, 1)."""
-    gae_lambda: float = 0.95
-    """GAE lambda in [0, 1]: 0 is the one-step TD advantage, 1 is Monte Carlo minus the baseline."""
-    normalize_advantages: bool = True
-    """Standardise advantages per batch (mean 0, std 1)."""
-    normalize_obs: bool = True
-    """Running mean/std observation normalisation (statistics saved with the checkpoint). Image
-    observations are never normalised this way: the CNN scales their pixels by 1/255."""
-    normalize_rewards: bool = True
-    """Scale rewards by the running std of the discounted return (critic targets of order 1)."""
-    clip_obs: float = 10.0
-    """Clip normalised observations to [-clip_obs, clip_obs]."""
+    _section("batch and advantages")
+    batch_steps: int = _f(1024, range=(1, None, True, True), help=(
+        "Environment steps per iteration, over all envs (a multiple of ``num_envs``)."))
+    gamma: float = _f(0.99, range=(0.0, 1.0, True, False), help="Discount factor, in [0, 1).")
+    gae_lambda: float = _f(0.95, range=(0.0, 1.0, True, True), help=(
+        "GAE lambda in [0, 1]: 0 is the one-step TD advantage, 1 is Monte Carlo minus the baseline."))
+    normalize_advantages: bool = _f(True, help="Standardise advantages per batch (mean 0, std 1).")
+    normalize_obs: bool = _f(True, help=(
+        "Running mean/std observation normalisation (statistics saved with the checkpoint). Image "
+        "observations are never normalised this way: the CNN scales their pixels by 1/255."))
+    normalize_rewards: bool = _f(True, help=(
+        "Scale rewards by the running std of the discounted return (critic targets of order 1)."))
+    clip_obs: float = _f(10.0, range=(0.0, None, False, True),
+                         help="Clip normalised observations to [-clip_obs, clip_obs].")
 
-    # --- networks --------------------------------------------------------------------------
-    hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the actor and of the critic (tanh MLPs; unused for image observations)."""
-    cnn: str = "trpo"
-    """Network for image observations (a 3-D uint8 Box, e.g. Atari frames), actor and critic each
-    their own: ``trpo``, the TRPO paper's (Schulman et al. 2015, Fig. 3: two conv layers of 16 4x4
-    filters with stride 2, a fully connected layer of 20 units), or ``nature``, the DQN network
-    (Mnih et al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units). ReLU activations."""
-    atari_preprocessing: bool = True
-    """ALE ids (``ALE/Pong-v5``): no-op starts, frame skip 4 with max-pooling, 84x84 grayscale,
-    4 stacked frames (``trpo.rollout.envs.atari_wrappers``). False: the env's raw frames."""
-    log_std_init: float = 0.0
-    """Initial log standard deviation of a Gaussian policy."""
+    _section("networks")
+    hidden: tuple[int, ...] = _f((64, 64), help=(
+        "Hidden layer sizes of the actor and of the critic (tanh MLPs; unused for image observations)."))
+    cnn: str = _f("trpo", choices=("trpo", "nature"), help=(
+        "Network for image observations (a 3-D uint8 Box, e.g. Atari frames), actor and critic each "
+        "their own: ``trpo``, the TRPO paper's (Schulman et al. 2015, Fig. 3: two conv layers of 16 "
+        "4x4 filters with stride 2, 20 fully connected units), or ``nature``, the DQN network (Mnih "
+        "et al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units). ReLU activations."))
+    atari_preprocessing: bool = _f(True, help=(
+        "ALE ids (``ALE/Pong-v5``): no-op starts, frame skip 4 with max-pooling, 84x84 grayscale, "
+        "4 stacked frames (``trpo.rollout.envs.atari_wrappers``). False: the env's raw frames."))
+    log_std_init: float = _f(0.0, range=(-5.0, 2.0, True, True),
+                             help="Initial log standard deviation of a Gaussian policy.")
 
-    # --- trust region (trpo, npg) ---------------------------------------------------------------
-    max_kl: float = 0.01
-    """delta: the bound on the mean KL(pi_old || pi_new) per update."""
-    cg_iters: int = 10
-    """Conjugate-gradient iterations for F x = g."""
-    cg_damping: float = 0.1
-    """Damping added to the Fisher-vector product: (F + damping I) v."""
-    fvp_subsample: float = 1.0
-    """Fraction of a single-path batch used for Fisher-vector products, in (0, 1]; the paper uses
-    0.1 (App. C.1). 0.2 makes CG ~2x cheaper, but together with a minibatch-256 critic it learned
-    Pendulum-v1 worse (200k steps, seeds 0-2: -425, -137, -368 vs -129, -152, -127 with 1.0);
-    docs/benchmarks.md. Vine always uses all of its (few hundred) rollout states."""
-    fvp: str = "gauss-newton"
-    """Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or
-    ``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."""
-    ls_max_backtracks: int = 10
-    """Line-search step shrinks before the step is rejected."""
-    ls_shrink: float = 0.8
-    """Line-search shrink factor in (0, 1)."""
-    entropy_coef: float = 0.0
-    """Weight of the entropy bonus added to every method's policy objective."""
+    _section("trust region (trpo, npg)")
+    max_kl: float = _f(0.01, range=(0.0, None, False, True),
+                       help="delta: the bound on the mean KL(pi_old || pi_new) per update.")
+    cg_iters: int = _f(10, range=(1, 1000, True, True), help="Conjugate-gradient iterations for F x = g.")
+    cg_damping: float = _f(0.1, range=(0.0, None, True, True),
+                           help="Damping added to the Fisher-vector product: (F + damping I) v.")
+    fvp_subsample: float = _f(1.0, range=(0.0, 1.0, False, True), help=(
+        "Fraction of a single-path batch used for Fisher-vector products, in (0, 1]; the TRPO paper "
+        "uses 0.1 (App. C.1); docs/benchmarks.md measures the trade-off. Vine always uses all of "
+        "its rollout states."))
+    fvp: str = _f("gauss-newton", choices=("hessian", "gauss-newton"), help=(
+        "Fisher-vector product form: ``hessian`` (Hessian of the mean KL, double backward) or "
+        "``gauss-newton`` (J^T M J v with the closed-form Fisher M of the head); equal at theta_old."))
+    ls_max_backtracks: int = _f(10, range=(1, 1000, True, True),
+                                help="Line-search step shrinks before the step is rejected.")
+    ls_shrink: float = _f(0.8, range=(0.0, 1.0, False, False), help="Line-search shrink factor in (0, 1).")
+    entropy_coef: float = _f(0.0, range=(0.0, None, True, True),
+                             help="Weight of the entropy bonus added to every method's policy objective.")
 
-    # --- critic -----------------------------------------------------------------------------
-    critic_lr: float = 1e-3
-    """Adam learning rate of the critic V_psi."""
-    critic_epochs: int = 10
-    """Passes over the batch per critic fit."""
-    critic_minibatch: int = 128
-    """Minibatch size of the critic fit (80 Adam steps per 1024-step batch; trpo/npg fit on the
-    second core, see ``critic_fit``). Hopper-v5 at 100k steps, 16 seeds: mean 1,570 with 128 vs
-    1,133 with 256 (the peer: 1,588 on 8 seeds); CartPole-v1 solved in a median 10k steps vs
-    20k; docs/benchmarks.md."""
-    critic_fit: str = "auto"
-    """Where trpo/npg fit the critic: ``process`` (a forked helper process fits it on another
-    core while the policy step runs here; bitwise the same result), ``inline`` (after the policy
-    step, in this process) or ``auto``: ``process`` on a CPU with 2+ cores under Linux, else
-    ``inline``. A run's config.toml records the one used."""
+    _section("critic")
+    critic_lr: float = _f(1e-3, range=(0.0, None, False, True), help="Adam learning rate of the critic V_psi.")
+    critic_epochs: int = _f(10, range=(0, 10_000, True, True), help="Passes over the batch per critic fit.")
+    critic_minibatch: int = _f(128, range=(1, None, True, True), help=(
+        "Minibatch size of the critic fit (docs/benchmarks.md compares 128 and 256)."))
+    critic_fit: str = _f("auto", choices=("auto", "process", "inline"), help=(
+        "Where trpo/npg fit the critic: ``process`` (a forked helper process fits it on another "
+        "core while the policy step runs here; bitwise the same result), ``inline`` (after the "
+        "policy step, in this process) or ``auto``: ``process`` on a CPU with 2+ cores under "
+        "Linux, else ``inline``."))
 
-    # --- first-order policy-gradient methods (reinforce, a2c, ppo, ppo-kl; docs/algorithms.md) ---
-    lr: float = 0.0
-    """Adam learning rate of the policy (and, for ppo/ppo-kl, the critic); 0 = the algorithm's
-    default (``DEFAULT_LR``: reinforce/a2c 1e-3, ppo/ppo-kl 3e-4 as SB3/CleanRL)."""
-    anneal_lr: bool = True
-    """Decay ``lr`` linearly to 0 over ``total_steps`` (CleanRL's default); first-order methods only."""
-    max_grad_norm: float = 0.5
-    """Clip the global gradient norm of each first-order step to this (0 = no clipping)."""
-    baseline: str = "value"
-    """reinforce: ``none``, ``mean`` (batch mean return), ``value`` (V_psi(s_t)) or ``optimal``
-    (b = E[||grad log pi||^2 R] / E[||grad log pi||^2], seed 003 §3.3)."""
-    advantage_estimator: str = "gae"
-    """a2c: ``td`` (one-step, seed 003 §3.4.1), ``nstep`` (``n_step`` rewards) or ``gae`` (gae_lambda)."""
-    n_step: int = 5
-    """a2c with ``advantage_estimator = "nstep"``: rewards summed before bootstrapping."""
-    pg_l2_eps: float = 0.01
-    """pg-l2: epsilon of the parameter-space step ||theta_new - theta_old||^2 = eps (seed 003 §3.6.1)."""
-    epochs: int = 10
-    """ppo, ppo-kl: passes over the batch per update."""
-    minibatch_size: int = 64
-    """ppo, ppo-kl: minibatch size of the Adam steps."""
-    clip_range: float = 0.2
-    """ppo: epsilon of the clipped ratio, clip(r, 1 - eps, 1 + eps) (PPO paper eq. 7)."""
-    clip_value: bool = False
-    """ppo, ppo-kl: clip the value update to +-clip_range around V_old (as OpenAI baselines)."""
-    vf_coef: float = 0.5
-    """ppo, ppo-kl: weight of the value loss in the joint loss."""
-    kl_target: float = 0.01
-    """ppo-kl: d_targ of the adaptive KL penalty (PPO paper §4)."""
-    kl_coef_init: float = 1.0
-    """ppo-kl: initial penalty coefficient beta (lambda in seed 003)."""
+    _section("first-order policy-gradient methods (reinforce, a2c, a3c, ppo, ppo-kl)")
+    lr: float = _f(0.0, range=(0.0, None, True, True), help=(
+        "Adam learning rate of the policy (and, for ppo/ppo-kl, the critic); 0 = the algorithm's "
+        "default (reinforce/a2c/a3c 1e-3, ppo/ppo-kl 3e-4 as SB3/CleanRL)."))
+    anneal_lr: bool = _f(True, help=(
+        "Decay ``lr`` linearly to 0 over ``total_steps`` (CleanRL's default); first-order methods only."))
+    max_grad_norm: float = _f(0.5, range=(0.0, None, True, True), help=(
+        "Clip the global gradient norm of each first-order step to this (0 = no clipping)."))
+    baseline: str = _f("value", choices=("none", "mean", "value", "optimal"), help=(
+        "reinforce: ``none``, ``mean`` (batch mean return), ``value`` (V_psi(s_t)) or ``optimal`` "
+        "(b = E[||grad log pi||^2 R] / E[||grad log pi||^2]; docs/algorithms.md)."))
+    advantage_estimator: str = _f("gae", choices=("td", "nstep", "gae"), help=(
+        "a2c, a3c: ``td`` (one-step), ``nstep`` (``n_step`` rewards) or ``gae`` (gae_lambda)."))
+    n_step: int = _f(5, range=(1, 100_000, True, True), help=(
+        "a2c with ``advantage_estimator = \"nstep\"``: rewards summed before bootstrapping."))
+    pg_l2_eps: float = _f(0.01, range=(0.0, None, False, True), help=(
+        "pg-l2: epsilon of the parameter-space step ||theta_new - theta_old||^2 = eps."))
+    epochs: int = _f(10, range=(1, 10_000, True, True), help="ppo, ppo-kl: passes over the batch per update.")
+    minibatch_size: int = _f(64, range=(1, None, True, True), help="ppo, ppo-kl: minibatch size of the Adam steps.")
+    clip_range: float = _f(0.2, range=(0.0, 1.0, False, False), help=(
+        "ppo: epsilon of the clipped ratio, clip(r, 1 - eps, 1 + eps) (PPO paper eq. 7)."))
+    clip_value: bool = _f(False, help=(
+        "ppo, ppo-kl: clip the value update to +-clip_range around V_old (as OpenAI baselines)."))
+    vf_coef: float = _f(0.5, range=(0.0, None, True, True), help="ppo, ppo-kl: weight of the value loss.")
+    kl_target: float = _f(0.01, range=(0.0, None, False, True),
+                          help="ppo-kl: d_targ of the adaptive KL penalty (PPO paper Sec. 4).")
+    kl_coef_init: float = _f(1.0, range=(0.0, None, False, True),
+                             help="ppo-kl: initial penalty coefficient beta.")
 
-    # --- vine sampling (--sampler vine; TRPO paper §5.2, docs/vine.md) ---------------------------
-    vine_trunk_fraction: float = 0.5
-    """Fraction of ``batch_steps`` spent on trunk trajectories; the branches get the rest."""
-    vine_actions: int = 0
-    """K actions per rollout state: 0 = every action of a Discrete space (else 4); K draws from pi_old."""
-    vine_branch_length: int = 64
-    """Steps of each branch rollout (the action a_k, then pi_old), fewer where the episode ends."""
-    vine_rollout_states: int = 0
-    """N rollout states per iteration; 0 = as many as the branch budget allows (at least 1)."""
+    _section("vine sampling (--sampler vine; TRPO paper Sec. 5.2, docs/vine.md)")
+    vine_trunk_fraction: float = _f(0.5, range=(0.0, 1.0, False, False), help=(
+        "Fraction of ``batch_steps`` spent on trunk trajectories; the branches get the rest."))
+    vine_actions: int = _f(0, range=(0, 4096, True, True), help=(
+        "K actions per rollout state: 0 = every action of a Discrete space (else 4); K draws from pi_old."))
+    vine_branch_length: int = _f(64, range=(1, None, True, True), help=(
+        "Steps of each branch rollout (the action a_k, then pi_old), fewer where the episode ends."))
+    vine_rollout_states: int = _f(0, range=(0, None, True, True), help=(
+        "N rollout states per iteration; 0 = as many as the branch budget allows (at least 1)."))
 
-    # --- bookkeeping --------------------------------------------------------------------------
-    checkpoint_every: int = 10
-    """Save a checkpoint every this many iterations (and at the end)."""
-    keep_checkpoints: int = 3
-    """How many most recent checkpoints to keep."""
-    eval_episodes: int = 10
-    """Episodes of the final deterministic evaluation (at least 10 for ``summary.json``)."""
-    check_env: bool = True
-    """Run Gymnasium's env checker and trpo's own checks before training."""
+    _section("evaluation and bookkeeping")
+    eval_every: int = _f(0, range=(0, None, True, True), help=(
+        "Env steps between periodic deterministic evaluations (on separately seeded envs; written "
+        "to metrics.csv as eval_return_mean/std; the best policy kept as checkpoints/best); "
+        "0 = about 20 over the run."))
+    eval_periodic_episodes: int = _f(5, range=(0, 100_000, True, True), help=(
+        "Episodes of each periodic evaluation; 0 = no periodic evaluation."))
+    eval_episodes: int = _f(10, range=(1, 100_000, True, True), help=(
+        "Episodes of the final deterministic evaluation (at least 10 for ``summary.json``)."))
+    stop_at_return: float = _f(math.inf, help=(
+        "Stop (with a checkpoint) once a periodic evaluation's mean return reaches this; inf = never."))
+    video_every: int = _f(0, range=(0, None, True, True), help=(
+        "Record one episode video every this many periodic evaluations into RUN/videos "
+        "(``pip install 'trpo[video]'``); 0 = never."))
+    track: str = _f("none", choices=("none", "wandb"), help=(
+        "Also log metrics, config and summary to Weights & Biases (``pip install 'trpo[wandb]'``; "
+        "WANDB_MODE=offline works without a network). TensorBoard is always written."))
+    warnings: bool = _f(True, help=(
+        "Print the debugging warnings (entropy collapse, tiny KL, useless critic, exploding "
+        "observations), each at most once per run."))
+    checkpoint_every: int = _f(10, range=(1, None, True, True),
+                               help="Save a checkpoint every this many iterations (and at the end).")
+    keep_checkpoints: int = _f(3, range=(1, 1000, True, True), help=(
+        "How many most recent checkpoints to keep (checkpoints/best is never rotated away)."))
+    check_env: bool = _f(True, help="Run Gymnasium's env checker and trpo's own checks before training.")
 
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -185,40 +216,64 @@ class Config:
 
 
 FIELDS = {f.name: f for f in fields(Config)}
+# derived from the fields' declarations: (low, high, low_inclusive, high_inclusive), None = unbounded
+RANGES: dict[str, tuple] = {n: f.metadata["range"] for n, f in FIELDS.items() if f.metadata["range"]}
 
-# (low, high, low_inclusive, high_inclusive) for numeric fields; None means unbounded.
-RANGES: dict[str, tuple[float | None, float | None, bool, bool]] = {
-    "total_steps": (1, None, True, True), "seed": (0, 2**32 - 1, True, True),
-    "num_envs": (1, 4096, True, True), "torch_threads": (1, 1024, True, True),
-    "batch_steps": (1, None, True, True), "gamma": (0.0, 1.0, True, False),
-    "gae_lambda": (0.0, 1.0, True, True), "clip_obs": (0.0, None, False, True),
-    "log_std_init": (-5.0, 2.0, True, True), "max_kl": (0.0, None, False, True),
-    "cg_iters": (1, 1000, True, True), "cg_damping": (0.0, None, True, True),
-    "fvp_subsample": (0.0, 1.0, False, True), "ls_max_backtracks": (1, 1000, True, True),
-    "ls_shrink": (0.0, 1.0, False, False), "entropy_coef": (0.0, None, True, True),
-    "critic_lr": (0.0, None, False, True), "critic_epochs": (0, 10_000, True, True),
-    "critic_minibatch": (1, None, True, True), "checkpoint_every": (1, None, True, True),
-    "keep_checkpoints": (1, 1000, True, True), "eval_episodes": (1, 100_000, True, True),
-    "vine_trunk_fraction": (0.0, 1.0, False, False), "vine_actions": (0, 4096, True, True),
-    "vine_branch_length": (1, None, True, True), "vine_rollout_states": (0, None, True, True),
-    "lr": (0.0, None, True, True), "max_grad_norm": (0.0, None, True, True), "n_step": (1, 100_000, True, True),
-    "pg_l2_eps": (0.0, None, False, True), "epochs": (1, 10_000, True, True),
-    "minibatch_size": (1, None, True, True), "clip_range": (0.0, 1.0, False, False),
-    "vf_coef": (0.0, None, True, True), "kl_target": (0.0, None, False, True),
-    "kl_coef_init": (0.0, None, False, True),
-}
-# ``lr = 0`` resolves to the algorithm's default (so config.toml always holds the value used).
-DEFAULT_LR = {"reinforce": 1e-3, "a2c": 1e-3, "a3c": 1e-3, "ppo": 3e-4, "ppo-kl": 3e-4}
-CHOICES = {
-    "vector_mode": ("auto", "sync", "async", "envpool", "vector_entry_point"),
-    "critic_fit": ("auto", "process", "inline"),
-    "fvp": ("hessian", "gauss-newton"),
-    "sampler": ("single-path", "vine"),
-    "device": ("cpu", "cuda", "auto"),
-    "baseline": ("none", "mean", "value", "optimal"),
-    "advantage_estimator": ("td", "nstep", "gae"),
-    "cnn": ("trpo", "nature"),
-}
+
+def choices_of(name: str) -> tuple[str, ...] | None:
+    """The allowed values of a field: its declared choices, or for ``algo`` and ``sampler`` the
+    keys of their registries."""
+    if name == "algo":
+        from trpo.algos import ALGOS
+        return tuple(ALGOS)
+    if name == "sampler":
+        from trpo.rollout import SAMPLERS
+        return tuple(SAMPLERS)
+    return FIELDS[name].metadata["choices"]
+
+
+CHOICES: dict[str, tuple[str, ...]] = {n: choices_of(n) for n in FIELDS if choices_of(n)}
+
+# what ``trpo train --resume RUN`` may change (anything else would make the continuation a
+# different run than its config.toml says): the length, the hardware, evaluation and bookkeeping
+RESUMABLE = ("total_steps", "device", "torch_threads", "critic_fit", "eval_every", "eval_periodic_episodes",
+             "eval_episodes", "stop_at_return", "video_every", "track", "warnings", "checkpoint_every",
+             "keep_checkpoints")
+
+
+def default_lr(algo: str) -> float:
+    """The learning rate ``lr = 0`` stands for (0.0 for methods without one)."""
+    from trpo.algos import ALGOS
+    return ALGOS[algo].default_lr if algo in ALGOS else 0.0
+
+
+def describe_fields(width: int = 100) -> str:
+    """Every config key with its type, default, range or choices and help, by section: what
+    ``trpo config`` and ``trpo train --help`` print and ``help(trpo.Config)`` shows."""
+    import textwrap
+
+    out, section = [], None
+    for name, f in FIELDS.items():
+        if f.metadata["section"] != section:
+            section = f.metadata["section"]
+            out.append(f"\n[{section}]")
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        allowed = choices_of(name)
+        rng = f.metadata["range"]
+        extra = (f"; one of {', '.join(allowed)}" if allowed else "") + (f"; range {_fmt_range(*rng)}" if rng else "")
+        ftype = f.type.replace("tuple[int, ...]", "list of int")
+        out.append(f"  {name} ({ftype}, default {_fmt_default(default)}{extra})")
+        out += textwrap.wrap(f.metadata["help"].replace("``", ""), width, initial_indent=" " * 6,
+                             subsequent_indent=" " * 6)
+    return "\n".join(out).lstrip("\n")
+
+
+def _fmt_default(v: Any) -> str:
+    if isinstance(v, tuple):
+        return ",".join(map(str, v))
+    if isinstance(v, str):
+        return repr(v)
+    return str(v)
 
 
 def _fmt_range(lo, hi, lo_in, hi_in) -> str:
@@ -256,6 +311,9 @@ def _coerce(name: str, value: Any) -> Any:
                 return float(value)
             except OverflowError:  # an int too large for a float
                 pass
+    elif ftype == "dict":
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return dict(value)
     elif ftype == "str":
         if isinstance(value, str):
             return value
@@ -272,11 +330,9 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def validate(cfg: Config) -> Config:
-    """Reject out-of-range values with one line naming the key and the allowed range."""
-    from trpo.algos import ALGOS  # late import: algos import config
-
-    if cfg.lr == 0.0 and cfg.algo in DEFAULT_LR:
-        cfg.lr = DEFAULT_LR[cfg.algo]
+    """Reject out-of-range values with one line naming the key and the allowed range. Changes
+    nothing (resolving ``auto`` values is ``trpo.resolve.resolve_run``'s job)."""
+    from trpo.algos import ALGOS
 
     for name, (lo, hi, lo_in, hi_in) in RANGES.items():
         v = getattr(cfg, name)
@@ -287,15 +343,17 @@ def validate(cfg: Config) -> Config:
     for name, allowed in CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"config key '{name}' = {getattr(cfg, name)!r}; allowed: {', '.join(allowed)}")
-    if cfg.algo not in ALGOS:
-        raise ConfigError(f"config key 'algo' = {cfg.algo!r}; allowed: {', '.join(ALGOS)}")
-    if cfg.sampler == "vine" and cfg.algo not in ("trpo", "npg"):
-        raise ConfigError(f"config key 'sampler' = 'vine' needs algo 'trpo' or 'npg' (the vine estimator is "
-                          f"TRPO's); algo is {cfg.algo!r}")
+    samplers = ALGOS[cfg.algo].samplers
+    default = FIELDS["sampler"].default
+    if cfg.sampler not in samplers and cfg.sampler != default:  # left at the default: the algorithm's own
+        raise ConfigError(f"config key 'sampler' = {cfg.sampler!r} does not feed algo {cfg.algo!r}; "
+                          f"allowed: {', '.join(samplers)}")
     if cfg.batch_steps % cfg.num_envs:
         raise ConfigError(f"config key 'batch_steps' = {cfg.batch_steps} must be a multiple of num_envs = {cfg.num_envs}")
     if not cfg.env_id:
         raise ConfigError("config key 'env_id' must not be empty")
+    if math.isnan(cfg.stop_at_return):
+        raise ConfigError("config key 'stop_at_return' must be a number or inf")
     return cfg
 
 
@@ -320,18 +378,35 @@ def load_toml(path: str | Path) -> Config:
         raise ConfigError(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    nested = [k for k, v in data.items() if isinstance(v, dict)]
+    nested = [k for k, v in data.items() if isinstance(v, dict) and FIELDS.get(k, None) is not None
+              and FIELDS[k].type != "dict"]
     if nested:
         raise ConfigError(f"config file {path}: tables are not supported (found [{nested[0]}]); use flat keys")
     return from_dict(data)
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+def parse_overrides(pairs: list[str], flag: str = "--set") -> dict[str, Any]:
     """Parse ``--set KEY=VALUE`` pairs (values typed later by the field's type)."""
     out = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}")
         key, value = pair.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def parse_env_kwargs(pairs: list[str]) -> dict[str, Any]:
+    """``--env-kwargs KEY=VALUE`` pairs; each VALUE read as a TOML value when it is one (numbers,
+    booleans, quoted strings, arrays), else kept as a string: ``frameskip=1`` -> 1,
+    ``render_mode=rgb_array`` -> "rgb_array"."""
+    out = {}
+    for key, value in parse_overrides(pairs, "--env-kwargs").items():
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value
+    return out
+
+
+Config.__doc__ = ("The run configuration (``trpo config`` prints the same list).\n\n" + describe_fields(90))

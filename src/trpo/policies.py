@@ -129,11 +129,6 @@ class Actor(nn.Module):
         the Fisher block of the ``n_extra`` parameters before the net's. None: use autograd."""
         return None
 
-    def _plain(self, cls: type) -> bool:
-        """True when this actor computes its head exactly as ``cls`` does with a tanh MLP (a
-        subclass that overrides ``dist_params`` gets the autograd Fisher instead)."""
-        return type(self).dist_params is cls.dist_params and tanh_mlp_linears(self.net) is not None
-
     def numpy_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(W, b) of every Linear layer of a plain tanh MLP, for the fast numpy sampler."""
         return [(m.weight.detach().cpu().double().numpy().copy(), m.bias.detach().cpu().double().numpy().copy())
@@ -154,7 +149,7 @@ class CategoricalActor(Actor):
         return K.categorical_log_prob(params[0], a)
 
     def fisher_parts(self, old):
-        if not self._plain(CategoricalActor):
+        if plain_actor_class(self) is not CategoricalActor:
             return None
         p = torch.softmax(old[0], -1)
         return _categorical_fisher(p), None, 0
@@ -193,7 +188,7 @@ class MultiCategoricalActor(Actor):
         return sum(K.categorical_log_prob(lg, a[..., i]) for i, lg in enumerate(self._split(params[0])))
 
     def fisher_parts(self, old):
-        if not self._plain(MultiCategoricalActor):
+        if plain_actor_class(self) is not MultiCategoricalActor:
             return None
         blocks = [_categorical_fisher(torch.softmax(lg, -1)) for lg in self._split(old[0])]  # M block-diagonal
         return (lambda u: torch.cat([m(ui) for m, ui in zip(blocks, self._split(u))], -1)), None, 0
@@ -239,7 +234,7 @@ class GaussianActor(Actor):
         """KL(N(mu0, s0) || N(mu, s)) per dimension has Hessian 1/s0^2 in mu, 2 in log s and 0 across
         at (mu0, s0). The log-std is one vector for all states (J = I per state, through the clamp),
         so its block is 2 v (0 where the clamp is active): the mean over states of 2."""
-        if not self._plain(GaussianActor) or next(self.parameters()) is not self.log_std:
+        if plain_actor_class(self) is not GaussianActor or next(self.parameters()) is not self.log_std:
             return None
         inv_var = torch.exp(-2.0 * old[1])
         inside = ((self.log_std >= LOG_STD_MIN) & (self.log_std <= LOG_STD_MAX)).to(self.log_std.dtype).detach()
@@ -260,6 +255,28 @@ class GaussianActor(Actor):
         return mu + log_std.exp() * noise
 
 
+# The methods that define a built-in actor's distribution: a subclass that overrides any of them
+# computes something the written-out formulas do not know.
+_DISTRIBUTION_METHODS = ("dist_params", "log_prob", "kl", "entropy", "mode", "sample", "fisher_parts",
+                         "clamped_log_std", "_split")
+
+
+def plain_actor_class(actor: nn.Module) -> type | None:
+    """The one rule for every fast path (numpy acting in ``rollout.policy_runner``, the written-out
+    Gauss-Newton Fisher product): the built-in actor class (``CategoricalActor``,
+    ``MultiCategoricalActor`` or ``GaussianActor``) whose formulas ``actor`` computes, or None.
+
+    ``actor`` qualifies when it is an instance of that class, its own type overrides none of the
+    methods that define the distribution, and its ``net`` is exactly Linear, Tanh, ..., Linear. A
+    user's subclass that only adds things takes the fast path; one that changes the distribution
+    falls back to autograd and torch sampling, never to the wrong formula."""
+    for cls in (GaussianActor, MultiCategoricalActor, CategoricalActor):
+        if isinstance(actor, cls):
+            same = all(getattr(type(actor), m, None) is getattr(cls, m, None) for m in _DISTRIBUTION_METHODS)
+            return cls if same and tanh_mlp_linears(actor.net) is not None else None
+    return None
+
+
 class Critic(nn.Module):
     """V_psi(s): a tanh MLP with a scalar output."""
 
@@ -269,6 +286,16 @@ class Critic(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         return self.net(obs).squeeze(-1)
+
+
+def plain_critic_layers(critic: nn.Module) -> list[nn.Linear] | None:
+    """The critic's fast path (backpropagation written out in ``fit_critic``), by the same rule as
+    ``plain_actor_class``: a ``Critic`` whose type keeps ``forward`` and whose net is exactly a tanh
+    MLP ending in Linear(-, 1); its Linear layers, else None."""
+    if not isinstance(critic, Critic) or type(critic).forward is not Critic.forward:
+        return None
+    layers = tanh_mlp_linears(critic.net)
+    return layers if layers is not None and layers[-1].out_features == 1 else None
 
 
 def _categorical_fisher(p: Tensor) -> Callable[[Tensor], Tensor]:
@@ -307,6 +334,19 @@ def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo"
     critic = Critic(trunk.out_dim, ())
     critic.net = nn.Sequential(trunk, critic.net)
     return critic
+
+
+def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch.device):
+    """The actor, the critic and the observation normaliser a config asks for (the ``Agent``'s
+    parts; also built by samplers' remote workers)."""
+    from trpo.normalize import ObsNormalizer
+
+    actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(device)
+    critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
+    image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
+    obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,
+                             dtype=obs_space.dtype if image else np.float32)
+    return actor, critic, obs_norm
 
 
 def flat_params(module: nn.Module) -> Tensor:

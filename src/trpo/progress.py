@@ -28,6 +28,13 @@ class TrainingProgress:
             text = f"return {ret:8.1f}" if math.isfinite(ret) else ""
             self.p.update(self.task, completed=min(steps, self.total), ret=text)
 
+    def print(self, text: str) -> None:
+        """A line above the bar (or plain stdout when the bar is off)."""
+        if self.enabled:
+            self.p.console.print(text, markup=False, highlight=False)
+        else:
+            print(text)
+
     def __exit__(self, *exc):
         if self.enabled:
             self.p.__exit__(*exc)

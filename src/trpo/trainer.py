@@ -1,8 +1,12 @@
-"""The training loop: sample -> update -> log -> checkpoint, then a final evaluation.
+"""The training loop: sample -> update -> log -> evaluate -> checkpoint, then a final evaluation.
 
     from trpo import Config, train
     result = train(Config(env_id="CartPole-v1", total_steps=100_000))
     result.agent.act(obs); result.summary["final_eval_return_mean"]
+
+The loop knows two interfaces only: a ``Learner`` (``trpo.algos.base``) and a ``Sampler``
+(``trpo.rollout.base``), both looked up in their registries by the resolved config. It contains
+no algorithm or sampler names.
 """
 from __future__ import annotations
 
@@ -19,15 +23,21 @@ import numpy as np
 import torch
 
 from trpo import __version__
-from trpo.agent import Agent, resolve_device
+from trpo.agent import Agent
 from trpo.algos import get_learner
-from trpo.algos.critic_process import resolve_critic_fit
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from trpo.config import Config, from_dict, validate
-from trpo.errors import NonFiniteError
+from trpo.config import RESUMABLE, Config, from_dict, validate
+from trpo.diagnostics import RunWatch, initial_report
+from trpo.errors import ConfigError, NonFiniteError
 from trpo.normalize import RewardScaler
-from trpo.rollout.envs import check_env, check_spaces, make_vector_env, resolve_vector_mode
+from trpo.resolve import resolve_run
+from trpo.rollout import get_sampler
+from trpo.rollout.base import SamplerContext
+from trpo.rollout.envs import check_env
 from trpo.runs import RunDir, default_run_dir
+
+# callback(row, agent) after every iteration; a true return value stops the run cleanly
+Callback = Callable[[dict, Agent], Any]
 
 
 @dataclass
@@ -64,55 +74,57 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
-def _make_sampler(cfg: Config, agent: Agent, reward_scaler: RewardScaler, envs):
-    if cfg.algo == "a3c":  # asynchronous workers (Ray actors), each with its own env
-        from trpo.rollout.async_workers import AsyncWorkers
-        return AsyncWorkers(cfg, agent)
-    if cfg.sampler == "vine":
-        from trpo.rollout.vine import VineSampler  # noqa: F401  (issue: vine sampling)
-        return VineSampler(envs, agent, reward_scaler, cfg)
-    from trpo.rollout.single_path import SinglePathSampler
-    return SinglePathSampler(envs, agent.actor, agent.obs_norm, reward_scaler, cfg.steps_per_env, cfg.seed, agent.device)
+def _resume_config(cfg: Config | None, saved: Config, env_fn: Callable | None) -> Config:
+    """The saved config with the keys ``cfg`` changes, if each of them may change on resume.
+    ``cfg`` is compared as resolved (its ``auto`` values as this run would resolve them)."""
+    if cfg is None:
+        return saved
+    new, old = resolve_run(validate(cfg), env_fn)[0].to_dict(), saved.to_dict()
+    changed = [k for k in new if new[k] != old[k]]
+    refused = [k for k in changed if k not in RESUMABLE]
+    if refused:
+        raise ConfigError(f"--resume cannot change config key '{refused[0]}' (it would no longer be the same "
+                          f"run); keys that may change: {', '.join(RESUMABLE)}")
+    return saved.replace(**{k: new[k] for k in changed})
 
 
-def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
-          overwrite: bool = False,
-          progress: bool = True, callback: Callable[[dict], None] | None = None) -> TrainResult:
+def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
+          overwrite: bool = False, progress: bool = True, callback: Callback | None = None,
+          env_fn: Callable | None = None) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
-    ``resume``: a run directory to continue from its latest checkpoint (its config is used; pass
-    ``cfg`` with a larger ``total_steps`` to extend the run).
+    ``resume``: a run directory to continue from its latest checkpoint, with its saved config;
+    ``cfg`` (or None) may change the keys in ``trpo.config.RESUMABLE`` (e.g. a larger
+    ``total_steps``, another ``device``); changing any other key is a ConfigError.
+    ``callback(row, agent)``: called after every iteration with the metrics row; returning a true
+    value stops the run cleanly (a checkpoint is written, then the final evaluation).
+    ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run).
     """
     state = manifest = None
     if resume is not None:
         state, manifest = load_checkpoint(resume)
-        saved = from_dict(manifest["config"])
-        cfg = saved.replace(total_steps=max(cfg.total_steps, saved.total_steps)) if cfg else saved
+        cfg = _resume_config(cfg, from_dict(manifest["config"]), env_fn)
         run_dir = Path(resume)
     validate(cfg)
-    # the concrete vector env backend, so config.toml (and a resume) records the one used
-    cfg = cfg.replace(vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, cfg.sampler))
+    cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # the run's concrete choices, once
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
     torch.set_num_threads(cfg.torch_threads)
-    device = resolve_device(cfg.device)
-    cfg = cfg.replace(critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device))
+    device = torch.device(cfg.device)
 
     if cfg.check_env and resume is None:
-        check_env(cfg.env_id, cfg.atari_preprocessing)
-    # a3c's workers make their own envs: here one env only tells the spaces
-    envs = make_vector_env(cfg.env_id, 1 if cfg.algo == "a3c" else cfg.num_envs, cfg.vector_mode,
-                           cfg.atari_preprocessing)
-    sampler = learner = None
+        check_env(env)
+    obs_space, act_space = env.spaces()
+    agent = Agent(cfg, obs_space, act_space, device, env=env)
+    learner = get_learner(cfg.algo)(agent.actor, agent.critic, cfg, device)
+    reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
+    sampler = None
     try:
-        check_spaces(cfg.env_id, envs.single_observation_space, envs.single_action_space)
-        agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
-        learner = get_learner(cfg.algo)(agent.actor, agent.critic, cfg, device)
-        reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
-        sampler = _make_sampler(cfg, agent, reward_scaler, envs)
+        sampler = get_sampler(cfg.sampler).build(SamplerContext(
+            cfg, env, agent.actor, agent.critic, agent.obs_norm, reward_scaler, device, learner.rollout_fn))
         run = RunDir(run_dir or default_run_dir(cfg), fresh=state is None, overwrite=overwrite)
-        counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0}
+        counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0}
         if state is not None:
             agent.load_state_dict(state["agent"])
             learner.load_state_dict(state["learner"])
@@ -122,7 +134,9 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
                 print("note: resuming with freshly reset environments (async or not snapshottable envs): "
                       "the continuation is not bitwise identical to an uninterrupted run")
             _set_rng_states(state)
-            counters = dict(manifest["counters"])
+            counters.update(manifest["counters"])
+        elif progress and cfg.warnings:
+            initial_report(cfg, env, agent)
         run.write_config(cfg)
         run.open_metrics(keep_up_to_iteration=counters["iteration"] if state is not None else None)
         try:
@@ -134,11 +148,9 @@ def train(cfg: Config, run_dir: str | Path | None = None, *, resume: str | Path 
                      if ckpts else "no checkpoint was saved yet")
             raise NonFiniteError(f"{e}; {where}") from e
     finally:
-        if hasattr(sampler, "close_workers"):
-            sampler.close_workers()
-        if hasattr(learner, "close"):  # trpo/npg's critic-fit helper process
-            learner.close()
-        envs.close()
+        if sampler is not None:
+            sampler.close()
+        learner.close()
     return result
 
 
@@ -151,31 +163,48 @@ def _set_rng_states(state: dict) -> None:
         np.random.set_state(tuple(state["numpy_rng"]))
 
 
-def _sync(learner) -> None:
-    """trpo/npg may still be fitting the critic in their helper process: wait for it."""
-    if hasattr(learner, "sync"):
-        learner.sync()
-
-
-def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward_scaler, counters) -> None:
-    _sync(learner)  # the critic and its optimiser state as of the last update
+def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward_scaler, counters,
+                best: bool = False) -> None:
+    learner.sync()  # the critic and its optimiser state as of the last update
     state = {"agent": agent.state_dict(), "learner": learner.state_dict(),
              "reward_scaler": reward_scaler.state_dict(), "sampler": sampler.state_dict(),
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
              "numpy_rng": np.random.get_state()}
     meta = {"version": __version__, "config": cfg.to_dict(), "counters": dict(counters)}
-    save_checkpoint(run.ckpt_dir, counters["iteration"], state, meta, keep=cfg.keep_checkpoints)
+    if best:  # checkpoints/best: its own folder, one checkpoint, never touched by the rotation
+        save_checkpoint(run.ckpt_dir / "best", counters["iteration"], state, meta, keep=1)
+    else:
+        save_checkpoint(run.ckpt_dir, counters["iteration"], state, meta, keep=cfg.keep_checkpoints)
+
+
+def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: dict) -> tuple[float, float]:
+    """A deterministic evaluation on envs seeded seed + 20_000 (neither training's nor the final
+    evaluation's), the same start states every time so that the curve compares policies. A critic
+    fit still running elsewhere is waited for first, on the training clock (the evaluation must not
+    give it free time)."""
+    t = time.perf_counter()
+    learner.sync()
+    counters["wall_s"] += time.perf_counter() - t
+    counters["evals"] += 1
+    video = cfg.video_every and counters["evals"] % cfg.video_every == 0
+    mean, std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + 20_000)
+    if video:
+        agent.evaluate(1, seed=cfg.seed + 20_000, video_dir=run.path / "videos" / f"eval-{counters['env_steps']:09d}")
+    return mean, std
 
 
 def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback) -> TrainResult:
     from trpo.progress import TrainingProgress
+    from trpo.tracking import make_tracker
 
     last_return, last_length = float("nan"), float("nan")
-    interrupted = None
+    interrupted = stop_reason = None
+    watch = RunWatch(cfg, agent, enabled=cfg.warnings)
+    tracker = make_tracker(cfg, run.path)
     mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:
         try:
-            while counters["env_steps"] < cfg.total_steps and stop.signal is None:
+            while counters["env_steps"] < cfg.total_steps and stop.signal is None and stop_reason is None:
                 t0 = time.perf_counter()
                 mid_iteration = True
                 batch = sampler.collect()
@@ -190,16 +219,32 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                     last_return = float(np.mean(batch.episode_returns))
                     last_length = float(np.mean(batch.episode_lengths))
                 row = {"iteration": counters["iteration"], "env_steps": counters["env_steps"],
-                       "wall_s": round(counters["wall_s"], 4), "episode_return_mean": last_return,
-                       "episode_length_mean": last_length, "fps": batch.env_steps / dt, **stats}
+                       "wall_s": None, "episode_return_mean": last_return,
+                       "episode_length_mean": last_length, "fps": batch.env_steps / dt, **stats,
+                       "eval_return_mean": None, "eval_return_std": None}
+                evaluate = cfg.eval_periodic_episodes > 0 and (
+                    counters["env_steps"] // cfg.eval_every > (counters["env_steps"] - batch.env_steps) // cfg.eval_every
+                    or counters["env_steps"] >= cfg.total_steps)
+                if evaluate:
+                    mean, std = _periodic_eval(cfg, agent, learner, run, counters)
+                    row.update(eval_return_mean=mean, eval_return_std=std)
+                    if mean > counters["best_eval"]:
+                        counters["best_eval"] = mean
+                        _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters, best=True)
+                    if mean >= cfg.stop_at_return:
+                        stop_reason = f"stop_at_return: evaluation return {mean:.1f} >= {cfg.stop_at_return:g}"
+                row["wall_s"] = round(counters["wall_s"], 4)
                 run.log(row)
+                tracker.log(row)
+                for msg in watch.observe(row, batch):
+                    bar.print(f"warning: {msg}")
                 bar.update(counters["env_steps"], last_return)
-                if callback:
-                    callback(row)
-                if counters["iteration"] % cfg.checkpoint_every == 0:
+                if callback and callback(row, agent):
+                    stop_reason = stop_reason or "callback"
+                if counters["iteration"] % cfg.checkpoint_every == 0 or stop_reason:
                     _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
                 mid_iteration = False
-            _sync(learner)
+            learner.sync()
         except KeyboardInterrupt:
             interrupted = "SIGINT"
         interrupted = interrupted or stop.signal
@@ -212,15 +257,22 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "seed": cfg.seed, "total_steps": counters["env_steps"],
                "iterations": counters["iteration"], "wall_s": counters["wall_s"],
                "steps_per_s": counters["env_steps"] / max(counters["wall_s"], 1e-9),
-               "train_return_last": last_return, "version": __version__, "interrupted": bool(interrupted)}
+               "train_return_last": last_return, "version": __version__, "interrupted": bool(interrupted),
+               "stop_reason": stop_reason, "preset": cfg.preset, "sampler": cfg.sampler,
+               "vector_mode": cfg.vector_mode, "device": cfg.device,
+               "best_eval_return": counters["best_eval"] if counters["evals"] else None,
+               "warnings": watch.fired}
     if not interrupted:
         mean, std, _ = agent.evaluate(cfg.eval_episodes)
         summary.update(final_eval_return_mean=mean, final_eval_return_std=std, final_eval_episodes=cfg.eval_episodes)
     run.write_summary(summary)
+    tracker.finish(cfg, summary)
     run.close()
     if interrupted:
         print(f"{interrupted}: saved a checkpoint at iteration {counters['iteration']}; "
               f"continue with: trpo train --resume {run.path}")
+    elif stop_reason and progress:
+        print(f"stopped early ({stop_reason}) at {counters['env_steps']:,} steps")
     return TrainResult(agent, run.path, summary, interrupted=bool(interrupted))
 
 

@@ -18,7 +18,8 @@ def test_worker_gradients_match_an_independent_a2c_loss():
     cfg = Config(algo="a3c", entropy_coef=0.01, advantage_estimator="gae")
     actor, critic = CategoricalActor(3, 2, (8,)), Critic(3, (8,))
     b = synthetic_batch()
-    d_theta, d_psi, stats = worker_gradients(actor, critic, b, cfg)
+    out = worker_gradients(actor, critic, b, cfg)
+    d_theta, d_psi, stats = out["d_theta"], out["d_psi"], out["stats"]
 
     # the same losses written with torch.distributions (not the actor's own log_prob / entropy)
     adv, targets = advantages(b, critic, "gae", cfg.gamma, cfg.gae_lambda)
@@ -41,7 +42,8 @@ def test_master_descends_along_the_workers_gradient():
     actor, critic = CategoricalActor(3, 2, (8,)), Critic(3, (8,))
     learner = get_learner("a3c")(actor, critic, cfg, torch.device("cpu"))
     b = synthetic_batch()
-    d_theta, d_psi, stats = worker_gradients(actor, critic, b, cfg)
+    out = worker_gradients(actor, critic, b, cfg)
+    d_theta, d_psi, stats = out["d_theta"], out["d_psi"], out["stats"]
     before = [torch.cat([p.detach().reshape(-1).clone() for p in m.parameters()]) for m in (actor, critic)]
     b.extras = {"d_theta": d_theta, "d_psi": d_psi, "stats": stats, "worker": 0, "staleness": 3}
     out = learner.update(b)
@@ -59,7 +61,8 @@ def test_nan_gradient_is_refused_before_any_change():
     actor, critic = CategoricalActor(3, 2, (8,)), Critic(3, (8,))
     learner = get_learner("a3c")(actor, critic, cfg, torch.device("cpu"))
     b = synthetic_batch()
-    d_theta, d_psi, stats = worker_gradients(actor, critic, b, cfg)
+    out = worker_gradients(actor, critic, b, cfg)
+    d_theta, d_psi, stats = out["d_theta"], out["d_psi"], out["stats"]
     d_theta[0] = float("nan")
     b.extras = {"d_theta": d_theta, "d_psi": d_psi, "stats": stats, "worker": 0, "staleness": 0}
     before = [p.detach().clone() for p in actor.parameters()]

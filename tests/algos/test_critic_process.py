@@ -9,7 +9,8 @@ import torch
 
 from trpo import Config, train
 from trpo.algos.common import adam, critic_permutations, fit_critic
-from trpo.algos.critic_process import CriticFitProcess, resolve_critic_fit
+from trpo.algos.critic_process import CriticFitProcess
+from trpo.resolve import resolve_critic_fit
 from trpo.errors import ConfigError, TrpoError
 from trpo.policies import Critic
 
@@ -141,8 +142,9 @@ def test_the_helper_ignores_ctrl_c_the_parent_handles_it():
 
 def test_a_training_run_records_the_mode_and_leaves_no_process(tmp_path, tiny_cfg, monkeypatch):
     import trpo.algos.critic_process as cp
+    import trpo.system as system
 
-    monkeypatch.setattr(cp, "usable_cores", lambda: 2)
+    monkeypatch.setattr(system, "usable_cores", lambda: 2)
     pids = []
     orig = cp.CriticFitProcess.__init__
 
@@ -161,15 +163,15 @@ def test_a_training_run_records_the_mode_and_leaves_no_process(tmp_path, tiny_cf
 
 
 def test_resolution_rules(monkeypatch):
-    import trpo.algos.critic_process as cp
+    import trpo.system as system
 
-    monkeypatch.setattr(cp, "usable_cores", lambda: 2)
+    monkeypatch.setattr(system, "usable_cores", lambda: 2)
     assert resolve_critic_fit("auto", "trpo", "cpu") == "process"
     assert resolve_critic_fit("auto", "npg", "cpu") == "process"
     assert resolve_critic_fit("auto", "ppo", "cpu") == "inline"
     assert resolve_critic_fit("auto", "trpo", "cuda") == "inline"
     assert resolve_critic_fit("inline", "trpo", "cpu") == "inline"
-    monkeypatch.setattr(cp, "usable_cores", lambda: 1)
+    monkeypatch.setattr(system, "usable_cores", lambda: 1)
     assert resolve_critic_fit("auto", "trpo", "cpu") == "inline"
     assert resolve_critic_fit("process", "trpo", "cpu") == "process"  # asked for: allowed, just not faster
     with pytest.raises(ConfigError, match="critic_fit.*ppo"):

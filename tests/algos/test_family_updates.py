@@ -180,6 +180,9 @@ def test_every_learner_updates_and_reports(algo, extra, discrete):
 
 def test_registry_and_per_algo_learning_rate():
     assert {"reinforce", "a2c", "pg-l2", "npg", "trpo", "ppo-kl", "ppo"} <= set(ALGOS)
-    assert Config(algo="ppo").replace().lr == 3e-4
-    assert Config(algo="a2c").replace().lr == 1e-3
-    assert Config(algo="ppo").replace(lr=0.01).lr == 0.01
+    from trpo.resolve import resolve_run
+
+    assert resolve_run(Config(algo="ppo"))[0].lr == 3e-4  # lr = 0 resolves to the algorithm's default
+    assert resolve_run(Config(algo="a2c"))[0].lr == 1e-3
+    assert resolve_run(Config(algo="ppo", lr=0.01))[0].lr == 0.01
+    assert Config(algo="ppo").lr == 0.0  # validation changes nothing

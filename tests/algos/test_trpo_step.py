@@ -9,7 +9,7 @@ from trpo.algos import trust_region as tr
 from trpo.algos.common import estimate_advantages
 from trpo.normalize import RewardScaler
 from trpo.policies import flat_params
-from trpo.rollout import SinglePathSampler
+from trpo.rollout.single_path import SinglePathSampler
 from trpo.rollout.envs import make_vector_env
 
 

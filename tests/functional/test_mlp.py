@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from trpo.algos.common import adam, fit_critic, tanh_mlp_layers
+from trpo.algos.common import adam, fit_critic
+from trpo.policies import plain_critic_layers as tanh_mlp_layers
 from trpo.functional.mlp import tanh_mlp_forward, tanh_mlp_jvp, tanh_mlp_mse_grads, tanh_mlp_vjp, tanh_slopes
 from trpo.policies import Critic
 

@@ -57,7 +57,8 @@ def _in_range(name):
 
 _valid = st.fixed_dictionaries({}, optional={
     **{n: _in_range(n) for n in RANGES if n not in ("batch_steps", "num_envs")},
-    **{n: st.sampled_from(c) for n, c in CHOICES.items()},
+    **{n: st.sampled_from(c) for n, c in CHOICES.items() if n != "sampler"},  # the sampler depends on the algo
+    "sampler": st.sampled_from(["single-path"]),
     "normalize_obs": st.booleans(), "hidden": st.lists(st.integers(1, 512), min_size=1, max_size=3),
     "env_id": st.text(min_size=1, max_size=20).filter(lambda s: s.isprintable()),
 })

@@ -8,7 +8,7 @@ from trpo import Config
 from trpo.agent import Agent
 from trpo.algos.common import values_and_next_values
 from trpo.normalize import RewardScaler
-from trpo.rollout import SinglePathSampler
+from trpo.rollout.single_path import SinglePathSampler
 from trpo.rollout.envs import make_vector_env
 
 

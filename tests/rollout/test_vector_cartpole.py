@@ -82,7 +82,9 @@ def test_snapshot_restores_the_exact_continuation():
 def test_only_gymnasium_cartpole_ids_and_auto_picks_it():
     assert has_vector_cartpole("CartPole-v1") and has_vector_cartpole("CartPole-v0")
     assert not has_vector_cartpole("Acrobot-v1") and not has_vector_cartpole("Nope-v0")
-    assert isinstance(make_vector_env("CartPole-v1", 4, "auto"), VectorCartPole)
+    from trpo.resolve import resolve_vector_mode
+
+    assert isinstance(make_vector_env("CartPole-v1", 4, resolve_vector_mode("CartPole-v1", "auto")), VectorCartPole)
     v0 = make_vector_env("CartPole-v0", 2, "vector_entry_point")
     assert v0.env.max_episode_steps == 200      # the spec's time limit reaches the vector env
     with pytest.raises(trpo.EnvError, match="CartPole ids only"):

@@ -2,18 +2,15 @@
 import pytest
 
 import trpo
-from trpo.rollout import envpool_env
-from trpo.rollout.envs import resolve_vector_mode
+from trpo.resolve import resolve_vector_mode
 
 
-@pytest.mark.parametrize("installed", [True, False])
-def test_auto_picks_envpool_for_mujoco_only_when_installed(monkeypatch, installed):
-    monkeypatch.setattr(envpool_env, "envpool_knows", lambda env_id: installed)
-    assert resolve_vector_mode("Hopper-v5", "auto") == ("envpool" if installed else "sync")
+def test_auto_picks_gymnasiums_own_envs():
+    assert resolve_vector_mode("Hopper-v5", "auto") == "sync"  # the env the user named, not EnvPool's port
     assert resolve_vector_mode("Acrobot-v1", "auto") == "sync"         # classic control: sync is faster
     assert resolve_vector_mode("CartPole-v1", "auto") == "vector_entry_point"  # Gymnasium's numpy CartPole
     assert resolve_vector_mode("CartPole-v1", "auto", sampler="vine") == "sync"
-    assert resolve_vector_mode("Hopper-v5", "auto", sampler="vine") == "sync"  # vine snapshots in-process
+    assert resolve_vector_mode("CartPole-v1", "auto", custom_env=True) == "sync"  # a user's env_fn
     for mode in ("sync", "async", "envpool", "vector_entry_point"):                        # explicit modes are kept
         assert resolve_vector_mode("Hopper-v5", mode) == mode
 

@@ -121,17 +121,25 @@ class _Count(gym.Wrapper):
         return self.env.step(a)
 
 
+def _context(cfg, agent, num_envs=None):
+    from trpo.normalize import RewardScaler
+    from trpo.rollout.base import SamplerContext
+    from trpo.rollout.envs import EnvSpec
+
+    return SamplerContext(cfg, EnvSpec(cfg.env_id), agent.actor, agent.critic, agent.obs_norm,
+                          RewardScaler(num_envs or cfg.num_envs, cfg.gamma, True), torch.device("cpu"))
+
+
 def _sampler(cfg, monkeypatch):
     from trpo.agent import Agent
-    from trpo.normalize import RewardScaler
-    from trpo.rollout import envs as envs_mod, vine as vine_mod
-    from trpo.rollout.envs import make_env
+    from trpo.rollout import vine as vine_mod
 
-    monkeypatch.setattr(vine_mod, "make_env", lambda eid, *a, **kw: _Count(make_env(eid, *a, **kw)))
     vec = gym.vector.SyncVectorEnv([lambda: _Count(gym.make(cfg.env_id)) for _ in range(cfg.num_envs)],
                                    autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     agent = Agent(cfg, vec.single_observation_space, vec.single_action_space)
-    return vine_mod.VineSampler(vec, agent, RewardScaler(cfg.num_envs, cfg.gamma, True), cfg)
+    sampler = vine_mod.VineSampler(vec, lambda: _Count(gym.make(cfg.env_id)), _context(cfg, agent))
+    sampler.agent = agent
+    return sampler
 
 
 @pytest.mark.parametrize("env_id,K", [("CartPole-v1", 2), ("Pendulum-v1", 3)])
@@ -144,14 +152,14 @@ def test_vine_sampler_counts_every_step(env_id, K, monkeypatch):
     assert batch.env_steps == _Count.n  # trunk and branches, every simulated step
     assert batch.T * batch.N == 128 and batch.env_steps <= 256
     n_states = (256 - 128) // (K * 10)
-    ex = batch.extras
-    assert ex["vine_q"].shape == (n_states, K) and ex["vine_obs"].shape[0] == n_states
-    assert ex["vine_enumerated"] == (env_id == "CartPole-v1")
-    if ex["vine_enumerated"]:
-        assert (ex["vine_actions"] == torch.arange(2)).all()
+    v = batch.vine
+    assert v.q.shape == (n_states, K) and v.obs.shape[0] == n_states
+    assert v.enumerated == (env_id == "CartPole-v1")
+    if v.enumerated:
+        assert (v.actions == torch.arange(2)).all()
     # the rollout-set observations are states of the trunk
     flat = batch.flat(batch.obs)
-    assert all((flat == o).all(-1).any() for o in ex["vine_obs"])
+    assert all((flat == o).all(-1).any() for o in v.obs)
 
 
 def test_vine_needs_sync_envs():
@@ -165,7 +173,7 @@ def test_vine_needs_sync_envs():
 
     cfg = Config(sampler="vine")
     with pytest.raises(ConfigError, match="sync"):
-        VineSampler(NotSync(), None, RewardScaler(2, 0.99, True), cfg)
+        VineSampler(NotSync(), None, None)
 
 
 def test_trpo_update_on_a_vine_batch_respects_the_trust_region(monkeypatch):
@@ -182,5 +190,5 @@ def test_trpo_update_on_a_vine_batch_respects_the_trust_region(monkeypatch):
 def test_vine_with_an_algorithm_that_cannot_use_it_is_refused(algo):
     from trpo.config import validate
 
-    with pytest.raises(ConfigError, match="vine.*needs algo 'trpo' or 'npg'"):
+    with pytest.raises(ConfigError, match="sampler.*'vine' does not feed algo"):
         validate(Config(algo=algo, sampler="vine"))

@@ -1,25 +1,38 @@
-"""The algorithm registry: ``--algo NAME`` -> the learner class that implements it.
+"""The algorithm registry: ``--algo NAME`` -> the learner class that implements it, and what the
+rest of the package needs to know about it (which samplers feed it, its default learning rate,
+whether its critic fit may run in a helper process). Adding an algorithm is one file with a
+``Learner`` and one line here; entries are imported lazily.
 
-A learner is built as ``Learner(actor, critic, cfg, device)`` and offers
-``update(batch) -> dict of metrics``, ``state_dict()`` and ``load_state_dict(d)`` (its optimisers
-and schedules; the networks are saved by the trainer). Entries are imported lazily.
+The Learner interface (``trpo.algos.base.Learner``): built as ``Learner(actor, critic, cfg,
+device)``; ``update(batch) -> dict of metrics``, ``sync()``, ``close()``, ``state_dict()``,
+``load_state_dict(d)``.
 """
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
-ALGOS: dict[str, str] = {
-    "trpo": "trpo.algos.trpo:TRPO",
-    "reinforce": "trpo.algos.reinforce:Reinforce",
-    "a2c": "trpo.algos.a2c:A2C",
-    "a3c": "trpo.algos.a3c:A3C",
-    "pg-l2": "trpo.algos.pg_l2:PGL2",
-    "npg": "trpo.algos.npg:NPG",
-    "ppo-kl": "trpo.algos.ppo:PPOKL",
-    "ppo": "trpo.algos.ppo:PPO",
+
+@dataclass(frozen=True)
+class AlgoEntry:
+    path: str                                    # "module:Class" of the Learner
+    samplers: tuple[str, ...] = ("single-path",)  # the samplers whose batches it can learn from
+    default_lr: float = 0.0                      # ``lr = 0`` resolves to this (first-order methods)
+    critic_helper: bool = False                  # its critic fit may run in a helper process
+
+
+ALGOS: dict[str, AlgoEntry] = {
+    "trpo": AlgoEntry("trpo.algos.trpo:TRPO", ("single-path", "vine"), critic_helper=True),
+    "reinforce": AlgoEntry("trpo.algos.reinforce:Reinforce", default_lr=1e-3),
+    "a2c": AlgoEntry("trpo.algos.a2c:A2C", default_lr=1e-3),
+    "a3c": AlgoEntry("trpo.algos.a3c:A3C", ("async",), default_lr=1e-3),
+    "pg-l2": AlgoEntry("trpo.algos.pg_l2:PGL2"),
+    "npg": AlgoEntry("trpo.algos.npg:NPG", ("single-path", "vine"), critic_helper=True),
+    "ppo-kl": AlgoEntry("trpo.algos.ppo:PPOKL", default_lr=3e-4),
+    "ppo": AlgoEntry("trpo.algos.ppo:PPO", default_lr=3e-4),
 }
 
 
 def get_learner(name: str):
-    module, cls = ALGOS[name].split(":")
+    module, cls = ALGOS[name].path.split(":")
     return getattr(importlib.import_module(module), cls)

@@ -23,20 +23,21 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import PolicyAndCriticAdam, advantages, annealed_lr, check_finite
+from trpo.algos.common import PolicyAndCriticAdam, advantages, check_finite, normalize, set_annealed_lr
 from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
 
-def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> tuple[Tensor, Tensor, dict]:
-    """(d_theta, d_psi, stats) for one worker's rollout ``b``: the gradients of the A2C losses above,
-    flattened in ``parameters()`` order. The master applies them; nothing is stepped here."""
+def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> dict:
+    """``{"d_theta", "d_psi", "stats"}`` for one worker's rollout ``b``: the gradients of the A2C
+    losses above, flattened in ``parameters()`` order. Runs in the worker (the A3C learner's
+    ``rollout_fn``); the master applies them; nothing is stepped here."""
     adv, targets = advantages(b, critic, cfg.advantage_estimator, cfg.gamma, cfg.gae_lambda, cfg.n_step)
     adv, targets = b.flat(adv), b.flat(targets)
     if cfg.normalize_advantages and adv.numel() > 1:
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        adv = normalize(adv)
     check_finite("the A3C advantages", adv)
     obs, actions = b.flat(b.obs), b.flat(b.actions)
 
@@ -46,15 +47,18 @@ def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> tup
     value_loss = (critic(obs) - targets).pow(2).mean()
     d_theta = flat_grad(policy_loss, list(actor.parameters()))
     d_psi = flat_grad(value_loss, list(critic.parameters()))
-    return d_theta, d_psi, {"entropy": entropy.item(), "value_loss": value_loss.item(),
-                            "policy_loss": policy_loss.item()}
+    return {"d_theta": d_theta, "d_psi": d_psi, "stats": {"entropy": entropy.item(), "value_loss": value_loss.item(),
+                                                          "policy_loss": policy_loss.item()}}
 
 
 class A3C(PolicyAndCriticAdam):
-    """The master: its optimisers and checkpoint state are reinforce's and a2c's."""
+    """The master: its optimisers and checkpoint state are reinforce's and a2c's; the workers run
+    ``worker_gradients`` on their own rollouts (the async sampler calls ``rollout_fn``)."""
+
+    rollout_fn = staticmethod(worker_gradients)
 
     def update(self, batch: Batch) -> dict[str, float]:
-        """Apply one worker's gradients (``batch.extras``, from ``AsyncWorkers.collect``); the
+        """Apply one worker's gradients (``batch.extras``, from ``worker_gradients``); the
         batch's own states measure how far the master's policy moved (``kl``)."""
         x, obs = batch.extras, batch.flat(batch.obs).to(self.device)
         with torch.no_grad():
@@ -69,8 +73,7 @@ class A3C(PolicyAndCriticAdam):
                 p.grad = gp.view_as(p).clone()
             stats[name] = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm or float("inf")))
             if lr is not None:  # the policy's learning rate decays like a2c's; the critic's is fixed
-                for group in opt.param_groups:
-                    group["lr"] = annealed_lr(lr, self.updates, self.cfg)
+                set_annealed_lr(opt, lr, self.updates, self.cfg)
             opt.step()
             opt.zero_grad(set_to_none=True)
         self.updates += 1

@@ -4,10 +4,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from trpo.algos.base import LearnerBase
+from trpo.config import default_lr
 from trpo.functional import gae
 from trpo.functional.mlp import tanh_mlp_mse_grads
 from trpo.optim import FusedAdam
-from trpo.policies import Actor, Critic, tanh_mlp_linears
+from trpo.policies import Actor, Critic, plain_critic_layers
 from trpo.rollout import Batch
 
 
@@ -44,17 +46,15 @@ def adam(params, lr: float, **kw) -> FusedAdam:
     return FusedAdam(params, lr=lr, **kw)
 
 
-class PolicyAndCriticAdam:
+class PolicyAndCriticAdam(LearnerBase):
     """The optimiser state of the first-order learners with a separate critic (reinforce, a2c and
     the a3c master): Adam on the policy at ``lr`` (0 = the algorithm's default), the critic's own
     Adam at ``critic_lr``, the update counter the learning-rate schedule reads, and their
     checkpoint state."""
 
     def __init__(self, actor: Actor, critic: Critic, cfg, device: torch.device):
-        from trpo.config import DEFAULT_LR
-
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)
+        self.base_lr = cfg.lr or default_lr(cfg.algo)
         self.opt = adam(actor.parameters(), self.base_lr)
         self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
         self.updates = 0
@@ -69,7 +69,21 @@ class PolicyAndCriticAdam:
 
 
 def normalize(x: Tensor) -> Tensor:
+    """Advantage standardisation: mean 0, std 1 over the batch."""
     return (x - x.mean()) / (x.std() + 1e-8) if x.numel() > 1 else x - x.mean()
+
+
+def explained_variance(mse: float, targets: Tensor) -> float:
+    """1 - E[(V - R)^2] / Var[R]: 1 for a perfect critic, 0 for one no better than the mean of
+    the targets, negative for a worse one (the debugging checklist's "is the critic learning")."""
+    var = float(targets.var()) if targets.numel() > 1 else 0.0
+    return 1.0 - mse / var if var > 0 else float("nan")
+
+
+def rescale(x: Tensor) -> Tensor:
+    """Divide by the batch std only, not centred: for weights whose per-sample baseline must stay
+    (reinforce's R_t - b_t, vine's per-state advantages)."""
+    return x / (x.std() + 1e-8) if x.numel() > 1 else x
 
 
 def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -101,7 +115,7 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
     ``perms`` (epochs, B): the minibatch order of each epoch, else drawn here with torch.randperm
     (``critic_permutations`` draws the same ones ahead of time)."""
     B = obs.shape[0]
-    layers = tanh_mlp_layers(critic)
+    layers = plain_critic_layers(critic)
     params = [p for lin in layers for p in (lin.weight, lin.bias)] if layers else []
     for e in range(epochs):
         perm = torch.randperm(B, device=obs.device) if perms is None else perms[e]
@@ -124,14 +138,6 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
 def critic_permutations(n: int, epochs: int) -> Tensor:
     """The (epochs, n) minibatch orders ``fit_critic`` would draw on a CPU, drawn now."""
     return torch.stack([torch.randperm(n) for _ in range(epochs)]) if epochs else torch.zeros(0, n, dtype=torch.long)
-
-
-def tanh_mlp_layers(module: nn.Module) -> list[nn.Linear] | None:
-    """The Linear layers of a ``Critic`` whose net is Linear, Tanh, ..., Linear(-, 1), else None."""
-    layers = tanh_mlp_linears(getattr(module, "net", None))
-    if layers is None or layers[-1].out_features != 1 or type(module).forward is not Critic.forward:
-        return None
-    return layers
 
 
 def policy_objective(actor: Actor, obs: Tensor, actions: Tensor, logp_old: Tensor, adv: Tensor,
@@ -194,6 +200,14 @@ def annealed_lr(base_lr: float, updates_done: int, cfg) -> float:
         return base_lr
     total = max(1, -(-cfg.total_steps // cfg.batch_steps))
     return base_lr * max(0.0, 1.0 - updates_done / total)
+
+
+def set_annealed_lr(opt: FusedAdam, base_lr: float, updates_done: int, cfg) -> float:
+    """Set ``opt``'s learning rate to ``annealed_lr`` for this update; returns it."""
+    lr = annealed_lr(base_lr, updates_done, cfg)
+    for g in opt.param_groups:
+        g["lr"] = lr
+    return lr
 
 
 def gradient_step(opt: FusedAdam, loss: Tensor, max_grad_norm: float) -> float:

@@ -20,34 +20,15 @@ from __future__ import annotations
 import io
 import multiprocessing as mp
 import signal
-import sys
 import weakref
 
 import numpy as np
 import torch
 from torch import nn
 
-from trpo.errors import ConfigError, NonFiniteError, TrpoError
+from trpo.errors import NonFiniteError, TrpoError
 from trpo.optim import FusedAdam
 from trpo.policies import flat_params, set_flat_params
-from trpo.rollout.envs import usable_cores
-
-SUPPORTED = ("trpo", "npg")  # the learners whose critic fit is independent of their policy step
-
-
-def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:
-    """``auto`` -> ``process`` for trpo/npg on a CPU with 2+ cores where ``fork`` exists (Linux),
-    else ``inline``. ``process`` where it cannot work is a ConfigError."""
-    cpu = torch.device(device).type == "cpu"
-    forkable = sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
-    if mode == "auto":
-        return "process" if algo in SUPPORTED and cpu and forkable and usable_cores() >= 2 else "inline"
-    if mode == "process" and not (algo in SUPPORTED and cpu and forkable):
-        why = (f"algo {algo!r} fits its critic together with the policy" if algo not in SUPPORTED else
-               "the update runs on a GPU" if not cpu else "this platform has no fork()")
-        raise ConfigError(f"config key 'critic_fit' = 'process' needs trpo/npg on a CPU under Linux: {why}; "
-                          "use 'inline' or 'auto'")
-    return mode
 
 
 def _to_bytes(obj) -> bytes:

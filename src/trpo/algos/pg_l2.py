@@ -16,6 +16,7 @@ import math
 import torch
 from torch import Tensor
 
+from trpo.algos.base import LearnerBase
 from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
 from trpo.config import Config
 from trpo.functional import flat_grad
@@ -30,7 +31,7 @@ def l2_step(d: Tensor, eps: float) -> Tensor:
     return d * math.sqrt(eps / dd) if dd > 0.0 else torch.zeros_like(d)
 
 
-class PGL2:
+class PGL2(LearnerBase):
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
         self.critic_opt = adam(critic.parameters(), cfg.critic_lr)

@@ -24,8 +24,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import adam, annealed_lr, frozen_policy, gae_batch, gradient_step
-from trpo.config import DEFAULT_LR, Config
+from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, set_annealed_lr
+from trpo.algos.base import LearnerBase
+from trpo.config import Config, default_lr
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
@@ -64,12 +65,12 @@ def value_loss(v: Tensor, v_old: Tensor, target: Tensor, clip: float | None) -> 
     return 0.5 * loss.mean()
 
 
-class PPO:
+class PPO(LearnerBase):
     penalty = False  # ppo-kl: the KL-penalty surrogate instead of the clipped one
 
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.base_lr = cfg.lr or DEFAULT_LR.get(cfg.algo, 3e-4)  # lr = 0: the algorithm's default
+        self.base_lr = cfg.lr or default_lr(cfg.algo)  # lr = 0: the algorithm's default
         self.opt = adam([*actor.parameters(), *critic.parameters()], self.base_lr, eps=1e-5)
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
@@ -93,9 +94,7 @@ class PPO:
         old, logp_old = frozen_policy(actor, obs, actions)
 
         # 3. epochs of minibatch Adam on the joint loss
-        lr = annealed_lr(self.base_lr, self.updates, cfg)
-        for g in self.opt.param_groups:
-            g["lr"] = lr
+        lr = set_annealed_lr(self.opt, self.base_lr, self.updates, cfg)
         B = obs.shape[0]
         clipped, n_mb = 0.0, 0
         for _ in range(cfg.epochs):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import (PolicyAndCriticAdam, annealed_lr, check_finite, fit_critic, gradient_step,
+from trpo.algos.common import (PolicyAndCriticAdam, normalize, rescale, set_annealed_lr, check_finite, fit_critic, gradient_step,
                                optimal_baseline, per_sample_sq_grad_norms, policy_objective, reward_to_go)
 from trpo.rollout import Batch
 
@@ -49,16 +49,15 @@ class Reinforce(PolicyAndCriticAdam):
 
         # 1-2. the weights of grad log pi: reward-to-go minus the baseline (a2c: the advantages)
         weights, targets, extra = self.weights(b, obs, actions)
-        if cfg.normalize_advantages and weights.numel() > 1:
-            weights = (weights - weights.mean() if self.center else weights) / (weights.std() + 1e-8)
+        if cfg.normalize_advantages:
+            weights = normalize(weights) if self.center else rescale(weights)
         check_finite("the policy-gradient weights", weights)
 
         # 3. one policy-gradient step: grad E[ratio * w] at theta_old = E[grad log pi * w]
         with torch.no_grad():
             old = actor.dist_params(obs)
             logp_old = actor.log_prob(old, actions)
-        for g in self.opt.param_groups:
-            g["lr"] = annealed_lr(self.base_lr, self.updates, cfg)
+        set_annealed_lr(self.opt, self.base_lr, self.updates, cfg)
         L, _ = policy_objective(actor, obs, actions, logp_old, weights, cfg.entropy_coef)
         grad_norm = gradient_step(self.opt, -L, cfg.max_grad_norm)
         self.updates += 1

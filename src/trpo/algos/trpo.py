@@ -19,7 +19,7 @@ One update, top to bottom:
 ``value_loss`` is the critic's mean squared error on the batch's targets *before* its fit (as
 Spinning Up's LossV): how well V predicted returns it had not been fitted to.
 
-With vine sampling (paper §5.2; the batch carries ``extras["vine_q"]``) ``_vine_update`` replaces
+With vine sampling (paper Sec. 5.2; the batch carries ``batch.vine``) ``_vine_update`` replaces
 steps 1-2 and 4: Q-hat comes from branch rollouts (no critic, no GAE), the objective is the vine
 estimator (``vine_surrogate``, eq. 15 or 16) and the KL is averaged over the rollout-set states;
 step 3 is the same ``trust_region_step``.
@@ -30,23 +30,24 @@ from typing import Callable
 
 import torch
 
-from trpo.algos.common import (adam, check_finite, critic_permutations, fit_critic, frozen_policy, gae_batch,
-                               policy_objective)
-from trpo.algos.critic_process import CriticFitProcess, resolve_critic_fit
+from trpo.algos.common import (adam, check_finite, critic_permutations, explained_variance, fit_critic,
+                               frozen_policy, gae_batch, policy_objective, rescale)
+from trpo.algos.base import LearnerBase
+from trpo.algos.critic_process import CriticFitProcess
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
 from trpo.functional import vine_surrogate
 from trpo.policies import Actor, Critic
-from trpo.rollout import Batch
+from trpo.rollout.batch import Batch, VineData
 
 
-class TRPO:
+class TRPO(LearnerBase):
     line_search = True  # NPG is this update without the line search
 
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
         self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
-        self.critic_fit = resolve_critic_fit(cfg.critic_fit, cfg.algo, device)
+        self.critic_fit = cfg.critic_fit  # resolved (trpo.resolve): "process" or "inline"
         self._helper: CriticFitProcess | None = None  # forked at the first process-mode fit
         self._inline_fit: Callable[[], float] | None = None
 
@@ -54,8 +55,8 @@ class TRPO:
         cfg, actor = self.cfg, self.actor
         self.sync()  # the previous update's critic fit, before this one reads V
         b = batch.to(self.device)
-        if "vine_q" in b.extras:  # vine sampling: its own estimator, the same trust-region step
-            return self._vine_update(b.extras)
+        if b.vine is not None:  # vine sampling: its own estimator, the same trust-region step
+            return self._vine_update(b.vine)
 
         # 1. advantages (GAE) and critic targets, with the critic of pi_old
         obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
@@ -77,14 +78,15 @@ class TRPO:
         with torch.no_grad():
             stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
         stats["value_loss"] = value_loss
+        stats["explained_variance"] = explained_variance(value_loss, targets)
         return stats
 
-    def _vine_update(self, vine: dict) -> dict[str, float]:
+    def _vine_update(self, vine: VineData) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
-        obs, q = vine["vine_obs"].to(self.device), vine["vine_q"].to(self.device)   # (N, d), (N, K)
+        obs, q = vine.obs, vine.q                                                 # (N, d), (N, K)
         N, K = q.shape
         obs_k = obs.repeat_interleave(K, 0)                                       # s_n for each a_{n,k}
-        actions = vine["vine_actions"].to(self.device).reshape(N * K, *vine["vine_actions"].shape[2:])
+        actions = vine.actions.reshape(N * K, *vine.actions.shape[2:])
 
         # 1. pi_old, frozen, at the rollout states and at their K actions
         with torch.no_grad():
@@ -94,17 +96,17 @@ class TRPO:
         #    or the mean over the K draws; neither changes eq. 15/16's gradient (see vine_surrogate)
         #    Written as A_k = sum_j w_j (Q_k - Q_j): exactly 0 where all K branches agree (with
         #    common random numbers they often do), where Q_k - V-hat would leave rounding noise.
-        w = logp_old.exp() if vine["vine_enumerated"] else torch.full_like(q, 1.0 / K)
+        w = logp_old.exp() if vine.enumerated else torch.full_like(q, 1.0 / K)
         v_hat = (w * q).sum(-1, keepdim=True)
         adv = (w[:, None, :] * (q[:, :, None] - q[:, None, :])).sum(-1)
         if cfg.normalize_advantages:  # a positive scale only: the baseline stays per state
-            adv = adv / (adv.std() + 1e-8) if adv.numel() > 1 else adv
+            adv = rescale(adv)
         check_finite("vine Q-values", adv)
 
         # 3. maximise the vine estimator (+ entropy bonus) inside the trust region over the N states
         def objective():
             L = vine_surrogate(actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K), logp_old, adv,
-                               bool(vine["vine_enumerated"]))
+                               vine.enumerated)
             return L + cfg.entropy_coef * actor.entropy(actor.dist_params(obs)).mean() if cfg.entropy_coef else L
 
         # 4. (started now) the critic is not used by vine; it is fitted to V-hat(s_n), a value

@@ -1,5 +1,25 @@
-"""Samplers: they run environments and return a Batch; they never update parameters."""
-from trpo.rollout.batch import Batch
-from trpo.rollout.single_path import SinglePathSampler
+"""Samplers: they run environments and return a Batch; they never update parameters.
 
-__all__ = ["Batch", "SinglePathSampler"]
+The registry: ``sampler = NAME`` -> the class (``build(ctx)``, see ``trpo.rollout.base``). Adding a
+sampler is one file with a class that has ``build``, ``collect``, ``state_dict``,
+``load_state_dict`` and ``close``, and one line here; entries are imported lazily.
+"""
+from __future__ import annotations
+
+import importlib
+
+from trpo.rollout.batch import Batch
+
+SAMPLERS: dict[str, str] = {
+    "single-path": "trpo.rollout.single_path:SinglePathSampler",
+    "vine": "trpo.rollout.vine:VineSampler",
+    "async": "trpo.rollout.async_workers:AsyncWorkers",
+}
+
+
+def get_sampler(name: str):
+    module, cls = SAMPLERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+__all__ = ["Batch", "SAMPLERS", "get_sampler"]

@@ -1,13 +1,13 @@
-"""A3C's workers (Mnih et al. 2016; seed 003 §3.5 "Asynchronous sampling"), as Ray actors.
+"""Asynchronous workers as Ray actors: each samples its own env with its own copy of the networks
+and runs the learner's ``rollout_fn`` on its batch; the master takes whichever finishes first.
 
 Each worker is its own process with its own env, its own copy of the actor and critic, its own
-action RNG and reward scaler. The master (the training loop) hands a worker its current
-parameters and observation statistics; the worker runs ``batch_steps / num_envs`` steps, computes
-the A3C gradients (``trpo.algos.a3c.worker_gradients``) and returns them with its rollout. The
-master applies whichever worker finishes first, hands that worker the new parameters, and waits
-for the next: the workers never wait for each other.
-
-    AsyncWorkers.collect() -> Batch    one worker's rollout, its gradients in ``extras``
+action RNG and reward scaler. The master hands a worker its current parameters and observation
+statistics; the worker runs ``batch_steps / num_envs`` steps, calls ``rollout_fn(actor, critic,
+batch, cfg) -> dict`` (A3C: the worker's gradients, ``trpo.algos.a3c.worker_gradients``) and
+returns the batch with that dict in ``batch.extras``. The master hands that worker the newest
+parameters and waits for the next: the workers never wait for each other. ``extras`` also holds
+``worker`` (its index) and ``staleness`` (master updates since its parameters were handed out).
 
 Needs Ray (``pip install 'trpo[ray]'``). A run starts its own local Ray instance (one CPU slot per
 worker) unless Ray is already initialised, and shuts down what it started.
@@ -20,78 +20,81 @@ import torch
 
 from trpo.config import Config, from_dict
 from trpo.errors import ConfigError, TrpoError
+from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch
-from trpo.rollout.envs import usable_cores
+from trpo.system import usable_cores
 
 
 class _Worker:
     """One worker process (made a Ray actor by ``AsyncWorkers``)."""
 
-    def __init__(self, cfg_dict: dict, index: int):
-        from trpo.agent import Agent
+    def __init__(self, cfg_dict: dict, env, index: int, rollout_fn):
         from trpo.normalize import RewardScaler
-        from trpo.rollout.envs import make_vector_env
+        from trpo.policies import make_networks
         from trpo.rollout.single_path import SinglePathSampler
 
         torch.set_num_threads(1)
         self.cfg = cfg = from_dict(cfg_dict)
-        envs = make_vector_env(cfg.env_id, 1, "sync", cfg.atari_preprocessing)
-        self.agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, torch.device("cpu"))
+        self.rollout_fn = rollout_fn
+        envs = env.make_vector(1, "sync")
+        cpu = torch.device("cpu")
+        self.actor, self.critic, self.obs_norm = make_networks(cfg, envs.single_observation_space,
+                                                               envs.single_action_space, cpu)
         # worker k's env and action RNG are seeded seed + k, as env k of a vector env would be
-        self.sampler = SinglePathSampler(envs, self.agent.actor, self.agent.obs_norm,
-                                         RewardScaler(1, cfg.gamma, cfg.normalize_rewards), cfg.steps_per_env,
-                                         cfg.seed + index, torch.device("cpu"))
+        self.sampler = SinglePathSampler(envs, self.actor, self.obs_norm, RewardScaler(1, cfg.gamma, cfg.normalize_rewards),
+                                         cfg.steps_per_env, cfg.seed + index, cpu)
 
     def ready(self) -> bool:
         return True
 
     def run(self, actor_state: dict, critic_state: dict, obs_rms: dict, version: int) -> dict:
-        from trpo.algos.a3c import worker_gradients
-
-        self.agent.actor.load_state_dict(actor_state)      # theta' <- theta
-        self.agent.critic.load_state_dict(critic_state)    # psi'   <- psi
-        self.agent.obs_norm.rms.load_state_dict(obs_rms)
+        self.actor.load_state_dict(actor_state)      # theta' <- theta
+        self.critic.load_state_dict(critic_state)    # psi'   <- psi
+        self.obs_norm.rms.load_state_dict(obs_rms)
         batch = self.sampler.collect()
-        d_theta, d_psi, stats = worker_gradients(self.agent.actor, self.agent.critic, batch, self.cfg)
-        return {"batch": batch, "raw_obs": self.sampler.last_raw_obs, "d_theta": d_theta, "d_psi": d_psi,
-                "stats": stats, "version": version}
+        out = self.rollout_fn(self.actor, self.critic, batch, self.cfg) if self.rollout_fn else {}
+        return {"batch": batch, "raw_obs": self.sampler.last_raw_obs, "out": out, "version": version}
 
 
 class AsyncWorkers:
     """The master's side: ``num_envs`` workers, one env each."""
 
-    def __init__(self, cfg: Config, agent):
+    @classmethod
+    def build(cls, ctx: SamplerContext) -> "AsyncWorkers":
+        return cls(ctx)
+
+    def __init__(self, ctx: SamplerContext):
         try:
             import ray
         except ImportError:
-            raise ConfigError("algo 'a3c' needs Ray for its workers: pip install 'trpo[ray]'") from None
-        self.cfg, self.agent = cfg, agent
+            raise ConfigError("asynchronous workers need Ray: pip install 'trpo[ray]'") from None
+        cfg: Config = ctx.cfg
+        self.cfg, self.actor, self.critic, self.obs_norm = cfg, ctx.actor, ctx.critic, ctx.obs_norm
         self._own_ray = not ray.is_initialized()
         if self._own_ray:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(num_cpus=max(cfg.num_envs, usable_cores()), include_dashboard=False,
                      log_to_driver=False, logging_level="ERROR", object_store_memory=256 * 2**20)
         remote = ray.remote(num_cpus=1)(_Worker)
-        self.workers = [remote.remote(cfg.to_dict(), k) for k in range(cfg.num_envs)]
+        self.workers = [remote.remote(cfg.to_dict(), ctx.env, k, ctx.rollout_fn) for k in range(cfg.num_envs)]
         # every worker process is up (torch imported, env made) before the first dispatch, so the
         # workers start together: one slow process start must not let another run alone for
         # many updates, and the training clock does not count the start-up
         try:
             ray.get([w.ready.remote() for w in self.workers])
         except ray.exceptions.RayActorError as e:
-            self.close_workers()
-            raise TrpoError(f"an A3C worker failed to start: {str(e).splitlines()[0]}") from None
+            self.close()
+            raise TrpoError(f"a worker failed to start: {str(e).splitlines()[0]}") from None
         self.pending: dict = {}              # ObjectRef -> worker index
         self.idle = list(range(cfg.num_envs))
-        self.version = 0                     # master updates so far
+        self.version = 0                     # batches handed to the learner so far
 
     def collect(self) -> Batch:
         import ray
 
         if self.idle:  # hand every idle worker the master's current parameters
-            a = self.agent
-            refs = [ray.put({k: v.detach().cpu() for k, v in m.state_dict().items()}) for m in (a.actor, a.critic)]
-            rms = ray.put(a.obs_norm.rms.state_dict())
+            refs = [ray.put({k: v.detach().cpu() for k, v in m.state_dict().items()}) for m in (self.actor, self.critic)]
+            rms = ray.put(self.obs_norm.rms.state_dict())
             for k in self.idle:
                 self.pending[self.workers[k].run.remote(refs[0], refs[1], rms, self.version)] = k
             self.idle = []
@@ -102,14 +105,13 @@ class AsyncWorkers:
             out = ray.get(ready[0])
         except ray.exceptions.RayTaskError as e:  # the worker's own error (e.g. a NaN from its env)
             cause = getattr(e, "cause", None)
-            raise (cause if isinstance(cause, TrpoError) else TrpoError(f"A3C worker {k} failed: {e}")) from None
+            raise (cause if isinstance(cause, TrpoError) else TrpoError(f"worker {k} failed: {e}")) from None
         except ray.exceptions.RayActorError as e:
-            raise TrpoError(f"A3C worker {k} died: {str(e).splitlines()[0]}") from None
-        if self.agent.obs_norm.enabled:
-            self.agent.obs_norm.rms.update(out["raw_obs"])
+            raise TrpoError(f"worker {k} died: {str(e).splitlines()[0]}") from None
+        if self.obs_norm.enabled:
+            self.obs_norm.rms.update(out["raw_obs"])
         b = out["batch"]
-        b.extras = {"d_theta": out["d_theta"], "d_psi": out["d_psi"], "stats": out["stats"], "worker": k,
-                    "staleness": self.version - out["version"]}  # master updates since its parameters
+        b.extras = {**out["out"], "worker": k, "staleness": self.version - out["version"]}
         self.version += 1
         return b
 
@@ -119,7 +121,7 @@ class AsyncWorkers:
     def load_state_dict(self, d: dict) -> bool:
         return False
 
-    def close_workers(self) -> None:
+    def close(self) -> None:
         import ray
 
         for w in self.workers:
@@ -127,3 +129,4 @@ class AsyncWorkers:
         self.workers, self.pending = [], {}
         if self._own_ray and ray.is_initialized():
             ray.shutdown()
+            self._own_ray = False

@@ -8,6 +8,19 @@ from torch import Tensor
 
 
 @dataclass
+class VineData:
+    """Vine sampling's extra data (TRPO paper Sec. 5.2): the rollout set and its branch returns."""
+
+    obs: Tensor                 # (N, obs_dim): the rollout-set states s_n (normalised)
+    actions: Tensor             # (N, K, *act_shape): the K actions tried at each
+    q: Tensor                   # (N, K): Q-hat(s_n, a_nk) from the branch rollouts
+    enumerated: bool            # every action of a Discrete space (eq. 15), else K draws (eq. 16)
+
+    def to(self, device: torch.device) -> "VineData":
+        return VineData(self.obs.to(device), self.actions.to(device), self.q.to(device), self.enumerated)
+
+
+@dataclass
 class Batch:
     """T steps of N envs, time-major. Observations are already normalised.
 
@@ -26,7 +39,8 @@ class Batch:
     env_steps: int              # env steps simulated to make this batch (all of them)
     episode_returns: list[float] = field(default_factory=list)  # undiscounted, unscaled
     episode_lengths: list[int] = field(default_factory=list)
-    extras: dict = field(default_factory=dict)  # sampler-specific data (e.g. vine rollouts)
+    vine: VineData | None = None  # vine sampling's rollout set and Q-hat (single path: None)
+    extras: dict = field(default_factory=dict)  # what a learner's rollout_fn computed (A3C: gradients)
 
     @property
     def done(self) -> Tensor:
@@ -44,5 +58,5 @@ class Batch:
         return x.reshape(self.T * self.N, *x.shape[2:])
 
     def to(self, device: torch.device) -> "Batch":
-        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        moved = {k: (v.to(device) if isinstance(v, (Tensor, VineData)) else v) for k, v in self.__dict__.items()}
         return Batch(**moved)

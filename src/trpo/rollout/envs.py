@@ -1,40 +1,22 @@
-"""Making and checking environments (Gymnasium 1.x vector API, same-step autoreset)."""
+"""Making and checking environments (Gymnasium 1.x vector API, same-step autoreset).
+
+``EnvSpec`` is the run's environment, resolved once (``trpo.resolve``): the id (or a user's env
+factory), its ``gym.make`` kwargs, the Atari preprocessing switch and the vector-env backend.
+Samplers, the evaluation and the checks make their envs from it, never from the config.
+"""
 from __future__ import annotations
 
-import difflib
-import os
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from trpo.errors import EnvError
-
-
-def _lookup(env_id: str) -> None:
-    if env_id in gym.registry:
-        return
-    if env_id.startswith("ALE/"):
-        try:
-            import ale_py  # registers the Atari envs
-            gym.register_envs(ale_py)
-        except ImportError:
-            raise EnvError(f"environment '{env_id}' needs the Atari extra: pip install 'trpo[atari]'") from None
-        if env_id in gym.registry:
-            return
-    close = difflib.get_close_matches(env_id, list(gym.registry), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    raise EnvError(f"unknown environment '{env_id}'{hint}")
-
-
-def is_atari(env_id: str) -> bool:
-    """An ALE id (``ALE/Pong-v5``, ...): registered by ale-py."""
-    try:
-        return str(gym.spec(env_id).entry_point).startswith("ale_py")
-    except gym.error.Error:
-        return False
+from trpo.rollout.env_ids import is_atari, lookup
 
 
 def atari_wrappers(env: gym.Env) -> gym.Env:
@@ -57,81 +39,98 @@ def _env_errors(env_id: str):
         raise EnvError(f"environment '{env_id}' needs a missing dependency: {e}") from None
     except gym.error.Error as e:
         raise EnvError(f"cannot make environment '{env_id}': {e}") from None
+    except TypeError as e:  # e.g. an env_kwargs key the env does not take
+        raise EnvError(f"cannot make environment '{env_id}': {str(e).splitlines()[0]}") from None
 
 
 def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env:
     """One environment, with a clear error for unknown ids or missing extras. ALE ids get
     ``atari_wrappers`` unless ``atari_preprocessing`` is False (the frame skip moves into the
     wrapper: the env itself is made with ``frameskip=1``)."""
-    _lookup(env_id)
+    name = lookup(env_id)
     atari = atari_preprocessing and is_atari(env_id)
     with _env_errors(env_id):
-        env = gym.make(env_id, **({"frameskip": 1} if atari else {}), **kwargs)
+        env = gym.make(name, **({"frameskip": 1} if atari else {}), **kwargs)
         return atari_wrappers(env) if atari else env
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity set), not the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def is_gym_mujoco(env_id: str) -> bool:
-    """A registered id whose env is one of Gymnasium's MuJoCo envs."""
-    try:
-        return str(gym.spec(env_id).entry_point).startswith("gymnasium.envs.mujoco")
-    except gym.error.Error:
-        return False
-
-
-def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path") -> str:
-    """``auto`` -> the fastest backend here (docs/benchmarks.md, "Throughput against the number of
-    envs"): Gymnasium's array-at-once ``CartPoleVectorEnv`` for CartPole (``vector_entry_point``);
-    EnvPool for MuJoCo envs, whose C++ stepping it spreads over every core, when envpool is
-    installed and knows the id; otherwise ``sync``: for cheap envs (classic control) one process
-    beats EnvPool's thread hand-off and ``async``'s pipes. Vine sampling needs ``sync`` (it
-    snapshots the envs one by one, in-process). Any other mode is returned as it is."""
-    if mode != "auto":
-        return mode
-    from trpo.rollout.envpool_env import envpool_knows
-    from trpo.rollout.vector_cartpole import has_vector_cartpole
-
-    _lookup(env_id)
-    if sampler != "single-path":
-        return "sync"
-    if has_vector_cartpole(env_id):
-        return "vector_entry_point"
-    return "envpool" if is_gym_mujoco(env_id) and envpool_knows(env_id) else "sync"
-
-
-def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_preprocessing: bool = True
-                    ) -> gym.vector.VectorEnv:
+def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_preprocessing: bool = True,
+                    env_kwargs: dict | None = None) -> gym.vector.VectorEnv:
     """N copies of the env in one process (``sync``), in subprocesses (``async``), in EnvPool
     (``envpool``, see ``trpo.rollout.envpool_env``) or as one array-at-once env
     (``vector_entry_point``: Gymnasium's CartPole, see ``trpo.rollout.vector_cartpole``).
+    ``mode`` is concrete (``trpo.resolve`` turns ``auto`` into one of these).
 
     Same-step autoreset: when an episode ends at step t the returned observation is already the
     reset one and the final observation is in ``info["final_obs"]`` — so no step of the batch is
     a dummy reset step, and a truncated step can bootstrap from its final observation.
     """
-    _lookup(env_id)
-    mode = resolve_vector_mode(env_id, mode)
+    name = lookup(env_id)
+    env_kwargs = dict(env_kwargs or {})
+    if mode in ("envpool", "vector_entry_point") and env_kwargs:
+        raise EnvError(f"vector_mode '{mode}' takes no env_kwargs; use 'sync' or 'async'")
     if mode == "envpool":  # EnvPool's C++ thread pool, adapted to same-step autoreset
         from trpo.rollout.envpool_env import EnvPoolVectorEnv
-        return EnvPoolVectorEnv(env_id, num_envs)
+        return EnvPoolVectorEnv(name, num_envs)
     if mode == "vector_entry_point":  # Gymnasium's numpy CartPole, adapted to same-step autoreset
         from trpo.rollout.vector_cartpole import VectorCartPole, has_vector_cartpole
-        if not has_vector_cartpole(env_id):
+        if not has_vector_cartpole(name):
             raise EnvError(f"vector_mode 'vector_entry_point' supports Gymnasium's CartPole ids only, "
                            f"not '{env_id}'; use 'sync' or 'async'")
-        return VectorCartPole(env_id, num_envs)
+        return VectorCartPole(name, num_envs)
+    if mode not in ("sync", "async"):
+        raise EnvError(f"unknown vector_mode {mode!r}")
     atari = atari_preprocessing and is_atari(env_id)
     with _env_errors(env_id):
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
+        return gym.make_vec(name, num_envs=num_envs, vectorization_mode=mode,
                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-                            **({"wrappers": [atari_wrappers], "frameskip": 1} if atari else {}))
+                            **({"wrappers": [atari_wrappers], "frameskip": 1} if atari else {}), **env_kwargs)
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The run's environment. ``env_fn`` (``trpo.train(cfg, env_fn=...)``): a user's factory of
+    one env, used instead of the id everywhere (vector envs are ``sync``/``async`` copies of it)."""
+
+    env_id: str
+    kwargs: dict = field(default_factory=dict)
+    atari_preprocessing: bool = True
+    vector_mode: str = "sync"
+    env_fn: Callable[[], gym.Env] | None = None
+
+    @classmethod
+    def from_config(cls, cfg, env_fn: Callable[[], gym.Env] | None = None) -> "EnvSpec":
+        return cls(cfg.env_id, dict(cfg.env_kwargs), cfg.atari_preprocessing, cfg.vector_mode, env_fn)
+
+    def with_mode(self, vector_mode: str) -> "EnvSpec":
+        return replace(self, vector_mode=vector_mode)
+
+    def make(self, **extra: Any) -> gym.Env:
+        """One env (``extra``: e.g. ``render_mode`` for videos)."""
+        if self.env_fn is not None:
+            env = self.env_fn(**extra) if extra else self.env_fn()
+            if not isinstance(env, gym.Env):
+                raise EnvError(f"env_fn returned {type(env).__name__}, not a gymnasium.Env")
+            return env
+        return make_env(self.env_id, self.atari_preprocessing, **self.kwargs, **extra)
+
+    def make_vector(self, num_envs: int, mode: str | None = None) -> gym.vector.VectorEnv:
+        mode = mode or self.vector_mode
+        if self.env_fn is not None:
+            if mode not in ("sync", "async"):
+                raise EnvError(f"an env_fn env runs with vector_mode 'sync' or 'async', not {mode!r}")
+            cls = gym.vector.SyncVectorEnv if mode == "sync" else gym.vector.AsyncVectorEnv
+            return cls([self.env_fn] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
+        return make_vector_env(self.env_id, num_envs, mode, self.atari_preprocessing, self.kwargs)
+
+    def spaces(self) -> tuple[gym.Space, gym.Space]:
+        """(observation space, action space) of one env (made and closed)."""
+        env = self.make()
+        try:
+            check_spaces(self.env_id, env.observation_space, env.action_space)
+            return env.observation_space, env.action_space
+        finally:
+            env.close()
 
 
 def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> None:
@@ -147,13 +146,15 @@ def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> Non
                        "(need Discrete, 1-D MultiDiscrete or 1-D float Box)")
 
 
-def check_env(env_id: str, atari_preprocessing: bool = True) -> None:
+def check_env(env: "EnvSpec | str", atari_preprocessing: bool = True) -> None:
     """trpo's own checks (spaces; reset and step: tuple length, observation shape, dtype, bounds,
     finiteness, reward), then Gymnasium's env checker. Our checks run first: their messages name
     the exact problem."""
     from gymnasium.utils.env_checker import check_env as gym_check_env
 
-    env = make_env(env_id, atari_preprocessing)
+    spec = env if isinstance(env, EnvSpec) else EnvSpec(env, atari_preprocessing=atari_preprocessing)
+    env_id = spec.env_id
+    env = spec.make()
     try:
         check_spaces(env_id, env.observation_space, env.action_space)
         with warnings.catch_warnings():

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from trpo.policies import Actor, CategoricalActor, GaussianActor, MultiCategoricalActor
+from trpo.policies import Actor, CategoricalActor, GaussianActor, plain_actor_class
 
 
 class NumpyPolicy:
+    """The built-in actors' sampling rules in numpy, for actors that compute exactly those
+    (``plain_actor_class``: the one rule every fast path uses)."""
+
     def __init__(self, actor: Actor):
+        self.kind = plain_actor_class(actor)
+        if self.kind is None:
+            raise TypeError(f"{type(actor).__name__} is not a plain built-in actor; use TorchPolicy")
         self.layers = actor.numpy_layers()
-        self.kind = type(actor).__name__
-        self.log_std = actor.clamped_log_std().detach().double().numpy() if isinstance(actor, GaussianActor) else None
+        self.log_std = actor.clamped_log_std().detach().double().numpy() if self.kind is GaussianActor else None
         self.nvec = getattr(actor, "nvec", None)
 
     @staticmethod
     def supports(actor: Actor) -> bool:
-        return (isinstance(actor, (CategoricalActor, GaussianActor, MultiCategoricalActor))
-                and all(isinstance(m, (nn.Linear, nn.Tanh)) for m in actor.net))
+        return plain_actor_class(actor) is not None
 
     def _out(self, obs: np.ndarray) -> np.ndarray:
         x = obs.astype(np.float64)
@@ -37,11 +40,11 @@ class NumpyPolicy:
 
     def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
         out = self._out(obs)
-        if self.kind == "GaussianActor":
+        if self.kind is GaussianActor:
             if deterministic:
                 return out.astype(np.float32)
             return (out + np.exp(self.log_std) * rng.standard_normal(out.shape)).astype(np.float32)
-        if self.kind == "CategoricalActor":
+        if self.kind is CategoricalActor:
             # Gumbel-max: argmax(logits + G) is a sample of softmax(logits)
             return (out if deterministic else out + rng.gumbel(size=out.shape)).argmax(-1)
         parts = np.split(out, np.cumsum(self.nvec)[:-1], axis=-1)

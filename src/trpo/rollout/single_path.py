@@ -8,6 +8,7 @@ import torch
 from trpo.errors import NonFiniteError
 from trpo.normalize import ObsNormalizer, RewardScaler
 from trpo.policies import Actor
+from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch
 from trpo.rollout.policy_runner import make_policy
 
@@ -52,6 +53,16 @@ def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> boo
 
 class SinglePathSampler:
     """Owns the vector env and the running episode bookkeeping between iterations."""
+
+    @classmethod
+    def build(cls, ctx: SamplerContext) -> "SinglePathSampler":
+        envs = ctx.env.make_vector(ctx.cfg.num_envs)
+        try:
+            return cls(envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, ctx.cfg.steps_per_env, ctx.cfg.seed,
+                       ctx.device)
+        except BaseException:
+            envs.close()
+            raise
 
     def __init__(self, envs: gym.vector.VectorEnv, actor: Actor, obs_norm: ObsNormalizer,
                  reward_scaler: RewardScaler, steps_per_env: int, seed: int, device: torch.device):
@@ -112,7 +123,8 @@ class SinglePathSampler:
         last = self.obs_norm(self.raw_obs)
         if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
             self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
-        self.last_raw_obs = raw  # for A3C's master, which keeps the statistics of all workers (None: off)
+        self.last_raw_obs = raw  # the batch's raw observations (None: normalisation off), for samplers
+        #                          built on this one whose statistics live elsewhere (async workers)
         term_only = term & ~trunc  # an episode both terminated and truncated is terminal
         fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
         return Batch(

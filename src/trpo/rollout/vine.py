@@ -14,8 +14,9 @@ One iteration:
      state, so Q-hat differences between actions are not drowned in rollout noise.
 Every simulated step, trunk and branch, counts in ``Batch.env_steps``.
 
-The batch is the trunk's (its episodes are logged) with the vine data in ``batch.extras``:
-``vine_obs`` (N, obs_dim), ``vine_actions`` (N, K, ...), ``vine_q`` (N, K), ``vine_enumerated``.
+The batch is the trunk's (its episodes are logged) with the vine data in ``batch.vine``
+(``VineData``: the rollout-set states, their K actions, Q-hat and whether the actions were
+enumerated).
 """
 from __future__ import annotations
 
@@ -23,11 +24,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from trpo.config import Config
 from trpo.errors import ConfigError, EnvError, NonFiniteError
-from trpo.normalize import ObsNormalizer, RewardScaler
-from trpo.rollout.batch import Batch
-from trpo.rollout.envs import make_env
+from trpo.normalize import ObsNormalizer
+from trpo.rollout.base import SamplerContext
+from trpo.rollout.batch import Batch, VineData
 from trpo.rollout.policy_runner import make_policy
 from trpo.rollout.single_path import SinglePathSampler, action_to_env
 from trpo.snapshot import restore, snapshot, supports
@@ -73,21 +73,34 @@ def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_nor
 
 
 class VineSampler:
-    def __init__(self, envs: gym.vector.VectorEnv, agent, reward_scaler: RewardScaler, cfg: Config):
+    @classmethod
+    def build(cls, ctx: SamplerContext) -> "VineSampler":
+        envs = ctx.env.make_vector(ctx.cfg.num_envs, "sync")
+        try:
+            return cls(envs, ctx.env.make, ctx)
+        except BaseException:
+            envs.close()
+            raise
+
+    def __init__(self, envs: gym.vector.VectorEnv, make_branch_env, ctx: SamplerContext):
+        """``envs``: a sync vector env (its envs are snapshotted in-process); ``make_branch_env()``
+        makes the env the branches are rolled out in."""
         subs = getattr(envs, "envs", None)
         if not subs:
             raise ConfigError("sampler 'vine' needs vector_mode 'sync' (its envs are snapshotted in-process)")
         if not supports(subs[0]):
-            cls = type(subs[0].unwrapped)
-            raise EnvError(f"sampler 'vine' cannot snapshot {cls.__name__}: add get_snapshot()/set_snapshot() "
+            name = type(subs[0].unwrapped).__name__
+            raise EnvError(f"sampler 'vine' cannot snapshot {name}: add get_snapshot()/set_snapshot() "
                            "or trpo.snapshot.register_snapshot (see docs/vine.md)")
-        self.cfg, self.agent, self.reward_scaler = cfg, agent, reward_scaler
+        cfg = ctx.cfg
+        self.cfg, self.actor, self.obs_norm, self.device = cfg, ctx.actor, ctx.obs_norm, ctx.device
+        self.reward_scaler = ctx.reward_scaler
         n_envs = envs.num_envs
         trunk_per_env = max(1, round(cfg.batch_steps * cfg.vine_trunk_fraction / n_envs))
         self.envs = _SnapshottingEnvs(envs)
-        self.trunk = SinglePathSampler(self.envs, agent.actor, agent.obs_norm, reward_scaler, trunk_per_env,
-                                       cfg.seed, agent.device)
-        self.branch_env = make_env(cfg.env_id, cfg.atari_preprocessing)
+        self.trunk = SinglePathSampler(self.envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, trunk_per_env,
+                                       cfg.seed, ctx.device)
+        self.branch_env = make_branch_env()
         self.branch_env.reset(seed=cfg.seed + 1)
         self.act_space = envs.single_action_space
         n_act = self.act_space.n if isinstance(self.act_space, gym.spaces.Discrete) else None
@@ -102,8 +115,8 @@ class VineSampler:
     def collect(self) -> Batch:
         cfg, T, N = self.cfg, self.trunk.T, self.trunk.N
         # pi_old is the actor AND the observation statistics before the trunk updates them
-        frozen = ObsNormalizer(self.agent.obs_norm.rms.mean.shape, self.agent.obs_norm.enabled, self.agent.obs_norm.clip)
-        frozen.rms.load_state_dict(self.agent.obs_norm.rms.state_dict())
+        frozen = ObsNormalizer(self.obs_norm.rms.mean.shape, self.obs_norm.enabled, self.obs_norm.clip)
+        frozen.rms.load_state_dict(self.obs_norm.rms.state_dict())
 
         # 1. trunk, snapshotting the rollout set
         chosen = np.sort(self.rng.choice(T * N, self.n_states, replace=False))
@@ -115,7 +128,7 @@ class VineSampler:
         obs = batch.flat(batch.obs)[torch.as_tensor(chosen)].numpy()
 
         # 2. K actions per rollout state
-        policy = make_policy(self.agent.actor, self.agent.device)
+        policy = make_policy(self.actor, self.device)
         if self.enumerated:
             actions = np.tile(np.arange(self.K), (len(chosen), 1))
         else:
@@ -137,8 +150,8 @@ class VineSampler:
             q = q / np.sqrt(self.reward_scaler.rms.var + 1e-8)
 
         batch.env_steps += branch_steps
-        batch.extras.update(vine_obs=torch.from_numpy(obs), vine_actions=torch.from_numpy(np.asarray(actions)),
-                            vine_q=torch.from_numpy(q.astype(np.float32)), vine_enumerated=self.enumerated)
+        batch.vine = VineData(torch.from_numpy(obs), torch.from_numpy(np.asarray(actions)),
+                              torch.from_numpy(q.astype(np.float32)), self.enumerated)
         return batch
 
     def state_dict(self) -> dict:
@@ -151,4 +164,4 @@ class VineSampler:
 
     def close(self) -> None:
         self.branch_env.close()
-        self.trunk.close()
+        self.trunk.close()  # and the vector env

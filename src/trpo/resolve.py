@@ -1,0 +1,115 @@
+"""The run's concrete choices, made once, before anything is built.
+
+``resolve_run(cfg, env_fn)`` returns the config with every ``auto`` replaced by what this run
+will use, and the ``EnvSpec`` of its environment. The parts receive these values and never
+decide again; config.toml records them, so a replay or a resume on another machine does the same.
+
+  preset        auto -> the env's preset for the algorithm (trpo.presets), or none
+  sampler       an algorithm with one sampler (a3c: async) gets it
+  device        auto -> cuda if available, else cpu
+  vector_mode   auto -> vector_entry_point for Gymnasium's CartPole ids, else sync
+  critic_fit    auto -> process for learners that allow it, on a multi-core CPU under Linux
+  lr            0 -> the algorithm's default
+  eval_every    0 -> about 20 periodic evaluations over the run, in whole batches
+"""
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import sys
+from typing import Callable
+
+import torch
+
+from trpo.config import FIELDS, Config, default_lr
+from trpo.errors import ConfigError
+from trpo.rollout.envs import EnvSpec
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' requested but CUDA is not available (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", custom_env: bool = False) -> str:
+    """``auto`` -> Gymnasium's array-at-once ``CartPoleVectorEnv`` for CartPole ids
+    (``vector_entry_point``), else ``sync``: Gymnasium's own envs in this process (for cheap envs
+    faster than ``async``'s pipes; for MuJoCo the env the user named, where EnvPool's ports
+    learned worse: docs/results/mujoco.md). Vine sampling needs ``sync`` (it snapshots the envs one
+    by one, in-process). Any other mode is returned as it is."""
+    from trpo.rollout.env_ids import lookup
+    from trpo.rollout.vector_cartpole import has_vector_cartpole
+
+    if mode != "auto":
+        return mode
+    if custom_env or sampler != "single-path":
+        return "sync"
+    return "vector_entry_point" if has_vector_cartpole(lookup(env_id)) else "sync"
+
+
+def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:
+    """``auto`` -> ``process`` for learners whose critic fit is independent of their policy step
+    (trpo, npg) on a CPU with 2+ cores where ``fork`` exists (Linux), else ``inline``. ``process``
+    where it cannot work is a ConfigError."""
+    from trpo.algos import ALGOS
+    from trpo.system import usable_cores
+
+    helper = ALGOS[algo].critic_helper
+    cpu = torch.device(device).type == "cpu"
+    forkable = sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+    if mode == "auto":
+        return "process" if helper and cpu and forkable and usable_cores() >= 2 else "inline"
+    if mode == "process" and not (helper and cpu and forkable):
+        why = (f"algo {algo!r} fits its critic together with the policy" if not helper else
+               "the update runs on a GPU" if not cpu else "this platform has no fork()")
+        raise ConfigError(f"config key 'critic_fit' = 'process' needs trpo/npg on a CPU under Linux: {why}; "
+                          "use 'inline' or 'auto'")
+    return mode
+
+
+def apply_preset(cfg: Config) -> Config:
+    """The preset's keys, where ``cfg`` leaves them at their defaults; ``preset`` becomes the name
+    of the preset applied ("" for none)."""
+    from trpo import presets
+    from trpo.rollout.env_ids import is_atari, is_gym_mujoco
+
+    if cfg.preset == "":
+        return cfg
+    if cfg.preset == "auto":
+        family = "mujoco" if is_gym_mujoco(cfg.env_id) else "atari" if is_atari(cfg.env_id) else ""
+        p = presets.auto(cfg.env_id, cfg.algo, family)
+        if p is None:
+            return cfg.replace(preset="")
+    else:
+        p = presets.get(cfg.preset)
+    unknown = sorted(set(p.config) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"preset {p.name!r} sets unknown config key {unknown[0]!r}")
+    defaults = Config()
+    changes = {k: v for k, v in p.config.items() if getattr(cfg, k) == getattr(defaults, k)}
+    return cfg.replace(**changes, preset=p.name)
+
+
+def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = True) -> tuple[Config, EnvSpec]:
+    """The resolved config and the run's EnvSpec (see the module docstring). ``presets=False``
+    for a resumed run, whose saved config had its preset applied already."""
+    from trpo.algos import ALGOS
+    from trpo.rollout.env_ids import lookup
+
+    if env_fn is None:
+        lookup(cfg.env_id)  # an unknown id fails here, before anything is built
+    if presets:
+        cfg = apply_preset(cfg)
+    samplers = ALGOS[cfg.algo].samplers
+    sampler = cfg.sampler if cfg.sampler in samplers else samplers[0]
+    device = resolve_device(cfg.device)
+    eval_every = cfg.eval_every or max(1, round(cfg.total_steps / 20 / cfg.batch_steps)) * cfg.batch_steps
+    cfg = dataclasses.replace(
+        cfg, sampler=sampler, device=str(device) if cfg.device == "auto" else cfg.device,
+        vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, sampler, env_fn is not None),
+        critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device),
+        lr=cfg.lr or default_lr(cfg.algo), eval_every=eval_every)
+    return cfg, EnvSpec.from_config(cfg, env_fn)

@@ -1,0 +1,48 @@
+"""The Sampler interface: what the training loop calls on every way of producing batches.
+
+    sampler = SAMPLER_CLASS.build(ctx)      # ctx: a SamplerContext, the same for every sampler
+    batch = sampler.collect()               # the next Batch, from the current policy
+    sampler.state_dict() / load_state_dict(d) -> bool   # True: the envs were restored too
+                                            # (exact resume); False: they restart from a reset
+    sampler.close()                         # its envs, processes, actors; idempotent
+
+A sampler knows the actor (to act), the observation normaliser and reward scaler (to feed it),
+and how to make envs; it never knows a learner. Work that a learner wants done next to the
+rollout (A3C's worker gradients) arrives as ``ctx.rollout_fn``, a plain function.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+
+import torch
+
+if TYPE_CHECKING:
+    from trpo.config import Config
+    from trpo.normalize import ObsNormalizer, RewardScaler
+    from trpo.policies import Actor, Critic
+    from trpo.rollout.batch import Batch
+    from trpo.rollout.envs import EnvSpec
+
+
+@dataclass
+class SamplerContext:
+    cfg: "Config"                       # resolved: vector_mode, device, sampler are concrete
+    env: "EnvSpec"                      # makes one env or a vector env of the run's env
+    actor: "Actor"
+    critic: "Critic"                    # for samplers that ship both networks to workers
+    obs_norm: "ObsNormalizer"
+    reward_scaler: "RewardScaler"
+    device: torch.device
+    rollout_fn: Callable[..., Any] | None = None
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    def collect(self) -> "Batch": ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, d: dict) -> bool: ...
+
+    def close(self) -> None: ...

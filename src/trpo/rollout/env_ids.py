@@ -1,0 +1,66 @@
+"""Environment ids: finding them in Gymnasium's registry and telling their family.
+
+``module:EnvId`` is Gymnasium's way to reach a third-party env (``gym.make`` imports ``module``,
+whose import registers ``EnvId``); ``lookup`` does the same, with one-line errors.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+
+import gymnasium as gym
+
+from trpo.errors import EnvError
+
+
+def split_id(env_id: str) -> tuple[str | None, str]:
+    """``"my_pkg.envs:MyEnv-v0"`` -> ("my_pkg.envs", "MyEnv-v0"); a plain id -> (None, id)."""
+    if ":" in env_id:
+        module, name = env_id.split(":", 1)
+        return module, name
+    return None, env_id
+
+
+def lookup(env_id: str) -> str:
+    """Make sure ``env_id`` is registered (importing its module, or ale-py for ``ALE/`` ids) and
+    return the registered name; an unknown id is an EnvError with the closest match."""
+    module, name = split_id(env_id)
+    if module is not None:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise EnvError(f"environment '{env_id}': cannot import module '{module}': {e}") from None
+        except Exception as e:  # noqa: BLE001 - the user's module failed while importing
+            raise EnvError(f"environment '{env_id}': importing module '{module}' failed: "
+                           f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    if name in gym.registry:
+        return name
+    if name.startswith("ALE/"):
+        try:
+            import ale_py  # registers the Atari envs
+            gym.register_envs(ale_py)
+        except ImportError:
+            raise EnvError(f"environment '{env_id}' needs the Atari extra: pip install 'trpo[atari]'") from None
+        if name in gym.registry:
+            return name
+    close = difflib.get_close_matches(name, list(gym.registry), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    where = f" after importing '{module}'" if module else ""
+    raise EnvError(f"unknown environment '{env_id}'{where}{hint}")
+
+
+def _entry_point(env_id: str) -> str:
+    try:
+        return str(gym.spec(split_id(env_id)[1]).entry_point)
+    except gym.error.Error:
+        return ""
+
+
+def is_atari(env_id: str) -> bool:
+    """An ALE id (``ALE/Pong-v5``, ...): registered by ale-py."""
+    return _entry_point(env_id).startswith("ale_py")
+
+
+def is_gym_mujoco(env_id: str) -> bool:
+    """A registered id whose env is one of Gymnasium's MuJoCo envs."""
+    return _entry_point(env_id).startswith("gymnasium.envs.mujoco")
