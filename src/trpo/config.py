@@ -69,6 +69,20 @@ class Config:
     sampler: str = _f("single-path", choices=None, help=(
         "``single-path`` (trajectories from pi_old), ``vine`` (TRPO paper Sec. 5.2; trpo, npg) or "
         "``async`` (a3c's workers); an algorithm with one sampler gets it."))
+    backend: str = _f("local", choices=("local", "ray"), help=(
+        "Where batches are sampled: ``local`` (this process and its vector env) or ``ray`` (rollout "
+        "workers as Ray actors, each with its own vector env of ``num_envs`` envs; "
+        "``pip install 'trpo[ray]'``; docs/scaling.md)."))
+    workers: int = _f(0, range=(0, 4096, True, True), help=(
+        "Ray rollout workers (``backend = ray``); 0 = one per CPU of the Ray instance."))
+    ray_address: str = _f("", help=(
+        "``backend = ray``: the cluster to join (``auto`` or ``HOST:PORT``, as ``ray.init``); empty "
+        "starts a local Ray instance sized to this machine."))
+    worker_timeout_s: float = _f(120.0, range=(0.0, None, False, True), help=(
+        "``backend = ray``: a worker that has not returned its share of the batch after this many "
+        "seconds is treated as dead (killed, restarted, its share re-sampled)."))
+    max_worker_failures: int = _f(3, range=(1, 1000, True, True), help=(
+        "``backend = ray``: consecutive worker failures after which the run stops (with a checkpoint)."))
     device: str = _f("cpu", choices=("cpu", "cuda", "auto"), help=(
         "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."))
     torch_threads: int = _f(1, range=(1, 1024, True, True), help=(
@@ -236,7 +250,7 @@ CHOICES: dict[str, tuple[str, ...]] = {n: choices_of(n) for n in FIELDS if choic
 
 # what ``trpo train --resume RUN`` may change (anything else would make the continuation a
 # different run than its config.toml says): the length, the hardware, evaluation and bookkeeping
-RESUMABLE = ("total_steps", "device", "torch_threads", "critic_fit", "eval_every", "eval_periodic_episodes",
+RESUMABLE = ("total_steps", "device", "backend", "workers", "ray_address", "worker_timeout_s", "max_worker_failures", "torch_threads", "critic_fit", "eval_every", "eval_periodic_episodes",
              "eval_episodes", "stop_at_return", "video_every", "track", "warnings", "checkpoint_every",
              "keep_checkpoints")
 

@@ -70,6 +70,17 @@ def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:
     return mode
 
 
+def sampler_key(cfg: Config) -> str:
+    """The registry key of the run's sampler (``trpo.rollout.SAMPLERS``): on the Ray backend the
+    distributed sampler (which samples single path or vine, as ``cfg.sampler`` says), else
+    ``cfg.sampler``; a learner with its own sampler (a3c's ``async``) keeps it on any backend."""
+    from trpo.algos import ALGOS
+
+    if cfg.backend == "ray" and cfg.sampler in ("single-path", "vine") and cfg.sampler in ALGOS[cfg.algo].samplers:
+        return "ray"
+    return cfg.sampler
+
+
 def apply_preset(cfg: Config) -> Config:
     """The preset's keys, where ``cfg`` leaves them at their defaults; ``preset`` becomes the name
     of the preset applied ("" for none)."""

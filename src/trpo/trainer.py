@@ -30,7 +30,7 @@ from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
 from trpo.errors import ConfigError, NonFiniteError
 from trpo.normalize import RewardScaler
-from trpo.resolve import resolve_run
+from trpo.resolve import resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.envs import check_env
@@ -121,7 +121,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
     sampler = None
     try:
-        sampler = get_sampler(cfg.sampler).build(SamplerContext(
+        sampler = get_sampler(sampler_key(cfg)).build(SamplerContext(
             cfg, env, agent.actor, agent.critic, agent.obs_norm, reward_scaler, device, learner.rollout_fn))
         run = RunDir(run_dir or default_run_dir(cfg), fresh=state is None, overwrite=overwrite)
         counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0}
@@ -259,7 +259,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                "steps_per_s": counters["env_steps"] / max(counters["wall_s"], 1e-9),
                "train_return_last": last_return, "version": __version__, "interrupted": bool(interrupted),
                "stop_reason": stop_reason, "preset": cfg.preset, "sampler": cfg.sampler,
-               "vector_mode": cfg.vector_mode, "device": cfg.device,
+               "vector_mode": cfg.vector_mode, "device": cfg.device, "backend": cfg.backend,
+               "workers": cfg.workers if cfg.backend == "ray" else 0, **sampler.summary(),
                "best_eval_return": counters["best_eval"] if counters["evals"] else None,
                "warnings": watch.fired}
     if not interrupted:

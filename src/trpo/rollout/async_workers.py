@@ -121,6 +121,9 @@ class AsyncWorkers:
     def load_state_dict(self, d: dict) -> bool:
         return False
 
+    def summary(self) -> dict:
+        return {}
+
     def close(self) -> None:
         import ray
 

@@ -5,6 +5,7 @@
     sampler.state_dict() / load_state_dict(d) -> bool   # True: the envs were restored too
                                             # (exact resume); False: they restart from a reset
     sampler.close()                         # its envs, processes, actors; idempotent
+    sampler.summary() -> dict               # counters for summary.json (e.g. worker restarts)
 
 A sampler knows the actor (to act), the observation normaliser and reward scaler (to feed it),
 and how to make envs; it never knows a learner. Work that a learner wants done next to the
@@ -46,3 +47,5 @@ class Sampler(Protocol):
     def load_state_dict(self, d: dict) -> bool: ...
 
     def close(self) -> None: ...
+
+    def summary(self) -> dict: ...

@@ -157,5 +157,8 @@ class SinglePathSampler:
         self.raw_obs = np.array(d["raw_obs"], copy=True)
         return True
 
+    def summary(self) -> dict:
+        return {}
+
     def close(self) -> None:
         self.envs.close()

@@ -162,6 +162,9 @@ class VineSampler:
         self.rng.bit_generator.state = d["rng"]
         return self.trunk.load_state_dict(d["trunk"])
 
+    def summary(self) -> dict:
+        return {}
+
     def close(self) -> None:
         self.branch_env.close()
         self.trunk.close()  # and the vector env
