@@ -12,10 +12,11 @@ def train(*args, **kwargs):
     return _train(*args, **kwargs)
 
 
-def load(path, device=None):
-    """Load an :class:`trpo.agent.Agent` from a run directory or checkpoint manifest."""
+def load(path, device=None, best: bool = False, env_fn=None):
+    """Load an :class:`trpo.agent.Agent` from a run directory or checkpoint manifest (``best``: the
+    best-evaluated policy, ``checkpoints/best``; ``env_fn``: the env factory the run trained with)."""
     from trpo.agent import Agent
-    return Agent.load(path, device=device)
+    return Agent.load(path, device=device, best=best, env_fn=env_fn)
 
 
 __all__ = ["Config", "load_toml", "train", "load", "TrpoError", "ConfigError", "CheckpointError",

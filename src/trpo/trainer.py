@@ -260,7 +260,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                "train_return_last": last_return, "version": __version__, "interrupted": bool(interrupted),
                "stop_reason": stop_reason, "preset": cfg.preset, "sampler": cfg.sampler,
                "vector_mode": cfg.vector_mode, "device": cfg.device, "backend": cfg.backend,
-               "workers": cfg.workers if cfg.backend == "ray" else 0, **sampler.summary(),
+               **sampler.summary(),  # e.g. the Ray sampler's worker count and restarts
                "best_eval_return": counters["best_eval"] if counters["evals"] else None,
                "warnings": watch.fired}
     if not interrupted:

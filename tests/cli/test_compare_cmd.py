@@ -46,3 +46,36 @@ def test_parallel_compare_runs_fit_critics_inline(tmp_path, monkeypatch):
     assert main([*base, "--jobs", "1"]) == 0
     assert main([*base, "--jobs", "2", "--set", "critic_fit=process"]) == 0
     assert seen == [["critic_fit=inline"], [], ["critic_fit=process"]]
+
+
+def test_compare_resumes_an_interrupted_run_and_never_reports_it_as_final(tmp_path):
+    """A run stopped by Ctrl-C leaves summary.json marked interrupted and a checkpoint: compare
+    leaves it out of the table, then resumes it (not from scratch) to the full length."""
+    import json
+
+    import trpo
+    from trpo.compare import run_dir_for, run_state, summarise
+
+    runs = tmp_path / "runs"
+    cfg = trpo.Config(env_id="CartPole-v1", algo="ppo", seed=0, total_steps=512, batch_steps=128, num_envs=2,
+                      eval_episodes=1, check_env=False, critic_epochs=1, eval_periodic_episodes=0)
+    done = run_dir_for(runs, "CartPole-v1", "ppo", 0)
+    trpo.train(cfg, run_dir=done, progress=False)
+    cut = run_dir_for(runs, "CartPole-v1", "ppo", 1)
+
+    def interrupt(row, agent):  # as Ctrl-C after the second iteration
+        if row["iteration"] == 2:
+            raise KeyboardInterrupt
+
+    res = trpo.train(cfg.replace(seed=1), run_dir=cut, progress=False, callback=interrupt)
+    assert res.interrupted and json.loads((cut / "summary.json").read_text())["interrupted"]
+    assert run_state(done) == "finished" and run_state(cut) == "resumable"
+    md, _ = summarise("CartPole-v1", ["ppo"], [0, 1], runs, tmp_path, "test")
+    assert "| ppo | 1 of 2 |" in md.read_text()          # the partial run is not in the table
+    first_rows = (cut / "metrics.csv").read_text().splitlines()[1:3]
+    assert main(["compare", "CartPole-v1", "--algos", "ppo", "--seeds", "2", "--total-steps", "512",
+                 "--runs-dir", str(runs), "-o", str(tmp_path), "--jobs", "1"]) == 0
+    s = json.loads((cut / "summary.json").read_text())
+    assert not s["interrupted"] and s["total_steps"] == 512
+    assert (cut / "metrics.csv").read_text().splitlines()[1:3] == first_rows  # resumed, not restarted
+    assert "| ppo | 2 of 2 |" in (tmp_path / "compare_CartPole-v1.md").read_text()

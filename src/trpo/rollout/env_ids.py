@@ -1,7 +1,9 @@
 """Environment ids: finding them in Gymnasium's registry and telling their family.
 
 ``module:EnvId`` is Gymnasium's way to reach a third-party env (``gym.make`` imports ``module``,
-whose import registers ``EnvId``); ``lookup`` does the same, with one-line errors.
+whose import registers ``EnvId``); ``lookup`` does the same, with one-line errors. Two families
+register themselves on demand: ``ALE/...`` ids (ale-py) and ``MinAtar/...`` ids (the ``minatar``
+package: ``MinAtar/Breakout-v1`` etc., Young & Tian 2019).
 """
 from __future__ import annotations
 
@@ -43,10 +45,25 @@ def lookup(env_id: str) -> str:
             raise EnvError(f"environment '{env_id}' needs the Atari extra: pip install 'trpo[atari]'") from None
         if name in gym.registry:
             return name
+    if name.startswith("MinAtar/"):
+        _register_minatar(env_id)
+        if name in gym.registry:
+            return name
     close = difflib.get_close_matches(name, list(gym.registry), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     where = f" after importing '{module}'" if module else ""
     raise EnvError(f"unknown environment '{env_id}'{where}{hint}")
+
+
+def _register_minatar(env_id: str) -> None:
+    """Register MinAtar's ids (``MinAtar/{Asterix,Breakout,Freeway,Seaquest,SpaceInvaders}-v0/v1``):
+    the package registers them in ``minatar.gym.register_envs()``, which nothing calls on import."""
+    try:
+        import minatar.gym as minatar_gym
+    except ImportError:
+        raise EnvError(f"environment '{env_id}' needs the MinAtar package: pip install 'minatar>=1.0.15'") from None
+    if not any(k.startswith("MinAtar/") for k in gym.registry):
+        minatar_gym.register_envs()
 
 
 def _entry_point(env_id: str) -> str:
@@ -64,3 +81,9 @@ def is_atari(env_id: str) -> bool:
 def is_gym_mujoco(env_id: str) -> bool:
     """A registered id whose env is one of Gymnasium's MuJoCo envs."""
     return _entry_point(env_id).startswith("gymnasium.envs.mujoco")
+
+
+def is_minatar(env_id: str) -> bool:
+    """A MinAtar id (``MinAtar/Breakout-v1``, ...): named so, or registered by the ``minatar``
+    package (``minatar.gym:BaseEnv``) under another name."""
+    return split_id(env_id)[1].startswith("MinAtar/") or _entry_point(env_id).startswith("minatar")

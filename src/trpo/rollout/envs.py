@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from trpo.errors import EnvError
-from trpo.rollout.env_ids import is_atari, lookup
+from trpo.rollout.env_ids import is_atari, is_minatar, lookup
 
 
 def atari_wrappers(env: gym.Env) -> gym.Env:
@@ -28,6 +28,90 @@ def atari_wrappers(env: gym.Env) -> gym.Env:
     env = gym.wrappers.AtariPreprocessing(env, noop_max=30, frame_skip=4, screen_size=84,
                                           terminal_on_life_loss=False, grayscale_obs=True, scale_obs=False)
     return gym.wrappers.FrameStackObservation(env, 4)
+
+
+class MinAtarFrames(gym.ObservationWrapper):
+    """MinAtar's observation (a bool (10, 10, C) grid, one channel per kind of object: paddle,
+    ball, trail, bricks, ...; Young & Tian 2019) as an image the CNNs take: uint8 (C, 10, 10),
+    channels first, 0 or 255 per cell. ``ImageTrunk`` scales by 1/255, so the network sees the
+    grid's 0/1 values exactly; batches carry uint8 like Atari frames. Channels first because C
+    runs up to 10 (Seaquest), where a channels-last (10, 10, 10) could not be told apart. Nothing
+    else changes: MinAtar's own sticky actions (p = 0.1) and difficulty ramping stay, and there is
+    no time limit beyond the game's own (Freeway: 2,500 frames)."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        h, w, c = env.observation_space.shape
+        self.observation_space = gym.spaces.Box(0, 255, (c, h, w), np.uint8)
+
+    def observation(self, obs):
+        return np.asarray(obs, bool).transpose(2, 0, 1) * np.uint8(255)  # a new (C, H, W) uint8 array
+
+
+def minatar_wrappers(env: gym.Env) -> gym.Env:
+    _register_minatar_snapshot()
+    return MinAtarFrames(env)
+
+
+def _register_minatar_snapshot() -> None:
+    """Teach ``trpo.snapshot`` MinAtar's env (vine sampling, exact resume): the game object's
+    attributes (ints, bools, numpy grids, lists of entity lists) and its RandomState(s)."""
+    from minatar.gym import BaseEnv
+
+    from trpo.snapshot import register_snapshot
+
+    register_snapshot(BaseEnv, _minatar_get, _minatar_set)  # idempotent
+
+
+def _tree(v: Any) -> Any:
+    """A deep copy of plain data as JSON-able values and numpy arrays (tuples and dicts marked)."""
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, list):
+        return [_tree(x) for x in v]
+    if isinstance(v, tuple):
+        return {"tuple": [_tree(x) for x in v]}
+    if isinstance(v, dict):
+        return {"dict": {str(k): _tree(x) for k, x in v.items()}}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise EnvError(f"cannot snapshot a MinAtar game attribute of type {type(v).__name__}")
+
+
+def _untree(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.copy()
+    if isinstance(v, list):
+        return [_untree(x) for x in v]
+    if isinstance(v, dict):
+        return tuple(_untree(x) for x in v["tuple"]) if "tuple" in v else {k: _untree(x) for k, x in v["dict"].items()}
+    return v
+
+
+def _minatar_get(env) -> dict:
+    game = env.game  # minatar.Environment: sticky actions; game.env: the game itself
+    inner = game.env
+    shared = inner.random is game.random  # after seed(): one RandomState for both
+    return {"game": _tree({k: v for k, v in vars(inner).items() if k != "random"}),
+            "last_action": int(game.last_action), "rng": game.random.get_state(legacy=False),
+            "game_rng": None if shared else inner.random.get_state(legacy=False)}
+
+
+def _minatar_set(env, s: dict) -> None:
+    game = env.game
+    inner = game.env
+    for k, v in _untree(s["game"]).items():
+        setattr(inner, k, v)
+    game.last_action = s["last_action"]
+    game.random.set_state(s["rng"])
+    if s["game_rng"] is None:
+        inner.random = game.random
+    else:
+        if inner.random is game.random:
+            inner.random = np.random.RandomState()
+        inner.random.set_state(s["game_rng"])
 
 
 @contextmanager
@@ -46,11 +130,14 @@ def _env_errors(env_id: str):
 def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env:
     """One environment, with a clear error for unknown ids or missing extras. ALE ids get
     ``atari_wrappers`` unless ``atari_preprocessing`` is False (the frame skip moves into the
-    wrapper: the env itself is made with ``frameskip=1``)."""
+    wrapper: the env itself is made with ``frameskip=1``); MinAtar ids always get
+    ``MinAtarFrames`` (their bool grids as uint8 images)."""
     name = lookup(env_id)
     atari = atari_preprocessing and is_atari(env_id)
     with _env_errors(env_id):
         env = gym.make(name, **({"frameskip": 1} if atari else {}), **kwargs)
+        if is_minatar(env_id):
+            return minatar_wrappers(env)
         return atari_wrappers(env) if atari else env
 
 
@@ -81,10 +168,11 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
     if mode not in ("sync", "async"):
         raise EnvError(f"unknown vector_mode {mode!r}")
     atari = atari_preprocessing and is_atari(env_id)
+    extra = ({"wrappers": [atari_wrappers], "frameskip": 1} if atari else
+             {"wrappers": [minatar_wrappers]} if is_minatar(env_id) else {})
     with _env_errors(env_id):
         return gym.make_vec(name, num_envs=num_envs, vectorization_mode=mode,
-                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
-                            **({"wrappers": [atari_wrappers], "frameskip": 1} if atari else {}), **env_kwargs)
+                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **extra, **env_kwargs)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,197 @@
+"""The seams written down (docs/architecture.md): registries, interfaces, layering, the fast-path rule."""
+import ast
+import re
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from trpo.algos import ALGOS, get_learner
+from trpo.algos.base import Learner
+from trpo.algos.trust_region import written_out_fvp
+from trpo.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, plain_actor_class
+from trpo.rollout import SAMPLERS, get_sampler
+from trpo.rollout.policy_runner import NumpyPolicy, TorchPolicy, make_policy
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "trpo"
+
+
+def _imports(path: Path, top_level_only: bool) -> set[str]:
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    out = set()
+    for n in nodes:
+        if isinstance(n, ast.Import):
+            out |= {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
+            out.add(n.module)
+            out |= {f"{n.module}.{a.name}" for a in n.names}
+    return {m for m in out if m.startswith("trpo")}
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_samplers_know_no_learner():
+    for f in (SRC / "rollout").glob("*.py"):
+        bad = {m for m in _imports(f, top_level_only=False) if m.startswith(("trpo.algos", "trpo.agent"))}
+        assert not bad, f"{f.name} imports {bad}"
+
+
+def test_no_import_cycles_at_module_level():
+    modules = {_module(f): f for f in SRC.rglob("*.py")}
+    graph = {}
+    for name, f in modules.items():
+        deps = set()
+        for m in _imports(f, top_level_only=True):
+            while m and m not in modules:  # "trpo.rollout.batch.Batch" -> "trpo.rollout.batch"
+                m = m.rpartition(".")[0]
+            if m and m != name:
+                deps.add(m)
+        graph[name] = deps
+    state: dict[str, int] = {}
+
+    def visit(n, stack):
+        state[n] = 1
+        for d in graph.get(n, ()):
+            if state.get(d) == 1:
+                raise AssertionError("import cycle: " + " -> ".join(stack + [n, d]))
+            if d not in state:
+                visit(d, stack + [n])
+        state[n] = 2
+
+    for n in graph:
+        if n not in state:
+            visit(n, [])
+
+
+def test_the_trainer_names_no_algorithm_or_sampler_and_probes_nothing():
+    text = (SRC / "trainer.py").read_text()
+    code = "\n".join(line.split("#")[0] for line in text.splitlines())
+    assert "hasattr" not in code
+    for name in [*ALGOS, *SAMPLERS]:
+        assert not re.search(rf"[\"']{re.escape(name)}[\"']", code), name
+
+
+def test_every_registered_learner_and_sampler_has_the_interface():
+    for name in ALGOS:
+        cls = get_learner(name)
+        for m in ("update", "sync", "close", "state_dict", "load_state_dict"):
+            assert callable(getattr(cls, m, None)), (name, m)
+        assert hasattr(cls, "rollout_fn")
+    for name in SAMPLERS:
+        if name == "ray":
+            pytest.importorskip("ray")
+        try:
+            cls = get_sampler(name)
+        except ImportError:
+            continue  # a sampler file another change has not landed yet
+        for m in ("build", "collect", "state_dict", "load_state_dict", "close", "summary"):
+            assert callable(getattr(cls, m, None)), (name, m)
+
+
+def test_learners_satisfy_the_protocol():
+    from trpo.config import Config
+    from trpo.policies import Critic
+
+    for name in ("trpo", "ppo", "reinforce", "pg-l2"):
+        learner = get_learner(name)(CategoricalActor(3, 2, (8,)), Critic(3, (8,)), Config(algo=name),
+                                    torch.device("cpu"))
+        assert isinstance(learner, Learner)
+        learner.close()
+
+
+# --- one fast-path rule, by type ----------------------------------------------------------------------
+class PassThroughGaussian(GaussianActor):
+    note = "adds nothing to the distribution"
+
+
+class ShiftedGaussian(GaussianActor):
+    def dist_params(self, obs):
+        mu, log_std = super().dist_params(obs)
+        return mu + 1.0, log_std
+
+
+class PassThroughCategorical(CategoricalActor):
+    pass
+
+
+class TemperedCategorical(CategoricalActor):
+    def dist_params(self, obs):
+        return (self.net(obs) / 0.5,)
+
+
+class PassThroughMulti(MultiCategoricalActor):
+    pass
+
+
+class ReversedMulti(MultiCategoricalActor):
+    def mode(self, params):
+        return super().mode(params).flip(-1)
+
+
+CASES = [
+    (lambda: PassThroughGaussian(3, 2, (8,)), GaussianActor),
+    (lambda: ShiftedGaussian(3, 2, (8,)), None),
+    (lambda: PassThroughCategorical(3, 4, (8,)), CategoricalActor),
+    (lambda: TemperedCategorical(3, 4, (8,)), None),
+    (lambda: PassThroughMulti(3, [3, 2], (8,)), MultiCategoricalActor),
+    (lambda: ReversedMulti(3, [3, 3], (8,)), None),
+]
+
+
+@pytest.mark.parametrize("make, expected", CASES)
+def test_a_user_subclass_takes_the_fast_path_correctly_or_falls_back(make, expected):
+    torch.manual_seed(0)
+    actor = make()
+    assert plain_actor_class(actor) is expected
+    policy = make_policy(actor, torch.device("cpu"))
+    assert isinstance(policy, NumpyPolicy if expected else TorchPolicy)
+    obs = np.random.default_rng(0).standard_normal((64, 3)).astype(np.float32)
+    # deterministic actions: whatever path is taken, they are the actor's own mode
+    with torch.no_grad():
+        want = actor.mode(actor.dist_params(torch.as_tensor(obs))).numpy()
+    got = policy.act(obs, np.random.default_rng(1), deterministic=True)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # the Fisher product: the written-out form only for plain actors; equal to the autograd
+    # Gauss-Newton form where it is used
+    o = torch.as_tensor(obs)
+    with torch.no_grad():
+        old = tuple(p.detach() for p in actor.dist_params(o))
+    fvp = written_out_fvp(actor, o, old, 0.1)
+    assert (fvp is not None) == (expected is not None)
+    if fvp is not None:
+        from trpo.functional.fisher import gauss_newton_fvp
+
+        ref = gauss_newton_fvp(lambda: actor.dist_params(o), actor.kl, old, list(actor.parameters()), 0.1)
+        v = torch.randn(sum(p.numel() for p in actor.parameters()))
+        torch.testing.assert_close(fvp(v), ref(v), rtol=1e-4, atol=1e-6)
+
+
+def test_stochastic_numpy_sampling_follows_the_actors_distribution():
+    """Plain actors sampled in numpy: the sample mean/frequencies match the torch distribution."""
+    torch.manual_seed(0)
+    obs = np.zeros((20_000, 3), np.float32)
+    g = PassThroughGaussian(3, 2, (8,))
+    a = make_policy(g, torch.device("cpu")).act(obs, np.random.default_rng(0))
+    mu, log_std = (t[0].detach().numpy() for t in g.dist_params(torch.zeros(1, 3)))
+    np.testing.assert_allclose(a.mean(0), mu, atol=0.03)
+    np.testing.assert_allclose(a.std(0), np.exp(log_std), rtol=0.03)
+    c = PassThroughCategorical(3, 4, (8,))
+    a = make_policy(c, torch.device("cpu")).act(obs, np.random.default_rng(0))
+    p = torch.softmax(c.dist_params(torch.zeros(1, 3))[0], -1)[0].detach().numpy()
+    np.testing.assert_allclose(np.bincount(a, minlength=4) / len(a), p, atol=0.015)
+
+
+def test_action_spaces_map_to_the_built_in_heads():
+    from trpo.policies import make_actor
+
+    box = gym.spaces.Box(-1, 1, (3,), np.float32)
+    assert plain_actor_class(make_actor(box, gym.spaces.Discrete(2), (8,))) is CategoricalActor
+    assert plain_actor_class(make_actor(box, gym.spaces.Box(-1, 1, (2,)), (8,))) is GaussianActor
+    assert plain_actor_class(make_actor(box, gym.spaces.MultiDiscrete([2, 3]), (8,))) is MultiCategoricalActor
