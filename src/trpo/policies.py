@@ -53,7 +53,10 @@ def flat_obs_dim(space: gym.Space) -> int:
 
 
 def is_image_space(space: gym.Space) -> bool:
-    """A 3-D uint8 Box: frames, channels first (C, H, W) as ``atari_wrappers`` gives, or last (H, W, C)."""
+    """A 3-D uint8 Box: frames, channels first (C, H, W) as ``atari_wrappers`` gives, or last (H, W, C).
+    MinAtar's bool (10, 10, C) grids reach the networks as uint8 (C, 10, 10) images of 0/255
+    (``trpo.rollout.envs.MinAtarFrames``), so they are images too; a bool Box itself is not (the
+    env checks reject non-numeric observations)."""
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
 
 
@@ -62,10 +65,13 @@ class ImageTrunk(nn.Module):
 
     ``trpo``: the TRPO paper's Atari network (Schulman et al. 2015, Fig. 3): 16 4x4 filters with
     stride 2, twice, then 20 units. ``nature``: the DQN network (Mnih et al. 2015): 32 8x8/4,
-    64 4x4/2, 64 3x3/1, then 512 units. Pixels are scaled by 1/255 here, so batches can carry uint8
-    frames (4x less memory than float32). Orthogonal init with gain sqrt(2), as ``mlp``."""
+    64 4x4/2, 64 3x3/1, then 512 units. ``minatar``: the MinAtar paper's network for 10x10 grids
+    (Young & Tian 2019, Sec. 4: one conv layer of 16 3x3 filters with stride 1, then 128 units).
+    Pixels are scaled by 1/255 here, so batches can carry uint8 frames (4x less memory than
+    float32). Orthogonal init with gain sqrt(2), as ``mlp``."""
 
-    SPECS = {"trpo": ([(16, 4, 2), (16, 4, 2)], 20), "nature": ([(32, 8, 4), (64, 4, 2), (64, 3, 1)], 512)}
+    SPECS = {"trpo": ([(16, 4, 2), (16, 4, 2)], 20), "nature": ([(32, 8, 4), (64, 4, 2), (64, 3, 1)], 512),
+             "minatar": ([(16, 3, 1)], 128)}
 
     def __init__(self, obs_shape: tuple[int, ...], kind: str = "trpo"):
         super().__init__()
@@ -97,6 +103,19 @@ class ImageTrunk(nn.Module):
         # Fisher-vector product 1.6x faster here than on NCHW (the values are the same)
         x = x.contiguous(memory_format=torch.channels_last).to(self.net[0].weight.dtype) / 255.0
         return self.net(x).reshape(*lead, self.out_dim)
+
+
+def image_spec(obs_shape: tuple[int, ...], kind: str) -> str:
+    """The ``ImageTrunk`` spec for images of ``obs_shape``: ``kind``, unless its convolutions would
+    leave less than 2x2 of a small grid (``trpo`` and ``nature`` on MinAtar's 10x10: 1x1 and
+    nothing), where the ``minatar`` network, made for such grids, is used instead."""
+    if kind not in ImageTrunk.SPECS:
+        raise ValueError(f"unknown cnn {kind!r}; choose from {', '.join(ImageTrunk.SPECS)}")
+    channels_last = obs_shape[-1] <= 4 < obs_shape[0]  # as ImageTrunk decides it
+    h, w = obs_shape[:2] if channels_last else obs_shape[1:]
+    for _, k, stride in ImageTrunk.SPECS[kind][0]:
+        h, w = (h - k) // stride + 1, (w - k) // stride + 1
+    return kind if min(h, w) >= 2 else "minatar"
 
 
 class Actor(nn.Module):
@@ -310,7 +329,7 @@ def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ..
                cnn: str = "trpo") -> Actor:
     """The actor for these spaces: a tanh MLP on flat observations; for images an ``ImageTrunk``
     followed by the head's linear layer (``net = Sequential(trunk, Linear)``)."""
-    trunk = ImageTrunk(obs_space.shape, cnn) if is_image_space(obs_space) else None
+    trunk = ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn)) if is_image_space(obs_space) else None
     obs_dim, hidden = (trunk.out_dim, ()) if trunk else (flat_obs_dim(obs_space), hidden)
     if isinstance(act_space, gym.spaces.Discrete):
         actor: Actor = CategoricalActor(obs_dim, int(act_space.n), hidden)
@@ -330,7 +349,7 @@ def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo"
     """V_psi: a tanh MLP; for images its own ``ImageTrunk`` followed by a linear layer."""
     if not is_image_space(obs_space):
         return Critic(flat_obs_dim(obs_space), hidden)
-    trunk = ImageTrunk(obs_space.shape, cnn)
+    trunk = ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn))
     critic = Critic(trunk.out_dim, ())
     critic.net = nn.Sequential(trunk, critic.net)
     return critic

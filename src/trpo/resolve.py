@@ -7,7 +7,8 @@ decide again; config.toml records them, so a replay or a resume on another machi
   preset        auto -> the env's preset for the algorithm (trpo.presets), or none
   sampler       an algorithm with one sampler (a3c: async) gets it
   device        auto -> cuda if available, else cpu
-  vector_mode   auto -> vector_entry_point for Gymnasium's CartPole ids, else sync
+  vector_mode   auto -> vector_entry_point for Gymnasium's CartPole ids, envpool for ALE v5 ids
+                (EnvPool installed, DQN preprocessing on), else sync
   critic_fit    auto -> process for learners that allow it, on a multi-core CPU under Linux
   lr            0 -> the algorithm's default
   eval_every    0 -> about 20 periodic evaluations over the run, in whole batches
@@ -34,20 +35,32 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", custom_env: bool = False) -> str:
+def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", custom_env: bool = False,
+                        atari_preprocessing: bool = True, env_kwargs: dict | None = None) -> str:
     """``auto`` -> Gymnasium's array-at-once ``CartPoleVectorEnv`` for CartPole ids
-    (``vector_entry_point``), else ``sync``: Gymnasium's own envs in this process (for cheap envs
-    faster than ``async``'s pipes; for MuJoCo the env the user named, where EnvPool's ports
-    learned worse: docs/results/mujoco.md). Vine sampling needs ``sync`` (it snapshots the envs one
-    by one, in-process). Any other mode is returned as it is."""
-    from trpo.rollout.env_ids import lookup
+    (``vector_entry_point``); ``envpool`` for ALE v5 ids when EnvPool is installed and the DQN
+    preprocessing is on (EnvPool's C++ preprocessing gives the frames of ``atari_wrappers``,
+    pixel for pixel: tests/rollout/test_envpool_atari.py; docs/atari.md); else ``sync``:
+    Gymnasium's own envs in this process (for cheap envs faster than ``async``'s pipes; for MuJoCo
+    the env the user named, where EnvPool's ports learned worse: docs/results/mujoco.md). Vine
+    sampling needs ``sync`` (it snapshots the envs one by one, in-process), and so do ``env_kwargs``
+    (EnvPool takes none) and a user's ``env_fn``. Any other mode is returned as it is."""
+    from trpo.rollout.env_ids import is_atari, lookup
     from trpo.rollout.vector_cartpole import has_vector_cartpole
 
     if mode != "auto":
         return mode
-    if custom_env or sampler != "single-path":
+    if custom_env or sampler != "single-path" or env_kwargs:
         return "sync"
-    return "vector_entry_point" if has_vector_cartpole(lookup(env_id)) else "sync"
+    name = lookup(env_id)
+    if has_vector_cartpole(name):
+        return "vector_entry_point"
+    if atari_preprocessing and is_atari(name):
+        from trpo.rollout.envpool_env import envpool_knows
+
+        if envpool_knows(name):
+            return "envpool"
+    return "sync"
 
 
 def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:
@@ -120,7 +133,8 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
     eval_every = cfg.eval_every or max(1, round(cfg.total_steps / 20 / cfg.batch_steps)) * cfg.batch_steps
     cfg = dataclasses.replace(
         cfg, sampler=sampler, device=str(device) if cfg.device == "auto" else cfg.device,
-        vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, sampler, env_fn is not None),
+        vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, sampler, env_fn is not None,
+                                        cfg.atari_preprocessing, cfg.env_kwargs),
         critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device),
         lr=cfg.lr or default_lr(cfg.algo), eval_every=eval_every)
     return cfg, EnvSpec.from_config(cfg, env_fn)

@@ -1,4 +1,4 @@
-"""Advantage actor-critic, A2C (Mnih et al. 2016, synchronous; seed 003 §3.4).
+"""Advantage actor-critic, A2C (Mnih et al. 2016, synchronous; policy-gradients lecture notes §3.4).
 
     grad J(theta) ~= 1/|B| sum_t grad log pi_theta(a_t|s_t) A_t
 

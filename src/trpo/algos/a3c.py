@@ -1,4 +1,4 @@
-"""Asynchronous advantage actor-critic, A3C (Mnih et al. 2016, Algorithm S3; seed 003 §3.5).
+"""Asynchronous advantage actor-critic, A3C (Mnih et al. 2016, Algorithm S3; policy-gradients lecture notes §3.5).
 
 One master and K workers (``trpo.rollout.async_workers``, Ray actors, one env each):
 

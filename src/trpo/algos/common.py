@@ -107,7 +107,7 @@ def frozen_policy(actor: Actor, obs: Tensor, actions: Tensor) -> tuple[tuple[Ten
 
 def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
                epochs: int, minibatch: int, perms: Tensor | None = None) -> float:
-    """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (seed 003 §3.3, the value baseline).
+    """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (policy-gradients lecture notes §3.3, the value baseline).
     Returns the mean squared error over the batch after the fit.
 
     For a plain tanh-MLP critic the gradients come from ``tanh_mlp_mse_grads`` (backpropagation
@@ -163,7 +163,7 @@ def check_finite(name: str, x: Tensor) -> None:
 
 def advantages(batch: Batch, critic: nn.Module, estimator: str, gamma: float, lam: float,
                n: int = 1) -> tuple[Tensor, Tensor]:
-    """Actor-critic advantages and critic targets (A_t + V(s_t)), (T, N) each (seed 003 §3.4):
+    """Actor-critic advantages and critic targets (A_t + V(s_t)), (T, N) each (policy-gradients lecture notes §3.4):
 
       ``td``    A_t = r_t + gamma V(s_{t+1}) - V(s_t)                 (§3.4.1; GAE with lambda = 0)
       ``nstep`` A_t = sum_{i<n} gamma^i r_{t+i} + gamma^n V(s_{t+n}) - V(s_t)   (§3.4.2, index typo fixed)
@@ -179,7 +179,7 @@ def advantages(batch: Batch, critic: nn.Module, estimator: str, gamma: float, la
 
 
 def reward_to_go(batch: Batch, critic: nn.Module, gamma: float) -> Tensor:
-    """Monte Carlo reward-to-go R_t = sum_{l>=0} gamma^l r_{t+l} (seed 003 §3.2-3.3), (T, N).
+    """Monte Carlo reward-to-go R_t = sum_{l>=0} gamma^l r_{t+l} (policy-gradients lecture notes §3.2-3.3), (T, N).
 
     A batch cuts episodes: where the sum is cut before the episode terminated (a time-limit
     truncation, or the end of the batch) the tail is bootstrapped with gamma V_psi(s_{t+1});
@@ -250,11 +250,11 @@ def per_sample_sq_grad_norms(actor: Actor, obs: Tensor, actions: Tensor) -> Tens
 
 
 def optimal_baseline(sq_grad_norms: Tensor, returns: Tensor) -> Tensor:
-    """The variance-minimising constant baseline (seed 003 §3.3, "weighted average"):
+    """The variance-minimising constant baseline (policy-gradients lecture notes §3.3, "weighted average"):
 
         b = E[ ||grad log pi(a|s)||^2 R ] / E[ ||grad log pi(a|s)||^2 ]
 
-    (Seed 003 puts the denominator's norm outside the expectation, "|| E[grad log pi ||^2]";
+    (the policy-gradients lecture notes puts the denominator's norm outside the expectation, "|| E[grad log pi ||^2]";
     the minimiser of E||g (R - b)||^2 has E[||g||^2] there: Greensmith et al. 2004,
     Peters & Schaal 2008.)
     """

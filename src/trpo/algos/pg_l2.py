@@ -1,4 +1,4 @@
-"""Policy gradient with a parameter-space step constraint (seed 003 §3.6.1; seed 001
+"""Policy gradient with a parameter-space step constraint (policy-gradients lecture notes §3.6.1; the TRPO reading-group slides (Nguyen 2021)
 "Standard policy gradient", max g^T d s.t. ||d||^2 <= eps).
 
     max_d  J(theta) + d^T grad J(theta)   s.t.  ||d||_2^2 <= eps
@@ -25,7 +25,7 @@ from trpo.rollout import Batch
 
 
 def l2_step(d: Tensor, eps: float) -> Tensor:
-    """beta d with beta = sqrt(eps / ||d||^2) (seed 003 §3.6.1): ||beta d||^2 = eps. A zero
+    """beta d with beta = sqrt(eps / ||d||^2) (policy-gradients lecture notes §3.6.1): ||beta d||^2 = eps. A zero
     gradient gives a zero step."""
     dd = float(torch.dot(d, d))
     return d * math.sqrt(eps / dd) if dd > 0.0 else torch.zeros_like(d)

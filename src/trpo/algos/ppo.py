@@ -1,11 +1,11 @@
-"""Proximal policy optimisation (Schulman et al. 2017; seed 003 §3.6.3 "Adaptive Lagrangian
-Method" and "Clipping"; seed 001 "Proximal policy optimization").
+"""Proximal policy optimisation (Schulman et al. 2017; policy-gradients lecture notes §3.6.3 "Adaptive Lagrangian
+Method" and "Clipping"; the TRPO reading-group slides (Nguyen 2021) "Proximal policy optimization").
 
 Two surrogates, one loop. With r_t(theta) = pi_theta(a_t|s_t) / pi_old(a_t|s_t):
 
   ppo     L^CLIP  = E[ min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) ]           (PPO eq. 7)
   ppo-kl  L^KLPEN = E[ r_t A_t - beta KL(pi_old(.|s_t) || pi_theta(.|s_t)) ]       (PPO eq. 8)
-          after each update, with d = the measured mean KL (seed 003 §3.6.3, PPO §4):
+          after each update, with d = the measured mean KL (policy-gradients lecture notes §3.6.3, PPO §4):
               d < d_targ / 1.5  ->  beta <- beta / 2;     d > 1.5 d_targ  ->  beta <- 2 beta
 
 One update, top to bottom:
@@ -15,9 +15,13 @@ One update, top to bottom:
         -L (surrogate) - c_H H + vf_coef * value loss  (optionally clipped around V_old),
      the global gradient norm clipped to ``max_grad_norm``, lr annealed linearly to 0;
   4. ppo-kl only: adapt beta.
+ppo-kl's safeguard: the epochs stop as soon as a minibatch's mean KL exceeds ``KL_STOP`` x d_targ
+(the early stopping of Spinning Up's PPO). Without it the penalty alone, with beta still at its
+initial value, let the first update of a CartPole run reach a KL of 4.9 and a run that had
+reached 500 fall back to 227 (docs/algorithms.md).
 The practical details (advantage normalisation, minibatch epochs, value clipping, gradient
 clipping, lr annealing, orthogonal init in ``policies.mlp``) follow CleanRL / SB3
-(Engstrom et al. 2020, "Implementation matters", the paper seed 003 §3.7 points to).
+(Engstrom et al. 2020, "Implementation matters", the paper policy-gradients lecture notes §3.7 points to).
 """
 from __future__ import annotations
 
@@ -31,22 +35,25 @@ from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
 
+KL_STOP = 2.0  # ppo-kl: stop the update's epochs once a minibatch's KL exceeds this times kl_target
+
+
 def clipped_surrogate(logp_new: Tensor, logp_old: Tensor, adv: Tensor, clip: float) -> Tensor:
-    """L^CLIP = E[min(r A, clip(r, 1 - eps, 1 + eps) A)] (PPO eq. 7; seed 003 §3.6.3). Maximise."""
+    """L^CLIP = E[min(r A, clip(r, 1 - eps, 1 + eps) A)] (PPO eq. 7; policy-gradients lecture notes §3.6.3). Maximise."""
     ratio = torch.exp(logp_new - logp_old)
     return torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
 
 
 def kl_penalty_surrogate(logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Tensor, beta: float) -> Tensor:
-    """L^KLPEN = E[r A - beta KL(pi_old || pi_theta)] (PPO eq. 8; seed 003's Lagrangian with
+    """L^KLPEN = E[r A - beta KL(pi_old || pi_theta)] (PPO eq. 8; the lecture notes' Lagrangian with
     lambda = beta). Maximise."""
     return (torch.exp(logp_new - logp_old) * adv).mean() - beta * kl.mean()
 
 
 def adapt_kl_coef(beta: float, kl: float, target: float) -> float:
-    """Seed 003 §3.6.3 / PPO §4: halve beta when KL < target / 1.5, double it when KL > 1.5 target.
+    """the policy-gradients lecture notes §3.6.3 / PPO §4: halve beta when KL < target / 1.5, double it when KL > 1.5 target.
 
-    (Seed 003 writes the doubling branch with ">=", PPO's paper with ">"; the difference only
+    (the policy-gradients lecture notes writes the doubling branch with ">=", PPO's paper with ">"; the difference only
     matters on a measure-zero tie. The paper's rule is implemented.)"""
     if kl < target / 1.5:
         return beta / 2.0
@@ -75,10 +82,9 @@ class PPO(LearnerBase):
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
 
-    def surrogate(self, new: tuple[Tensor, ...], old: tuple[Tensor, ...], logp_new: Tensor,
-                  logp_old: Tensor, adv: Tensor) -> Tensor:
+    def surrogate(self, logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Tensor) -> Tensor:
         if self.penalty:
-            return kl_penalty_surrogate(logp_new, logp_old, adv, self.actor.kl(old, new), self.kl_coef)
+            return kl_penalty_surrogate(logp_new, logp_old, adv, kl, self.kl_coef)
         return clipped_surrogate(logp_new, logp_old, adv, self.cfg.clip_range)
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -97,19 +103,26 @@ class PPO(LearnerBase):
         lr = set_annealed_lr(self.opt, self.base_lr, self.updates, cfg)
         B = obs.shape[0]
         clipped, n_mb = 0.0, 0
+        stopped_early = 0
         for _ in range(cfg.epochs):
             perm = torch.randperm(B, device=obs.device)
             for i in range(0, B, cfg.minibatch_size):
                 idx = perm[i:i + cfg.minibatch_size]
                 new = actor.dist_params(obs[idx])
                 logp = actor.log_prob(new, actions[idx])
-                L = self.surrogate(new, tuple(p[idx] for p in old), logp, logp_old[idx], adv[idx])
+                kl_mb = actor.kl(tuple(p[idx] for p in old), new)
+                L = self.surrogate(logp, logp_old[idx], adv[idx], kl_mb)
                 ent = actor.entropy(new).mean()
                 vl = value_loss(critic(obs[idx]), v_old[idx], targets[idx], cfg.clip_range if cfg.clip_value else None)
                 gradient_step(self.opt, -L - cfg.entropy_coef * ent + cfg.vf_coef * vl, cfg.max_grad_norm)
                 with torch.no_grad():
                     clipped += float(((logp - logp_old[idx]).exp() - 1.0).abs().gt(cfg.clip_range).float().mean())
                 n_mb += 1
+                if self.penalty and float(kl_mb.detach().mean()) > KL_STOP * cfg.kl_target:
+                    stopped_early = 1  # ppo-kl's safeguard: the penalty alone let pi run away
+                    break
+            if stopped_early:
+                break
         self.updates += 1
 
         # 4. measure the step; ppo-kl adapts beta
@@ -121,6 +134,7 @@ class PPO(LearnerBase):
                      "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
         if self.penalty:
             stats["kl_coef"] = self.kl_coef
+            stats["stopped_early"] = stopped_early
             self.kl_coef = adapt_kl_coef(self.kl_coef, kl, cfg.kl_target)
         return stats
 

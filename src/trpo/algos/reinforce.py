@@ -1,4 +1,4 @@
-"""REINFORCE: Monte Carlo policy gradient with reward-to-go (Williams 1992; seed 003 §3.2-3.3).
+"""REINFORCE: Monte Carlo policy gradient with reward-to-go (Williams 1992; policy-gradients lecture notes §3.2-3.3).
 
     grad J(theta) ~= 1/|B| sum_t grad log pi_theta(a_t|s_t) (R_t - b_t)    R_t = sum_l gamma^l r_{t+l}
 

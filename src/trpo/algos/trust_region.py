@@ -43,7 +43,7 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
       g    = grad L(theta_old)
       x    = F^{-1} g (CG),  beta = sqrt(2 delta / x^T F x)
       TRPO: backtrack on beta x until measured KL <= delta and L improved, else keep theta_old;
-      NPG:  take beta x as it is (seed 003 §3.6.2).
+      NPG:  take beta x as it is (policy-gradients lecture notes §3.6.2).
     """
     params = list(actor.parameters())
     L_old_t = objective()

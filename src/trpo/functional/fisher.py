@@ -1,7 +1,7 @@
 """Fisher-vector products without forming the Fisher matrix (Schulman et al. 2015, App. C.1).
 
 The Fisher information of the policy averaged over visited states equals the Hessian of the mean
-KL divergence at theta_old (seed 001, "F = H_{D_KL}"):
+KL divergence at theta_old (the TRPO reading-group slides (Nguyen 2021), "F = H_{D_KL}"):
 
     F = E_s[ grad^2_theta KL(pi_old(.|s) || pi_theta(.|s)) ] |_{theta = theta_old}
 

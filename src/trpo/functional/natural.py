@@ -21,13 +21,13 @@ class NaturalStep(NamedTuple):
 
 
 def natural_step(g: Tensor, fvp: Callable[[Tensor], Tensor], max_kl: float, cg_iters: int = 10) -> NaturalStep:
-    """Maximise g^T d subject to 1/2 d^T F d <= delta (seed 003 §3.6.2; TRPO paper App. C):
+    """Maximise g^T d subject to 1/2 d^T F d <= delta (policy-gradients lecture notes §3.6.2; TRPO paper App. C):
 
         x    = F^{-1} g                       (conjugate gradient on Fisher-vector products)
         beta = sqrt(2 delta / (x^T F x))      (the quadratic KL model hits delta exactly)
         d    = beta x
 
-    Seed 003 writes beta* = (1/lambda) sqrt(2 eps / g^T F^{-1} g) and steps theta + beta* d*
+    the policy-gradients lecture notes writes beta* = (1/lambda) sqrt(2 eps / g^T F^{-1} g) and steps theta + beta* d*
     with d* = (1/lambda) F^{-1} g, which double-counts 1/lambda; with d* = F^{-1} g (as here) the
     multiplier drops out and x^T F x = g^T F^{-1} g. Raises FloatingPointError on a non-finite or
     non-positive curvature instead of dividing by it.

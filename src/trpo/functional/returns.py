@@ -1,4 +1,4 @@
-"""Returns and advantage estimators (seed 003 §3.2-3.4; Schulman et al. 2016, GAE).
+"""Returns and advantage estimators (policy-gradients lecture notes §3.2-3.4; Schulman et al. 2016, GAE).
 
 Shapes: every array is time-major ``(T, N)`` for T steps of N parallel envs.
 Two flags are kept apart all the way (Gymnasium's API):
@@ -18,7 +18,7 @@ from torch import Tensor
 
 def discounted_returns(rewards: Tensor, done: Tensor, gamma: float,
                        bootstrap: Tensor | None = None) -> Tensor:
-    """Reward-to-go R_t = sum_{l>=0} gamma^l r_{t+l}, cut at episode ends (seed 003 §3.2-3.3).
+    """Reward-to-go R_t = sum_{l>=0} gamma^l r_{t+l}, cut at episode ends (policy-gradients lecture notes §3.2-3.3).
 
     ``bootstrap[t]`` (optional) is added as gamma * bootstrap[t] at a step whose recursion is
     cut (truncation, or the batch end); pass V(s_{t+1}) there and 0 at terminations.
@@ -43,8 +43,8 @@ def gae(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor
         delta_t = r_t + gamma * (1 - terminated_t) * V(s_{t+1}) - V(s_t)          (TD residual)
         A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
 
-    lambda = 0 gives the one-step actor-critic advantage (seed 003 §3.4.1), lambda = 1 the Monte
-    Carlo return minus the baseline. Seed 003 writes GAE as sum_i (gamma lambda)^i A^i; the paper's
+    lambda = 0 gives the one-step actor-critic advantage (policy-gradients lecture notes §3.4.1), lambda = 1 the Monte
+    Carlo return minus the baseline. the policy-gradients lecture notes writes GAE as sum_i (gamma lambda)^i A^i; the paper's
     form is (1 - lambda) sum_{n>=1} lambda^{n-1} A^(n), which telescopes to the recursion above.
     """
     not_term = 1.0 - terminated.to(rewards.dtype)
@@ -60,7 +60,7 @@ def n_step_advantages(rewards: Tensor, values: Tensor, next_values: Tensor, term
                       done: Tensor, gamma: float, n: int) -> Tensor:
     """n-step advantage A^(n)_t = sum_{i<n} gamma^i r_{t+i} + gamma^n V(s_{t+n}) - V(s_t).
 
-    (Seed 003 §3.4.2 writes the sum up to i = n with gamma^{i-1}: an index typo; the GAE paper's
+    (the policy-gradients lecture notes §3.4.2 writes the sum up to i = n with gamma^{i-1}: an index typo; the GAE paper's
     A^(n) has n rewards, discounts gamma^i for i = 0..n-1, and bootstraps with gamma^n.) The sum
     stops at an episode end (bootstrapping there only on truncation) or at the batch end, where it
     bootstraps from next_values. n = 1 is the TD residual.

@@ -7,21 +7,71 @@ would record one dummy transition per episode. This adapter resets the finished 
 (``reset(env_ids)``, which EnvPool supports for a subset), returns the reset observation in their
 row, and puts the last observation of the finished episode in ``info["final_obs"]`` — exactly what
 ``gym.vector`` gives with ``AutoresetMode.SAME_STEP``.
+
+Two families go through it: Gymnasium's MuJoCo ids (EnvPool's ports under the same names) and
+ALE v5 ids (``ALE/Pong-v5`` -> EnvPool's ``Pong-v5``), whose C++ DQN preprocessing EnvPool is set
+up to match ``trpo.rollout.envs.atari_wrappers`` option for option (``ATARI_OPTIONS``; checked in
+tests/rollout/test_envpool_atari.py: same uint8 (4, 84, 84) frames, the same pixels from the same
+ALE state, episodes that end on game over only).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import sys
 
 import numpy as np
 
 from trpo.errors import EnvError
-from trpo.rollout.env_ids import is_gym_mujoco
+from trpo.rollout.env_ids import is_atari, is_gym_mujoco
 from trpo.system import usable_cores
 
-# EnvPool's registrations of Gymnasium's MuJoCo ids (the ones vector_mode = "auto" hands to EnvPool)
+# EnvPool's registrations of Gymnasium's MuJoCo ids and of its Atari games
 MUJOCO_REGISTRATION = "envpool.mujoco.gym.registration"
+ATARI_REGISTRATION = "envpool.atari.registration"
+
+# EnvPool's Atari options, each set to what ``atari_wrappers`` does on an ALE v5 id (Gymnasium's
+# ``AtariPreprocessing`` + ``FrameStackObservation`` on ``gym.make("ALE/<Game>-v5", frameskip=1)``):
+ATARI_OPTIONS = dict(
+    img_height=84, img_width=84,     # screen_size=84
+    gray_scale=True,                 # grayscale_obs=True (ALE's grayscale palette in both)
+    use_inter_area_resize=True,      # AtariPreprocessing resizes with cv2.INTER_AREA
+    stack_num=4,                     # FrameStackObservation(env, 4); at reset both repeat the first frame
+    frame_skip=4,                    # frame_skip=4, the max over the last two frames in both
+    noop_max=30,                     # noop_max=30: 1 to 30 no-op *frames* at reset in both
+    use_fire_reset=False,            # AtariPreprocessing presses no FIRE at reset (EnvPool's default does)
+    episodic_life=False,             # terminal_on_life_loss=False: an episode is a whole game
+    zero_discount_on_life_loss=False,
+    reward_clip=False,               # rewards unclipped: returns stay game scores (trpo scales rewards)
+    repeat_action_probability=0.25,  # ALE v5's sticky actions (EnvPool's default is 0)
+    full_action_space=False,         # ALE v5's default: the game's minimal action set (Pong: 6)
+    # ALE v5 truncates at max_num_frames_per_episode = 108,000 frames = 27,000 agent steps of 4
+    # frames (ALE also counts the reset no-op frames, so Gymnasium's cut comes <= 8 steps earlier)
+    max_episode_steps=108_000 // 4,
+)
+_ALE_V5 = re.compile(r"ALE/([A-Za-z0-9]+)-v5")  # not the -ram- variants: EnvPool has no RAM observations
+
+
+def envpool_task_id(env_id: str) -> str:
+    """EnvPool's name for ``env_id``: ``ALE/Pong-v5`` -> ``Pong-v5`` (EnvPool names its Atari games
+    without the namespace); any other id as it is (its MuJoCo ports carry Gymnasium's names)."""
+    m = _ALE_V5.fullmatch(env_id)
+    return f"{m.group(1)}-v5" if m else env_id
+
+
+def envpool_options(env_id: str) -> dict:
+    """The ``make_gymnasium`` options that make EnvPool's env ``env_id`` match ours: Atari's above."""
+    return dict(ATARI_OPTIONS) if _ALE_V5.fullmatch(env_id) else {}
+
+
+def _family_registration(env_id: str) -> str | None:
+    """The one EnvPool registration module ``env_id`` needs, if it is one of the light families."""
+    if is_gym_mujoco(env_id):
+        return MUJOCO_REGISTRATION
+    if _ALE_V5.fullmatch(env_id) and is_atari(env_id):
+        return ATARI_REGISTRATION
+    return None
 
 
 def envpool_available() -> bool:
@@ -29,23 +79,27 @@ def envpool_available() -> bool:
 
 
 def registry(env_id: str | None = None):
-    """EnvPool's registry (``list_all_envs``, ``make_gymnasium``), with ``env_id`` registered.
+    """EnvPool's registry (``list_all_envs``, ``make_gymnasium``), with ``env_id`` registered
+    (under ``envpool_task_id(env_id)``: an ALE v5 id or EnvPool's own name for it).
 
     ``import envpool`` imports the registrations of every env family EnvPool ships (Atari,
     Procgen, Jumanji, MyoSuite, ...): +105 MB of RSS and ~1.3 s here. For a Gymnasium MuJoCo id only
-    ``envpool.mujoco.gym`` is needed (+9 MB): then the package is set up without running its
-    ``__init__``, which runs in full the first time anything else asks the package for an
-    attribute (``envpool.make``, ``from envpool import ...``), so other code in the process still
-    sees all of EnvPool. Any other id, or an EnvPool laid out otherwise, takes ``import envpool``.
+    ``envpool.mujoco.gym`` is needed (+9 MB), for an ALE v5 id only ``envpool.atari``: then the
+    package is set up without running its ``__init__``, which runs in full the first time anything
+    else asks the package for an attribute (``envpool.make``, ``from envpool import ...``), so other
+    code in the process still sees all of EnvPool. Any other id, or an EnvPool laid out otherwise,
+    takes ``import envpool``.
     """
-    if "envpool" not in sys.modules and env_id is not None and is_gym_mujoco(env_id):
-        try:
-            _light_import()
+    family = _family_registration(env_id) if env_id is not None else None
+    pkg = sys.modules.get("envpool")
+    if family is not None and (pkg is None or ("__getattr__" in vars(pkg) and family not in sys.modules)):
+        try:  # nothing imported yet, or a light import for the other family: this family's names
+            _light_import(family) if pkg is None else importlib.import_module(family)
         except Exception:  # noqa: BLE001 - another EnvPool layout: the full import below
             for m in [m for m in sys.modules if m == "envpool" or m.startswith("envpool.")]:
                 del sys.modules[m]
     reg = sys.modules.get("envpool.registration")
-    if reg is not None and env_id is not None and env_id in reg.list_all_envs():
+    if reg is not None and env_id is not None and envpool_task_id(env_id) in reg.list_all_envs():
         return reg
     import envpool
 
@@ -53,7 +107,7 @@ def registry(env_id: str | None = None):
     return envpool
 
 
-def _light_import() -> None:
+def _light_import(registration: str) -> None:
     spec = importlib.util.find_spec("envpool")
     pkg = importlib.util.module_from_spec(spec)  # the package object; its __init__ not run yet
 
@@ -64,13 +118,16 @@ def _light_import() -> None:
 
     pkg.__getattr__ = finish
     sys.modules["envpool"] = pkg
-    importlib.import_module(MUJOCO_REGISTRATION)
+    importlib.import_module(registration)
     importlib.import_module("envpool.registration")
 
 
 def envpool_knows(env_id: str) -> bool:
-    """envpool is installed and ships ``env_id``."""
-    return envpool_available() and env_id in registry(env_id).list_all_envs()
+    """envpool is installed and ships ``env_id`` (an ALE v5 id: EnvPool's game of that name; other
+    ``ALE/`` ids, e.g. ``-ram-`` or v0/v4 settings, are not EnvPool's)."""
+    if env_id.startswith("ALE/") and not _ALE_V5.fullmatch(env_id):
+        return False
+    return envpool_available() and envpool_task_id(env_id) in registry(env_id).list_all_envs()
 
 
 def envpool_seed(seed: int, num_envs: int) -> int:
@@ -89,14 +146,18 @@ def envpool_seed(seed: int, num_envs: int) -> int:
 
 
 class EnvPoolVectorEnv:
-    """``num_envs`` copies of ``env_id`` in EnvPool, stepped synchronously (batch = all envs)."""
+    """``num_envs`` copies of ``env_id`` in EnvPool, stepped synchronously (batch = all envs).
+    ``env_id``: a Gymnasium id EnvPool ships (MuJoCo, classic control) or an ALE v5 id, made with
+    ``ATARI_OPTIONS`` (the frames of ``atari_wrappers``); ``options`` override EnvPool's options."""
 
-    def __init__(self, env_id: str, num_envs: int, num_threads: int = 0, seed: int = 0):
+    def __init__(self, env_id: str, num_envs: int, num_threads: int = 0, seed: int = 0, **options):
         if not envpool_available():
             raise EnvError("vector_mode 'envpool' needs envpool: pip install 'trpo[bench]'")
-        if env_id not in registry(env_id).list_all_envs():
+        if not envpool_knows(env_id):
             raise EnvError(f"environment '{env_id}' is not available in EnvPool; use vector_mode 'sync' or 'async'")
         self.env_id, self.num_envs, self.num_threads = env_id, num_envs, num_threads
+        self.task_id = envpool_task_id(env_id)
+        self.options = {**envpool_options(env_id), **options}
         self._pool = None
         self._ids = np.arange(num_envs, dtype=np.int32)
         self._make(seed)
@@ -106,9 +167,10 @@ class EnvPoolVectorEnv:
     def _make(self, seed: int) -> None:
         if self._pool is not None:
             self._pool.close()
-        self._pool = registry(self.env_id).make_gymnasium(self.env_id, num_envs=self.num_envs, batch_size=self.num_envs,
-                                            num_threads=self.num_threads or min(self.num_envs, usable_cores()),
-                                            seed=envpool_seed(seed, self.num_envs))
+        self._pool = registry(self.env_id).make_gymnasium(
+            self.task_id, num_envs=self.num_envs, batch_size=self.num_envs,
+            num_threads=self.num_threads or min(self.num_envs, usable_cores()),
+            seed=envpool_seed(seed, self.num_envs), **self.options)
 
     def reset(self, seed: int | None = None, options=None):
         if seed is not None:  # EnvPool is seeded at construction only

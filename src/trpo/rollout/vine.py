@@ -1,4 +1,4 @@
-"""Vine sampling (TRPO paper §5.2 and App. "vine"; seed 001, "Vine"): Q-values from branch rollouts.
+"""Vine sampling (TRPO paper §5.2 and App. "vine"; the TRPO reading-group slides (Nguyen 2021), "Vine"): Q-values from branch rollouts.
 
 One iteration:
   1. trunk: run pi_old in the N vector envs (the single-path sampler, ``vine_trunk_fraction`` of the

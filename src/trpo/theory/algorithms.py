@@ -2,7 +2,7 @@
 
 * :func:`algorithm1` — TRPO paper, Algorithm 1: ``pi_{i+1} = argmax_pi M_i(pi)`` with
   ``M_i(pi) = L_pi_i(pi) - C D_KL^max(pi_i, pi)``, solved exactly
-  (:mod:`trpo.theory.kl_penalty`).  Minorisation-maximisation (TRPO Sec. 3; seed 001 says
+  (:mod:`trpo.theory.kl_penalty`).  Minorisation-maximisation (TRPO Sec. 3; the TRPO reading-group slides say
   "minorization-minimization"): ``eta(pi_{i+1}) >= M_i(pi_{i+1}) >= M_i(pi_i) = eta(pi_i)``.
 * :func:`policy_iteration` — greedy improvement (Howard; Kakade & Langford's "exact" case).
 * :func:`exact_trpo` — the practical relaxation (TRPO Sec. 4: trust region with the mean KL):
@@ -127,7 +127,7 @@ def algorithm1(mdp: TabularMDP, pi0: np.ndarray, iters: int, C: float | None = N
 def policy_iteration(mdp: TabularMDP, pi0: np.ndarray, iters: int) -> Trace:
     """Exact policy iteration: ``pi_{i+1}(s) = argmax_a Q_pi_i(s, a)`` (greedy, first maximiser
     on ties).  Monotone by the policy-improvement theorem: by the PDL, ``sum_a pi_{i+1} A_pi_i >= 0``
-    at *every* state (seed 000 says it is 0 at all but one state, and asks for a
+    at *every* state (the "Monotonic Improvement" post says it is 0 at all but one state, and asks for a
     "nonnegative" pair where a positive advantage at a visited state is what gives strict
     improvement)."""
     pi = as_policy(mdp, pi0).copy()
@@ -177,7 +177,7 @@ def softmax_fisher(pi: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
     block-diagonal, shape (S A, S A), ``d = weights / sum(weights)``.  It is the Hessian of
     ``Dbar_KL^d(pi_theta_old, pi_theta)`` at ``theta = theta_old`` (TRPO Sec. 6 / Appendix C), so
-    ``Dbar_KL ~ 1/2 dtheta^T F dtheta``.  (Seed 001 writes ``F = -H[log grad p]`` for
+    ``Dbar_KL ~ 1/2 dtheta^T F dtheta``.  (the TRPO reading-group slides (Nguyen 2021) writes ``F = -H[log grad p]`` for
     ``F = -E[grad^2 log p]`` and puts a stray multiplier in ``lambda/2 dtheta^T F dtheta``.)
     """
     S, A = pi.shape
@@ -230,9 +230,9 @@ def exact_trpo(
     """Exact-gradient TRPO with a mean-KL trust region (TRPO Sec. 4, Appendix C).
 
     maximise ``L_theta_old(theta)`` s.t. ``Dbar_KL^{rho_old}(theta_old, theta) <= delta``
-    (seed 001's "final optimization problem" says min; the paper's sample-based problem,
+    (the TRPO reading-group slides' "final optimization problem" says min; the paper's sample-based problem,
     Sec. 5, maximises):
-    direction ``x = F^{-1} g`` (seed 001's ``theta_old - lambda F^{-1} g`` has the sign of a
+    direction ``x = F^{-1} g`` (the TRPO reading-group slides' ``theta_old - lambda F^{-1} g`` has the sign of a
     minimisation), full step ``sqrt(2 delta / x^T F x) x``, then shrink by
     ``backtrack`` until the exact surrogate improves and the exact mean KL is ``<= delta``.
     ``info``: ``kl_mean``, ``step_fraction`` (0 if the line search failed: the policy stays).

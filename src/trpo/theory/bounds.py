@@ -5,11 +5,11 @@ The ``*_penalty`` helpers return the subtracted term, so ``bound = L - penalty``
 proofs in fact bound ``|eta(pi_new) - L(pi_new)| <= penalty`` (two-sided), which
 :mod:`trpo.theory.check` reports as tightness ``|eta - L| / penalty`` (1 = tight).
 
-Seed 000 writes the final MIGT inequality as ``eta(pi~) <= L(pi~) - C alpha^2``; the sign
+the "Monotonic Improvement" post writes the final MIGT inequality as ``eta(pi~) <= L(pi~) - C alpha^2``; the sign
 is reversed.  The paper's Theorem 1 (eq. 8) is ``eta(pi_new) >= L(pi_new) - C alpha^2``,
 which is what is implemented (and what would be useless as an upper bound).
 
-Seed 000 also calls ``L_pi`` itself "a lower bound to the true objective"; it is not (``L``
+the "Monotonic Improvement" post also calls ``L_pi`` itself "a lower bound to the true objective"; it is not (``L``
 can lie on either side of ``eta``); the lower bound is ``M = L - C D_KL^max``.  Its
 coupling paragraph says the pair must "agree at least a proportion alpha of the time"; the
 paper's definition is ``P(a != a~ | s) <= alpha``, i.e. they agree with probability
@@ -51,11 +51,11 @@ def migt_penalty(mdp: TabularMDP, pi_old: np.ndarray, pi_new: np.ndarray) -> flo
 def migt_penalty_tight(mdp: TabularMDP, pi_old: np.ndarray, pi_new: np.ndarray) -> float:
     """``4 eps alpha^2 gamma / ((1 - gamma)(1 - gamma(1 - alpha)))`` (TRPO Appendix A, proof of Theorem 1).
 
-    It is the exact value of ``sum_t gamma^t 4 eps alpha (1 - (1 - alpha)^t)`` (seed 000, last
+    It is the exact value of ``sum_t gamma^t 4 eps alpha (1 - (1 - alpha)^t)`` (the "Monotonic Improvement" post, last
     display), before the relaxation ``1 - gamma(1 - alpha) >= 1 - gamma``.  That sum bounds
     ``|eta(pi~) - L(pi~)|`` with
     ``eta(pi~) - L(pi~) = sum_t gamma^t (E_{s_t~pi~}[Abar(s_t)] - E_{s_t~pi}[Abar(s_t)])``;
-    seed 000 writes ``L - eta`` on the left (sign reversed) and "=" where the triangle
+    the "Monotonic Improvement" post writes ``L - eta`` on the left (sign reversed) and "=" where the triangle
     inequality gives "<=".
     """
     g = mdp.gamma
@@ -105,7 +105,7 @@ def cpi_penalty(
     ``tight=True`` gives Kakade & Langford's Theorem 4.1 before relaxation,
     ``2 eps gamma alpha^2 / ((1 - gamma)(1 - gamma(1 - alpha)))`` (rewritten for the
     unnormalised ``eta`` used here; K&L normalise values by ``1 - gamma``).
-    Seed 001 quotes this bound without defining its ``eps``; it is *not* the
+    the TRPO reading-group slides (Nguyen 2021) quotes this bound without defining its ``eps``; it is *not* the
     ``max_{s,a} |A|`` of Theorem 1.
     """
     g = mdp.gamma

@@ -205,7 +205,7 @@ def _check_pair(mdp, pi, pi_new, kind, rng, claims, rtol) -> None:
     claims["grad L = grad eta at pi_0 (autograd)"].add(-float(np.max(np.abs(g_eta - g_L))), scale, rtol)
 
     # alpha-coupling step (TRPO App. A, Lemma 2): |Abar(s)| <= 2 alpha max_{s,a} |A_pi(s, a)|.
-    # Seed 000 drops the absolute value on Abar and writes max_a; both signs are bounded.
+    # the "Monotonic Improvement" post drops the absolute value on Abar and writes max_a; both signs are bounded.
     alpha = tv_max(pi, pi_new)
     eps = float(np.max(np.abs(A)))
     abar = float(np.max(np.abs(expected_advantage(mdp, pi, pi_new))))

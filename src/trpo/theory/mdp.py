@@ -10,7 +10,7 @@ Kakade & Langford 2002, Sec. 2):
 The seeds (and the TRPO paper) write the reward as ``r(s)``; this lab uses the more
 general ``R(s, a)``.  Every derivation goes through unchanged, because the only
 place the reward enters is the one-step identity
-``A_pi(s, a) = R(s, a) + gamma E_{s'~P(.|s,a)}[V_pi(s')] - V_pi(s)`` (seed 002 uses
+``A_pi(s, a) = R(s, a) + gamma E_{s'~P(.|s,a)}[V_pi(s')] - V_pi(s)`` (the "TRPO Details" notes uses
 ``r(s_t, a_t)`` as well).
 
 All functions are pure; :class:`TabularMDP` only stores validated arrays and offers the
@@ -236,7 +236,7 @@ def value(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 def q_values(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
     """``Q_pi(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_pi(s')``.
 
-    (Seed 001 writes ``Q_pi(s_t, a_t) = E[sum_l gamma^l r(s_{t+1})]``; the paper's is
+    (the TRPO reading-group slides (Nguyen 2021) writes ``Q_pi(s_t, a_t) = E[sum_l gamma^l r(s_{t+1})]``; the paper's is
     ``E[sum_l gamma^l r(s_{t+l})]``, which is what this computes.)
     """
     return mdp.R + mdp.gamma * mdp.P @ value(mdp, pi)
@@ -245,7 +245,7 @@ def q_values(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 def advantages(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
     """``A_pi(s, a) = Q_pi(s, a) - V_pi(s)`` (TRPO paper, Sec. 2); ``sum_a pi A_pi = 0``.
 
-    (Seed 001 writes the last identity as ``sum_a pi(a|s)(Q_pi(a, s) V_pi(s)) = 0``: the minus
+    (the TRPO reading-group slides (Nguyen 2021) writes the last identity as ``sum_a pi(a|s)(Q_pi(a, s) V_pi(s)) = 0``: the minus
     sign is lost and the arguments of Q are swapped.)
     """
     V = value(mdp, pi)
@@ -255,7 +255,7 @@ def advantages(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 def eta(mdp: TabularMDP, pi: np.ndarray) -> float:
     """``eta(pi) = E_{s0 ~ rho0}[V_pi(s0)] = E[sum_t gamma^t R(s_t, a_t)]`` (TRPO eq. in Sec. 2).
 
-    Seed 001 starts this sum at ``t = 1``; the paper (and seeds 000, 002) start at ``t = 0``.
+    the TRPO reading-group slides (Nguyen 2021) starts this sum at ``t = 1``; the paper (and the "Monotonic Improvement" post and the "TRPO Details" notes) start at ``t = 0``.
     """
     return float(mdp.rho0 @ value(mdp, pi))
 

@@ -1,0 +1,482 @@
+"""``trpo tune``: hyperparameter search with Optuna (RL-Zoo's integration is the model).
+
+    trpo tune CartPole-v1 --algo trpo --trials 50 --total-steps 100000
+    trpo train --config tune/CartPole-v1_trpo.toml --total-steps 1000000
+
+Every trial is an ordinary training run (``trpo.train``) in ``tune/<env>_<algo>/trial_N``:
+
+* sampler: TPE (multivariate), seeded with ``--seed`` (plus the number of trials already in the
+  study, so that a resumed tune does not replay the random start-up trials);
+* pruner: the median pruner on the periodic evaluations (``eval_every`` env steps apart, the same
+  grid for every trial whatever its ``batch_steps``): after 5 complete trials, a trial whose
+  intermediate value is below the median of the complete trials' at the same step is stopped
+  (not before a third of ``total_steps``);
+* objective: the mean of the last 3 periodic evaluations (deterministic, the same start states for
+  every trial). Not the final evaluation: that is one more noisy sample of the last policy only,
+  while the last 3 evaluations average 3x the episodes over the end of training, reward a setting
+  that learns *stably*, and are the quantity the pruner compared all along (the intermediate value
+  reported at each evaluation is the mean of the last 3 so far). The final evaluation is kept as
+  a trial attribute and shown in the table;
+* every trial trains with the same ``--seed`` (common random numbers: the trials differ in their
+  hyperparameters, not in their luck);
+* keys given with ``--set`` are fixed: they are not searched, and go into the preset;
+* the study lives in a SQLite file (``tune/<env>_<algo>.db``) and is loaded if it exists: the same
+  command resumes; ``--trials N`` runs N more trials. Optuna's heartbeat marks the trial of a
+  killed tune as failed when the study is resumed;
+* after every complete trial the best one is written as a preset TOML (flat keys: ``env_id``,
+  ``algo``, the tuned keys and the ``--set`` keys that define the learning problem; where the
+  env's shipped preset applied during the tune its keys too, with ``preset = ""``, so that
+  ``trpo train --config FILE`` runs exactly the configuration that was tuned).
+
+docs/tuning.md lists the search spaces (also ``trpo tune --help``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from trpo.errors import ConfigError, NonFiniteError
+
+MISSING_OPTUNA = "trpo tune needs Optuna: pip install 'trpo[tune]'"
+LAST_EVALS = 3          # the objective: the mean of this many last periodic evaluations
+DEFAULT_TOTAL_STEPS = 100_000
+
+# ------------------------------------------------------------------------------------------------
+# search spaces: ("log", low, high) log-uniform float, ("float", low, high) uniform float,
+# ("cat", choices) categorical. Floats are rounded to 3 significant digits before use (the run, the
+# preset and the table show the same number).
+GAMMAS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
+LAMBDAS = (0.8, 0.9, 0.92, 0.95, 0.98, 0.99, 1.0)
+HIDDEN = ("64,64", "128,128", "256,256")
+GRAD_NORMS = (0.3, 0.5, 0.7, 1.0, 2.0, 5.0)
+
+TRUST_REGION = {
+    "max_kl": ("log", 1e-3, 0.1),
+    "gamma": ("cat", GAMMAS),
+    "gae_lambda": ("cat", LAMBDAS),
+    "batch_steps": ("cat", (512, 1024, 2048, 4096, 8192)),
+    "cg_damping": ("log", 1e-3, 0.5),
+    "cg_iters": ("cat", (5, 10, 20, 30)),
+    "critic_lr": ("log", 1e-4, 1e-2),
+    "critic_epochs": ("cat", (5, 10, 20, 40)),
+    "hidden": ("cat", HIDDEN),
+}
+PPO = {
+    "lr": ("log", 1e-5, 3e-3),
+    "gamma": ("cat", GAMMAS),
+    "gae_lambda": ("cat", LAMBDAS),
+    "batch_steps": ("cat", (256, 512, 1024, 2048, 4096, 8192)),
+    "minibatch_size": ("cat", (32, 64, 128, 256, 512)),
+    "epochs": ("cat", (1, 5, 10, 20)),
+    "entropy_coef": ("log", 1e-8, 0.1),
+    "vf_coef": ("float", 0.1, 1.0),
+    "max_grad_norm": ("cat", GRAD_NORMS),
+    "hidden": ("cat", HIDDEN),
+}
+ACTOR_CRITIC = {  # reinforce, a2c, a3c
+    "lr": ("log", 1e-5, 1e-2),
+    "gamma": ("cat", GAMMAS),
+    "gae_lambda": ("cat", LAMBDAS),
+    "batch_steps": ("cat", (256, 512, 1024, 2048, 4096, 8192)),
+    "critic_lr": ("log", 1e-4, 1e-2),
+    "critic_epochs": ("cat", (1, 5, 10, 20)),
+    "entropy_coef": ("log", 1e-8, 0.1),
+    "max_grad_norm": ("cat", GRAD_NORMS),
+    "hidden": ("cat", HIDDEN),
+}
+PG_L2 = {
+    "pg_l2_eps": ("log", 1e-4, 1.0),
+    "gamma": ("cat", GAMMAS),
+    "gae_lambda": ("cat", LAMBDAS),
+    "batch_steps": ("cat", (512, 1024, 2048, 4096, 8192)),
+    "critic_lr": ("log", 1e-4, 1e-2),
+    "critic_epochs": ("cat", (5, 10, 20, 40)),
+    "hidden": ("cat", HIDDEN),
+}
+FAMILIES = {"trpo": TRUST_REGION, "npg": TRUST_REGION, "ppo": PPO, "ppo-kl": PPO,
+            "reinforce": ACTOR_CRITIC, "a2c": ACTOR_CRITIC, "a3c": ACTOR_CRITIC, "pg-l2": PG_L2}
+# what one algorithm does not read of its family's space, and what only it reads
+_DROP = {"reinforce": ("gae_lambda",),   # reward-to-go minus a baseline: no lambda
+         "a3c": ("critic_epochs",)}      # one gradient per worker batch, no critic epochs
+_ADD = {"ppo": {"clip_range": ("cat", (0.1, 0.2, 0.3, 0.4))},
+        "ppo-kl": {"kl_target": ("log", 3e-3, 5e-2)}}
+
+# --set keys that do not define the learning problem (length, hardware, evaluation, bookkeeping):
+# they shape the tune but are not written into the preset
+_NOT_IN_PRESET = ("seed", "check_env", "preset")
+
+
+def search_space(algo: str) -> dict[str, tuple]:
+    """The keys ``trpo tune`` searches for ``algo`` and their distributions."""
+    from trpo.algos import ALGOS
+
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGOS)}")
+    fam = FAMILIES.get(algo, TRUST_REGION if ALGOS[algo].critic_helper else ACTOR_CRITIC)
+    space = {k: v for k, v in fam.items() if k not in _DROP.get(algo, ())}
+    space.update(_ADD.get(algo, {}))
+    return space
+
+
+def describe_spaces() -> str:
+    """One line per algorithm family (``trpo tune --help``)."""
+    def fmt(spec):
+        if spec[0] == "cat":
+            return "{" + ", ".join(map(str, spec[1])) + "}"
+        return f"{spec[0]}[{spec[1]:g}, {spec[2]:g}]"
+
+    out, seen = [], {}
+    from trpo.algos import ALGOS
+    for algo in ALGOS:
+        key = json.dumps(search_space(algo), sort_keys=True)
+        seen.setdefault(key, []).append(algo)
+    for key, algos in seen.items():
+        space = search_space(algos[0])
+        out.append(f"  {', '.join(algos)}:")
+        out += [f"    {k} {fmt(v)}" for k, v in space.items()]
+    return "\n".join(out)
+
+
+def _round(v: float) -> float:
+    return float(f"{v:.3g}")
+
+
+def suggest(trial, space: dict[str, tuple], num_envs: int) -> dict[str, Any]:
+    """Config values for one trial (``batch_steps`` rounded down to a multiple of ``num_envs``)."""
+    out: dict[str, Any] = {}
+    for name, spec in space.items():
+        if spec[0] == "cat":
+            v = trial.suggest_categorical(name, list(spec[1]))
+        else:
+            v = _round(trial.suggest_float(name, spec[1], spec[2], log=spec[0] == "log"))
+        if name == "hidden":
+            v = [int(x) for x in str(v).split(",")]
+        if name == "batch_steps":
+            v = max(num_envs, v // num_envs * num_envs)
+        out[name] = v
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise ConfigError(MISSING_OPTUNA) from None
+    return optuna
+
+
+def _safe(env_id: str) -> str:
+    return env_id.replace("/", "_").replace(":", "_")
+
+
+def _storage_url(storage: str | Path) -> tuple[str, Path | None]:
+    """An RDB URL as it is; a file path -> ``sqlite:///ABS`` (its folder created)."""
+    s = str(storage)
+    if "://" in s:
+        return s, None
+    path = Path(s).expanduser().resolve()
+    if path.is_dir():
+        raise ConfigError(f"--storage {s} is a directory; give a file such as {s}/study.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}", path
+
+
+def _as_overrides(overrides) -> dict[str, Any]:
+    from trpo.config import parse_overrides
+
+    if overrides is None:
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    return parse_overrides(list(overrides))
+
+
+def _base_config(env_id: str, algo: str, total_steps: int, seed: int, overrides: dict):
+    """The config every trial starts from (validated), the shipped preset's keys materialised
+    (so that a sampled value equal to a default is not replaced by the preset's), and those keys."""
+    from trpo.config import from_dict
+    from trpo.resolve import apply_preset
+    from trpo.rollout.env_ids import lookup
+
+    reserved = sorted({"env_id", "algo", "total_steps", "seed"} & set(overrides))
+    if reserved:
+        flag = "the ENV_ID argument" if reserved[0] == "env_id" else "--" + reserved[0].replace("_", "-")
+        raise ConfigError(f"--set {reserved[0]}: use {flag} of trpo tune")
+    d = {"env_id": env_id, "algo": algo, "total_steps": total_steps, "seed": seed, **overrides}
+    base = from_dict(d)
+    if not base.eval_every:  # a fixed grid of evaluations for every batch size (the pruner compares at steps)
+        base = base.replace(eval_every=max(1, total_steps // 20))
+    if base.eval_periodic_episodes == 0:
+        raise ConfigError("trpo tune needs periodic evaluations: eval_periodic_episodes must be > 0")
+    lookup(env_id)  # an unknown env fails now, before a study is created
+    applied = apply_preset(base)
+    before, after = base.to_dict(), applied.to_dict()
+    preset_keys = {k: after[k] for k in after if after[k] != before[k] and k != "preset"}
+    return applied.replace(preset=""), applied.preset, preset_keys
+
+
+def _preset_dict(cfg, tuned: list[str], fixed: list[str], preset_name: str, preset_keys: dict) -> dict:
+    from trpo.config import RESUMABLE
+
+    d = cfg.to_dict()
+    out: dict[str, Any] = {"env_id": cfg.env_id, "algo": cfg.algo}
+    if preset_name:
+        out["preset"] = ""  # its keys below, as tuned (a tuned value equal to a default stays)
+        out.update({k: d[k] for k in preset_keys if k not in tuned})
+    out.update({k: d[k] for k in fixed if k not in RESUMABLE and k not in _NOT_IN_PRESET
+                and k not in out})
+    out.update({k: d[k] for k in tuned})
+    return out
+
+
+def write_preset(study, path: str | Path) -> Path | None:
+    """Write the best complete trial of ``study`` as a preset TOML; None if there is none yet."""
+    import tomli_w
+
+    from trpo.config import load_toml
+
+    optuna = _optuna()
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and "preset" in t.user_attrs]
+    if not done:
+        return None
+    best = max(done, key=lambda t: t.value)
+    a, info = best.user_attrs, study.user_attrs.get("trpo", {})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fin = a.get("final_eval_return_mean")
+    head = [f"# trpo tune: the best of {len(done)} complete trials of study {study.study_name!r}",
+            f"# trial {best.number}: objective (mean of the last {info.get('last_evals', LAST_EVALS)} periodic "
+            f"evaluations) {best.value:.2f}" + (f", final evaluation {fin:.2f}" if fin is not None else ""),
+            f"# tuned with total_steps = {info.get('total_steps', '?')} per trial; "
+            f"use: trpo train --config {path} --total-steps N"]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(head) + "\n" + tomli_w.dumps(a["preset"]))
+    tmp.replace(path)
+    load_toml(path)  # what trpo train --config will read
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Path | None = None,
+         storage: str | Path | None = None, study_name: str | None = None,
+         total_steps: int = DEFAULT_TOTAL_STEPS, seed: int = 0, overrides=None,
+         run_root: str | Path | None = None, pruner=None, sampler=None, last_evals: int = LAST_EVALS,
+         quiet: bool = False):
+    """Run ``trials`` more trials of the study of ``algo`` on ``env_id``; return the ``optuna.Study``.
+
+    ``storage``: a SQLite file (default ``tune/<env>_<algo>.db``) or an RDB URL; the study
+    ``study_name`` (default ``<env>_<algo>``) is loaded if it exists. ``output``: the best trial's
+    preset TOML (default next to the storage, ``<study>.toml``), rewritten after every complete
+    trial. ``overrides``: fixed config keys (``{"key": value}`` or ``["key=value"]``), not searched.
+    ``run_root``: where the trials' run directories go (default ``<storage folder>/<study>``).
+    ``pruner`` / ``sampler``: Optuna objects replacing the median pruner / seeded TPE sampler.
+    """
+    from trpo.algos import ALGOS
+
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGOS)}")
+    if not isinstance(trials, int) or trials < 1:
+        raise ConfigError(f"--trials must be a positive integer, got {trials!r}")
+    if not isinstance(total_steps, int) or total_steps < 1:
+        raise ConfigError(f"--total-steps must be a positive integer, got {total_steps!r}")
+    if last_evals < 1:
+        raise ConfigError(f"last_evals must be >= 1, got {last_evals!r}")
+    fixed = _as_overrides(overrides)
+    base, preset_name, preset_keys = _base_config(env_id, algo, total_steps, seed, fixed)
+    space = {k: v for k, v in search_space(algo).items() if k not in fixed}
+    if not space:
+        raise ConfigError("--set fixes every key of the search space; nothing left to tune")
+    optuna = _optuna()
+
+    name = study_name or f"{_safe(env_id)}_{algo}"
+    url, db = _storage_url(storage if storage is not None else Path("tune") / f"{_safe(env_id)}_{algo}.db")
+    where = db.parent if db is not None else Path("tune")
+    run_root = Path(run_root) if run_root is not None else where / name
+    output = Path(output) if output is not None else where / f"{name}.toml"
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            rdb = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+            study = optuna.create_study(storage=rdb, study_name=name, direction="maximize", load_if_exists=True,
+                                        pruner=pruner or optuna.pruners.MedianPruner(
+                                            n_startup_trials=5, n_warmup_steps=total_steps // 3))
+            done_before = len(study.trials)
+            study.sampler = sampler or optuna.samplers.TPESampler(seed=seed + done_before, multivariate=True)
+        info = {"env_id": env_id, "algo": algo, "total_steps": total_steps, "seed": seed,
+                "overrides": {k: str(v) for k, v in fixed.items()}, "last_evals": last_evals}
+        old = study.user_attrs.get("trpo")
+        if old is None:
+            study.set_user_attr("trpo", info)
+        elif not quiet and (old.get("total_steps"), old.get("overrides"), old.get("algo")) != (
+                total_steps, info["overrides"], algo):
+            print(f"note: study {name!r} was started with {old}; now {info} (values compare only "
+                  "between trials run alike)")
+        if not quiet:
+            print(f"study {name!r} in {db or url}: {done_before} trials so far; running {trials} more "
+                  f"({total_steps:,} steps each); trial runs in {run_root}/trial_N")
+
+        def objective(trial):
+            params = suggest(trial, space, base.num_envs)
+            cfg = base.replace(**params)
+            run_dir = run_root / f"trial_{trial.number}"
+            trial.set_user_attr("run_dir", str(run_dir))
+            trial.set_user_attr("params", params)
+            trial.set_user_attr("preset", _preset_dict(cfg, list(params), list(fixed), preset_name, preset_keys))
+            evals: list[float] = []
+            st = {"step": -1, "pruned_at": None}
+
+            def callback(row, agent):
+                if row.get("eval_return_mean") is None:
+                    return False
+                evals.append(float(row["eval_return_mean"]))
+                value = sum(evals[-last_evals:]) / len(evals[-last_evals:])
+                step = row["env_steps"] // cfg.eval_every * cfg.eval_every  # the eval grid crossed
+                if step <= st["step"] or not math.isfinite(value):
+                    return False
+                st["step"] = step
+                trial.report(value, step=step)
+                if trial.should_prune():
+                    st["pruned_at"] = row["env_steps"]
+                    return True
+                return False
+
+            from trpo.trainer import train
+
+            t0 = time.perf_counter()
+            try:
+                result = train(cfg, run_dir, progress=False, overwrite=True, callback=callback)
+            except NonFiniteError as e:  # a setting that diverges (as RL-Zoo: pruned, not an abort)
+                trial.set_user_attr("error", str(e).splitlines()[0])
+                raise optuna.TrialPruned(f"non-finite values: {e}") from None
+            if result.interrupted:  # Ctrl-C / SIGTERM: the trial fails, the tune stops
+                raise KeyboardInterrupt
+            s = result.summary
+            trial.set_user_attr("final_eval_return_mean", s.get("final_eval_return_mean"))
+            trial.set_user_attr("best_eval_return", s.get("best_eval_return"))
+            trial.set_user_attr("env_steps", s["total_steps"])
+            trial.set_user_attr("wall_s", round(time.perf_counter() - t0, 2))
+            trial.set_user_attr("evals", evals)
+            if st["pruned_at"] is not None:
+                trial.set_user_attr("pruned_at", st["pruned_at"])
+                raise optuna.TrialPruned()
+            if not evals:  # cannot happen (the last iteration always evaluates); be explicit anyway
+                return float(s["final_eval_return_mean"])
+            return sum(evals[-last_evals:]) / len(evals[-last_evals:])
+
+        def after_trial(study, frozen):
+            if frozen.state == optuna.trial.TrialState.COMPLETE:
+                write_preset(study, output)
+            if not quiet:
+                print(_trial_line(frozen, optuna), flush=True)
+
+        study.optimize(objective, n_trials=trials, callbacks=[after_trial], catch=())
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    path = write_preset(study, output)
+    if not quiet:
+        print_best(study)
+        print(f"best configuration: {path}" if path else "no complete trial yet: no preset written")
+    return study
+
+
+def _params(t) -> str:
+    """The values the trial's run used (floats rounded as in its config, ``hidden`` as a list)."""
+    def fmt(v):
+        return ",".join(map(str, v)) if isinstance(v, list) else format(v, "g") if isinstance(v, float) else str(v)
+
+    used = t.user_attrs.get("params") or t.params
+    return " ".join(f"{k}={fmt(v)}" for k, v in used.items())
+
+
+def _trial_line(t, optuna) -> str:
+    a = t.user_attrs
+    S = optuna.trial.TrialState
+    if t.state == S.COMPLETE:
+        fin = a.get("final_eval_return_mean")
+        return (f"trial {t.number}: {t.value:.2f}" + (f" (final eval {fin:.2f})" if fin is not None else "")
+                + f", {a.get('wall_s', 0):.1f} s  {_params(t)}")
+    if t.state == S.PRUNED:
+        why = f"non-finite values ({a['error']})" if "error" in a else \
+            f"at {a.get('pruned_at', 0):,} steps (last value {t.value:.2f})" if t.value is not None else ""
+        return f"trial {t.number}: pruned {why}  {_params(t)}"
+    return f"trial {t.number}: {t.state.name.lower()}  {_params(t)}"
+
+
+def print_best(study, n: int = 5) -> None:
+    """A table of the ``n`` best complete trials and the study's counts."""
+    import optuna
+    from rich.console import Console
+    from rich.table import Table
+
+    S = optuna.trial.TrialState
+    counts = {s: sum(t.state == s for t in study.trials) for s in (S.COMPLETE, S.PRUNED, S.FAIL)}
+    done = sorted((t for t in study.trials if t.state == S.COMPLETE), key=lambda t: -t.value)[:n]
+    c = Console()
+    c.print(f"{len(study.trials)} trials: {counts[S.COMPLETE]} complete, {counts[S.PRUNED]} pruned, "
+            f"{counts[S.FAIL]} failed")
+    if not done:
+        return
+    info = study.user_attrs.get("trpo", {})
+    t = Table(title=f"best trials of {study.study_name} (objective: mean of the last "
+                    f"{info.get('last_evals', LAST_EVALS)} periodic evaluations)")
+    for col, just in (("trial", "right"), ("objective", "right"), ("final eval", "right"),
+                      ("best eval", "right"), ("wall", "right"), ("parameters", "left")):
+        t.add_column(col, justify=just)
+    for tr in done:
+        a = tr.user_attrs
+        f = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731
+        t.add_row(str(tr.number), f"{tr.value:.1f}", f(a.get("final_eval_return_mean")),
+                  f(a.get("best_eval_return")), f"{a.get('wall_s', 0):.0f} s", _params(tr))
+    c.print(t)
+
+
+# ------------------------------------------------------------------------------------------------
+def cmd_tune(args) -> int:
+    from trpo.config import parse_overrides
+
+    overrides = parse_overrides(args.set or [])
+    try:
+        tune(args.env_id, args.algo, args.trials, output=args.output, storage=args.storage,
+             study_name=args.study, total_steps=args.total_steps, seed=args.seed, overrides=overrides)
+    except KeyboardInterrupt:
+        print("trpo: tune interrupted; the same command resumes the study")
+        return 130
+    return 0
+
+
+def register(subparsers) -> None:
+    t = subparsers.add_parser(
+        "tune", help="search hyperparameters with Optuna (pip install 'trpo[tune]'); writes a preset TOML",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Hyperparameter search: TPE sampler, median pruner on the periodic evaluations; objective: "
+                    f"the mean of the last {LAST_EVALS} periodic evaluations. Resumes a study that exists "
+                    "(docs/tuning.md).",
+        epilog="search spaces (keys fixed with --set are not searched):\n" + _spaces_or_none())
+    t.add_argument("env_id", help="Gymnasium environment id")
+    t.add_argument("--algo", default="trpo", help="algorithm (default trpo)")
+    t.add_argument("--trials", type=int, required=True, help="trials to run now (more, when the study exists)")
+    t.add_argument("-o", "--output", help="the best configuration as TOML (default tune/ENV_ALGO.toml)")
+    t.add_argument("--storage", help="SQLite file of the study (default tune/ENV_ALGO.db), or an RDB URL")
+    t.add_argument("--study", help="study name (default ENV_ALGO)")
+    t.add_argument("--total-steps", type=int, default=DEFAULT_TOTAL_STEPS,
+                   help=f"environment steps per trial (default {DEFAULT_TOTAL_STEPS:,})")
+    t.add_argument("--seed", type=int, default=0, help="seed of the sampler and of every trial's run (default 0)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="fix a config key for every trial (repeatable; not searched)")
+    t.set_defaults(func=cmd_tune)
+
+
+def _spaces_or_none() -> str:
+    try:
+        return describe_spaces()
+    except Exception:  # noqa: BLE001 - help text only
+        return "  (see docs/tuning.md)"
