@@ -127,8 +127,8 @@ def describe_spaces() -> str:
     """One line per algorithm family (``trpo tune --help``)."""
     def fmt(spec):
         if spec[0] == "cat":
-            return "{" + ", ".join(map(str, spec[1])) + "}"
-        return f"{spec[0]}[{spec[1]:g}, {spec[2]:g}]"
+            return "{" + " | ".join(map(str, spec[1])) + "}"
+        return f"{'log-uniform' if spec[0] == 'log' else 'uniform'}[{spec[1]:g}, {spec[2]:g}]"
 
     out, seen = [], {}
     from trpo.algos import ALGOS
@@ -301,7 +301,7 @@ def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Pat
     output = Path(output) if output is not None else where / f"{name}.toml"
 
     verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial instead
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -316,10 +316,12 @@ def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Pat
         old = study.user_attrs.get("trpo")
         if old is None:
             study.set_user_attr("trpo", info)
-        elif not quiet and (old.get("total_steps"), old.get("overrides"), old.get("algo")) != (
-                total_steps, info["overrides"], algo):
-            print(f"note: study {name!r} was started with {old}; now {info} (values compare only "
-                  "between trials run alike)")
+        elif not quiet:
+            diff = [f"{k} {old.get(k)!r} -> {info[k]!r}" for k in ("env_id", "algo", "total_steps", "overrides")
+                    if old.get(k) != info[k]]
+            if diff:
+                print(f"note: study {name!r} was started with other settings ({'; '.join(diff)}); "
+                      "objective values compare only between trials run alike")
         if not quiet:
             print(f"study {name!r} in {db or url}: {done_before} trials so far; running {trials} more "
                   f"({total_steps:,} steps each); trial runs in {run_root}/trial_N")
@@ -457,9 +459,10 @@ def register(subparsers) -> None:
     t = subparsers.add_parser(
         "tune", help="search hyperparameters with Optuna (pip install 'trpo[tune]'); writes a preset TOML",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Hyperparameter search: TPE sampler, median pruner on the periodic evaluations; objective: "
-                    f"the mean of the last {LAST_EVALS} periodic evaluations. Resumes a study that exists "
-                    "(docs/tuning.md).",
+        description="Hyperparameter search: TPE sampler, median pruner on the periodic evaluations;\n"
+                    f"objective: the mean of the last {LAST_EVALS} periodic evaluations. The same command resumes\n"
+                    "the study (--trials N more); the best configuration is written as a preset TOML for\n"
+                    "trpo train --config FILE (docs/tuning.md).",
         epilog="search spaces (keys fixed with --set are not searched):\n" + _spaces_or_none())
     t.add_argument("env_id", help="Gymnasium environment id")
     t.add_argument("--algo", default="trpo", help="algorithm (default trpo)")

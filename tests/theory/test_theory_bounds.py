@@ -112,7 +112,7 @@ def test_bounds_are_exact_at_the_old_policy_and_zero_for_gamma_zero():
     assert migt_bound(mdp0, pi, pi_new) == pytest.approx(eta(mdp0, pi_new), rel=1e-12)
 
 
-def test_the_seed_000_sign_typo_is_false():
+def test_the_posts_sign_typo_is_false():
     """Seed 000 states eta(pi~) <= L(pi~) - C alpha^2.  That is false for most pairs (the
     paper's inequality is >=), so a check with the seed's sign must fail."""
     violated = 0

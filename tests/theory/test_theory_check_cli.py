@@ -55,7 +55,7 @@ def test_check_battery_passes_and_reports_every_claim():
 
 
 def test_check_battery_detects_a_wrong_bound(monkeypatch):
-    """The battery can fail: the seed-000 sign (eta <= L - C alpha^2 read as a lower bound
+    """The battery can fail: the "Monotonic Improvement" post's sign (eta <= L - C alpha^2 read as a lower bound
     L + C alpha^2) is caught, and so is a bound with the penalty divided by 100."""
     monkeypatch.setattr(bounds, "migt_bound", lambda m, p, q: bounds.surrogate(m, p, q) + bounds.migt_penalty(m, p, q))
     monkeypatch.setattr(bounds, "migt_bound_kl", lambda m, p, q: bounds.surrogate(m, p, q)

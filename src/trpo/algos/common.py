@@ -75,9 +75,13 @@ def normalize(x: Tensor) -> Tensor:
 
 def explained_variance(mse: float, targets: Tensor) -> float:
     """1 - E[(V - R)^2] / Var[R]: 1 for a perfect critic, 0 for one no better than the mean of
-    the targets, negative for a worse one (the debugging checklist's "is the critic learning")."""
-    var = float(targets.var()) if targets.numel() > 1 else 0.0
-    return 1.0 - mse / var if var > 0 else float("nan")
+    the targets, negative for a worse one (the debugging checklist's "is the critic learning").
+    NaN where the targets hardly vary (Var[R] < 1e-4 E[R^2], e.g. a solved CartPole whose every
+    episode scores the same): the ratio then measures rounding, not the critic."""
+    if targets.numel() < 2:
+        return float("nan")
+    var, ms = float(targets.var()), float(targets.pow(2).mean())
+    return 1.0 - mse / var if var > 1e-4 * ms and var > 0 else float("nan")
 
 
 def rescale(x: Tensor) -> Tensor:

@@ -9,26 +9,34 @@ returns the batch with that dict in ``batch.extras``. The master hands that work
 parameters and waits for the next: the workers never wait for each other. ``extras`` also holds
 ``worker`` (its index) and ``staleness`` (master updates since its parameters were handed out).
 
-Needs Ray (``pip install 'trpo[ray]'``). A run starts its own local Ray instance (one CPU slot per
-worker) unless Ray is already initialised, and shuts down what it started.
+Needs Ray (``pip install 'trpo[ray]'``). A run joins the cluster at ``ray_address`` if set, else
+starts its own local Ray instance (one CPU slot per worker, at least one per core) unless Ray is
+already initialised, and shuts down what it started.
+
+Faults, as on the Ray backend (``trpo.rollout.ray_sampler``): a worker that dies or has not
+returned its batch within ``worker_timeout_s`` is killed and replaced by a fresh worker (its env
+reset with a new seed), which gets the master's current parameters; after ``max_worker_failures``
+consecutive failures of one worker the run stops (``WorkerFailureError``). ``summary()`` counts
+the restarts.
 """
 from __future__ import annotations
 
-import os
+import time
 
+import numpy as np
 import torch
 
 from trpo.config import Config, from_dict
-from trpo.errors import ConfigError, TrpoError
+from trpo.errors import TrpoError
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch
-from trpo.system import usable_cores
+from trpo.rollout.ray_sampler import START_TIMEOUT_S, WorkerFailureError, first_line, import_ray, init_ray, warn
 
 
 class _Worker:
     """One worker process (made a Ray actor by ``AsyncWorkers``)."""
 
-    def __init__(self, cfg_dict: dict, env, index: int, rollout_fn):
+    def __init__(self, cfg_dict: dict, env, index: int, rollout_fn, seed: int | None = None):
         from trpo.normalize import RewardScaler
         from trpo.policies import make_networks
         from trpo.rollout.single_path import SinglePathSampler
@@ -41,8 +49,9 @@ class _Worker:
         self.actor, self.critic, self.obs_norm = make_networks(cfg, envs.single_observation_space,
                                                                envs.single_action_space, cpu)
         # worker k's env and action RNG are seeded seed + k, as env k of a vector env would be
+        # (a replacement for a failed worker: ``seed``, a new one)
         self.sampler = SinglePathSampler(envs, self.actor, self.obs_norm, RewardScaler(1, cfg.gamma, cfg.normalize_rewards),
-                                         cfg.steps_per_env, cfg.seed + index, cpu)
+                                         cfg.steps_per_env, cfg.seed + index if seed is None else seed, cpu)
 
     def ready(self) -> bool:
         return True
@@ -64,50 +73,91 @@ class AsyncWorkers:
         return cls(ctx)
 
     def __init__(self, ctx: SamplerContext):
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("asynchronous workers need Ray: pip install 'trpo[ray]'") from None
+        ray = import_ray()
         cfg: Config = ctx.cfg
         self.cfg, self.actor, self.critic, self.obs_norm = cfg, ctx.actor, ctx.critic, ctx.obs_norm
-        self._own_ray = not ray.is_initialized()
-        if self._own_ray:
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(num_cpus=max(cfg.num_envs, usable_cores()), include_dashboard=False,
-                     log_to_driver=False, logging_level="ERROR", object_store_memory=256 * 2**20)
-        remote = ray.remote(num_cpus=1)(_Worker)
-        self.workers = [remote.remote(cfg.to_dict(), ctx.env, k, ctx.rollout_fn) for k in range(cfg.num_envs)]
+        self.env, self.rollout_fn = ctx.env, ctx.rollout_fn
+        self.workers: list = []
+        self._fresh: set[int] = set()        # replacements not yet dispatched (their start-up: extra time)
+        self._own_ray = init_ray(ray, cfg.ray_address, cfg.num_envs)
+        self._remote = ray.remote(num_cpus=1, max_restarts=0)(_Worker)
+        self.workers = [self._spawn(k) for k in range(cfg.num_envs)]
         # every worker process is up (torch imported, env made) before the first dispatch, so the
         # workers start together: one slow process start must not let another run alone for
         # many updates, and the training clock does not count the start-up
         try:
-            ray.get([w.ready.remote() for w in self.workers])
-        except ray.exceptions.RayActorError as e:
+            ray.get([w.ready.remote() for w in self.workers], timeout=max(START_TIMEOUT_S, cfg.worker_timeout_s))
+        except ray.exceptions.RayTaskError as e:
             self.close()
-            raise TrpoError(f"a worker failed to start: {str(e).splitlines()[0]}") from None
-        self.pending: dict = {}              # ObjectRef -> worker index
+            cause = getattr(e, "cause", None)
+            raise (cause if isinstance(cause, TrpoError) else TrpoError(f"a worker failed to start: {first_line(cause or e)}")) from None
+        except (ray.exceptions.RayError, TimeoutError) as e:
+            self.close()
+            raise TrpoError(f"a worker failed to start: {first_line(e)}") from None
+        self.pending: dict = {}              # ObjectRef -> (worker index, deadline)
         self.idle = list(range(cfg.num_envs))
         self.version = 0                     # batches handed to the learner so far
+        self.restarts = 0
+        self.failures = [0] * cfg.num_envs   # consecutive failures of each worker
+
+    def _spawn(self, k: int, seed: int | None = None):
+        return self._remote.remote(self.cfg.to_dict(), self.env, k, self.rollout_fn, seed)
+
+    def _replace(self, k: int, why: str) -> None:
+        """Kill worker k, start a fresh one (new env seed) in its place; it gets the current
+        parameters at the next dispatch. Its start-up counts against its next deadline."""
+        import ray
+
+        self.failures[k] += 1
+        if self.failures[k] >= self.cfg.max_worker_failures:
+            raise WorkerFailureError(f"worker {k} failed {self.failures[k]} times in a row "
+                                     f"(max_worker_failures = {self.cfg.max_worker_failures}); last: {why}")
+        try:
+            ray.kill(self.workers[k], no_restart=True)
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+        self.restarts += 1
+        seed = int(np.random.SeedSequence([self.cfg.seed, k, self.restarts]).generate_state(1)[0])
+        self.workers[k] = self._spawn(k, seed)
+        self._fresh.add(k)
+        self.idle.append(k)
+        warn(f"worker {k} failed ({why}); restarted it with a fresh env [restarts so far: {self.restarts}]")
 
     def collect(self) -> Batch:
         import ray
 
-        if self.idle:  # hand every idle worker the master's current parameters
-            refs = [ray.put({k: v.detach().cpu() for k, v in m.state_dict().items()}) for m in (self.actor, self.critic)]
-            rms = ray.put(self.obs_norm.rms.state_dict())
-            for k in self.idle:
-                self.pending[self.workers[k].run.remote(refs[0], refs[1], rms, self.version)] = k
-            self.idle = []
-        ready, _ = ray.wait(list(self.pending), num_returns=1)
-        k = self.pending.pop(ready[0])
+        while True:
+            if self.idle:  # hand every idle worker the master's current parameters
+                refs = [ray.put({k: v.detach().cpu() for k, v in m.state_dict().items()}) for m in (self.actor, self.critic)]
+                rms = ray.put(self.obs_norm.rms.state_dict())
+                now = time.monotonic()
+                for k in self.idle:
+                    extra = START_TIMEOUT_S if k in self._fresh else 0.0
+                    ref = self.workers[k].run.remote(refs[0], refs[1], rms, self.version)
+                    self.pending[ref] = (k, now + self.cfg.worker_timeout_s + extra)
+                self._fresh.clear()
+                self.idle = []
+            timeout = max(0.0, min(d for _, d in self.pending.values()) - time.monotonic())
+            ready, _ = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
+            if not ready:  # past its deadline: treated as dead
+                now = time.monotonic()
+                for ref, (k, deadline) in list(self.pending.items()):
+                    if deadline <= now:
+                        del self.pending[ref]
+                        self._replace(k, f"no reply within {self.cfg.worker_timeout_s:g} s (hung)")
+                continue
+            k, _ = self.pending.pop(ready[0])
+            try:
+                out = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as e:  # the worker's own error (e.g. a NaN from its env)
+                cause = getattr(e, "cause", None)
+                raise (cause if isinstance(cause, TrpoError) else TrpoError(f"worker {k} failed: {first_line(cause or e)}")) from None
+            except ray.exceptions.RayError as e:  # died: process killed, node lost
+                self._replace(k, first_line(e))
+                continue
+            break
+        self.failures[k] = 0
         self.idle.append(k)
-        try:
-            out = ray.get(ready[0])
-        except ray.exceptions.RayTaskError as e:  # the worker's own error (e.g. a NaN from its env)
-            cause = getattr(e, "cause", None)
-            raise (cause if isinstance(cause, TrpoError) else TrpoError(f"worker {k} failed: {e}")) from None
-        except ray.exceptions.RayActorError as e:
-            raise TrpoError(f"worker {k} died: {str(e).splitlines()[0]}") from None
         if self.obs_norm.enabled:
             self.obs_norm.rms.update(out["raw_obs"])
         b = out["batch"]
@@ -122,13 +172,16 @@ class AsyncWorkers:
         return False
 
     def summary(self) -> dict:
-        return {}
+        return {"workers": len(self.workers), "worker_restarts": self.restarts}
 
     def close(self) -> None:
         import ray
 
         for w in self.workers:
-            ray.kill(w)
+            try:
+                ray.kill(w, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
         self.workers, self.pending = [], {}
         if self._own_ray and ray.is_initialized():
             ray.shutdown()

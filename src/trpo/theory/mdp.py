@@ -264,7 +264,7 @@ def visitation(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
     """Unnormalised discounted visitation ``rho_pi(s) = sum_t gamma^t P(s_t = s)`` (TRPO Sec. 2).
 
     ``rho_pi^T = rho0^T (I - gamma P_pi)^{-1}``; it sums to ``1 / (1 - gamma)``.
-    (Seed 002's ``d_pi`` is the same object; the "1/(1-gamma)" in its PDL statement belongs
+    (The "TRPO Details" notes' ``d_pi`` is the same object; the "1/(1-gamma)" in its PDL statement belongs
     to the *normalised* ``d_pi = (1 - gamma) rho_pi`` of Agarwal et al.)
     """
     S = mdp.n_states
