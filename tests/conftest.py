@@ -3,6 +3,7 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame renders frames for videos without a display
 
 
 @pytest.fixture

@@ -73,3 +73,21 @@ def test_initial_report_warns_about_scales_and_unreachable_actions(tiny_cfg, cap
     cfg2 = tiny_cfg
     env2 = EnvSpec("CartPole-v1")
     assert initial_report(cfg2, env2, Agent(cfg2, *env2.spaces(), env=env2)) == []
+
+
+def test_video_every_writes_episode_videos(tmp_path, tiny_cfg):
+    pytest.importorskip("moviepy")
+    cfg = tiny_cfg.replace(total_steps=1024, eval_every=256, eval_periodic_episodes=1, video_every=2)
+    trpo.train(cfg, run_dir=tmp_path / "r", progress=False)
+    videos = sorted((tmp_path / "r" / "videos").rglob("*.mp4"))
+    assert len(videos) == 2 and all(v.stat().st_size > 1000 for v in videos)  # evaluations 2 and 4
+
+
+def test_video_every_without_moviepy_is_refused_before_training(tmp_path, tiny_cfg, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moviepy" else real(name, *a))
+    with pytest.raises(trpo.ConfigError, match=r"video_every.*pip install 'trpo\[video\]'"):
+        trpo.train(tiny_cfg.replace(video_every=1), run_dir=tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()

@@ -38,7 +38,8 @@ def cmd_train(args) -> int:
     from trpo.trainer import train
 
     flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
-             "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device, "preset": args.preset}
+             "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device, "preset": args.preset,
+             "backend": args.backend, "workers": args.workers, "ray_address": args.ray_address}
     flags = {k: v for k, v in flags.items() if v is not None}
     if args.env_kwargs:
         flags["env_kwargs"] = parse_env_kwargs(args.env_kwargs)
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sampler", choices=choices_of("sampler"))
     t.add_argument("--device", choices=choices_of("device"))
     t.add_argument("--preset", help="settings shipped with trpo (trpo presets; default auto; '' for none)")
+    t.add_argument("--backend", choices=choices_of("backend"), help="where batches are sampled (docs/scaling.md)")
+    t.add_argument("--workers", type=int, help="Ray rollout workers (--backend ray; 0 = one per CPU)")
+    t.add_argument("--ray-address", help="Ray cluster to join (auto or HOST:PORT); default: a local instance")
     t.add_argument("--env-kwargs", action="append", metavar="KEY=VALUE",
                    help="keyword argument for gym.make (repeatable; values read as TOML: 1, 0.5, true, 'text')")
     t.add_argument("--config", help="a TOML file of config keys (e.g. a run's config.toml)")

@@ -125,6 +125,11 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
 
     if env_fn is None:
         lookup(cfg.env_id)  # an unknown id fails here, before anything is built
+    if cfg.video_every and cfg.eval_periodic_episodes:
+        import importlib.util
+
+        if importlib.util.find_spec("moviepy") is None:
+            raise ConfigError("config key 'video_every' records videos with moviepy: pip install 'trpo[video]'")
     if presets:
         cfg = apply_preset(cfg)
     samplers = ALGOS[cfg.algo].samplers
