@@ -1,25 +1,46 @@
 """Our TRPO against sb3-contrib TRPO (RL-Zoo hyperparameters), side by side, same env / steps / seed.
 
     python benchmarks/bench_trpo.py --env CartPole-v1 --steps 100000
-    python benchmarks/bench_trpo.py --env Hopper-v5 --steps 50000
+    python benchmarks/bench_trpo.py --env Hopper-v5 --steps 300000 --seeds 0 1 2 3 4 --eval-every 10000 --peer-threads 1
 
 Every measurement runs in its own subprocess (clean RSS, thread settings and imports), one at a
-time, interleaved per repeat (env-only, ours, peer, env-only, ours, peer, ...) so that a machine
-under varying load hurts both sides alike. Prints a markdown table; writes the raw numbers to
-benchmarks/results/<env>-<steps>-<time>.json. Needs the ``bench`` extra (sb3-contrib).
+time, interleaved per seed and repeat (env-only, ours, peer, env-only, ours, peer, ...) so that a
+machine under varying load hurts both sides alike. Prints markdown tables; writes the raw numbers
+(and both sides' evaluation curves) to benchmarks/results/<env>-<steps>-<time>.json. Needs the
+``bench`` extra (sb3-contrib).
+
+Ours runs the shipped settings for the env (``preset = "auto"``: the ``mujoco`` preset for MuJoCo
+ids), changed only by ``--set`` and by the evaluation schedule below.
 
 Measured, per side:
   steps/s          env steps / training wall time (sampling + updates; no setup, no evaluations)
-  time to solve    training wall time until a deterministic 10-episode eval (checked every
-                   ``--eval-every`` steps, clock paused during evals) reaches the env's threshold
-  final eval       deterministic 10-episode return after the last update (seed + 10000)
+  eval curve       (env steps, training wall s, return): a deterministic ``--eval-episodes``
+                   (10) episode evaluation whenever the env-step count crosses a multiple of
+                   ``--eval-every``, and after the last update; the clock is paused during it.
+                   Both sides evaluate the same start states: episode i on an env reset with
+                   seed + 20000 + i (ours: the trainer's own periodic evaluation, config keys
+                   eval_every / eval_periodic_episodes; the peer: the same loop in a callback,
+                   observations through its training VecNormalize statistics)
+  time to threshold  training wall time (and env steps) at the first evaluation whose mean
+                   return reaches ``--threshold`` (default: THRESHOLDS[env]); "-" if none did
+  return at equal wall time
+                   per seed, T = the shorter of the two sides' total training wall times; each
+                   side's return at T = its last evaluation at or before T (so the faster side's
+                   is its final periodic evaluation). ``--wall-budget S`` adds the same at a fixed
+                   T = S seconds for both sides
+  final eval       deterministic 10-episode return after the last update, env seeds
+                   seed + 10000 + i (both sides)
   peak RSS         ru_maxrss of the worker process (subprocess envs, if any, not counted), plus
                    for ours the private memory of the critic-fit helper process (critic_fit =
-                   process; read from /proc/PID/smaps_rollup at the end of training: its other
+                   process; read from /proc/PID/smaps_rollup when the learner closes it: its other
                    pages are the parent's, shared copy-on-write, and counted once)
-  (the clock)      with critic_fit = process the critic fit runs on while the clock is paused
-                   for an evaluation; so before each evaluation we wait for it and add the wait
-                   back to our wall time: those iterations count as if nothing overlapped
+  (the clock)      ours: the trainer's ``wall_s`` (sampling + updates; before each periodic
+                   evaluation it waits for a critic fit still running in the helper process and
+                   adds the wait). Its per-iteration bookkeeping (metrics.csv, TensorBoard,
+                   checkpoints, the callback) is outside that clock; the worker measures it
+                   (``outside_clock_s``, from the iterations without an evaluation, scaled to all;
+                   per iteration: the 4th entry of ``train_curve``) so that it can be checked. The peer: perf_counter from SB3's training start,
+                   minus the evaluations.
 The env-only rate: one env (gym.make, default wrappers), random actions, one process.
 """
 from __future__ import annotations
@@ -35,7 +56,10 @@ import tempfile
 import time
 from pathlib import Path
 
-SOLVED = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0}
+# default --threshold per env: the evaluation return that counts as "reached" for time to threshold
+THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "Hopper-v5": 2500.0}
+PERIODIC_EVAL_SEED = 20_000  # the trainer's periodic evaluation: episode i on seed + 20_000 + i
+FINAL_EVAL_SEED = 10_000     # Agent.evaluate's default: episode i on seed + 10_000 + i
 
 # rl-baselines3-zoo hyperparams/trpo.yml (the "Tuned" entries); MuJoCo ids share the mujoco defaults
 ZOO = {
@@ -99,34 +123,25 @@ def worker_ours(a) -> dict:
     import torch
 
     import trpo.algos.trpo as TRPO_MOD
-    import trpo.trainer as T
     from trpo.config import Config
     from trpo.config import parse_overrides
+    from trpo.trainer import train
 
-    cfg = Config(env_id=a.env, total_steps=a.steps, seed=a.seed).replace(**parse_overrides(a.set or []))
-    threshold = SOLVED.get(a.env)
-    holder, curve, solve = {}, [], {"wall_s": None, "env_steps": None}
-    next_eval = [a.eval_every]
+    cfg = Config(env_id=a.env, total_steps=a.steps, seed=a.seed, eval_every=a.eval_every,
+                 eval_periodic_episodes=a.eval_episodes).replace(**parse_overrides(a.set or []))
+    holder = {"t": None, "wall": 0.0}
+    curve, train_curve, outside = [], [], []
 
-    orig_loop = T._loop
-
-    waited = [0.0]  # waits for the critic-fit helper before evaluations, added back to the clock
-
-    def loop(cfg_, agent, learner, *rest, **kw):  # keep handles for the periodic evals
-        holder["agent"], holder["learner"] = agent, learner
-        return orig_loop(cfg_, agent, learner, *rest, **kw)
-
-    def callback(row):  # runs outside the timed part of the iteration (wall_s excludes it)
-        curve.append((row["env_steps"], row["wall_s"] + waited[0], row["episode_return_mean"]))
-        if threshold is not None and solve["wall_s"] is None and row["env_steps"] >= next_eval[0]:
-            next_eval[0] += a.eval_every
-            t = time.perf_counter()
-            if hasattr(holder["learner"], "sync"):
-                holder["learner"].sync()  # no fit runs on during the paused clock
-            waited[0] += time.perf_counter() - t
-            mean, _, _ = holder["agent"].evaluate(10)
-            if mean >= threshold:
-                solve.update(wall_s=row["wall_s"] + waited[0], env_steps=row["env_steps"], eval_return=mean)
+    def callback(row, agent):  # outside the timed part of the iteration (wall_s excludes it)
+        now = time.perf_counter()
+        out = None  # real time since the last callback minus the clocked time (not measured across an evaluation)
+        if row["eval_return_mean"] is not None:
+            curve.append([row["env_steps"], row["wall_s"], row["eval_return_mean"]])
+        elif holder["t"] is not None:
+            out = now - holder["t"] - (row["wall_s"] - holder["wall"])
+            outside.append(out)
+        train_curve.append([row["env_steps"], row["wall_s"], row["episode_return_mean"], out])
+        holder.update(t=now, wall=row["wall_s"])
 
     orig_close = TRPO_MOD.TRPO.close
 
@@ -135,29 +150,29 @@ def worker_ours(a) -> dict:
             holder["helper_private_mb"] = private_mb(self._helper.pid)
         orig_close(self)
 
-    T._loop = loop
     TRPO_MOD.TRPO.close = close
     with tempfile.TemporaryDirectory() as d:
-        res = T.train(cfg, d, progress=False, callback=callback)
+        res = train(cfg, d, progress=False, callback=callback)
     s = res.summary
-    wall = s["wall_s"] + waited[0]
     helper_mb = holder.get("helper_private_mb", 0.0)
-    return {"impl": "ours", "seed": a.seed, "steps": s["total_steps"], "wall_s": wall,
-            "steps_per_s": s["total_steps"] / wall, "waited_for_critic_before_evals_s": waited[0],
+    n_out = len(outside)
+    return {"impl": "ours", "seed": a.seed, "steps": s["total_steps"], "wall_s": s["wall_s"],
+            "steps_per_s": s["total_steps"] / s["wall_s"],
+            "outside_clock_s": sum(outside) * len(train_curve) / n_out if n_out else None,  # scaled to all iterations
             "final_eval_return": s["final_eval_return_mean"], "final_eval_std": s["final_eval_return_std"],
-            "train_return_last": s["train_return_last"], "time_to_solve_s": solve["wall_s"],
-            "steps_to_solve": solve["env_steps"], "peak_rss_mb": peak_rss_mb() + helper_mb,
+            "train_return_last": s["train_return_last"], "peak_rss_mb": peak_rss_mb() + helper_mb,
             "main_rss_mb": peak_rss_mb(), "helper_private_mb": helper_mb,
-            "torch_threads": torch.get_num_threads(), "config": res.agent.cfg.to_dict(), "curve": curve}
+            "torch_threads": torch.get_num_threads(), "config": res.agent.cfg.to_dict(),
+            "eval_curve": curve, "train_curve": train_curve}
 
 
 def worker_peer(a) -> dict:
+    import gymnasium as gym
     import numpy as np
     import torch
     from sb3_contrib import TRPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import VecNormalize
 
     if a.peer_threads:
@@ -168,25 +183,36 @@ def worker_peer(a) -> dict:
     if normalize:
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
     model = TRPO("MlpPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
+    eval_env = gym.make(a.env)
 
-    def make_eval_env():
-        e = make_vec_env(a.env, n_envs=1, seed=a.seed + 10_000)
-        if normalize:
-            e = VecNormalize(e, training=False, norm_reward=False, gamma=hp.get("gamma", 0.99))
-            e.obs_rms = env.obs_rms
-        return e
+    def evaluate(episodes: int, seed: int) -> tuple[float, float]:
+        """As our Agent.evaluate: deterministic, episode i on an env reset with seed + i, the
+        observations normalised with the training statistics of the moment (not updated)."""
+        returns = []
+        for i in range(episodes):
+            obs, _ = eval_env.reset(seed=seed + i)
+            total, done = 0.0, False
+            while not done:
+                o = obs[None]
+                if normalize:
+                    o = env.normalize_obs(o)
+                act, _ = model.predict(o, deterministic=True)
+                obs, r, term, trunc, _ = eval_env.step(act[0])
+                total += float(r)
+                done = term or trunc
+            returns.append(total)
+        return float(np.mean(returns)), float(np.std(returns))
 
-    threshold = SOLVED.get(a.env)
-    curve = []
+    curve, train_curve = [], []
 
     class Clock(BaseCallback):
-        """Training wall time without the evaluations; the time-to-solve check between updates."""
+        """Training wall time without the evaluations; the periodic evaluations between updates,
+        on the same schedule as ours (the step count crossed a multiple of eval_every, and after
+        the last update)."""
 
         def __init__(self):
             super().__init__()
-            self.paused = 0.0
-            self.solve = None
-            self.next_eval = a.eval_every
+            self.paused, self.prev, self.end_wall = 0.0, 0, None
 
         def _on_training_start(self):
             self.t0 = time.perf_counter()
@@ -194,39 +220,47 @@ def worker_peer(a) -> dict:
         def wall(self):
             return time.perf_counter() - self.t0 - self.paused
 
-        def _on_rollout_start(self):  # after the previous update
-            if self.num_timesteps == 0:
+        def after_update(self, last: bool):
+            n = self.model.num_timesteps
+            if n == self.prev:
                 return
+            w = self.wall()
             ep = [e["r"] for e in self.model.ep_info_buffer]
-            curve.append((self.num_timesteps, self.wall(), float(np.mean(ep)) if ep else float("nan")))
-            if threshold is not None and self.solve is None and self.num_timesteps >= self.next_eval:
-                self.next_eval += a.eval_every
-                w, t = self.wall(), time.perf_counter()
-                mean, _ = evaluate_policy(self.model, make_eval_env(), n_eval_episodes=10, deterministic=True)
+            train_curve.append([n, w, float(np.mean(ep)) if ep else float("nan")])
+            if n // a.eval_every > self.prev // a.eval_every or n >= a.steps or last:
+                t = time.perf_counter()
+                mean, _ = evaluate(a.eval_episodes, a.seed + PERIODIC_EVAL_SEED)
                 self.paused += time.perf_counter() - t
-                if mean >= threshold:
-                    self.solve = (w, self.num_timesteps, mean)
+                curve.append([n, w, mean])
+            self.prev = n
+
+        def _on_rollout_start(self):  # after the previous update
+            self.after_update(last=False)
+
+        def _on_training_end(self):  # after the last update
+            self.end_wall = self.wall()
+            self.after_update(last=True)
 
         def _on_step(self):
             return True
 
     clock = Clock()
     model.learn(a.steps, callback=clock)
-    wall = clock.wall()
-    mean, std = evaluate_policy(model, make_eval_env(), n_eval_episodes=10, deterministic=True)
+    wall = clock.end_wall
+    mean, std = evaluate(10, a.seed + FINAL_EVAL_SEED)
     ep = [e["r"] for e in model.ep_info_buffer]
     return {"impl": "sb3-contrib", "seed": a.seed, "steps": int(model.num_timesteps), "wall_s": wall,
-            "steps_per_s": model.num_timesteps / wall, "final_eval_return": float(mean), "final_eval_std": float(std),
-            "train_return_last": float(np.mean(ep)) if ep else float("nan"),
-            "time_to_solve_s": clock.solve[0] if clock.solve else None,
-            "steps_to_solve": clock.solve[1] if clock.solve else None, "peak_rss_mb": peak_rss_mb(),
-            "torch_threads": torch.get_num_threads(), "hyperparameters": zoo_params(a.env), "curve": curve}
+            "steps_per_s": model.num_timesteps / wall, "final_eval_return": mean, "final_eval_std": std,
+            "train_return_last": float(np.mean(ep)) if ep else float("nan"), "peak_rss_mb": peak_rss_mb(),
+            "torch_threads": torch.get_num_threads(), "hyperparameters": zoo_params(a.env),
+            "eval_curve": curve, "train_curve": train_curve}
 
 
 # ---------------------------------------------------------------------------------------- parent
 def run_worker(kind: str, a) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--env", a.env, "--steps", str(a.steps), "--seed", str(a.seed),
-           "--eval-every", str(a.eval_every), "--peer-threads", str(a.peer_threads), "--env-steps", str(a.env_steps), "--env-seconds", str(a.env_seconds)]
+           "--eval-every", str(a.eval_every), "--eval-episodes", str(a.eval_episodes),
+           "--peer-threads", str(a.peer_threads), "--env-steps", str(a.env_steps), "--env-seconds", str(a.env_seconds)]
     for s in a.set or []:
         cmd += ["--set", s]
     t = time.perf_counter()
@@ -236,8 +270,132 @@ def run_worker(kind: str, a) -> dict:
         raise SystemExit(f"worker {kind} failed (exit {p.returncode})")
     out = json.loads(p.stdout.strip().splitlines()[-1])
     out["process_wall_s"] = time.perf_counter() - t
-    print(f"  {kind:8s} {out['steps_per_s']:9.0f} steps/s  ({out['process_wall_s']:.0f} s)", file=sys.stderr)
+    extra = ""
+    if "eval_curve" in out:
+        extra = f", final eval {out['final_eval_return']:.0f}, training wall {out['wall_s']:.0f} s"
+    print(f"  seed {a.seed} {kind:5s} {out['steps_per_s']:8.0f} steps/s{extra}  ({out['process_wall_s']:.0f} s)",
+          file=sys.stderr)
     return out
+
+
+def reached(curve: list, threshold: float | None) -> tuple[float | None, int | None]:
+    """(training wall s, env steps) of the first evaluation with return >= threshold, else (None, None)."""
+    if threshold is not None:
+        for steps, wall, ret in curve:
+            if ret >= threshold:
+                return wall, steps
+    return None, None
+
+
+def return_at(curve: list, t: float) -> float | None:
+    """The last evaluation return at or before training wall time t (None if none was)."""
+    before = [ret for _, wall, ret in curve if wall <= t]
+    return before[-1] if before else None
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+        model = info.get("Model name", "").strip()
+        hyp = info.get("Hypervisor vendor", "").strip()
+        return f"{model}, {info.get('CPU(s)', '?').strip()} CPU(s)" + (f", {hyp} VM" if hyp else "")
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def pairs(rows: list[dict], threshold: float | None, wall_budget: float | None) -> list[dict]:
+    """Per (seed, repeat): ours against the peer, time to threshold and return at equal wall time."""
+    out = []
+    keys = sorted({(r["seed"], r.get("repeat", 0)) for r in rows if "eval_curve" in r})
+    for key in keys:
+        side = {r["impl"]: r for r in rows if (r["seed"], r.get("repeat", 0)) == key and "eval_curve" in r}
+        if set(side) != {"ours", "sb3-contrib"}:
+            continue
+        o, q = side["ours"], side["sb3-contrib"]
+        t_eq = min(o["wall_s"], q["wall_s"])
+        d = {"seed": key[0], "repeat": key[1], "equal_wall_s": t_eq}
+        for name, r in (("ours", o), ("peer", q)):
+            d[f"{name}_time_to_threshold_s"], d[f"{name}_steps_to_threshold"] = reached(r["eval_curve"], threshold)
+            d[f"{name}_final_eval"] = r["final_eval_return"]
+            d[f"{name}_last_periodic_eval"] = r["eval_curve"][-1][2]
+            d[f"{name}_wall_s"] = r["wall_s"]
+            d[f"{name}_return_at_equal_wall"] = return_at(r["eval_curve"], t_eq)
+            if wall_budget is not None:
+                d[f"{name}_return_at_budget"] = return_at(r["eval_curve"], wall_budget)
+        out.append(d)
+    return out
+
+
+def quality_table(env: str, steps: int, threshold: float | None, ps: list[dict], wall_budget: float | None) -> str:
+    """Markdown: per seed, then mean and median rows; times not reached count as infinite for the
+    median and are left out of the mean (with the count of seeds that reached)."""
+    import math
+    import statistics as st
+
+    thr = fmt(threshold, ",.0f") if threshold is not None else "-"
+    head = (f"| {env}, {steps:,} steps, seed | time to {thr} (s) ours / peer | steps to {thr} ours / peer | "
+            f"final eval ours / peer | equal wall T (s) | return at T ours / peer |")
+    cols = 6
+    if wall_budget is not None:
+        head += f" return at {wall_budget:g} s ours / peer |"
+        cols += 1
+    lines = [head, "|---" + "|---:" * (cols - 1) + "|"]
+
+    def pair(d, key, spec):
+        return f"{fmt(d['ours_' + key], spec)} / {fmt(d['peer_' + key], spec)}"
+
+    for d in ps:
+        row = [str(d["seed"]) + (f" (r{d['repeat']})" if d["repeat"] else ""), pair(d, "time_to_threshold_s", ".1f"),
+               pair(d, "steps_to_threshold", ","), pair(d, "final_eval", ".0f"), fmt(d["equal_wall_s"], ".1f"),
+               pair(d, "return_at_equal_wall", ".0f")]
+        if wall_budget is not None:
+            row.append(pair(d, "return_at_budget", ".0f"))
+        lines.append("| " + " | ".join(row) + " |")
+
+    def agg(name, key, how):
+        vals = [d[f"{name}_{key}"] for d in ps]
+        if how == "median":
+            v = [math.inf if x is None else x for x in vals]
+            m = st.median(v) if v else None
+            return None if m is None or math.isinf(m) else m
+        got = [x for x in vals if x is not None]
+        return st.mean(got) if got else None
+
+    n = len(ps)
+    for how in ("mean", "median"):
+        def both(key, spec):
+            o, q = agg("ours", key, how), agg("peer", key, how)
+            txt = f"{fmt(o, spec)} / {fmt(q, spec)}"
+            if how == "mean" and key in ("time_to_threshold_s", "steps_to_threshold"):
+                ko = sum(d[f"ours_{key}"] is not None for d in ps)
+                kq = sum(d[f"peer_{key}"] is not None for d in ps)
+                txt += f" ({ko}/{n} and {kq}/{n} reached)"
+            return txt
+        row = [f"**{how}**", both("time_to_threshold_s", ".1f"), both("steps_to_threshold", ",.0f"),
+               both("final_eval", ".0f"), fmt(st.mean([d["equal_wall_s"] for d in ps]) if how == "mean" else
+                                              st.median([d["equal_wall_s"] for d in ps]), ".1f"),
+               both("return_at_equal_wall", ".0f")]
+        if wall_budget is not None:
+            row.append(both("return_at_budget", ".0f"))
+        lines.append("| " + " | ".join(row) + " |")
+
+    ratios = [d["ours_time_to_threshold_s"] / d["peer_time_to_threshold_s"] for d in ps
+              if d["ours_time_to_threshold_s"] is not None and d["peer_time_to_threshold_s"] is not None]
+    mo, mq = agg("ours", "time_to_threshold_s", "median"), agg("peer", "time_to_threshold_s", "median")
+    fo, fq = st.mean(d["ours_final_eval"] for d in ps), st.mean(d["peer_final_eval"] for d in ps)
+    lines.append("")
+    if threshold is not None:
+        lines.append(f"time to {thr}, ours / peer: per seed where both reached it "
+                     f"{', '.join(format(r, '.2f') for r in ratios) or '-'}"
+                     + (f" (median {st.median(ratios):.2f})" if ratios else "")
+                     + (f"; ratio of the medians {mo / mq:.2f}" if mo and mq else ""))
+    lines.append(f"final eval at {steps:,} steps, mean over seeds: ours {fo:.0f}, peer {fq:.0f} "
+                 f"(ours - peer = {fo - fq:+.0f}, ours / peer = {fo / fq:.2f})" if fq else "")
+    lo = st.mean(d["ours_last_periodic_eval"] for d in ps)
+    lq = st.mean(d["peer_last_periodic_eval"] for d in ps)
+    lines.append(f"last periodic eval (env seeds seed + 20000 + i), mean over seeds: ours {lo:.0f}, peer {lq:.0f}")
+    return "\n".join(lines)
 
 
 def fmt(x, spec=".0f"):
@@ -245,6 +403,7 @@ def fmt(x, spec=".0f"):
 
 
 def table(env: str, steps: int, rows: list[dict]) -> str:
+    import math
     import statistics as st
 
     by = {}
@@ -255,9 +414,14 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
         vals = [r[key] for r in by.get(impl, []) if r.get(key) is not None]
         return st.median(vals) if vals else None
 
+    def med_inf(impl, key):  # not reached = infinitely late; "-" where the median is not reached
+        vals = [math.inf if r.get(key) is None else r[key] for r in by.get(impl, []) if "eval_curve" in r]
+        m = st.median(vals) if vals else math.inf
+        return None if math.isinf(m) else m
+
     env_rate, peer_rate = med("env-only", "steps_per_s"), med("sb3-contrib", "steps_per_s")
     lines = [f"| {env} ({steps} steps) | steps/s | x peer | x env-only | final eval (10 ep, det.) | "
-             "time to solve (s) | steps to solve | peak RSS (MB) |",
+             "time to threshold (s) | steps to threshold | peak RSS (MB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for impl in ("ours", "sb3-contrib", "env-only"):
         if impl not in by:
@@ -266,7 +430,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
         lines.append("| " + " | ".join([
             impl, fmt(rate), fmt(rate / peer_rate if peer_rate else None, ".2f"),
             fmt(rate / env_rate if env_rate else None, ".2f"), fmt(med(impl, "final_eval_return"), ".1f"),
-            fmt(med(impl, "time_to_solve_s"), ".1f"), fmt(med(impl, "steps_to_solve")),
+            fmt(med_inf(impl, "time_to_threshold_s"), ".1f"), fmt(med_inf(impl, "steps_to_threshold")),
             fmt(med(impl, "peak_rss_mb"))]) + " |")
     for impl in ("ours", "sb3-contrib"):
         evals = [f"{r['seed']}: {r['final_eval_return']:.0f}" for r in by.get(impl, [])]
@@ -274,8 +438,11 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
             lines.append(f"\n{impl} final eval by seed: {', '.join(evals)}")
     if by.get("ours"):
         c = by["ours"][0]["config"]
-        lines.append(f"\nours: vector_mode={c['vector_mode']}, num_envs={c['num_envs']}, batch_steps={c['batch_steps']}, "
-                     f"fvp_subsample={c['fvp_subsample']}, critic {c['critic_epochs']} x minibatch {c['critic_minibatch']}")
+        lines.append(f"\nours: preset={c['preset'] or '-'}, vector_mode={c['vector_mode']}, num_envs={c['num_envs']}, "
+                     f"batch_steps={c['batch_steps']}, cg_iters={c['cg_iters']}, fvp_subsample={c['fvp_subsample']}, "
+                     f"critic {c['critic_epochs']} x minibatch {c['critic_minibatch']} ({c['critic_fit']})")
+    lines.append("(medians over seeds and repeats; time/steps to threshold: a seed that never reached it counts "
+                 "as infinitely late)")
     return "\n".join(lines)
 
 
@@ -291,7 +458,12 @@ def main(argv=None):
     p.add_argument("--set", action="append", help="KEY=VALUE override of our config (e.g. num_envs=16)")
     p.add_argument("--peer-threads", type=int, default=0,
                    help="torch threads of the peer; 0 = torch's default (what RL-Zoo runs with)")
-    p.add_argument("--eval-every", type=int, default=5000, help="env steps between time-to-solve evals")
+    p.add_argument("--eval-every", type=int, default=5000, help="env steps between periodic evaluations "
+                   "(both sides: when the step count crosses a multiple of it, and after the last update)")
+    p.add_argument("--eval-episodes", type=int, default=10, help="episodes of each periodic evaluation")
+    p.add_argument("--threshold", type=float, help="the evaluation return of time to threshold "
+                   f"(default: per env, {THRESHOLDS}; none for other envs)")
+    p.add_argument("--wall-budget", type=float, help="also report each side's return at this training wall time (s)")
     p.add_argument("--env-steps", type=int, default=200_000, help="env-only: at most this many steps")
     p.add_argument("--env-seconds", type=float, default=5.0, help="env-only: at most this long")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
@@ -304,25 +476,50 @@ def main(argv=None):
         print(json.dumps(out))
         return
     kinds = [k.strip() for k in a.only.split(",") if k.strip()]
+    threshold = a.threshold if a.threshold is not None else THRESHOLDS.get(a.env)
     rows = []
     print(f"{a.env}, {a.steps} steps, seeds {a.seeds or [a.seed]}: {', '.join(kinds)} x {a.repeats}", file=sys.stderr)
-    for seed in a.seeds or [a.seed]:
-        for _ in range(a.repeats):
-            for k in kinds:
-                rows.append(run_worker(k, argparse.Namespace(**{**vars(a), "seed": seed})))
-    md = table(a.env, a.steps, rows)
-    load = os.getloadavg()
     meta = {"env": a.env, "steps": a.steps, "seed": a.seeds or a.seed, "repeats": a.repeats, "overrides": a.set or [],
-            "peer_threads": a.peer_threads or "torch default",
-            "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                        "python": platform.python_version(), "loadavg_at_end": load},
+            "peer_threads": a.peer_threads or "torch default", "threshold": threshold, "eval_every": a.eval_every,
+            "eval_episodes": a.eval_episodes, "wall_budget_s": a.wall_budget,
+            "equal_wall_time": "per seed, T = min(ours wall_s, peer wall_s); each side's return at T = its last "
+                               "periodic evaluation at or before T",
+            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+                        "versions": versions(), "loadavg_at_start": os.getloadavg()},
             "command": " ".join([Path(sys.executable).name, *sys.argv]), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     Path(a.out).mkdir(parents=True, exist_ok=True)
     path = Path(a.out) / f"{a.env.replace('/', '_')}-{a.steps}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps({**meta, "table": md, "runs": rows}, indent=1))
+    for seed in a.seeds or [a.seed]:
+        for rep in range(a.repeats):
+            for k in kinds:
+                row = run_worker(k, argparse.Namespace(**{**vars(a), "seed": seed}))
+                row["repeat"] = rep
+                if "eval_curve" in row:
+                    row["time_to_threshold_s"], row["steps_to_threshold"] = reached(row["eval_curve"], threshold)
+                rows.append(row)
+                path.write_text(json.dumps({**meta, "complete": False, "runs": rows}, indent=1))  # nothing lost on a crash
+    md = table(a.env, a.steps, rows)
+    ps = pairs(rows, threshold, a.wall_budget)
+    if ps:
+        md += "\n\n" + quality_table(a.env, a.steps, threshold, ps, a.wall_budget)
+    load = os.getloadavg()
+    meta["machine"]["loadavg_at_end"] = load
+    path.write_text(json.dumps({**meta, "complete": True, "table": md, "pairs": ps, "runs": rows}, indent=1))
     print(md)
     print(f"\n(load average at the end: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} cores; "
           f"raw numbers in {path})")
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("trpo", "torch", "numpy", "gymnasium", "mujoco", "stable-baselines3", "sb3-contrib"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
 
 
 if __name__ == "__main__":

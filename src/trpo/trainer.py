@@ -234,7 +234,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                     if mean >= cfg.stop_at_return:
                         stop_reason = f"stop_at_return: evaluation return {mean:.1f} >= {cfg.stop_at_return:g}"
                 row["wall_s"] = round(counters["wall_s"], 4)
-                run.log(row)
+                t_book = time.perf_counter()  # bookkeeping counts as training time (the critic
+                run.log(row)                  # helper may be fitting meanwhile); evaluations do not
                 tracker.log(row)
                 for msg in watch.observe(row, batch):
                     bar.print(f"warning: {msg}")
@@ -243,6 +244,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                     stop_reason = stop_reason or "callback"
                 if counters["iteration"] % cfg.checkpoint_every == 0 or stop_reason:
                     _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
+                counters["wall_s"] += time.perf_counter() - t_book
                 mid_iteration = False
             learner.sync()
         except KeyboardInterrupt:

@@ -164,7 +164,7 @@ def eta_vs_L_theta(mdp: TabularMDP, path: Path, rng: np.random.Generator) -> dic
     e, L, M = curves(ax, np.linspace(-3.0, 3.0, 241))
     ax.set(xlabel="τ  (θ = θ_0 + τ x, x ∝ natural gradient)")
     ax.set_ylim(min(e.min(), L.min()) - 0.2 * np.ptp(e), max(e.max(), L.max()) + 0.2 * np.ptp(e))
-    ax.set(ylabel="return", title="η and its local approximation L (the "Monotonic Improvement" post's picture)")
+    ax.set(ylabel="return", title="η and its local approximation L")
     ax.legend(fontsize=8)
     w = 0.05
     curves(zoom, np.linspace(-w, w, 201))
