@@ -249,8 +249,9 @@ def choices_of(name: str) -> tuple[str, ...] | None:
 CHOICES: dict[str, tuple[str, ...]] = {n: choices_of(n) for n in FIELDS if choices_of(n)}
 
 # what ``trpo train --resume RUN`` may change (anything else would make the continuation a
-# different run than its config.toml says): the length, the hardware, evaluation and bookkeeping
-RESUMABLE = ("total_steps", "device", "backend", "workers", "ray_address", "worker_timeout_s", "max_worker_failures", "torch_threads", "critic_fit", "eval_every", "eval_periodic_episodes",
+# different run than its config.toml says): the length, the hardware and backends (another
+# vector-env backend resumes from fresh envs, with a note), evaluation and bookkeeping
+RESUMABLE = ("total_steps", "device", "vector_mode", "backend", "workers", "ray_address", "worker_timeout_s", "max_worker_failures", "torch_threads", "critic_fit", "eval_every", "eval_periodic_episodes",
              "eval_episodes", "stop_at_return", "video_every", "track", "warnings", "checkpoint_every",
              "keep_checkpoints")
 

@@ -42,12 +42,23 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     preprocessing is on (EnvPool's C++ preprocessing gives the frames of ``atari_wrappers``,
     pixel for pixel: tests/rollout/test_envpool_atari.py; docs/atari.md); else ``sync``:
     Gymnasium's own envs in this process (for cheap envs faster than ``async``'s pipes; for MuJoCo
-    the env the user named, where EnvPool's ports learned worse: docs/results/mujoco.md). Vine
+    the very env the run is evaluated on: EnvPool's ports are faithful, benchmarks/envpool_port.py,
+    but run another MuJoCo build for Ant and other random streams; an opt-in). Vine
     sampling needs ``sync`` (it snapshots the envs one by one, in-process), and so do ``env_kwargs``
-    (EnvPool takes none) and a user's ``env_fn``. Any other mode is returned as it is."""
+    (EnvPool takes none) and a user's ``env_fn``. ``envpool`` where EnvPool is not installed (a
+    config.toml from another machine) falls back to ``sync`` with a one-line note. Any other mode
+    is returned as it is."""
     from trpo.rollout.env_ids import is_atari, lookup
     from trpo.rollout.vector_cartpole import has_vector_cartpole
 
+    if mode == "envpool":
+        import importlib.util
+        import sys
+
+        if importlib.util.find_spec("envpool") is None:
+            print("note: vector_mode 'envpool' needs EnvPool (pip install 'trpo[envpool]'), which is not "
+                  "installed: using 'sync', Gymnasium's own envs", file=sys.stderr)
+            return "sync"
     if mode != "auto":
         return mode
     if custom_env or sampler != "single-path" or env_kwargs:

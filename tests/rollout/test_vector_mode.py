@@ -26,3 +26,12 @@ def test_run_records_the_resolved_mode(tmp_path):
     trpo.train(cfg, run_dir=tmp_path / "r", progress=False)
     saved = trpo.load_toml(tmp_path / "r" / "config.toml")
     assert saved.vector_mode == "vector_entry_point"
+
+
+def test_envpool_without_envpool_falls_back_with_a_note(monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "envpool" else real(name, *a))
+    assert resolve_vector_mode("Hopper-v5", "envpool") == "sync"
+    assert "pip install 'trpo[envpool]'" in capsys.readouterr().err
