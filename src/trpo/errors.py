@@ -29,3 +29,10 @@ class NonFiniteError(TrpoError):
     """A NaN or inf appeared; the message names where. Nothing bad was applied or saved."""
 
     exit_code = 1
+
+
+class WorkerFailureError(TrpoError):
+    """Remote rollout workers kept failing (``max_worker_failures`` in a row); the trainer saves a
+    checkpoint of the last completed iteration before reporting it."""
+
+    exit_code = 1

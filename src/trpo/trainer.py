@@ -28,7 +28,7 @@ from trpo.algos import get_learner
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
-from trpo.errors import ConfigError, NonFiniteError
+from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.normalize import RewardScaler
 from trpo.resolve import resolve_run, sampler_key
 from trpo.rollout import get_sampler
@@ -147,6 +147,11 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
             where = (f"the last good checkpoint is {ckpts[-1]} (trpo train --resume {run.path})"
                      if ckpts else "no checkpoint was saved yet")
             raise NonFiniteError(f"{e}; {where}") from e
+        except WorkerFailureError as e:  # raised in collect(): every state is the last iteration's
+            _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
+            run.close()
+            raise WorkerFailureError(f"{e}; saved a checkpoint at iteration {counters['iteration']}: "
+                                     f"trpo train --resume {run.path}") from e
     finally:
         if sampler is not None:
             sampler.close()

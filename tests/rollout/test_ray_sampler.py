@@ -110,8 +110,8 @@ def context(cfg: Config, env_fn=None) -> SamplerContext:
     obs_space, act_space = env.spaces()
     torch.manual_seed(0)
     actor, critic, obs_norm = make_networks(cfg, obs_space, act_space, torch.device("cpu"))
-    return SamplerContext(cfg, env, actor, critic, obs_norm, RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards),
-                          torch.device("cpu"))
+    scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
+    return SamplerContext(cfg, env, actor, critic, obs_norm, scaler, torch.device("cpu"))
 
 
 def pair(env_fn=None, **kw):
@@ -304,6 +304,7 @@ def test_the_local_path_never_imports_ray(tmp_path):
 
 
 # --- training runs (slow) ------------------------------------------------------------------------------
+SOLVING_SEED = 0  # this layout equals the local run with 8 sync envs, which solves seed 0 at 10,240 steps
 def _metrics(run_dir) -> list[dict]:
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     timing = ("wall_s", "fps")
@@ -319,10 +320,7 @@ def test_trpo_learns_cartpole_with_two_workers(ray_local, tmp_path):
     res = train(cfg, tmp_path / "run", progress=False)
     s = res.summary
     assert s["backend"] == "ray" and s["workers"] == 2 and s["worker_restarts"] == 0
-    assert s["best_eval_return"] >= 475, s
-
-
-SOLVING_SEED = 0
+    assert s["best_eval_return"] >= 475 and s["final_eval_return_mean"] >= 475, s
 
 
 @pytest.mark.slow

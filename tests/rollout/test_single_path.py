@@ -57,3 +57,35 @@ def test_batch_flags_and_final_observations():
     assert torch.all(nv[b.truncated] == 50.0)
     alive = ~b.done
     assert torch.all(nv[alive] == 10.0 * (obs[alive] + 1))
+
+
+def test_a_step_both_terminated_and_truncated_is_terminal(tmp_path):
+    """A fall on the last allowed step: terminated (no bootstrap), not truncated."""
+    import gymnasium as gym
+    import numpy as np
+
+    from trpo.normalize import RewardScaler
+    from trpo.policies import CategoricalActor
+    from trpo.rollout.single_path import SinglePathSampler
+
+    class FallAtTheLimit(gym.Env):
+        observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+        action_space = gym.spaces.Discrete(2)
+
+        def reset(self, *, seed=None, options=None):
+            super().reset(seed=seed)
+            self.t = 0
+            return np.zeros(2, np.float32), {}
+
+        def step(self, a):
+            self.t += 1
+            done = self.t == 3
+            return np.full(2, self.t / 10, np.float32), 1.0, done, done, {}
+
+    envs = gym.vector.SyncVectorEnv([FallAtTheLimit], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    from trpo.normalize import ObsNormalizer
+    s = SinglePathSampler(envs, CategoricalActor(2, 2, (4,)), ObsNormalizer((2,), False),
+                          RewardScaler(1, 0.99, False), 6, 0, torch.device("cpu"))
+    b = s.collect()
+    assert b.terminated[:, 0].tolist() == [False, False, True, False, False, True]
+    assert not b.truncated.any() and b.final_idx.numel() == 0

@@ -90,7 +90,8 @@ class AsyncWorkers:
         except ray.exceptions.RayTaskError as e:
             self.close()
             cause = getattr(e, "cause", None)
-            raise (cause if isinstance(cause, TrpoError) else TrpoError(f"a worker failed to start: {first_line(cause or e)}")) from None
+            raise (cause if isinstance(cause, TrpoError)
+                   else TrpoError(f"a worker failed to start: {first_line(cause or e)}")) from None
         except (ray.exceptions.RayError, TimeoutError) as e:
             self.close()
             raise TrpoError(f"a worker failed to start: {first_line(e)}") from None
@@ -151,7 +152,8 @@ class AsyncWorkers:
                 out = ray.get(ready[0])
             except ray.exceptions.RayTaskError as e:  # the worker's own error (e.g. a NaN from its env)
                 cause = getattr(e, "cause", None)
-                raise (cause if isinstance(cause, TrpoError) else TrpoError(f"worker {k} failed: {first_line(cause or e)}")) from None
+                raise (cause if isinstance(cause, TrpoError)
+                       else TrpoError(f"worker {k} failed: {first_line(cause or e)}")) from None
             except ray.exceptions.RayError as e:  # died: process killed, node lost
                 self._replace(k, first_line(e))
                 continue

@@ -38,6 +38,7 @@ Needs Ray (``pip install 'trpo[ray]'``); nothing here imports it at module level
 """
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -46,7 +47,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from trpo.errors import ConfigError, NonFiniteError, TrpoError
+from trpo.errors import ConfigError, NonFiniteError, TrpoError, WorkerFailureError
 from trpo.normalize import ObsNormalizer
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, VineData
@@ -55,13 +56,6 @@ from trpo.rollout.single_path import SinglePathSampler
 from trpo.rollout.vine import VineSampler, branch_return
 from trpo.system import usable_cores
 
-try:
-    from trpo.errors import WorkerFailureError
-except ImportError:  # until trpo.errors has it (the trainer catches it to save a checkpoint)
-    class WorkerFailureError(TrpoError):
-        """Rollout workers failed ``max_worker_failures`` times in a row: the run stops."""
-
-        exit_code = 1
 
 
 START_TIMEOUT_S = 120.0  # a (re)started worker process must be up within max(this, worker_timeout_s)
@@ -93,7 +87,7 @@ def init_ray(ray, address: str, min_cpus: int, object_store_bytes: int = 0) -> b
                      **({"object_store_memory": store} if store <= 2 * 2**30 else {}))
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"join the Ray cluster at {address!r}" if address else "start a local Ray instance"
-        raise TrpoError(f"cannot {where}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+        raise TrpoError(f"cannot {where}: {first_line(e)}") from None
     return True
 
 
@@ -220,7 +214,7 @@ class RolloutWorker:
             self.load_state(state)
 
     def ready(self) -> dict:
-        info = {"pid": os.getpid(), "node": _node_ip(), "state": self.state()}
+        info = {"pid": os.getpid(), "node": _node_id(), "state": self.state()}
         if self.vine is not None:
             info.update(K=self.vine.K, enumerated=self.vine.enumerated)
         return info
@@ -297,10 +291,10 @@ class RolloutWorker:
             self.sp.close()
 
 
-def _node_ip() -> str:
+def _node_id() -> str:
     try:
         import ray
-        return ray.util.get_node_ip_address()
+        return ray.get_runtime_context().get_node_id()
     except Exception:  # noqa: BLE001 - informational only
         return ""
 
@@ -375,7 +369,7 @@ class RaySampler:
             except ray.exceptions.RayError as e:
                 raise TrpoError(f"a Ray worker failed to start: {first_line(e)} (is trpo installed on every "
                                 "node?)") from None
-        self.states = [i["state"] for i in self.info]
+        self.states = [copy.deepcopy(i["state"]) for i in self.info]
         if self.is_vine:
             self.K, self.enumerated = self.info[0]["K"], self.info[0]["enumerated"]
             branch_budget = max(0, cfg.batch_steps - self.T * N)  # as VineSampler, over N envs
@@ -450,7 +444,8 @@ class RaySampler:
         start_timeout = max(START_TIMEOUT_S, cfg.worker_timeout_s)
 
         def submit(k: int) -> None:
-            pending[self.workers_list[k].run.remote(weights, obs_rms, plans[k])] = (k, "run", time.monotonic() + cfg.worker_timeout_s)
+            ref = self.workers_list[k].run.remote(weights, obs_rms, plans[k])
+            pending[ref] = (k, "run", time.monotonic() + cfg.worker_timeout_s)
 
         def failed(k: int, why: str) -> None:
             self.failures[k] += 1
@@ -492,7 +487,7 @@ class RaySampler:
             else:
                 outs[k] = out
                 self.failures[k] = 0
-                self.states[k] = out["state"]
+                self.states[k] = copy.deepcopy(out["state"])  # writable copies (Ray's arrays are read-only)
         return outs
 
     def _replace(self, k: int, why: str) -> None:
@@ -576,10 +571,10 @@ class RaySampler:
     def state_dict(self) -> dict:
         """The local samplers' format (a SinglePathSampler of N envs; for vine, a VineSampler's),
         from the workers' states at the end of the last batch: no remote call."""
+        have = all(s is not None for s in self.states)
         d = {"rng": self.rng.bit_generator.state,
-             "ep_return": np.concatenate([s["ep_return"] for s in self.states]) if all(self.states) else np.zeros(self.N),
-             "ep_length": np.concatenate([s["ep_length"] for s in self.states]) if all(self.states)
-             else np.zeros(self.N, np.int64)}
+             "ep_return": np.concatenate([s["ep_return"] for s in self.states]) if have else np.zeros(self.N),
+             "ep_length": np.concatenate([s["ep_length"] for s in self.states]) if have else np.zeros(self.N, np.int64)}
         if all(s is not None and "envs" in s for s in self.states):
             d["raw_obs"] = np.concatenate([s["raw_obs"] for s in self.states])
             d["envs"] = [e for s in self.states for e in s["envs"]]
@@ -605,7 +600,7 @@ class RaySampler:
         ok = ray.get([w.load_state.remote(p) for w, p in zip(self.workers_list, parts)])
         if not all(ok):
             return False
-        self.states = [{**p, "raw_obs": p["raw_obs"]} for p in parts]
+        self.states = copy.deepcopy(parts)
         return True
 
     def worker_pids(self) -> list[int]:
@@ -618,6 +613,12 @@ class RaySampler:
 
     def close(self) -> None:
         ray = self._ray
+        try:  # the workers close their envs (async vector envs' subprocesses), then go
+            if self.workers_list:
+                ray.wait([w.close.remote() for w in self.workers_list], num_returns=len(self.workers_list),
+                         timeout=10)
+        except Exception:  # noqa: BLE001 - dead or hung workers are killed below
+            pass
         for w in self.workers_list:
             try:
                 ray.kill(w, no_restart=True)

@@ -125,11 +125,12 @@ class SinglePathSampler:
             self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
         self.last_raw_obs = raw  # the batch's raw observations (None: normalisation off), for samplers
         #                          built on this one whose statistics live elsewhere (async workers)
-        term_only = term & ~trunc  # an episode both terminated and truncated is terminal
+        # a step both terminated and truncated (a fall on the last allowed step) is terminal: no
+        # bootstrap; it is not also marked truncated (which would bootstrap from its final obs)
         fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
         return Batch(
             obs=torch.from_numpy(obs), actions=torch.from_numpy(acts), rewards=torch.from_numpy(rews),
-            terminated=torch.from_numpy(term_only), truncated=torch.from_numpy(trunc & ~term),
+            terminated=torch.from_numpy(term), truncated=torch.from_numpy(trunc & ~term),
             last_obs=torch.from_numpy(last), final_obs=torch.from_numpy(fo),
             final_idx=torch.as_tensor(final_idx, dtype=torch.long), env_steps=T * N,
             episode_returns=ep_returns, episode_lengths=ep_lengths)
