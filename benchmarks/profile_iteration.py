@@ -31,16 +31,17 @@ def main(argv=None):
     import trpo.algos.critic_process as CP
     import trpo.algos.trust_region as TR
     import trpo.rollout.single_path as SP
-    from trpo.agent import Agent, resolve_device
+    from trpo.agent import Agent
     from trpo.algos import get_learner
     from trpo.config import Config, parse_overrides
     from trpo.normalize import RewardScaler
-    from trpo.rollout.envs import make_vector_env, resolve_vector_mode
+    from trpo.resolve import resolve_run
 
     cfg = Config(env_id=a.env, batch_steps=a.batch, seed=a.seed).replace(**parse_overrides(a.set or []))
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.torch_threads)
-    device = resolve_device(cfg.device)
+    cfg, env = resolve_run(cfg)  # the run's concrete choices (preset, vector_mode, critic_fit, ...)
+    device = torch.device(cfg.device)
     learner_cls = get_learner(cfg.algo)
     import sys
     learner_mod = sys.modules[learner_cls.__module__]
@@ -79,9 +80,7 @@ def main(argv=None):
 
     SP.make_policy = make_policy
 
-    cfg = cfg.replace(vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, cfg.sampler),
-                      critic_fit=CP.resolve_critic_fit(cfg.critic_fit, cfg.algo, device))
-    envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vector_mode)
+    envs = env.make_vector(cfg.num_envs)
     envs.step = timed("sampling: env step", envs.step)
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
     learner = learner_cls(agent.actor, agent.critic, cfg, device)

@@ -64,8 +64,9 @@ class Config:
         "``sync`` (one process) or ``async`` (a subprocess per env) Gymnasium vector env, ``envpool`` "
         "(EnvPool's C++ ports on a thread pool; ``pip install 'trpo[envpool]'``; results are "
         "evaluated on Gymnasium's env), ``vector_entry_point`` (Gymnasium's array-at-once "
-        "CartPole), or ``auto``: ``vector_entry_point`` for CartPole ids, else ``sync`` "
-        "(Gymnasium's own env; docs/results/mujoco.md says why not EnvPool's MuJoCo ports)."))
+        "CartPole), or ``auto``: ``vector_entry_point`` for CartPole ids, ``envpool`` for ALE v5 ids "
+        "when EnvPool is installed and atari_preprocessing is on (the same frames as the Python "
+        "wrappers), else ``sync`` (Gymnasium's own env, the one the run is evaluated on)."))
     sampler: str = _f("single-path", choices=None, help=(
         "``single-path`` (trajectories from pi_old), ``vine`` (TRPO paper Sec. 5.2; trpo, npg) or "
         "``async`` (a3c's workers); an algorithm with one sampler gets it."))
@@ -106,11 +107,13 @@ class Config:
     _section("networks")
     hidden: tuple[int, ...] = _f((64, 64), help=(
         "Hidden layer sizes of the actor and of the critic (tanh MLPs; unused for image observations)."))
-    cnn: str = _f("trpo", choices=("trpo", "nature"), help=(
+    cnn: str = _f("trpo", choices=("trpo", "nature", "minatar"), help=(
         "Network for image observations (a 3-D uint8 Box, e.g. Atari frames), actor and critic each "
         "their own: ``trpo``, the TRPO paper's (Schulman et al. 2015, Fig. 3: two conv layers of 16 "
-        "4x4 filters with stride 2, 20 fully connected units), or ``nature``, the DQN network (Mnih "
-        "et al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units). ReLU activations."))
+        "4x4 filters with stride 2, 20 fully connected units), ``nature``, the DQN network (Mnih et "
+        "al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units), or ``minatar``, the MinAtar "
+        "paper's (Young & Tian 2019: 16 3x3 filters, 128 units; used automatically on images too "
+        "small for the chosen network). ReLU activations."))
     atari_preprocessing: bool = _f(True, help=(
         "ALE ids (``ALE/Pong-v5``): no-op starts, frame skip 4 with max-pooling, 84x84 grayscale, "
         "4 stacked frames (``trpo.rollout.envs.atari_wrappers``). False: the env's raw frames."))

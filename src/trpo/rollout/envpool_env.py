@@ -69,7 +69,7 @@ def _family_registration(env_id: str) -> str | None:
     """The one EnvPool registration module ``env_id`` needs, if it is one of the light families."""
     if is_gym_mujoco(env_id):
         return MUJOCO_REGISTRATION
-    if _ALE_V5.fullmatch(env_id) and is_atari(env_id):
+    if _ALE_V5.fullmatch(env_id):  # the ALE/ namespace is ale-py's: registered or not yet, an Atari game
         return ATARI_REGISTRATION
     return None
 
@@ -124,8 +124,9 @@ def _light_import(registration: str) -> None:
 
 def envpool_knows(env_id: str) -> bool:
     """envpool is installed and ships ``env_id`` (an ALE v5 id: EnvPool's game of that name; other
-    ``ALE/`` ids, e.g. ``-ram-`` or v0/v4 settings, are not EnvPool's)."""
-    if env_id.startswith("ALE/") and not _ALE_V5.fullmatch(env_id):
+    Atari ids, ``PongNoFrameskip-v4`` or an older ale-py's ``ALE/Pong-ram-v5``, have other settings
+    and are not EnvPool's)."""
+    if (env_id.startswith("ALE/") or is_atari(env_id)) and not _ALE_V5.fullmatch(env_id):
         return False
     return envpool_available() and envpool_task_id(env_id) in registry(env_id).list_all_envs()
 
@@ -152,7 +153,7 @@ class EnvPoolVectorEnv:
 
     def __init__(self, env_id: str, num_envs: int, num_threads: int = 0, seed: int = 0, **options):
         if not envpool_available():
-            raise EnvError("vector_mode 'envpool' needs envpool: pip install 'trpo[bench]'")
+            raise EnvError("vector_mode 'envpool' needs envpool: pip install 'trpo[envpool]'")
         if not envpool_knows(env_id):
             raise EnvError(f"environment '{env_id}' is not available in EnvPool; use vector_mode 'sync' or 'async'")
         self.env_id, self.num_envs, self.num_threads = env_id, num_envs, num_threads

@@ -1,0 +1,129 @@
+"""The run's debugging warnings (``trpo.diagnostics.RunWatch``) on constructed metric rows: each
+fires on the failure it names, once, and stays silent on a healthy run."""
+import json
+from types import SimpleNamespace
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+import trpo
+from trpo.diagnostics import (EV_GRACE, EV_ITERS, OBS_STD_LIMIT, REJECT_WINDOW, SMALL_KL_ITERS, RunWatch)
+from trpo.normalize import ObsNormalizer
+
+CFG = trpo.Config(env_id="CartPole-v1")
+
+
+def _agent(discrete=True, act_dims=2, norm_enabled=False):
+    act_space = gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-1, 1, (act_dims,), np.float32)
+    return SimpleNamespace(actor=SimpleNamespace(discrete=discrete), act_space=act_space,
+                           obs_norm=ObsNormalizer((3,), norm_enabled))
+
+
+def _feed(watch, rows, batch=None):
+    out = []
+    for row in rows:
+        out += watch.observe(row, batch)
+    return out
+
+
+def _collapse(n=40, h0=1.386, h_end=0.02, accepted=0):
+    """Entropy falling geometrically from h0 to h_end over n iterations, steps accepted or not."""
+    hs = np.geomspace(h0, h_end, n)
+    return [{"entropy": float(h), "step_accepted": accepted} for h in hs]
+
+
+def test_entropy_collapse_fires_once_on_a_constructed_collapse():
+    watch = RunWatch(CFG, _agent())
+    msgs = _feed(watch, _collapse() + _collapse(h0=0.01, h_end=0.001))
+    collapse = [m for m in msgs if "entropy collapsed" in m]
+    assert len(collapse) == 1 and "rejected 10 of the last 10 steps" in collapse[0]
+    assert "entropy_coef" in collapse[0] and "entropy_collapse" in watch.fired
+
+
+def test_entropy_collapse_fires_at_the_first_iteration_it_holds():
+    watch = RunWatch(CFG, _agent())
+    rows = [{"entropy": 1.386, "step_accepted": 1}] * 5 + [{"entropy": 0.05, "step_accepted": 0}] * 12
+    fired_at = [i for i, r in enumerate(rows) if any("entropy collapsed" in m for m in watch.observe(r))]
+    # below 5% of 1.386 from row 5 on; a full window of 10 steps with half of them rejected: row 9
+    assert fired_at == [REJECT_WINDOW - 1]
+
+
+def test_entropy_collapse_is_silent_while_the_line_search_accepts_or_the_entropy_is_healthy():
+    watch = RunWatch(CFG, _agent())
+    assert _feed(watch, _collapse(accepted=1)) == []  # low entropy, but the steps still move the policy
+    watch = RunWatch(CFG, _agent())
+    healthy = [{"entropy": 1.386 * (0.6 + 0.4 * np.cos(i / 5) ** 2), "step_accepted": i % 3 != 0} for i in range(100)]
+    assert _feed(watch, healthy) == []
+    half = [{"entropy": 1.386, "step_accepted": 1}] + [{"entropy": 0.01, "step_accepted": i % 2} for i in range(30)]
+    watch = RunWatch(CFG, _agent())
+    assert len(_feed(watch, half)) == 1  # exactly half rejected counts as rejecting (<= 50% accepted)
+
+
+def test_entropy_collapse_without_a_line_search_and_for_gaussians():
+    watch = RunWatch(CFG, _agent())  # ppo / a2c rows carry no step_accepted: the entropy alone decides
+    assert len(_feed(watch, [{"entropy": 1.0}, {"entropy": 0.5}, {"entropy": 0.04}])) == 1
+    watch = RunWatch(CFG, _agent(discrete=False, act_dims=2))
+    # Gaussian entropy per dimension is log std + const: a fall of log 20 per dimension is std / 20
+    h0 = 2.84  # two dims, std 1
+    rows = [{"entropy": h0, "step_accepted": 0}] + [{"entropy": h0 - 2 * np.log(10), "step_accepted": 0}] * 12
+    assert _feed(watch, rows) == []  # std / 10: not yet
+    rows = [{"entropy": h0 - 2 * np.log(25), "step_accepted": 0}] * 12
+    msgs = _feed(watch, rows)
+    assert len(msgs) == 1 and "action std fell 25x" in msgs[0]
+
+
+def test_small_kl_fires_after_its_window_and_resets_on_a_real_step():
+    watch = RunWatch(CFG, _agent())
+    tiny = {"kl": 1e-6, "surrogate_gain": 1e-7, "entropy": 1.0, "step_accepted": 1}
+    ok = {"kl": 0.008, "surrogate_gain": 0.01, "entropy": 1.0, "step_accepted": 1}
+    assert _feed(watch, [tiny] * (SMALL_KL_ITERS - 1) + [ok] + [tiny] * (SMALL_KL_ITERS - 1)) == []
+    msgs = _feed(watch, [tiny])
+    assert len(msgs) == 1 and "mean KL per update stayed below 1% of max_kl" in msgs[0]
+    assert _feed(watch, [tiny] * 50) == []  # once per run
+    watch = RunWatch(CFG, _agent())
+    assert _feed(watch, [{"kl": 1e-6, "entropy": 1.0}] * 50) == []  # no surrogate_gain: not a trust-region learner
+
+
+def test_useless_critic_fires_after_grace_and_window():
+    watch = RunWatch(CFG, _agent())
+    rows = [{"explained_variance": 0.01}] * (EV_GRACE + EV_ITERS)
+    fired_at = [i for i, r in enumerate(rows) if watch.observe(r)]
+    assert fired_at == [EV_GRACE + EV_ITERS - 1] and "critic_useless" in watch.fired
+    watch = RunWatch(CFG, _agent())
+    good = [{"explained_variance": 0.01}] * EV_GRACE + [{"explained_variance": 0.6}] * 100
+    assert _feed(watch, good) == []
+    watch = RunWatch(CFG, _agent())
+    flicker = [{"explained_variance": 0.01 if i % EV_ITERS else 0.5} for i in range(200)]
+    assert _feed(watch, flicker) == []  # never 20 bad iterations in a row
+
+
+def test_exploding_observations_fire_with_and_without_normalisation():
+    agent = _agent(norm_enabled=True)
+    agent.obs_norm.rms.update(np.array([[0.0, 1.0, 2.0], [1.0, 1e6, 3.0]]))
+    watch = RunWatch(CFG, agent)
+    msgs = _feed(watch, [{}])
+    assert len(msgs) == 1 and "running std" in msgs[0] and "exploding_obs" in watch.fired
+    agent = _agent(norm_enabled=True)
+    agent.obs_norm.rms.update(np.random.default_rng(0).normal(size=(100, 3)))
+    assert _feed(RunWatch(CFG, agent), [{}] * 5) == []
+    agent = _agent(norm_enabled=False)
+    big = SimpleNamespace(obs=torch.tensor([[1.0, -2 * OBS_STD_LIMIT, 0.0]]))
+    msgs = _feed(RunWatch(CFG, agent), [{}], big)
+    assert len(msgs) == 1 and "normalize_obs off" in msgs[0]
+    frames = SimpleNamespace(obs=torch.full((2, 4, 8, 8), 255, dtype=torch.uint8))  # images: never
+    assert _feed(RunWatch(CFG, agent), [{}], frames) == []
+
+
+def test_disabled_watch_says_nothing():
+    watch = RunWatch(CFG, _agent(), enabled=False)
+    assert _feed(watch, _collapse()) == [] and watch.fired == []
+
+
+def test_a_healthy_cartpole_run_fires_no_warning(tmp_path, capsys):
+    cfg = trpo.Config(env_id="CartPole-v1", total_steps=40_000, eval_periodic_episodes=0, eval_episodes=10)
+    res = trpo.train(cfg, run_dir=tmp_path / "cp", progress=False)
+    summary = json.loads((tmp_path / "cp" / "summary.json").read_text())
+    assert summary["warnings"] == [] and res.summary["warnings"] == []
+    assert res.summary["final_eval_return_mean"] > 150  # it learned: not silent because nothing happened
+    assert "warning" not in capsys.readouterr().out.lower()
