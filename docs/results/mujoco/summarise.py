@@ -137,6 +137,19 @@ def main(runs_dir: str) -> int:
         make_report(dirs, HERE / "report")
     (HERE / "machine.json").write_text(json.dumps({"cpu": cpu_model(), "python": platform.python_version(),
                                                    "runs": sum(len(v) for v in table.values())}, indent=2) + "\n")
+    sentences = []
+    for env in ENVS:
+        if env not in verdicts:
+            sentences.append(f"* **{env}**: not run.")
+            continue
+        m, sd, n, v = verdicts[env]
+        pub = PUBLISHED[env][0]
+        sentences.append(f"* **{env}**: {m:,.0f} ± {sd:,.0f} over {n} seeds against {pub:,} "
+                         f"({PUBLISHED[env][2]}): {v}.")
+    template = (HERE.parent / "mujoco.md.in").read_text()
+    page = (template.replace("@TABLE@", "\n".join(lines)).replace("@VERDICTS@", "\n".join(sentences))
+            .replace("@MACHINE@", cpu_model()))
+    (HERE.parent / "mujoco.md").write_text(page)
     print((HERE / "table.md").read_text())
     for env, (m, s, n, v) in verdicts.items():
         print(f"{env}: {m:,.0f} ± {s:,.0f} over {n} seeds, {v} the best published TRPO")
