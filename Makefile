@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-fast install install-test clean
+.PHONY: demo test test-fast test-floor install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,19 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -n 2 --timeout 900 tests
 
+## make test-floor: the env-facing tests again with the oldest Gymnasium the package declares
+## (pyproject: gymnasium>=1.1), in its own venv. torch stays at the pin: its floor (2.4) exists on
+## PyPI only as a multi-GB CUDA build.
+FLOOR_VENV := .venv-floor
+test-floor:
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[test]' 'gymnasium[mujoco]==1.1.1'
+	$(FLOOR_VENV)/bin/python -m pytest -n 2 --timeout 900 -m "not slow" --ignore tests/rollout/test_ray_sampler.py \
+	    tests/rollout tests/test_training_runs.py tests/reliability tests/test_user_envs_and_runs.py tests/functional
+
 ## make test-fast: everything but the slow learning tests
 test-fast: install-test
 	$(BIN)/python -m pytest -n 2 -m "not slow" tests
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(FLOOR_VENV) runs .pytest_cache
