@@ -39,7 +39,8 @@ def cmd_train(args) -> int:
 
     flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
              "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device, "preset": args.preset,
-             "backend": args.backend, "workers": args.workers, "ray_address": args.ray_address}
+             "backend": args.backend, "workers": args.workers, "ray_address": args.ray_address,
+             "video_every": args.video_every}
     flags = {k: v for k, v in flags.items() if v is not None}
     if args.env_kwargs:
         flags["env_kwargs"] = parse_env_kwargs(args.env_kwargs)
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--backend", choices=choices_of("backend"), help="where batches are sampled (docs/scaling.md)")
     t.add_argument("--workers", type=int, help="Ray rollout workers (--backend ray; 0 = one per CPU)")
     t.add_argument("--ray-address", help="Ray cluster to join (auto or HOST:PORT); default: a local instance")
+    t.add_argument("--video-every", type=int, metavar="N",
+                   help="record an episode video every N periodic evaluations into RUN/videos (trpo[video])")
     t.add_argument("--env-kwargs", action="append", metavar="KEY=VALUE",
                    help="keyword argument for gym.make (repeatable; values read as TOML: 1, 0.5, true, 'text')")
     t.add_argument("--config", help="a TOML file of config keys (e.g. a run's config.toml)")
