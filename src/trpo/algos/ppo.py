@@ -82,7 +82,7 @@ class PPO(LearnerBase):
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
 
-    def surrogate(self, logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Tensor) -> Tensor:
+    def surrogate(self, logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Tensor | None) -> Tensor:
         if self.penalty:
             return kl_penalty_surrogate(logp_new, logp_old, adv, kl, self.kl_coef)
         return clipped_surrogate(logp_new, logp_old, adv, self.cfg.clip_range)
@@ -110,7 +110,7 @@ class PPO(LearnerBase):
                 idx = perm[i:i + cfg.minibatch_size]
                 new = actor.dist_params(obs[idx])
                 logp = actor.log_prob(new, actions[idx])
-                kl_mb = actor.kl(tuple(p[idx] for p in old), new)
+                kl_mb = actor.kl(tuple(p[idx] for p in old), new) if self.penalty else None  # ppo-kl only
                 L = self.surrogate(logp, logp_old[idx], adv[idx], kl_mb)
                 ent = actor.entropy(new).mean()
                 vl = value_loss(critic(obs[idx]), v_old[idx], targets[idx], cfg.clip_range if cfg.clip_value else None)
