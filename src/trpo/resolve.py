@@ -53,7 +53,6 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
 
     if mode == "envpool":
         import importlib.util
-        import sys
 
         if importlib.util.find_spec("envpool") is None:
             print("note: vector_mode 'envpool' needs EnvPool (pip install 'trpo[envpool]'), which is not "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -189,9 +189,6 @@ class EnvSpec:
     @classmethod
     def from_config(cls, cfg, env_fn: Callable[[], gym.Env] | None = None) -> "EnvSpec":
         return cls(cfg.env_id, dict(cfg.env_kwargs), cfg.atari_preprocessing, cfg.vector_mode, env_fn)
-
-    def with_mode(self, vector_mode: str) -> "EnvSpec":
-        return replace(self, vector_mode=vector_mode)
 
     def make(self, **extra: Any) -> gym.Env:
         """One env (``extra``: e.g. ``render_mode`` for videos)."""
