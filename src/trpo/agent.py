@@ -18,7 +18,7 @@ from trpo.errors import CheckpointError
 from trpo.policies import make_networks
 from trpo.resolve import resolve_device
 from trpo.rollout.envs import EnvSpec
-from trpo.rollout.policy_runner import make_policy
+from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.single_path import action_to_env
 
 
@@ -57,12 +57,32 @@ class Agent:
         agent.load_state_dict(state["agent"])
         return agent
 
-    def act(self, obs: np.ndarray, deterministic: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Action(s) for raw observation(s): one obs of the env's shape, or a batch of them."""
+    @property
+    def recurrent(self) -> bool:
+        return self.actor.recurrent
+
+    def initial_state(self, n: int = 1) -> torch.Tensor:
+        """A recurrent policy's hidden state at the start of an episode, (n, state size)."""
+        if not self.recurrent:
+            raise TypeError("this agent's policy is not recurrent (policy = 'mlp'): act(obs) needs no state")
+        return self.actor.initial_state(n, self.device)
+
+    def act(self, obs: np.ndarray, deterministic: bool = True, rng: np.random.Generator | None = None,
+            state: torch.Tensor | None = None):
+        """Action(s) for raw observation(s): one obs of the env's shape, or a batch of them.
+
+        A recurrent policy (``policy`` gru or lstm) returns ``(action, state)``: pass the state back
+        with the next observation of the same episode (None, or ``initial_state()``, at its start)."""
         obs = np.asarray(obs)
         single = obs.shape == self.obs_space.shape
         x = self.obs_norm(obs[None] if single else obs)
-        a = make_policy(self.actor, self.device).act(x, rng or np.random.default_rng(), deterministic)
+        rng = rng or np.random.default_rng()
+        if self.recurrent:
+            h = self.initial_state(len(x)) if state is None else torch.as_tensor(state, device=self.device)
+            a, (h,) = RecurrentPolicy(self.actor, self.device).act(x, (h,), rng, deterministic)
+            a = action_to_env(self.act_space, a)
+            return (a[0] if single else a), h
+        a = make_policy(self.actor, self.device).act(x, rng, deterministic)
         a = action_to_env(self.act_space, a)
         return a[0] if single else a
 
@@ -79,15 +99,22 @@ class Agent:
                 env.close()
                 from trpo.errors import TrpoError
                 raise TrpoError(f"--video needs moviepy: pip install 'trpo[video]' ({e})") from None
-        policy = make_policy(self.actor, self.device)
+        recurrent = self.recurrent
+        policy = RecurrentPolicy(self.actor, self.device) if recurrent else make_policy(self.actor, self.device)
         rng = np.random.default_rng(seed)
         returns = []
         try:
             for ep in range(episodes):
                 obs, _ = env.reset(seed=seed + ep)
                 total, done = 0.0, False
+                state = policy.initial_state(1) if recurrent else None  # a fresh memory per episode
                 while not done:
-                    a = policy.act(self.obs_norm(np.asarray(obs)[None]), rng, deterministic)[0]
+                    x = self.obs_norm(np.asarray(obs)[None])
+                    if recurrent:
+                        a, state = policy.act(x, state, rng, deterministic)
+                        a = a[0]
+                    else:
+                        a = policy.act(x, rng, deterministic)[0]
                     obs, r, term, trunc, _ = env.step(action_to_env(self.act_space, a))
                     total += float(r)
                     done = term or trunc

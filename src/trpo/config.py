@@ -119,6 +119,15 @@ class Config:
         "4 stacked frames (``trpo.rollout.envs.atari_wrappers``). False: the env's raw frames."))
     log_std_init: float = _f(0.0, range=(-5.0, 2.0, True, True),
                              help="Initial log standard deviation of a Gaussian policy.")
+    policy: str = _f("mlp", choices=("mlp", "gru", "lstm"), help=(
+        "``mlp`` (Markov: acts on the current observation) or a recurrent actor and critic, ``gru`` or "
+        "``lstm`` (each its own cell of ``rnn_hidden`` units before the ``hidden`` MLP; the hidden state "
+        "carried through each episode; every algorithm but a3c; docs/recurrent.md)."))
+    rnn_hidden: int = _f(64, range=(1, 65_536, True, True), help="Units of the GRU/LSTM cell (``policy`` gru or lstm).")
+    seq_len: int = _f(16, range=(1, None, True, True), help=(
+        "Recurrent policies: the batch is trained on chunks of this many steps of one env, each from "
+        "the hidden state stored at its first step (truncated backpropagation through time); must "
+        "divide the steps per env (batch_steps / num_envs)."))
 
     _section("trust region (trpo, npg)")
     max_kl: float = _f(0.01, range=(0.0, None, False, True),
@@ -368,6 +377,17 @@ def validate(cfg: Config) -> Config:
                           f"allowed: {', '.join(samplers)}")
     if cfg.batch_steps % cfg.num_envs:
         raise ConfigError(f"config key 'batch_steps' = {cfg.batch_steps} must be a multiple of num_envs = {cfg.num_envs}")
+    if cfg.policy != "mlp":
+        if not ALGOS[cfg.algo].recurrent:
+            able = ", ".join(a for a, e in ALGOS.items() if e.recurrent)
+            raise ConfigError(f"config key 'policy' = {cfg.policy!r}: algo {cfg.algo!r} has no recurrent version; "
+                              f"recurrent policies train with {able}")
+        if cfg.steps_per_env % cfg.seq_len:
+            raise ConfigError(f"config key 'seq_len' = {cfg.seq_len} must divide the steps per env "
+                              f"(batch_steps / num_envs = {cfg.steps_per_env})")
+        if cfg.algo == "reinforce" and cfg.baseline == "optimal":
+            raise ConfigError("config key 'baseline' = 'optimal' needs per-step gradients, which a recurrent policy "
+                              "does not have; use 'value' or 'mean'")
     if not cfg.env_id:
         raise ConfigError("config key 'env_id' must not be empty")
     if math.isnan(cfg.stop_at_return):

@@ -155,7 +155,10 @@ def initial_report(cfg, env, agent, episodes: int = 5, max_steps: int = 5_000) -
                                            .astype(agent.obs_space.dtype)), device=agent.device)
         if x.is_floating_point():
             x = x.float()
-        entropy = float(agent.actor.entropy(agent.actor.dist_params(x)).mean())
+        actor = agent.actor
+        # a recurrent actor: each observation as the first of an episode (from the zero state)
+        params = actor.step(x, actor.initial_state(len(x)))[0] if actor.recurrent else actor.dist_params(x)
+        entropy = float(actor.entropy(params).mean())
     act = agent.act_space
     max_h = (f" (max {math.log(act.n):.3g})" if isinstance(act, gym.spaces.Discrete) else "")
     lines = [f"{cfg.env_id}: observations {agent.obs_space}, actions {act}",

@@ -122,6 +122,7 @@ class Actor(nn.Module):
     """Base class: ``net`` maps flat observations to the head's raw outputs."""
 
     discrete = False
+    recurrent = False  # trpo.recurrent.RecurrentActor: reads Sequences, steps with a hidden state
 
     def dist_params(self, obs: Tensor) -> tuple[Tensor, ...]:
         raise NotImplementedError
@@ -299,6 +300,8 @@ def plain_actor_class(actor: nn.Module) -> type | None:
 class Critic(nn.Module):
     """V_psi(s): a tanh MLP with a scalar output."""
 
+    recurrent = False
+
     def __init__(self, obs_dim: int, hidden: tuple[int, ...] = (64, 64)):
         super().__init__()
         self.net = mlp([obs_dim, *hidden, 1], out_gain=1.0)
@@ -360,8 +363,14 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
     parts; also built by samplers' remote workers)."""
     from trpo.normalize import ObsNormalizer
 
-    actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(device)
-    critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
+    if cfg.policy == "mlp":
+        actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(device)
+        critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
+    else:
+        from trpo.recurrent import RecurrentActor, RecurrentCritic
+        actor = RecurrentActor(obs_space, act_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.log_std_init,
+                               cfg.cnn).to(device)
+        critic = RecurrentCritic(obs_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.cnn).to(device)
     image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
     obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,
                              dtype=obs_space.dtype if image else np.float32)

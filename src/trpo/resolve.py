@@ -73,13 +73,18 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     return "sync"
 
 
-def resolve_critic_fit(mode: str, algo: str, device: torch.device | str) -> str:
+def resolve_critic_fit(mode: str, algo: str, device: torch.device | str, recurrent: bool = False) -> str:
     """``auto`` -> ``process`` for learners whose critic fit is independent of their policy step
-    (trpo, npg) on a CPU with 2+ cores where ``fork`` exists (Linux), else ``inline``. ``process``
-    where it cannot work is a ConfigError."""
+    (trpo, npg) with an MLP critic on a CPU with 2+ cores where ``fork`` exists (Linux), else
+    ``inline``. ``process`` where it cannot work is a ConfigError."""
     from trpo.algos import ALGOS
     from trpo.system import usable_cores
 
+    if recurrent:  # the helper fits flat batches; a recurrent critic's are sequences
+        if mode == "process":
+            raise ConfigError("config key 'critic_fit' = 'process' fits MLP critics only; recurrent policies "
+                              "(policy gru/lstm) fit theirs inline: use 'inline' or 'auto'")
+        return "inline"
     helper = ALGOS[algo].critic_helper
     cpu = torch.device(device).type == "cpu"
     forkable = sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
@@ -150,6 +155,6 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
         cfg, sampler=sampler, device=str(device) if cfg.device == "auto" else cfg.device,
         vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, sampler, env_fn is not None,
                                         cfg.atari_preprocessing, cfg.env_kwargs),
-        critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device),
+        critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device, cfg.policy != "mlp"),
         lr=cfg.lr or default_lr(cfg.algo), eval_every=eval_every)
     return cfg, EnvSpec.from_config(cfg, env_fn)

@@ -199,7 +199,7 @@ def test_value_loss_is_the_error_before_the_fit_and_sync_brings_the_fit_in(mode)
         learner.sync()
         before = flat_params(agent.critic).clone()
         with torch.no_grad():
-            obs, _, _, targets = gae_batch(batch, agent.critic, cfg)
+            obs, _, _, _, targets = gae_batch(batch, agent.critic, cfg)
             expected = float((agent.critic(obs) - targets).pow(2).mean())
         stats = learner.update(batch)
         assert stats["value_loss"] == pytest.approx(expected, rel=1e-6)

@@ -24,7 +24,7 @@ from trpo.rollout import Batch
 class A2C(Reinforce):
     center = True  # standardise the advantages (mean 0, std 1) as the peers do
 
-    def weights(self, b: Batch, obs: torch.Tensor, actions: torch.Tensor):
+    def weights(self, b: Batch, obs, critic_obs, actions: torch.Tensor):
         cfg = self.cfg
         adv, targets = advantages(b, self.critic, cfg.advantage_estimator, cfg.gamma, cfg.gae_lambda, cfg.n_step)
-        return b.flat(adv), b.flat(targets), {}
+        return b.rows(adv), b.rows(targets), {}

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from trpo.algos.base import LearnerBase
 from trpo.config import default_lr
 from trpo.functional import gae
+from trpo.functional.sequences import row_length
 from trpo.functional.mlp import tanh_mlp_mse_grads
 from trpo.optim import FusedAdam
 from trpo.policies import Actor, Critic, plain_critic_layers
@@ -22,6 +23,12 @@ def values_and_next_values(batch: Batch, critic: nn.Module) -> tuple[Tensor, Ten
     row after it already belongs to the next episode). At terminated steps it is unused.
     """
     T, N = batch.T, batch.N
+    if batch.seq is not None:  # a recurrent critic: each value from the critic's state at that step
+        values = batch.unrows(critic(batch.inputs(critic=True)))
+        v_last = critic.step(batch.last_obs, batch.seq.last_critic_state)[0]
+        next_values = torch.cat([values[1:], v_last[None]]).reshape(-1).clone()
+        next_values[batch.final_idx] = critic.step(batch.final_obs, batch.seq.final_critic_states)[0]
+        return values, next_values.reshape(T, N)
     v_all = critic(torch.cat([batch.flat(batch.obs), batch.last_obs, batch.final_obs]))
     values = v_all[: T * N].reshape(T, N)
     v_last = v_all[T * N: T * N + N]
@@ -90,16 +97,20 @@ def rescale(x: Tensor) -> Tensor:
     return x / (x.std() + 1e-8) if x.numel() > 1 else x
 
 
-def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The flat batch every actor-critic update starts from: (obs, actions, A, targets), with
+def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The rows every actor-critic update starts from: (obs, critic_obs, actions, A, targets), with
     GAE(gamma, lambda) advantages from the current critic (standardised if
-    ``cfg.normalize_advantages``) and the critic's lambda-return targets A + V (unstandardised)."""
+    ``cfg.normalize_advantages``) and the critic's lambda-return targets A + V (unstandardised).
+    Rows are steps for MLP policies, and ``obs`` is the flat observations for actor and critic
+    alike; for recurrent ones rows are chunks of steps and ``obs``/``critic_obs`` the actor's and
+    the critic's Sequences (``Batch.rows``, ``Batch.inputs``)."""
     adv, targets = estimate_advantages(b, critic, cfg.gamma, cfg.gae_lambda)
-    adv, targets = b.flat(adv), b.flat(targets)
+    adv, targets = b.rows(adv), b.rows(targets)
     if cfg.normalize_advantages:
         adv = normalize(adv)
     check_finite("advantages", adv)
-    return b.flat(b.obs), b.flat(b.actions), adv, targets
+    obs = b.inputs()
+    return obs, (obs if b.seq is None else b.inputs(critic=True)), b.rows(b.actions), adv, targets
 
 
 @torch.no_grad()
@@ -117,8 +128,11 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
     For a plain tanh-MLP critic the gradients come from ``tanh_mlp_mse_grads`` (backpropagation
     written out: ~2x cheaper than autograd at this size); any other critic uses autograd.
     ``perms`` (epochs, B): the minibatch order of each epoch, else drawn here with torch.randperm
-    (``critic_permutations`` draws the same ones ahead of time)."""
+    (``critic_permutations`` draws the same ones ahead of time).
+    A recurrent critic's rows are chunks (``obs`` its Sequences): minibatches of
+    ``minibatch / seq_len`` chunks, the same number of steps."""
     B = obs.shape[0]
+    minibatch = max(1, minibatch // row_length(obs))
     layers = plain_critic_layers(critic)
     params = [p for lin in layers for p in (lin.weight, lin.bias)] if layers else []
     for e in range(epochs):

@@ -41,7 +41,7 @@ class PGL2(LearnerBase):
         b = batch.to(self.device)
 
         # 1. advantages (GAE) and the critic's targets
-        obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
+        obs, critic_obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
 
         # 2. d = grad L(theta_old) (the policy gradient, + entropy bonus), step sqrt(eps) along it
         old, logp_old = frozen_policy(actor, obs, actions)
@@ -53,7 +53,7 @@ class PGL2(LearnerBase):
         set_flat_params(actor, theta)
 
         # 3. the critic
-        value_loss = fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+        value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
         with torch.no_grad():
             new = actor.dist_params(obs)
             kl = actor.kl(old, new).mean().item()

@@ -31,6 +31,7 @@ from torch import Tensor
 from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, set_annealed_lr
 from trpo.algos.base import LearnerBase
 from trpo.config import Config, default_lr
+from trpo.functional.sequences import row_length
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
 
@@ -92,28 +93,29 @@ class PPO(LearnerBase):
         b = batch.to(self.device)
 
         # 1. advantages (GAE) and value targets, with V_old
-        obs, actions, adv, targets = gae_batch(b, critic, cfg)
+        obs, critic_obs, actions, adv, targets = gae_batch(b, critic, cfg)
         with torch.no_grad():
-            v_old = critic(obs)
+            v_old = critic(critic_obs)
 
         # 2. pi_old, frozen
         old, logp_old = frozen_policy(actor, obs, actions)
 
         # 3. epochs of minibatch Adam on the joint loss
         lr = set_annealed_lr(self.opt, self.base_lr, self.updates, cfg)
-        B = obs.shape[0]
+        B = obs.shape[0]  # rows: steps, or a recurrent policy's chunks of steps
+        mb = max(1, cfg.minibatch_size // row_length(obs))  # the same number of steps either way
         clipped, n_mb = 0.0, 0
         stopped_early = 0
         for _ in range(cfg.epochs):
-            perm = torch.randperm(B, device=obs.device)
-            for i in range(0, B, cfg.minibatch_size):
-                idx = perm[i:i + cfg.minibatch_size]
+            perm = torch.randperm(B, device=adv.device)
+            for i in range(0, B, mb):
+                idx = perm[i:i + mb]
                 new = actor.dist_params(obs[idx])
                 logp = actor.log_prob(new, actions[idx])
                 kl_mb = actor.kl(tuple(p[idx] for p in old), new) if self.penalty else None  # ppo-kl only
                 L = self.surrogate(logp, logp_old[idx], adv[idx], kl_mb)
                 ent = actor.entropy(new).mean()
-                vl = value_loss(critic(obs[idx]), v_old[idx], targets[idx], cfg.clip_range if cfg.clip_value else None)
+                vl = value_loss(critic(critic_obs[idx]), v_old[idx], targets[idx], cfg.clip_range if cfg.clip_value else None)
                 gradient_step(self.opt, -L - cfg.entropy_coef * ent + cfg.vf_coef * vl, cfg.max_grad_norm)
                 with torch.no_grad():
                     clipped += float(((logp - logp_old[idx]).exp() - 1.0).abs().gt(cfg.clip_range).float().mean())
@@ -130,7 +132,7 @@ class PPO(LearnerBase):
             new = actor.dist_params(obs)
             kl = actor.kl(old, new).mean().item()
             stats = {"kl": kl, "entropy": actor.entropy(new).mean().item(),
-                     "value_loss": float((critic(obs) - targets).pow(2).mean()),
+                     "value_loss": float((critic(critic_obs) - targets).pow(2).mean()),
                      "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
         if self.penalty:
             stats["kl_coef"] = self.kl_coef

@@ -25,13 +25,13 @@ from trpo.rollout import Batch
 class Reinforce(PolicyAndCriticAdam):
     center = False  # normalisation divides by the std only (a2c also centres its advantages)
 
-    def weights(self, b: Batch, obs: torch.Tensor, actions: torch.Tensor):
-        """R_t - b_t, the critic's targets R_t, and what to log."""
-        returns = b.flat(reward_to_go(b, self.critic, self.cfg.gamma))
-        base = self.baseline(obs, actions, returns)
+    def weights(self, b: Batch, obs, critic_obs, actions: torch.Tensor):
+        """R_t - b_t, the critic's targets R_t, and what to log (rows: ``Batch.rows``)."""
+        returns = b.rows(reward_to_go(b, self.critic, self.cfg.gamma))
+        base = self.baseline(obs, critic_obs, actions, returns)
         return returns - base, returns, {"baseline_mean": float(base.mean())}
 
-    def baseline(self, obs: torch.Tensor, actions: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
+    def baseline(self, obs, critic_obs, actions: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
         kind = self.cfg.baseline
         if kind == "none":
             return torch.zeros_like(returns)
@@ -39,16 +39,17 @@ class Reinforce(PolicyAndCriticAdam):
             return returns.mean().expand_as(returns)
         if kind == "value":
             with torch.no_grad():
-                return self.critic(obs)
+                return self.critic(critic_obs)
         return optimal_baseline(per_sample_sq_grad_norms(self.actor, obs, actions), returns).expand_as(returns)
 
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
         b = batch.to(self.device)
-        obs, actions = b.flat(b.obs), b.flat(b.actions)
+        obs, actions = b.inputs(), b.rows(b.actions)  # rows: steps, or chunks of a recurrent policy's
+        critic_obs = obs if b.seq is None else b.inputs(critic=True)
 
         # 1-2. the weights of grad log pi: reward-to-go minus the baseline (a2c: the advantages)
-        weights, targets, extra = self.weights(b, obs, actions)
+        weights, targets, extra = self.weights(b, obs, critic_obs, actions)
         if cfg.normalize_advantages:
             weights = normalize(weights) if self.center else rescale(weights)
         check_finite("the policy-gradient weights", weights)
@@ -63,7 +64,7 @@ class Reinforce(PolicyAndCriticAdam):
         self.updates += 1
 
         # 4. V_psi on its targets (the returns; a2c: the advantage targets A_t + V(s_t))
-        value_loss = fit_critic(self.critic, self.critic_opt, obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+        value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
         with torch.no_grad():
             new = actor.dist_params(obs)
             kl = actor.kl(old, new).mean().item()

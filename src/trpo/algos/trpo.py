@@ -59,8 +59,8 @@ class TRPO(LearnerBase):
             return self._vine_update(b.vine)
 
         # 1. advantages (GAE) and critic targets, with the critic of pi_old
-        obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
-        value_loss = self._value_loss(obs, targets)
+        obs, critic_obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
+        value_loss = self._value_loss(critic_obs, targets)
 
         # 2. pi_old, frozen
         old, logp_old = frozen_policy(actor, obs, actions)
@@ -72,7 +72,7 @@ class TRPO(LearnerBase):
         fvp_idx = self._fvp_indices(obs.shape[0])
         # 4. the critic, fitted to the lambda-returns with its own optimiser: started now on the
         #    helper's core (critic_fit = "process"), else run right after step 3
-        self._start_critic_fit(obs, targets)
+        self._start_critic_fit(critic_obs, targets)
         stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx)
         self._finish_inline_fit()
         with torch.no_grad():
@@ -157,8 +157,9 @@ class TRPO(LearnerBase):
             self._helper.result()
 
     def _fvp_indices(self, n: int) -> torch.Tensor | None:
-        """A random fraction ``fvp_subsample`` of a single-path batch for Fisher-vector products
-        (the paper uses 10% of the states, App. C.1); all of it at 1.0."""
+        """A random fraction ``fvp_subsample`` of a single-path batch's rows for Fisher-vector
+        products (the paper uses 10% of the states, App. C.1; a recurrent policy's rows are
+        chunks of steps); all of it at 1.0."""
         if self.cfg.fvp_subsample >= 1.0:
             return None
         k = max(1, int(n * self.cfg.fvp_subsample))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from trpo.functional.sequences import Sequences, chunk, unchunk
+
 
 @dataclass
 class VineData:
@@ -18,6 +20,25 @@ class VineData:
 
     def to(self, device: torch.device) -> "VineData":
         return VineData(self.obs.to(device), self.actions.to(device), self.q.to(device), self.enumerated)
+
+
+@dataclass
+class SeqData:
+    """What a recurrent policy's batch adds (``trpo.recurrent``): episode starts and hidden states.
+    States are the ones the sampler acted with: before each step, zero at an episode's start."""
+
+    seq_len: int                # L: the learner trains on chunks of L steps (functional.sequences)
+    starts: Tensor              # (T, N) bool: the step is the first of an episode
+    actor_states: Tensor        # (T, N, S_actor): the actor's state before each step
+    critic_states: Tensor       # (T, N, S_critic): the critic's, stepped along by the sampler
+    last_critic_state: Tensor   # (N, S_critic): the critic's state before ``last_obs``
+    final_critic_states: Tensor  # (K, S_critic): after each truncated step (before the reset),
+    #                              the state ``final_obs`` is valued from
+
+    def to(self, device: torch.device) -> "SeqData":
+        return SeqData(self.seq_len, *(getattr(self, k).to(device) for k in
+                                       ("starts", "actor_states", "critic_states", "last_critic_state",
+                                        "final_critic_states")))
 
 
 @dataclass
@@ -41,6 +62,7 @@ class Batch:
     episode_lengths: list[int] = field(default_factory=list)
     vine: VineData | None = None  # vine sampling's rollout set and Q-hat (single path: None)
     extras: dict = field(default_factory=dict)  # what a learner's rollout_fn computed (A3C: gradients)
+    seq: SeqData | None = None  # recurrent policies: episode starts and hidden states (MLP: None)
 
     @property
     def done(self) -> Tensor:
@@ -57,6 +79,25 @@ class Batch:
     def flat(self, x: Tensor) -> Tensor:
         return x.reshape(self.T * self.N, *x.shape[2:])
 
+    def rows(self, x: Tensor) -> Tensor:
+        """Per-step data (T, N, ...) in the rows a learner computes its losses over: flat (T N, ...)
+        for MLP policies, chunks (M, L, ...) for recurrent ones (the order of ``inputs``)."""
+        return self.flat(x) if self.seq is None else chunk(x, self.seq.seq_len)
+
+    def inputs(self, critic: bool = False) -> Tensor | Sequences:
+        """The observations as the actor (or the critic) reads them: flat (T N, ...), or the
+        batch's Sequences, each chunk from that network's stored state at its first step."""
+        if self.seq is None:
+            return self.flat(self.obs)
+        s, L = self.seq, self.seq.seq_len
+        states = s.critic_states if critic else s.actor_states
+        return Sequences(chunk(self.obs, L), chunk(s.starts, L), chunk(states, L)[:, 0])
+
+    def unrows(self, x: Tensor) -> Tensor:
+        """The inverse of ``rows``: back to (T, N, ...)."""
+        return x.reshape(self.T, self.N, *x.shape[1:]) if self.seq is None else unchunk(x, self.T, self.N)
+
     def to(self, device: torch.device) -> "Batch":
-        moved = {k: (v.to(device) if isinstance(v, (Tensor, VineData)) else v) for k, v in self.__dict__.items()}
+        moved = {k: (v.to(device) if isinstance(v, (Tensor, VineData, SeqData)) else v)
+                 for k, v in self.__dict__.items()}
         return Batch(**moved)

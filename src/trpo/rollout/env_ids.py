@@ -12,6 +12,7 @@ import importlib
 
 import gymnasium as gym
 
+import trpo.pomdp  # noqa: F401  registers the package's own ids (trpo/CartPoleNoVelocity-v1, ...)
 from trpo.errors import EnvError
 
 

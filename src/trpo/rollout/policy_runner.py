@@ -63,5 +63,40 @@ class TorchPolicy:
         return a.cpu().numpy()
 
 
+class RecurrentPolicy:
+    """Acting with a recurrent actor (``trpo.recurrent``): one step of every env from its hidden
+    state, ``act(obs, state, rng) -> (actions, state')``. The caller keeps the states between steps
+    (the sampler, an evaluation) and zeroes an env's state when its episode ends (``reset``).
+    With a ``critic`` its state is stepped along (the sampler stores it for the learner's values);
+    ``state`` is then the pair (actor state, critic state). Sampling draws as ``TorchPolicy``."""
+
+    def __init__(self, actor: Actor, device: torch.device, critic: torch.nn.Module | None = None):
+        self.actor, self.critic, self.device = actor, critic, device
+
+    def initial_state(self, n: int) -> tuple[torch.Tensor, ...]:
+        nets = (self.actor,) if self.critic is None else (self.actor, self.critic)
+        return tuple(net.initial_state(n, self.device) for net in nets)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, state: tuple[torch.Tensor, ...], rng: np.random.Generator,
+            deterministic: bool = False) -> tuple[np.ndarray, tuple[torch.Tensor, ...]]:
+        gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))
+        x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        params, h = self.actor.step(x, state[0])
+        a = self.actor.mode(params) if deterministic else self.actor.sample(params, gen)
+        new = (h,) if self.critic is None else (h, self.critic.step(x, state[1])[1])
+        return a.cpu().numpy(), new
+
+    @staticmethod
+    def reset(state: tuple[torch.Tensor, ...], done: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """The states with the rows of finished episodes zeroed (their next step starts afresh)."""
+        if not done.any():
+            return state
+        keep = torch.as_tensor(~done, device=state[0].device).unsqueeze(-1)
+        return tuple(h * keep for h in state)
+
+
 def make_policy(actor: Actor, device: torch.device):
+    if getattr(actor, "recurrent", False):
+        raise TypeError("a recurrent actor acts with RecurrentPolicy (it needs a hidden state per env)")
     return NumpyPolicy(actor) if NumpyPolicy.supports(actor) else TorchPolicy(actor, device)

@@ -9,8 +9,8 @@ from trpo.errors import NonFiniteError
 from trpo.normalize import ObsNormalizer, RewardScaler
 from trpo.policies import Actor
 from trpo.rollout.base import SamplerContext
-from trpo.rollout.batch import Batch
-from trpo.rollout.policy_runner import make_policy
+from trpo.rollout.batch import Batch, SeqData
+from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
 
 
 def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
@@ -59,13 +59,14 @@ class SinglePathSampler:
         envs = ctx.env.make_vector(ctx.cfg.num_envs)
         try:
             return cls(envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, ctx.cfg.steps_per_env, ctx.cfg.seed,
-                       ctx.device)
+                       ctx.device, critic=ctx.critic, seq_len=ctx.cfg.seq_len)
         except BaseException:
             envs.close()
             raise
 
     def __init__(self, envs: gym.vector.VectorEnv, actor: Actor, obs_norm: ObsNormalizer,
-                 reward_scaler: RewardScaler, steps_per_env: int, seed: int, device: torch.device):
+                 reward_scaler: RewardScaler, steps_per_env: int, seed: int, device: torch.device,
+                 critic: torch.nn.Module | None = None, seq_len: int = 0):
         self.envs, self.actor, self.obs_norm, self.reward_scaler = envs, actor, obs_norm, reward_scaler
         self.T, self.N = steps_per_env, envs.num_envs
         self.device = device
@@ -75,6 +76,17 @@ class SinglePathSampler:
         self._check_obs(self.raw_obs, "reset")
         self.ep_return = np.zeros(self.N)
         self.ep_length = np.zeros(self.N, np.int64)
+        # a recurrent actor (trpo.recurrent): the hidden states of actor and critic, carried across
+        # batches within an episode, and which envs start an episode at their next step
+        self.recurrent = getattr(actor, "recurrent", False)
+        if self.recurrent:
+            self.policy = RecurrentPolicy(actor, device, critic)
+            self.seq_len = seq_len or self.T
+            self._fresh_states()
+
+    def _fresh_states(self) -> None:
+        self.state = self.policy.initial_state(self.N)
+        self.starts = np.ones(self.N, bool)
 
     def _check_obs(self, obs: np.ndarray, where: str) -> None:
         if not np.isfinite(obs).all():
@@ -82,7 +94,8 @@ class SinglePathSampler:
 
     def collect(self) -> Batch:
         T, N = self.T, self.N
-        policy = make_policy(self.actor, self.device)
+        rec = self.recurrent
+        policy = self.policy if rec else make_policy(self.actor, self.device)
         obs_dim = self.raw_obs.shape[1:]
         raw = np.empty((T, N, *obs_dim), np.float32) if self.obs_norm.enabled else None  # for the statistics
         obs = np.empty((T, N, *obs_dim), self.obs_norm.dtype)  # normalised obs the policy saw (uint8 frames)
@@ -91,11 +104,21 @@ class SinglePathSampler:
         term = np.empty((T, N), bool)
         trunc = np.empty((T, N), bool)
         final_obs, final_idx, ep_returns, ep_lengths = [], [], [], []
+        if rec:  # the states each step was taken from, for the learner's sequences
+            starts = np.empty((T, N), bool)
+            states = [torch.empty((T, N, h.shape[1])) for h in self.state]
+            final_states = []
         for t in range(T):
             if raw is not None:
                 raw[t] = self.raw_obs
             self.obs_norm(self.raw_obs, out=obs[t])
-            a = policy.act(obs[t], self.rng)
+            if rec:
+                starts[t] = self.starts
+                for store, h in zip(states, self.state):
+                    store[t] = h
+                a, self.state = policy.act(obs[t], self.state, self.rng)
+            else:
+                a = policy.act(obs[t], self.rng)
             if acts is None:
                 acts = np.empty((T, *a.shape), a.dtype)
             acts[t] = a
@@ -113,9 +136,14 @@ class SinglePathSampler:
                     self._check_obs(fo, f"step {t} of the batch (final observation)")
                     final_obs.append(self.obs_norm(fo))
                     final_idx.append(t * N + i)
+                    if rec:  # the critic's state after this step values the final observation
+                        final_states.append(self.state[1][i].cpu())
             self.ep_return[done] = 0.0
             self.ep_length[done] = 0
             self.raw_obs = next_obs
+            if rec:
+                self.state = policy.reset(self.state, done)
+                self.starts = done
         if not np.isfinite(rews).all():
             t = int(np.flatnonzero(~np.isfinite(rews).all(1))[0])
             raise NonFiniteError(f"non-finite reward from the environment at step {t} of the batch")
@@ -128,12 +156,17 @@ class SinglePathSampler:
         # a step both terminated and truncated (a fall on the last allowed step) is terminal: no
         # bootstrap; it is not also marked truncated (which would bootstrap from its final obs)
         fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
+        seq = None
+        if rec:
+            h_critic = self.state[1]
+            seq = SeqData(self.seq_len, torch.from_numpy(starts), states[0], states[1], h_critic.cpu().clone(),
+                          torch.stack(final_states) if final_states else torch.zeros((0, h_critic.shape[1])))
         return Batch(
             obs=torch.from_numpy(obs), actions=torch.from_numpy(acts), rewards=torch.from_numpy(rews),
             terminated=torch.from_numpy(term), truncated=torch.from_numpy(trunc & ~term),
             last_obs=torch.from_numpy(last), final_obs=torch.from_numpy(fo),
             final_idx=torch.as_tensor(final_idx, dtype=torch.long), env_steps=T * N,
-            episode_returns=ep_returns, episode_lengths=ep_lengths)
+            episode_returns=ep_returns, episode_lengths=ep_lengths, seq=seq)
 
     def state_dict(self) -> dict:
         """Everything the next ``collect`` depends on: the action-sampling RNG, the running episode
@@ -141,6 +174,9 @@ class SinglePathSampler:
         snapshotted (trpo.snapshot), every env's full state. Then resume is bitwise exact."""
         d = {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.copy(),
              "ep_length": self.ep_length.copy(), "raw_obs": np.array(self.raw_obs, copy=True)}
+        if self.recurrent:  # the hidden states are part of where the envs are
+            d["policy_state"] = [h.cpu().numpy().copy() for h in self.state]
+            d["starts"] = self.starts.copy()
         envs = env_snapshots(self.envs)
         if envs is not None:
             d["envs"] = envs
@@ -153,9 +189,14 @@ class SinglePathSampler:
         ep_return = np.asarray(d["ep_return"], np.float64)
         ep_length = np.asarray(d["ep_length"], np.int64)
         if "envs" not in d or "raw_obs" not in d or not restore_env_snapshots(self.envs, d["envs"]):
-            return False  # fresh episodes: the counters restart with them
+            return False  # fresh episodes: the counters (and hidden states) restart with them
         self.ep_return, self.ep_length = ep_return.copy(), ep_length.copy()
         self.raw_obs = np.array(d["raw_obs"], copy=True)
+        if self.recurrent:
+            if "policy_state" not in d:
+                raise ValueError("the checkpoint's sampler state has no hidden states for this recurrent policy")
+            self.state = tuple(torch.as_tensor(h, device=self.device).clone() for h in d["policy_state"])
+            self.starts = np.asarray(d["starts"], bool).copy()
         return True
 
     def summary(self) -> dict:

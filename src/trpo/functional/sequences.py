@@ -1,0 +1,60 @@
+"""Cutting a time-major batch into fixed-length sequences for recurrent networks.
+
+A batch holds T steps of N envs, (T, N, ...). A recurrent learner trains on chunks of ``L`` steps
+of one env each (truncated backpropagation through time, as sb3-contrib's RecurrentPPO and RLlib
+do): chunk ``m = c * N + n`` holds steps ``c L .. c L + L - 1`` of env ``n``; with ``L`` dividing
+``T`` there is no padding, so every per-step mean over chunks is the mean over the batch.
+A chunk starts from the hidden state the sampler had at its first step (stored with the batch)
+and resets to zero at every step where an episode starts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Sequences:
+    """What a recurrent network reads: M chunks of L steps."""
+
+    obs: Tensor       # (M, L, *obs_shape)
+    starts: Tensor    # (M, L) bool: an episode starts at this step (the state is zero before it)
+    state0: Tensor    # (M, S): the state before each chunk's first step (detached)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.starts.shape)
+
+    @property
+    def device(self) -> torch.device:
+        return self.starts.device
+
+    def __len__(self) -> int:
+        return self.starts.shape[0]
+
+    def __getitem__(self, idx) -> "Sequences":
+        return Sequences(self.obs[idx], self.starts[idx], self.state0[idx])
+
+    def to(self, device: torch.device) -> "Sequences":
+        return Sequences(self.obs.to(device), self.starts.to(device), self.state0.to(device))
+
+
+def chunk(x: Tensor, L: int) -> Tensor:
+    """(T, N, ...) -> (T/L * N, L, ...): chunk m = c N + n is steps c L .. c L + L - 1 of env n."""
+    T, N = x.shape[:2]
+    if T % L:
+        raise ValueError(f"seq_len {L} does not divide the {T} steps per env of the batch")
+    return x.reshape(T // L, L, N, *x.shape[2:]).transpose(1, 2).reshape((T // L) * N, L, *x.shape[2:])
+
+
+def unchunk(x: Tensor, T: int, N: int) -> Tensor:
+    """The inverse of ``chunk``: (T/L * N, L, ...) -> (T, N, ...)."""
+    L = x.shape[1]
+    return x.reshape(T // L, N, L, *x.shape[2:]).transpose(1, 2).reshape(T, N, *x.shape[2:])
+
+
+def row_length(x) -> int:
+    """Steps per row of what a network reads: 1 for a flat (B, ...) tensor, L for Sequences."""
+    return x.shape[1] if isinstance(x, Sequences) else 1
