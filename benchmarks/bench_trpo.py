@@ -3,6 +3,12 @@
     python benchmarks/bench_trpo.py --env CartPole-v1 --steps 100000
     python benchmarks/bench_trpo.py --env Hopper-v5 --steps 300000 --seeds 0 1 2 3 4 --eval-every 10000 --peer-threads 1
 
+Recurrent policies against sb3-contrib's RecurrentPPO (RL-Zoo's ppo_lstm hyperparameters and
+budget), with our MLP policy alongside (``ours-mlp``: the same settings, ``policy = "mlp"``):
+
+    python benchmarks/bench_trpo.py --env trpo/CartPoleNoVelocity-v1 --peer recurrentppo --set policy=gru \
+        --only ours,ours-mlp,peer --steps 300000 --peer-steps 100000 --seeds 0 1 2
+
 Every measurement runs in its own subprocess (clean RSS, thread settings and imports), one at a
 time, interleaved per seed and repeat (env-only, ours, peer, env-only, ours, peer, ...) so that a
 machine under varying load hurts both sides alike. Prints markdown tables; writes the raw numbers
@@ -57,7 +63,8 @@ import time
 from pathlib import Path
 
 # default --threshold per env: the evaluation return that counts as "reached" for time to threshold
-THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "Hopper-v5": 2500.0}
+THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "Hopper-v5": 2500.0,
+              "trpo/CartPoleNoVelocity-v1": 475.0, "trpo/PendulumNoVelocity-v1": -300.0}
 PERIODIC_EVAL_SEED = 20_000  # the trainer's periodic evaluation: episode i on seed + 20_000 + i
 FINAL_EVAL_SEED = 10_000     # Agent.evaluate's default: episode i on seed + 10_000 + i
 
@@ -71,11 +78,24 @@ ZOO = {
                    sub_sampling_factor=1, cg_max_steps=25, cg_damping=0.1, n_critic_updates=20,
                    learning_rate=1e-3),
 }
+# rl-baselines3-zoo hyperparams/ppo_lstm.yml (RecurrentPPO, MlpLstmPolicy: an LSTM of 256 units,
+# actor and critic each their own); its CartPoleNoVel-v1 / PendulumNoVel-v1 are these ids' tasks.
+# "lin_X" schedules decay linearly from X to 0 over the run.
+ZOO_LSTM = {
+    "trpo/CartPoleNoVelocity-v1": dict(n_envs=8, normalize=False, n_steps=32, batch_size=256, gae_lambda=0.8,
+                                       gamma=0.98, n_epochs=20, ent_coef=0.0, learning_rate="lin_0.001",
+                                       clip_range="lin_0.2"),
+    "trpo/PendulumNoVelocity-v1": dict(n_envs=4, normalize=False, n_steps=1024, gae_lambda=0.95, gamma=0.9,
+                                       n_epochs=10, ent_coef=0.0, learning_rate=1e-3, clip_range=0.2,
+                                       use_sde=True, sde_sample_freq=4),
+}
 MUJOCO = ("Ant", "HalfCheetah", "Hopper", "Walker2d", "Humanoid", "Swimmer", "Reacher", "InvertedPendulum",
           "InvertedDoublePendulum", "Pusher")
 
 
-def zoo_params(env_id: str) -> dict:
+def zoo_params(env_id: str, peer: str = "trpo") -> dict:
+    if peer == "recurrentppo":
+        return dict(ZOO_LSTM.get(env_id, dict(n_envs=1, normalize=False)))
     if env_id in ZOO:
         return dict(ZOO[env_id])
     if env_id.split("-")[0] in MUJOCO:
@@ -117,6 +137,11 @@ def worker_env(a) -> dict:
     env.close()
     return {"impl": "env-only", "seed": a.seed, "steps": n, "wall_s": dt, "steps_per_s": n / dt, "peak_rss_mb": peak_rss_mb(),
             "numpy": np.__version__}
+
+
+def worker_ours_mlp(a) -> dict:
+    """Ours with the same settings but a Markov (MLP) policy."""
+    return {**worker_ours(argparse.Namespace(**{**vars(a), "set": [*(a.set or []), "policy=mlp"]})), "impl": "ours-mlp"}
 
 
 def worker_ours(a) -> dict:
@@ -170,19 +195,29 @@ def worker_peer(a) -> dict:
     import gymnasium as gym
     import numpy as np
     import torch
-    from sb3_contrib import TRPO
+    from sb3_contrib import TRPO, RecurrentPPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
+    import trpo  # noqa: F401  registers the trpo/... ids
+
     if a.peer_threads:
         torch.set_num_threads(a.peer_threads)
-    hp = zoo_params(a.env)
+    hp = zoo_params(a.env, a.peer)
     n_envs, normalize = hp.pop("n_envs"), hp.pop("normalize")
+    for k, v in hp.items():  # RL-Zoo's "lin_X": linear decay from X to 0 (progress goes 1 -> 0)
+        if isinstance(v, str) and v.startswith("lin_"):
+            hp[k] = (lambda x0: lambda progress: progress * x0)(float(v[4:]))
     env = make_vec_env(a.env, n_envs=n_envs, seed=a.seed)
     if normalize:
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
-    model = TRPO("MlpPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
+    recurrent = a.peer == "recurrentppo"
+    steps = a.peer_steps or a.steps
+    if recurrent:
+        model = RecurrentPPO("MlpLstmPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
+    else:
+        model = TRPO("MlpPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
     eval_env = gym.make(a.env)
 
     def evaluate(episodes: int, seed: int) -> tuple[float, float]:
@@ -191,12 +226,16 @@ def worker_peer(a) -> dict:
         returns = []
         for i in range(episodes):
             obs, _ = eval_env.reset(seed=seed + i)
-            total, done = 0.0, False
+            total, done, state, first = 0.0, False, None, True
             while not done:
                 o = obs[None]
                 if normalize:
                     o = env.normalize_obs(o)
-                act, _ = model.predict(o, deterministic=True)
+                if recurrent:  # the LSTM state carried through the episode
+                    act, state = model.predict(o, state=state, episode_start=np.array([first]), deterministic=True)
+                    first = False
+                else:
+                    act, _ = model.predict(o, deterministic=True)
                 obs, r, term, trunc, _ = eval_env.step(act[0])
                 total += float(r)
                 done = term or trunc
@@ -227,7 +266,7 @@ def worker_peer(a) -> dict:
             w = self.wall()
             ep = [e["r"] for e in self.model.ep_info_buffer]
             train_curve.append([n, w, float(np.mean(ep)) if ep else float("nan")])
-            if n // a.eval_every > self.prev // a.eval_every or n >= a.steps or last:
+            if n // a.eval_every > self.prev // a.eval_every or n >= steps or last:
                 t = time.perf_counter()
                 mean, _ = evaluate(a.eval_episodes, a.seed + PERIODIC_EVAL_SEED)
                 self.paused += time.perf_counter() - t
@@ -245,14 +284,15 @@ def worker_peer(a) -> dict:
             return True
 
     clock = Clock()
-    model.learn(a.steps, callback=clock)
+    model.learn(steps, callback=clock)
     wall = clock.end_wall
     mean, std = evaluate(10, a.seed + FINAL_EVAL_SEED)
     ep = [e["r"] for e in model.ep_info_buffer]
     return {"impl": "sb3-contrib", "seed": a.seed, "steps": int(model.num_timesteps), "wall_s": wall,
             "steps_per_s": model.num_timesteps / wall, "final_eval_return": mean, "final_eval_std": std,
             "train_return_last": float(np.mean(ep)) if ep else float("nan"), "peak_rss_mb": peak_rss_mb(),
-            "torch_threads": torch.get_num_threads(), "hyperparameters": zoo_params(a.env),
+            "torch_threads": torch.get_num_threads(), "peer": "RecurrentPPO" if recurrent else "TRPO",
+            "hyperparameters": zoo_params(a.env, a.peer),
             "eval_curve": curve, "train_curve": train_curve}
 
 
@@ -260,7 +300,8 @@ def worker_peer(a) -> dict:
 def run_worker(kind: str, a) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--env", a.env, "--steps", str(a.steps), "--seed", str(a.seed),
            "--eval-every", str(a.eval_every), "--eval-episodes", str(a.eval_episodes),
-           "--peer-threads", str(a.peer_threads), "--env-steps", str(a.env_steps), "--env-seconds", str(a.env_seconds)]
+           "--peer-threads", str(a.peer_threads), "--env-steps", str(a.env_steps), "--env-seconds", str(a.env_seconds),
+           "--peer", a.peer, "--peer-steps", str(a.peer_steps)]
     for s in a.set or []:
         cmd += ["--set", s]
     t = time.perf_counter()
@@ -423,7 +464,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
     lines = [f"| {env} ({steps} steps) | steps/s | x peer | x env-only | final eval (10 ep, det.) | "
              "time to threshold (s) | steps to threshold | peak RSS (MB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for impl in ("ours", "sb3-contrib", "env-only"):
+    for impl in ("ours", "ours-mlp", "sb3-contrib", "env-only"):
         if impl not in by:
             continue
         rate = med(impl, "steps_per_s")
@@ -432,7 +473,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
             fmt(rate / env_rate if env_rate else None, ".2f"), fmt(med(impl, "final_eval_return"), ".1f"),
             fmt(med_inf(impl, "time_to_threshold_s"), ".1f"), fmt(med_inf(impl, "steps_to_threshold")),
             fmt(med(impl, "peak_rss_mb"))]) + " |")
-    for impl in ("ours", "sb3-contrib"):
+    for impl in ("ours", "ours-mlp", "sb3-contrib"):
         evals = [f"{r['seed']}: {r['final_eval_return']:.0f}" for r in by.get(impl, [])]
         if len(evals) > 1:
             lines.append(f"\n{impl} final eval by seed: {', '.join(evals)}")
@@ -454,7 +495,10 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed): the table shows "
                    "medians over seeds and repeats, and lists each seed's final eval")
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
-    p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, peer")
+    p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, ours-mlp, peer")
+    p.add_argument("--peer", choices=["trpo", "recurrentppo"], default="trpo",
+                   help="sb3-contrib's TRPO (RL-Zoo trpo.yml) or RecurrentPPO (RL-Zoo ppo_lstm.yml)")
+    p.add_argument("--peer-steps", type=int, default=0, help="the peer's env steps (0 = --steps), e.g. RL-Zoo's budget")
     p.add_argument("--set", action="append", help="KEY=VALUE override of our config (e.g. num_envs=16)")
     p.add_argument("--peer-threads", type=int, default=0,
                    help="torch threads of the peer; 0 = torch's default (what RL-Zoo runs with)")
@@ -467,19 +511,20 @@ def main(argv=None):
     p.add_argument("--env-steps", type=int, default=200_000, help="env-only: at most this many steps")
     p.add_argument("--env-seconds", type=float, default=5.0, help="env-only: at most this long")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    p.add_argument("--worker", choices=["env", "ours", "peer"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "peer"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         import warnings
         warnings.filterwarnings("ignore")
-        out = {"env": worker_env, "ours": worker_ours, "peer": worker_peer}[a.worker](a)
+        out = {"env": worker_env, "ours": worker_ours, "ours-mlp": worker_ours_mlp, "peer": worker_peer}[a.worker](a)
         print(json.dumps(out))
         return
     kinds = [k.strip() for k in a.only.split(",") if k.strip()]
     threshold = a.threshold if a.threshold is not None else THRESHOLDS.get(a.env)
     rows = []
     print(f"{a.env}, {a.steps} steps, seeds {a.seeds or [a.seed]}: {', '.join(kinds)} x {a.repeats}", file=sys.stderr)
-    meta = {"env": a.env, "steps": a.steps, "seed": a.seeds or a.seed, "repeats": a.repeats, "overrides": a.set or [],
+    meta = {"env": a.env, "steps": a.steps, "peer": a.peer, "peer_steps": a.peer_steps or a.steps,
+            "seed": a.seeds or a.seed, "repeats": a.repeats, "overrides": a.set or [],
             "peer_threads": a.peer_threads or "torch default", "threshold": threshold, "eval_every": a.eval_every,
             "eval_episodes": a.eval_episodes, "wall_budget_s": a.wall_budget,
             "equal_wall_time": "per seed, T = min(ours wall_s, peer wall_s); each side's return at T = its last "
@@ -502,6 +547,8 @@ def main(argv=None):
     ps = pairs(rows, threshold, a.wall_budget)
     if ps:
         md += "\n\n" + quality_table(a.env, a.steps, threshold, ps, a.wall_budget)
+    if a.peer_steps and a.peer_steps != a.steps:
+        md += f"\n\n(the peer, sb3-contrib's {meta['peer']}, ran {a.peer_steps:,} env steps; ours {a.steps:,})"
     load = os.getloadavg()
     meta["machine"]["loadavg_at_end"] = load
     path.write_text(json.dumps({**meta, "complete": True, "table": md, "pairs": ps, "runs": rows}, indent=1))

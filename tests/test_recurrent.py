@@ -268,3 +268,87 @@ def test_recurrent_resume_is_bitwise(tmp_path, capsys, algo, kind):
     states = a["sampler"]["policy_state"]
     assert len(states) == 2 and np.abs(states[0]).sum() > 0  # mid-episode: Pendulum runs 200 steps
     _same(a, b)
+
+
+def test_ray_backend_refuses_recurrent_policies_in_one_line():
+    with pytest.raises(ConfigError, match="backend 'ray' ships MLP policies only"):
+        Config(policy="gru", backend="ray").replace()
+
+
+@pytest.mark.parametrize("env_id,kind", [("trpo/CartPoleNoVelocity-v1", "gru"), ("trpo/PendulumNoVelocity-v1", "lstm")])
+def test_vine_with_a_recurrent_policy(tmp_path, env_id, kind):
+    """Vine: the rollout states carry the hidden state (branches continue from it), the learner
+    reads each rollout state through the trunk steps before it, and the step moves the recurrent
+    weights through more than one step of the recurrence."""
+    from trpo.agent import Agent
+    from trpo.algos import get_learner
+    from trpo.normalize import RewardScaler
+    from trpo.resolve import resolve_run
+    from trpo.rollout import get_sampler
+    from trpo.rollout.base import SamplerContext
+
+    cfg, env = resolve_run(Config(env_id=env_id, sampler="vine", policy=kind, rnn_hidden=8, seq_len=8,
+                                  batch_steps=512, vine_branch_length=16, check_env=False))
+    agent = Agent(cfg, *env.spaces(), env=env)
+    scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
+    sampler = get_sampler("vine").build(SamplerContext(cfg, env, agent.actor, agent.critic, agent.obs_norm, scaler,
+                                                    torch.device("cpu")))
+    learner = get_learner(cfg.algo)(agent.actor, agent.critic, cfg, torch.device("cpu"))
+    try:
+        batch = sampler.collect()
+        v = batch.vine
+        w = v.windows
+        assert w is not None and w.shape[1] == 8 and len(w) == len(v.q)
+        # the window read at its position is the rollout state's observation, from its stored state
+        assert torch.equal(w.obs[torch.arange(len(w)), w.pos], v.obs)
+        with torch.no_grad():
+            p_window = agent.actor.dist_params(w)
+            p_step = agent.actor.step(v.obs, v.actor_states)[0]
+        for a, b in zip(p_window, p_step):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        # the surrogate's gradient reaches the cell's recurrent weights through earlier steps
+        deep = w.pos >= 2
+        assert deep.any()
+        h2h = agent.actor.encoder.core.h2h.weight
+        g_window = torch.autograd.grad(agent.actor.dist_params(w[deep])[0].sum(), h2h)[0]
+        g_step = torch.autograd.grad(agent.actor.step(v.obs[deep], v.actor_states[deep])[0][0].sum(), h2h)[0]
+        assert not torch.allclose(g_window, g_step)
+        before = [p.detach().clone() for p in agent.actor.parameters()]
+        stats = learner.update(batch)
+        assert np.isfinite(stats["kl"]) and stats["vine_states"] == len(v.q)
+        if stats["step_accepted"]:
+            assert any(not torch.equal(a, b) for a, b in zip(before, agent.actor.parameters()))
+    finally:
+        sampler.close()
+        learner.close()
+
+
+@pytest.mark.parametrize("env_id,kind", [("trpo/CartPoleNoVelocity-v1", "gru"), ("trpo/PendulumNoVelocity-v1", "lstm")])
+def test_export_of_the_recurrent_step_function(tmp_path, env_id, kind):
+    """ONNX and TorchScript: (obs, state) -> (action, state_out), equal to Agent.act with its state
+    on 1,000 probe observations from probe states and along episodes (the state threaded through)."""
+    pytest.importorskip("onnxruntime")
+    from trpo.export import export, onnx_runner, probe_observations, torchscript_runner
+
+    cfg = Config(env_id=env_id, policy=kind, total_steps=512, batch_steps=256, eval_episodes=1, check_env=False,
+                 eval_periodic_episodes=0)
+    trpo.train(cfg, tmp_path / "run", progress=False)
+    agent = trpo.load(tmp_path / "run")
+    obs = probe_observations(agent, 1000)
+    h0 = np.random.default_rng(0).normal(0, 0.5, (1000, agent.actor.state_size)).astype(np.float32)
+    env = gym.make(env_id)
+    for fmt, runner in (("onnx", onnx_runner), ("torchscript", torchscript_runner)):
+        run = runner(export(tmp_path / "run", fmt))
+        a, h = run(obs, h0)
+        want_a, want_h = agent.act(obs, state=torch.from_numpy(h0))
+        assert np.allclose(a, want_a, atol=1e-5) and np.allclose(h, want_h.numpy(), atol=1e-5)
+        o, _ = env.reset(seed=1)
+        state, h_exp = None, np.zeros((1, agent.actor.state_size), np.float32)
+        for _ in range(150):
+            want, state = agent.act(o, state=state)
+            got, h_exp = run(o[None].astype(np.float32), h_exp)
+            assert np.allclose(got[0], want, atol=1e-5)
+            o, _, term, trunc, _ = env.step(want)
+            if term or trunc:
+                o, _ = env.reset()
+                state, h_exp = None, np.zeros_like(h_exp)

@@ -40,7 +40,7 @@ def cmd_train(args) -> int:
     flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
              "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device, "preset": args.preset,
              "backend": args.backend, "workers": args.workers, "ray_address": args.ray_address,
-             "video_every": args.video_every}
+             "video_every": args.video_every, "policy": args.policy}
     flags = {k: v for k, v in flags.items() if v is not None}
     if args.env_kwargs:
         flags["env_kwargs"] = parse_env_kwargs(args.env_kwargs)
@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int)
     t.add_argument("--num-envs", type=int)
     t.add_argument("--sampler", choices=choices_of("sampler"))
+    t.add_argument("--policy", choices=choices_of("policy"),
+                   help="mlp (default) or a recurrent policy, gru or lstm (docs/recurrent.md)")
     t.add_argument("--device", choices=choices_of("device"))
     t.add_argument("--preset", help="settings shipped with trpo (trpo presets; default auto; '' for none)")
     t.add_argument("--backend", choices=choices_of("backend"), help="where batches are sampled (docs/scaling.md)")

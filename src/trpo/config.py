@@ -382,6 +382,9 @@ def validate(cfg: Config) -> Config:
             able = ", ".join(a for a, e in ALGOS.items() if e.recurrent)
             raise ConfigError(f"config key 'policy' = {cfg.policy!r}: algo {cfg.algo!r} has no recurrent version; "
                               f"recurrent policies train with {able}")
+        if cfg.backend == "ray":
+            raise ConfigError("config key 'policy' = %r samples locally: backend 'ray' ships MLP policies only "
+                              "(docs/recurrent.md)" % cfg.policy)
         if cfg.steps_per_env % cfg.seq_len:
             raise ConfigError(f"config key 'seq_len' = {cfg.seq_len} must divide the steps per env "
                               f"(batch_steps / num_envs = {cfg.steps_per_env})")

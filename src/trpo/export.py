@@ -14,6 +14,10 @@ Input ``obs``: a batch (any size) of raw observations, float32 (uint8 for images
 (batch, *observation_space.shape). Output ``action``: (batch, *action_space.shape), of the Box's
 dtype for continuous actions, int64 for Discrete / MultiDiscrete ones.
 
+A recurrent policy (``policy`` gru or lstm) exports its step function: inputs ``obs`` and
+``state`` (batch, state size; zeros at an episode's start), outputs ``action`` and ``state_out``,
+the state to pass with the episode's next observation (``Agent.act(obs, state=...)``'s pair).
+
 Precision: ``Agent.act`` runs the plain tanh-MLP actors in float64 numpy (``policy_runner``), so
 their graph computes in float64 too (after the same float32 rounding of the normalised
 observation), which makes its actions agree with ``Agent.act`` to float32 rounding; any other
@@ -45,6 +49,7 @@ FORMATS = {"onnx": "policy.onnx", "torchscript": "policy.pt"}
 OPSET = 18
 EXTRA_MISSING = "trpo export --format onnx needs: pip install 'trpo[export]'"
 INPUT, OUTPUT = "obs", "action"
+STATE_IN, STATE_OUT = "state", "state_out"  # recurrent policies
 
 
 class DeployablePolicy(nn.Module):
@@ -68,6 +73,8 @@ class DeployablePolicy(nn.Module):
             actor = actor.double()
         self.actor = actor
         self.compute_dtype = torch.float64 if self.numpy_path else _module_dtype(actor)
+        self.recurrent = bool(actor.recurrent)
+        self.state_size = actor.state_size if self.recurrent else 0
 
         norm = agent.obs_norm
         self.obs_shape = tuple(agent.obs_space.shape)
@@ -86,14 +93,19 @@ class DeployablePolicy(nn.Module):
             self.act_dtype = _torch_dtype(space.dtype)
         self.act_shape = tuple(space.shape)
 
-    def forward(self, obs: Tensor) -> Tensor:
+    def forward(self, obs: Tensor, state: Tensor | None = None):
         if self.normalize:  # ObsNormalizer: float32 obs, float64 statistics, float32 result
             x = obs.to(torch.float32).to(torch.float64)
             x = ((x - self.obs_mean) / self.obs_std).clamp(-self.clip_obs, self.clip_obs).to(torch.float32)
         else:
             x = obs.to(torch.float32)  # uint8 frames: the CNN scales them by 1/255 itself
         x = x.to(self.compute_dtype)
-        a = self.actor.mode(self.actor.dist_params(x))
+        if self.recurrent:  # one step of every env from its state: (action, state')
+            params, state = self.actor.step(x, state)
+            return self._env_action(self.actor.mode(params)), state
+        return self._env_action(self.actor.mode(self.actor.dist_params(x)))
+
+    def _env_action(self, a: Tensor) -> Tensor:
         if not self.box:
             return a  # argmax indices (per component for MultiDiscrete), int64
         if self.numpy_path:
@@ -147,10 +159,30 @@ def probe_observations(agent, n: int = 256, seed: int = 0) -> np.ndarray:
     return np.clip(np.concatenate(parts), -1e30, 1e30).astype(dtype)
 
 
+def probe_states(agent, n: int, seed: int = 1) -> np.ndarray | None:
+    """A recurrent policy's states to check the step function from: zeros (an episode's start) and
+    states reached by stepping from random ones; None for a Markov policy."""
+    if not agent.recurrent:
+        return None
+    rng = np.random.default_rng(seed)
+    h = rng.normal(0.0, 0.5, (n, agent.actor.state_size)).astype(np.float32)
+    h[: n // 4] = 0.0
+    return h
+
+
 def check_parity(agent, run, obs: np.ndarray, what: str) -> None:
-    """Raise TrpoError (one line) unless ``run(obs)`` gives ``Agent.act``'s actions."""
-    want = np.asarray(agent.act(obs))
-    got = np.asarray(run(obs))
+    """Raise TrpoError (one line) unless ``run(obs)`` gives ``Agent.act``'s actions (for a
+    recurrent policy ``run(obs, state)`` its actions and next states)."""
+    states = probe_states(agent, len(obs))
+    if states is not None:
+        want, want_h = agent.act(obs, state=torch.from_numpy(states))
+        got, got_h = run(obs, states)
+        if not np.allclose(np.asarray(got_h, np.float64), want_h.numpy().astype(np.float64), rtol=1e-4, atol=1e-5):
+            raise TrpoError(f"exported {what} disagrees with Agent.act on the next hidden state; nothing was written")
+        want, got = np.asarray(want), np.asarray(got)
+    else:
+        want = np.asarray(agent.act(obs))
+        got = np.asarray(run(obs))
     if got.shape != want.shape:
         raise TrpoError(f"exported {what} gives actions of shape {got.shape}, Agent.act {want.shape}")
     if np.issubdtype(want.dtype, np.floating):
@@ -167,8 +199,15 @@ def check_parity(agent, run, obs: np.ndarray, what: str) -> None:
 
 
 # --- the two formats -------------------------------------------------------------------------------
-def _example(policy: DeployablePolicy, obs: np.ndarray) -> Tensor:
-    return torch.as_tensor(obs[:4]).to(policy.input_dtype)
+def _example(policy: DeployablePolicy, obs: np.ndarray) -> tuple[Tensor, ...]:
+    x = torch.as_tensor(obs[:4]).to(policy.input_dtype)
+    if policy.recurrent:
+        return x, torch.zeros(4, policy.state_size, dtype=policy.compute_dtype)
+    return (x,)
+
+
+def _names(policy: DeployablePolicy) -> tuple[list[str], list[str]]:
+    return ([INPUT, STATE_IN], [OUTPUT, STATE_OUT]) if policy.recurrent else ([INPUT], [OUTPUT])
 
 
 def _quiet():
@@ -188,7 +227,7 @@ def export_torchscript(policy: DeployablePolicy, path: Path, obs: np.ndarray) ->
     """Trace ``policy`` (batch axis free: the trace records the shape arithmetic) and save it."""
     try:
         with _quiet(), torch.no_grad():
-            traced = torch.jit.freeze(torch.jit.trace(policy, (_example(policy, obs),), check_trace=False).eval())
+            traced = torch.jit.freeze(torch.jit.trace(policy, _example(policy, obs), check_trace=False).eval())
             torch.jit.save(traced, str(path))
     except Exception as e:  # noqa: BLE001 — whatever torch.jit says, as one line
         raise TrpoError(f"TorchScript export failed: {type(e).__name__}: {_first_line(e)}") from None
@@ -212,20 +251,22 @@ def export_onnx(policy: DeployablePolicy, path: Path, obs: np.ndarray) -> None:
     """``torch.onnx.export(dynamo=True)`` with a dynamic batch axis, one self-contained file; the
     TorchScript-based exporter when ``torch.export`` cannot capture the actor."""
     _onnx_modules()
-    example = (_example(policy, obs),)
+    example = _example(policy, obs)
+    inputs, outputs = _names(policy)
     errors = []
     with _quiet(), torch.no_grad():
         try:  # torch.export + onnxscript: the exporter torch maintains
             batch = torch.export.Dim("batch", min=1)
-            prog = torch.onnx.export(policy, example, dynamo=True, input_names=[INPUT], output_names=[OUTPUT],
-                                     dynamic_shapes=({0: batch},), opset_version=OPSET, external_data=False)
+            prog = torch.onnx.export(policy, example, dynamo=True, input_names=inputs, output_names=outputs,
+                                     dynamic_shapes=tuple({0: batch} for _ in example), opset_version=OPSET,
+                                     external_data=False)
             prog.save(str(path))
             return
         except Exception as e:  # noqa: BLE001 — an actor torch.export cannot capture: the older exporter
             errors.append(f"{type(e).__name__}: {_first_line(e)}")
         try:
-            torch.onnx.export(policy, example, str(path), dynamo=False, input_names=[INPUT], output_names=[OUTPUT],
-                              dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=OPSET)
+            torch.onnx.export(policy, example, str(path), dynamo=False, input_names=inputs, output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET)
         except Exception as e:  # noqa: BLE001
             errors.append(f"{type(e).__name__}: {_first_line(e)}")
             raise TrpoError(f"ONNX export failed ({'; '.join(errors)})") from None
@@ -237,8 +278,10 @@ def onnx_runner(path: Path):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return lambda obs: sess.run(None, {name: obs})[0]
+    names = [i.name for i in sess.get_inputs()]
+    if len(names) == 2:  # a recurrent step function: (obs, state) -> (action, state_out)
+        return lambda obs, state: tuple(sess.run(None, {names[0]: obs, names[1]: state.astype(np.float32)}))
+    return lambda obs: sess.run(None, {names[0]: obs})[0]
 
 
 def torchscript_runner(path: Path):
@@ -246,9 +289,13 @@ def torchscript_runner(path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notice
         m = torch.jit.load(str(path), map_location="cpu")
-    def run(obs):
+    def run(obs, state=None):
         with torch.no_grad():
-            return m(torch.from_numpy(np.ascontiguousarray(obs))).numpy()
+            x = torch.from_numpy(np.ascontiguousarray(obs))
+            if state is None:
+                return m(x).numpy()
+            a, h = m(x, torch.from_numpy(np.ascontiguousarray(state)))
+            return a.numpy(), h.numpy()
     return run
 
 
@@ -302,6 +349,13 @@ def usage_hint(policy: DeployablePolicy, fmt: str) -> str:
     dt_in = str(p.input_dtype).removeprefix("torch.")
     dt_out = str(p.act_dtype).removeprefix("torch.") if p.box else "int64"
     shape_in, shape_out = (", ".join(["batch", *map(str, s)]) for s in (p.obs_shape, p.act_shape))
+    if p.recurrent:
+        call = ("onnxruntime.InferenceSession(path).run(None, {'obs': x, 'state': h})" if fmt == "onnx"
+                else "torch.jit.load(path)(torch.from_numpy(x), h)")
+        dt_h = str(p.compute_dtype).removeprefix("torch.")
+        return (f"inputs '{INPUT}': {dt_in} ({shape_in}) raw observations and '{STATE_IN}': {dt_h} (batch, "
+                f"{p.state_size}) hidden states (zeros at an episode's start) -> outputs '{OUTPUT}': {dt_out} "
+                f"({shape_out}) env actions and '{STATE_OUT}', the next states; call: {call}")
     call = ("onnxruntime.InferenceSession(path).run(None, {'obs': x})[0]" if fmt == "onnx"
             else "torch.jit.load(path)(torch.from_numpy(x))")
     return (f"input '{INPUT}': {dt_in} ({shape_in}) raw observations -> output '{OUTPUT}': {dt_out} "

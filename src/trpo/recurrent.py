@@ -125,7 +125,7 @@ class RecurrentActor(Actor):
     def dist_params(self, x: Sequences) -> tuple[Tensor, ...]:
         if not isinstance(x, Sequences):
             raise TypeError("a recurrent actor reads Sequences (training) or steps with actor.step(obs, state)")
-        return self.head.dist_params(self.encoder.unroll(x))
+        return self.head.dist_params(x.read(self.encoder.unroll(x)))
 
     def step(self, obs: Tensor, state: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
         out, state = self.encoder.step(obs, state)
@@ -164,7 +164,7 @@ class RecurrentCritic(nn.Module):
     def forward(self, x: Sequences) -> Tensor:
         if not isinstance(x, Sequences):
             raise TypeError("a recurrent critic reads Sequences (training) or steps with critic.step(obs, state)")
-        return self.net(self.encoder.unroll(x)).squeeze(-1)
+        return self.net(x.read(self.encoder.unroll(x))).squeeze(-1)
 
     def step(self, obs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         out, state = self.encoder.step(obs, state)

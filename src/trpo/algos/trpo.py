@@ -37,6 +37,7 @@ from trpo.algos.critic_process import CriticFitProcess
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
 from trpo.functional import vine_surrogate
+from trpo.functional.sequences import Sequences
 from trpo.policies import Actor, Critic
 from trpo.rollout.batch import Batch, VineData
 
@@ -85,13 +86,19 @@ class TRPO(LearnerBase):
         cfg, actor = self.cfg, self.actor
         obs, q = vine.obs, vine.q                                                 # (N, d), (N, K)
         N, K = q.shape
-        obs_k = obs.repeat_interleave(K, 0)                                       # s_n for each a_{n,k}
         actions = vine.actions.reshape(N * K, *vine.actions.shape[2:])
+        recurrent = vine.windows is not None
+        if recurrent:  # s_n as the actor reads it: the trunk steps before it, read at s_n
+            obs = vine.windows
+            obs_k = obs[torch.arange(N, device=q.device).repeat_interleave(K)]
+        else:
+            obs_k = obs.repeat_interleave(K, 0)                                   # s_n for each a_{n,k}
+        params = actor.dist_params
 
         # 1. pi_old, frozen, at the rollout states and at their K actions
         with torch.no_grad():
-            old = actor.dist_params(obs)
-            logp_old = actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K)
+            old = params(obs)
+            logp_old = actor.log_prob(params(obs_k), actions).reshape(N, K)
         # 2. Q-hat minus a per-state baseline: V-hat(s_n) = sum_a pi_old(a|s_n) Q-hat (all actions)
         #    or the mean over the K draws; neither changes eq. 15/16's gradient (see vine_surrogate)
         #    Written as A_k = sum_j w_j (Q_k - Q_j): exactly 0 where all K branches agree (with
@@ -105,14 +112,19 @@ class TRPO(LearnerBase):
 
         # 3. maximise the vine estimator (+ entropy bonus) inside the trust region over the N states
         def objective():
-            L = vine_surrogate(actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K), logp_old, adv,
+            L = vine_surrogate(actor.log_prob(params(obs_k), actions).reshape(N, K), logp_old, adv,
                                vine.enumerated)
-            return L + cfg.entropy_coef * actor.entropy(actor.dist_params(obs)).mean() if cfg.entropy_coef else L
+            return L + cfg.entropy_coef * actor.entropy(params(obs)).mean() if cfg.entropy_coef else L
 
         # 4. (started now) the critic is not used by vine; it is fitted to V-hat(s_n), a value
-        #    estimate for users
-        value_loss = self._value_loss(obs, v_hat.squeeze(-1))
-        self._start_critic_fit(obs, v_hat.squeeze(-1))
+        #    estimate for users (a recurrent critic from its state at s_n: one-step sequences)
+        critic_obs, v_target = obs, v_hat.squeeze(-1)
+        if recurrent:
+            critic_obs = Sequences(vine.obs[:, None], torch.zeros(N, 1, dtype=torch.bool, device=q.device),
+                                   vine.critic_states)
+            v_target = v_hat
+        value_loss = self._value_loss(critic_obs, v_target)
+        self._start_critic_fit(critic_obs, v_target)
         if (q.amax(-1) - q.amin(-1)).max() > 0:
             # the Fisher over every rollout state: a vine batch has only a few hundred (no sub-sample)
             stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search)
@@ -121,7 +133,7 @@ class TRPO(LearnerBase):
 
         self._finish_inline_fit()
         with torch.no_grad():
-            stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
+            stats["entropy"] = actor.entropy(params(obs)).mean().item()
         stats["value_loss"] = value_loss
         stats["vine_states"] = N
         return stats

@@ -22,6 +22,7 @@ class Sequences:
     obs: Tensor       # (M, L, *obs_shape)
     starts: Tensor    # (M, L) bool: an episode starts at this step (the state is zero before it)
     state0: Tensor    # (M, S): the state before each chunk's first step (detached)
+    pos: Tensor | None = None  # (M,): read each chunk at this step only (vine's rollout states)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -35,10 +36,16 @@ class Sequences:
         return self.starts.shape[0]
 
     def __getitem__(self, idx) -> "Sequences":
-        return Sequences(self.obs[idx], self.starts[idx], self.state0[idx])
+        return Sequences(self.obs[idx], self.starts[idx], self.state0[idx], None if self.pos is None else self.pos[idx])
 
     def to(self, device: torch.device) -> "Sequences":
-        return Sequences(self.obs.to(device), self.starts.to(device), self.state0.to(device))
+        return Sequences(self.obs.to(device), self.starts.to(device), self.state0.to(device),
+                         None if self.pos is None else self.pos.to(device))
+
+    def read(self, out: Tensor) -> Tensor:
+        """A network's per-step outputs (M, L, ...) as this batch asks for them: all steps, or
+        with ``pos`` one step per chunk, (M, ...)."""
+        return out if self.pos is None else out[torch.arange(out.shape[0], device=out.device), self.pos]
 
 
 def chunk(x: Tensor, L: int) -> Tensor:

@@ -17,9 +17,15 @@ class VineData:
     actions: Tensor             # (N, K, *act_shape): the K actions tried at each
     q: Tensor                   # (N, K): Q-hat(s_n, a_nk) from the branch rollouts
     enumerated: bool            # every action of a Discrete space (eq. 15), else K draws (eq. 16)
+    actor_states: Tensor | None = None   # (N, S): a recurrent actor's hidden state at each s_n
+    critic_states: Tensor | None = None  # (N, S): the critic's
+    windows: Sequences | None = None     # a recurrent actor's input for each s_n: the trunk steps
+    #                                      before it, read at s_n (``Sequences.pos``)
 
     def to(self, device: torch.device) -> "VineData":
-        return VineData(self.obs.to(device), self.actions.to(device), self.q.to(device), self.enumerated)
+        return VineData(self.obs.to(device), self.actions.to(device), self.q.to(device), self.enumerated,
+                        *(None if h is None else h.to(device)
+                          for h in (self.actor_states, self.critic_states, self.windows)))
 
 
 @dataclass

@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from trpo.errors import ConfigError, EnvError, NonFiniteError
+from trpo.functional.sequences import Sequences
 from trpo.normalize import ObsNormalizer
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, VineData
-from trpo.rollout.policy_runner import make_policy
+from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.single_path import SinglePathSampler, action_to_env
 from trpo.snapshot import restore, snapshot, supports
 
@@ -54,11 +55,13 @@ class _SnapshottingEnvs:
 
 
 def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_norm: ObsNormalizer,
-                  act_space: gym.Space, length: int, gamma: float, seed: int) -> tuple[float, int]:
+                  act_space: gym.Space, length: int, gamma: float, seed: int,
+                  memory: tuple[torch.Tensor, ...] | None = None) -> tuple[float, int]:
     """One branch: restore ``state``, take ``action``, then pi_old; returns (sum_t gamma^t r_t, steps).
 
     ``seed`` seeds pi_old's sampling noise: equal seeds across the K branches of one state are the
-    common random numbers."""
+    common random numbers. A recurrent pi_old (``policy`` a RecurrentPolicy) continues from
+    ``memory``, its hidden state after the rollout state's step (the same for every action there)."""
     restore(env, state)
     rng = np.random.default_rng(seed)
     a, total, discount = action, 0.0, 1.0
@@ -68,7 +71,12 @@ def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_nor
         discount *= gamma
         if term or trunc:
             return total, step + 1
-        a = policy.act(obs_norm(np.asarray(obs, np.float32)[None]), rng)[0]
+        x = obs_norm(np.asarray(obs, np.float32)[None])
+        if memory is None:
+            a = policy.act(x, rng)[0]
+        else:
+            a, memory = policy.act(x, memory, rng)
+            a = a[0]
     return total, length
 
 
@@ -99,7 +107,8 @@ class VineSampler:
         trunk_per_env = max(1, round(cfg.batch_steps * cfg.vine_trunk_fraction / n_envs))
         self.envs = _SnapshottingEnvs(envs)
         self.trunk = SinglePathSampler(self.envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, trunk_per_env,
-                                       cfg.seed, ctx.device)
+                                       cfg.seed, ctx.device, critic=ctx.critic, seq_len=1)
+        self.recurrent = self.trunk.recurrent
         self.branch_env = make_branch_env()
         self.branch_env.reset(seed=cfg.seed + 1)
         self.act_space = envs.single_action_space
@@ -125,12 +134,24 @@ class VineSampler:
         for f in chosen:
             self.envs.targets.setdefault(int(f // N), []).append(int(f % N))
         batch = self.trunk.collect()
-        obs = batch.flat(batch.obs)[torch.as_tensor(chosen)].numpy()
+        idx = torch.as_tensor(chosen)
+        obs = batch.flat(batch.obs)[idx].numpy()
+        # a recurrent pi_old: the rollout state is the observation AND the hidden state there
+        h = h_critic = memory = window = None
+        if self.recurrent:
+            h, h_critic = batch.flat(batch.seq.actor_states)[idx], batch.flat(batch.seq.critic_states)[idx]
+            with torch.no_grad():  # the state after the rollout state's step, where every branch goes on from
+                memory = self.actor.step(torch.as_tensor(obs, dtype=torch.float32, device=self.device),
+                                         h.to(self.device))[1]
+            window = self._windows(batch, chosen)
 
         # 2. K actions per rollout state
-        policy = make_policy(self.actor, self.device)
+        policy = RecurrentPolicy(self.actor, self.device) if self.recurrent else make_policy(self.actor, self.device)
         if self.enumerated:
             actions = np.tile(np.arange(self.K), (len(chosen), 1))
+        elif self.recurrent:
+            actions = policy.act(np.repeat(obs, self.K, 0), (h.repeat_interleave(self.K, 0).to(self.device),),
+                                 self.rng)[0].reshape(len(chosen), self.K, *self.act_space.shape)
         else:
             actions = policy.act(np.repeat(obs, self.K, 0), self.rng).reshape(len(chosen), self.K, *self.act_space.shape)
 
@@ -140,9 +161,10 @@ class VineSampler:
         for n, f in enumerate(chosen):
             state = self.envs.snaps[(int(f // N), int(f % N))]
             crn_seed = int(self.rng.integers(2**63 - 1))
+            mem = None if memory is None else (memory[n:n + 1],)
             for k in range(self.K):
                 q[n, k], steps = branch_return(self.branch_env, state, actions[n, k], policy, frozen, self.act_space,
-                                               cfg.vine_branch_length, cfg.gamma, crn_seed)
+                                               cfg.vine_branch_length, cfg.gamma, crn_seed, mem)
                 branch_steps += steps
         if not np.isfinite(q).all():
             raise NonFiniteError("non-finite branch return in vine sampling")
@@ -151,8 +173,21 @@ class VineSampler:
 
         batch.env_steps += branch_steps
         batch.vine = VineData(torch.from_numpy(obs), torch.from_numpy(np.asarray(actions)),
-                              torch.from_numpy(q.astype(np.float32)), self.enumerated)
+                              torch.from_numpy(q.astype(np.float32)), self.enumerated, h, h_critic, window)
         return batch
+
+    def _windows(self, batch: Batch, chosen: np.ndarray) -> Sequences:
+        """For a recurrent policy, each rollout state as the learner reads it: the ``seq_len`` trunk
+        steps of its env around it (ending at it where the trunk allows), from the stored state at
+        the window's first step, read at its own step; the gradient then flows back through up to
+        ``seq_len`` steps of the recurrence, as in single-path training."""
+        T, N = batch.T, batch.N
+        L = min(self.cfg.seq_len, T)
+        t, n = torch.as_tensor(chosen // N), torch.as_tensor(chosen % N)
+        t0 = (t - L + 1).clamp(0, T - L)
+        times = t0[:, None] + torch.arange(L)                                    # (n_states, L)
+        s = batch.seq
+        return Sequences(batch.obs[times, n[:, None]], s.starts[times, n[:, None]], s.actor_states[t0, n], t - t0)
 
     def state_dict(self) -> dict:
         # the branch env needs nothing: every branch starts with a restore
