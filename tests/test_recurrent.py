@@ -18,6 +18,7 @@ from trpo.normalize import ObsNormalizer, RewardScaler
 from trpo.policies import flat_params, set_flat_params
 from trpo.recurrent import RecurrentActor, RecurrentCore, RecurrentCritic
 from trpo.rollout.single_path import SinglePathSampler
+from tests.reliability.test_rel_resume import _assert_same_state
 
 DISCRETE, BOX = gym.spaces.Discrete(3), gym.spaces.Box(-1.0, 1.0, (2,))
 OBS = gym.spaces.Box(-np.inf, np.inf, (3,))
@@ -227,24 +228,6 @@ def test_agent_acts_with_a_state_and_evaluates(tmp_path):
     assert len(returns) == 2 and res.summary["final_eval_return_mean"] > 0
 
 
-def _same(a, b, path="state"):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for k in a:
-            if k not in ("python_rng", "numpy_rng"):
-                _same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{path}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), path
-    elif isinstance(a, np.ndarray):
-        assert np.array_equal(a, b), path
-    else:
-        assert a == b, path
-
-
 @pytest.mark.parametrize("algo,kind", [("trpo", "gru"), ("ppo", "lstm")])
 def test_recurrent_resume_is_bitwise(tmp_path, capsys, algo, kind):
     """K iterations, checkpoint, resume to 2K == 2K uninterrupted: the hidden states of actor and
@@ -267,7 +250,7 @@ def test_recurrent_resume_is_bitwise(tmp_path, capsys, algo, kind):
     assert ma["counters"]["iteration"] == mb["counters"]["iteration"] == 8
     states = a["sampler"]["policy_state"]
     assert len(states) == 2 and np.abs(states[0]).sum() > 0  # mid-episode: Pendulum runs 200 steps
-    _same(a, b)
+    _assert_same_state(a, b)
 
 
 def test_ray_backend_refuses_recurrent_policies_in_one_line():

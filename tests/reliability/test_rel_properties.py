@@ -67,6 +67,8 @@ _valid = st.fixed_dictionaries({}, optional={
 @FAST
 @given(_valid, st.integers(1, 16), st.integers(1, 64))
 def test_valid_configs_roundtrip_through_toml(d, num_envs, per_env):
+    if d.get("policy", "mlp") != "mlp":  # recurrent: an algorithm with a recurrent version, chunks that fit
+        d = {**d, "algo": "trpo", "backend": "local", "seq_len": per_env}
     cfg = from_dict({**d, "num_envs": num_envs, "batch_steps": num_envs * per_env})
     again = from_dict(tomllib.loads(cfg.to_toml()))
     assert again == cfg
