@@ -79,13 +79,15 @@ def main(argv=None):
         return pol
 
     SP.make_policy = make_policy
+    SP.RecurrentPolicy.act = timed("sampling: policy inference", SP.RecurrentPolicy.act)  # policy = gru/lstm
 
     envs = env.make_vector(cfg.num_envs)
     envs.step = timed("sampling: env step", envs.step)
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
     learner = learner_cls(agent.actor, agent.critic, cfg, device)
     sampler = SP.SinglePathSampler(envs, agent.actor, agent.obs_norm, RewardScaler(cfg.num_envs, cfg.gamma,
-                                   cfg.normalize_rewards), cfg.steps_per_env, cfg.seed, device)
+                                   cfg.normalize_rewards), cfg.steps_per_env, cfg.seed, device,
+                                   critic=agent.critic, seq_len=cfg.seq_len)
     total = defaultdict(float)
     for it in range(a.warmup + a.iters):
         counting[0] = it >= a.warmup

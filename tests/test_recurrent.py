@@ -335,3 +335,17 @@ def test_export_of_the_recurrent_step_function(tmp_path, env_id, kind):
             if term or trunc:
                 o, _ = env.reset()
                 state, h_exp = None, np.zeros_like(h_exp)
+
+
+@pytest.mark.parametrize("sampler", ["single-path", "vine"])
+def test_image_observations_with_a_recurrent_policy(tmp_path, sampler):
+    """MinAtar frames: the CNN trunk before the cell; single path and vine train and export."""
+    pytest.importorskip("minatar")
+    cfg = Config(env_id="MinAtar/Breakout-v1", policy="gru", sampler=sampler, total_steps=512, batch_steps=256,
+                 num_envs=4, eval_episodes=1, eval_periodic_episodes=0, check_env=False, vine_branch_length=8)
+    res = trpo.train(cfg, tmp_path / "run", progress=False)
+    assert res.summary["total_steps"] >= 512
+    agent = trpo.load(tmp_path / "run")
+    frame = np.zeros(agent.obs_space.shape, agent.obs_space.dtype)
+    a, h = agent.act(frame)
+    assert h.shape == (1, agent.actor.state_size)

@@ -80,6 +80,9 @@ class SinglePathSampler:
         # batches within an episode, and which envs start an episode at their next step
         self.recurrent = getattr(actor, "recurrent", False)
         if self.recurrent:
+            if critic is None or not getattr(critic, "recurrent", False):
+                raise ValueError("a recurrent actor is sampled with its recurrent critic (critic=...): the "
+                                 "critic's hidden state is stepped along for the learner's values")
             self.policy = RecurrentPolicy(actor, device, critic)
             self.seq_len = seq_len or self.T
             self._fresh_states()
