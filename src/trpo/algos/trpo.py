@@ -93,12 +93,11 @@ class TRPO(LearnerBase):
             obs_k = obs[torch.arange(N, device=q.device).repeat_interleave(K)]
         else:
             obs_k = obs.repeat_interleave(K, 0)                                   # s_n for each a_{n,k}
-        params = actor.dist_params
 
         # 1. pi_old, frozen, at the rollout states and at their K actions
         with torch.no_grad():
-            old = params(obs)
-            logp_old = actor.log_prob(params(obs_k), actions).reshape(N, K)
+            old = actor.dist_params(obs)
+            logp_old = actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K)
         # 2. Q-hat minus a per-state baseline: V-hat(s_n) = sum_a pi_old(a|s_n) Q-hat (all actions)
         #    or the mean over the K draws; neither changes eq. 15/16's gradient (see vine_surrogate)
         #    Written as A_k = sum_j w_j (Q_k - Q_j): exactly 0 where all K branches agree (with
@@ -112,9 +111,9 @@ class TRPO(LearnerBase):
 
         # 3. maximise the vine estimator (+ entropy bonus) inside the trust region over the N states
         def objective():
-            L = vine_surrogate(actor.log_prob(params(obs_k), actions).reshape(N, K), logp_old, adv,
+            L = vine_surrogate(actor.log_prob(actor.dist_params(obs_k), actions).reshape(N, K), logp_old, adv,
                                vine.enumerated)
-            return L + cfg.entropy_coef * actor.entropy(params(obs)).mean() if cfg.entropy_coef else L
+            return L + cfg.entropy_coef * actor.entropy(actor.dist_params(obs)).mean() if cfg.entropy_coef else L
 
         # 4. (started now) the critic is not used by vine; it is fitted to V-hat(s_n), a value
         #    estimate for users (a recurrent critic from its state at s_n: one-step sequences)
@@ -133,7 +132,7 @@ class TRPO(LearnerBase):
 
         self._finish_inline_fit()
         with torch.no_grad():
-            stats["entropy"] = actor.entropy(params(obs)).mean().item()
+            stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
         stats["value_loss"] = value_loss
         stats["vine_states"] = N
         return stats
