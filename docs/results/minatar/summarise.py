@@ -1,6 +1,7 @@
 """Tables and curves of docs/results/minatar.md from the runs of docs/results/minatar/run.sh.
 
     python docs/results/minatar/summarise.py runs/minatar6
+    python docs/results/minatar/summarise.py runs/minatar6_1m _1m     # raw_1m/, table_1m.md, curves_1m.png
 
 Copies each finished run's config.toml, summary.json and metrics.csv into
 docs/results/minatar/raw/GAME_ALGO_sSEED/ (the raw results the page cites), and writes
@@ -30,7 +31,28 @@ def eval_curve(run: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([float(r["env_steps"]) for r in rows]), np.array([float(r["eval_return_mean"]) for r in rows])
 
 
-def main(runs_dir: str) -> int:
+def random_return(game: str, episodes: int = 30, seed: int = 0) -> tuple[float, float]:
+    """Mean and std of a uniformly random policy's return (MinAtar's sticky actions on), for scale."""
+    import gymnasium as gym
+
+    from trpo.rollout.env_ids import lookup
+
+    env = gym.make(lookup(f"MinAtar/{game}-v1"))
+    env.action_space.seed(seed)
+    out = []
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        total, done = 0.0, False
+        while not done:
+            _, r, term, trunc, _ = env.step(env.action_space.sample())
+            total += float(r)
+            done = term or trunc
+        out.append(total)
+    env.close()
+    return float(np.mean(out)), float(np.std(out))
+
+
+def main(runs_dir: str, tag: str = "") -> int:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -45,7 +67,7 @@ def main(runs_dir: str) -> int:
                 s = json.loads((run / "summary.json").read_text())
                 if s.get("interrupted") or s.get("final_eval_return_mean") is None:
                     continue
-                dest = HERE / "raw" / run.name
+                dest = HERE / f"raw{tag}" / run.name
                 dest.mkdir(parents=True, exist_ok=True)
                 for f in ("config.toml", "summary.json", "metrics.csv"):
                     shutil.copy(run / f, dest / f)
@@ -55,6 +77,8 @@ def main(runs_dir: str) -> int:
              "steps per run | wall per run (s) | steps/s | gymnax PPO at 10M |",
              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for game in GAMES:
+        m, sd = random_return(game)
+        lines.append(f"| {game} | random policy (30 episodes) | {m:.1f} ± {sd:.1f} | | | | | | | |")
         for algo in ALGOS:
             runs = sorted(found.get((game, algo), []), key=lambda x: x[0]["seed"])
             if not runs:
@@ -69,7 +93,7 @@ def main(runs_dir: str) -> int:
             ref = PPO_10M.get(game, "-")
             lines.append(f"| {game} | {algo} | **{finals.mean():.1f} ± {std:.1f}** | {len(finals)} | {per} | "
                          f"{best:.1f} | {steps:,} | {wall:.0f} | {rate:,.0f} | {ref} |")
-    (HERE / "table.md").write_text("\n".join(lines) + "\n")
+    (HERE / f"table{tag}.md").write_text("\n".join(lines) + "\n")
 
     fig, axes = plt.subplots(1, len(GAMES), figsize=(3.6 * len(GAMES), 3.2), dpi=110)
     for ax, game in zip(axes, GAMES):
@@ -89,11 +113,11 @@ def main(runs_dir: str) -> int:
     axes[0].set_ylabel("periodic evaluation return (5 ep.)")
     axes[0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(HERE / "curves.png")
+    fig.savefig(HERE / f"curves{tag}.png")
     plt.close(fig)
-    print((HERE / "table.md").read_text())
+    print((HERE / f"table{tag}.md").read_text())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "runs/minatar"))
+    sys.exit(main(*(sys.argv[1:] or ["runs/minatar"])))

@@ -5,8 +5,8 @@
 
 Writes docs/results/recurrent/curves.png (periodic deterministic evaluations, 10 episodes: each seed
 thin, the mean over seeds thick, for recurrent TRPO, our MLP policy and RecurrentPPO) and
-docs/results/recurrent/tables.md (each command's own table, and per side: best and final
-evaluations, steps to the threshold, steps/s).
+docs/results/recurrent/tables.md (per env and side: best and final evaluations, steps to the
+threshold, steps/s and its ratio to the peer's in the same command).
 """
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def main(paths: list[str]) -> int:
         out += [f"### {env}", "", f"`{d['command']}` ({d['time']}; {d['machine']['cpu']}; load average "
                 f"{', '.join(f'{x:.1f}' for x in d['machine']['loadavg_at_start'])} at the start, "
                 f"{', '.join(f'{x:.1f}' for x in d['machine'].get('loadavg_at_end', []))} at the end)", "",
-                d.get("table", "(incomplete)"), "",
                 "| side | seeds | steps | best periodic eval (mean) | final eval (mean, per seed) | "
-                f"steps to {thr:g} (per seed) | steps/s (mean) |", "|---|---:|---:|---:|---|---|---:|"]
+                f"steps to {thr:g} (per seed) | steps/s (mean) | x peer |", "|---|---:|---:|---:|---|---|---:|---:|"]
+        peer_rate = st.mean(r["steps_per_s"] for r in d["runs"] if r["impl"] == "sb3-contrib")
         for impl, label, color in SIDES:
             runs = [r for r in d["runs"] if r["impl"] == impl]
             if not runs:
@@ -55,7 +55,8 @@ def main(paths: list[str]) -> int:
             out.append(f"| {label} | {len(runs)} | {runs[0]['steps']:,} | {best:.0f} | {st.mean(finals):.0f} "
                        f"({', '.join(f'{f:.0f}' for f in finals)}) | "
                        f"{', '.join('-' if x is None else f'{x:,}' for x in reach)} | "
-                       f"{st.mean(r['steps_per_s'] for r in runs):,.0f} |")
+                       f"{st.mean(r['steps_per_s'] for r in runs):,.0f} | "
+                       f"{st.mean(r['steps_per_s'] for r in runs) / peer_rate:.1f} |")
         out.append("")
         ax.axhline(thr, color="k", ls="--", lw=1, label=f"threshold {thr:g}")
         ax.set(title=env, xlabel="env steps", ylabel="deterministic evaluation (10 episodes)")
