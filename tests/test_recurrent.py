@@ -349,3 +349,33 @@ def test_image_observations_with_a_recurrent_policy(tmp_path, sampler):
     frame = np.zeros(agent.obs_space.shape, agent.obs_space.dtype)
     a, h = agent.act(frame)
     assert h.shape == (1, agent.actor.state_size)
+
+
+@pytest.mark.parametrize("algo", ["trpo", "npg", "ppo", "ppo-kl", "a2c", "reinforce", "pg-l2"])
+def test_every_recurrent_algorithm_updates_the_cell(tmp_path, algo):
+    """One iteration per algorithm: the batch is trained as sequences and the recurrent weights of
+    the actor move (through the recurrence: h2h sees only the carried state)."""
+    from trpo.agent import Agent
+    from trpo.algos import get_learner
+    from trpo.resolve import resolve_run
+    from trpo.rollout import get_sampler
+    from trpo.rollout.base import SamplerContext
+
+    cfg, env = resolve_run(Config(env_id="trpo/CartPoleNoVelocity-v1", algo=algo, policy="gru", rnn_hidden=8,
+                                  seq_len=8, batch_steps=256, num_envs=4, check_env=False))
+    agent = Agent(cfg, *env.spaces(), env=env)
+    scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
+    sampler = get_sampler(cfg.sampler).build(SamplerContext(cfg, env, agent.actor, agent.critic, agent.obs_norm,
+                                                            scaler, torch.device("cpu")))
+    learner = get_learner(algo)(agent.actor, agent.critic, cfg, torch.device("cpu"))
+    h2h, v_h2h = agent.actor.encoder.core.h2h.weight, agent.critic.encoder.core.h2h.weight
+    before, v_before = h2h.detach().clone(), v_h2h.detach().clone()
+    try:
+        for _ in range(2):
+            stats = learner.update(sampler.collect())
+            learner.sync()
+        assert all(np.isfinite(v) for v in stats.values() if isinstance(v, float))
+        assert not torch.equal(before, h2h) and not torch.equal(v_before, v_h2h)
+    finally:
+        sampler.close()
+        learner.close()
