@@ -17,9 +17,9 @@ Actor and critic each have their own recurrent core (separate parameters, as the
 
 Layout: observation -> (an ``ImageTrunk`` for images) -> GRU or LSTM cell of ``rnn_hidden`` units
 -> the tanh MLP ``hidden`` -> the head (the built-in actors' distributions, or V). The cells are
-written out from two Linear layers so that second derivatives through them (``fvp = "hessian"``)
-never depend on a fused kernel; initialisation as sb3-contrib's RecurrentPPO (orthogonal weights,
-zero biases).
+written out from two Linear layers so that differentiating through their backward pass (both
+Fisher-vector product forms do) never depends on a fused kernel having a double backward;
+initialisation as sb3-contrib's RecurrentPPO (orthogonal weights, zero biases).
 """
 from __future__ import annotations
 
