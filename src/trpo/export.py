@@ -199,15 +199,19 @@ def check_parity(agent, run, obs: np.ndarray, what: str) -> None:
 
 
 # --- the two formats -------------------------------------------------------------------------------
+def _recurrent(policy: nn.Module) -> bool:
+    return bool(getattr(policy, "recurrent", False))  # a wrapper of the obs -> action interface: no
+
+
 def _example(policy: DeployablePolicy, obs: np.ndarray) -> tuple[Tensor, ...]:
     x = torch.as_tensor(obs[:4]).to(policy.input_dtype)
-    if policy.recurrent:
+    if _recurrent(policy):
         return x, torch.zeros(4, policy.state_size, dtype=policy.compute_dtype)
     return (x,)
 
 
 def _names(policy: DeployablePolicy) -> tuple[list[str], list[str]]:
-    return ([INPUT, STATE_IN], [OUTPUT, STATE_OUT]) if policy.recurrent else ([INPUT], [OUTPUT])
+    return ([INPUT, STATE_IN], [OUTPUT, STATE_OUT]) if _recurrent(policy) else ([INPUT], [OUTPUT])
 
 
 def _quiet():
