@@ -214,3 +214,34 @@ def test_every_config_key_is_listed_with_its_facts(capsys):
         main(["train", "--help"])
     assert "critic_minibatch (int, default 128" in capsys.readouterr().out
     assert main(["presets"]) == 0 and "mujoco" in capsys.readouterr().out
+
+
+def test_evaluation_of_an_env_without_a_time_limit_ends(tmp_path, monkeypatch):
+    """An env that never terminates and has no time limit (MinAtar's games have none: a
+    deterministic Seaquest policy once hung a run's periodic evaluation for 35 minutes): each
+    evaluation episode is cut at the env's own limit, else at EVAL_STEP_CAP steps."""
+    import trpo.agent as A
+
+    class Endless(Target):
+        def step(self, a):
+            obs, r, _, _, info = super().step(a)
+            return obs, r, False, False, info
+
+    monkeypatch.setattr(A, "EVAL_STEP_CAP", 300)
+    res = trpo.train(_cfg(env_id="endless", total_steps=512), run_dir=tmp_path / "r", progress=False,
+                     env_fn=lambda: Endless())
+    assert math.isfinite(res.summary["final_eval_return_mean"])
+    agent = trpo.load(tmp_path / "r", env_fn=lambda: Endless())
+    seen = []
+    real_step = Endless.step
+
+    def counting(self, a):
+        seen.append(1)
+        return real_step(self, a)
+
+    monkeypatch.setattr(Endless, "step", counting)
+    agent.evaluate(2)
+    assert len(seen) == 2 * 300
+    seen.clear()
+    agent.evaluate(1, max_episode_steps=40)
+    assert len(seen) == 40

@@ -22,6 +22,12 @@ from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.single_path import action_to_env
 
 
+# Evaluation episodes of envs without a time limit end after this many steps: 108,000 frames (30
+# minutes of play) at the ALE's frame skip of 4, the cap of Machado et al. 2018 ("Revisiting the
+# Arcade Learning Environment"), used for any env that sets no limit of its own.
+EVAL_STEP_CAP = 27_000
+
+
 class Agent:
     def __init__(self, cfg: Config, obs_space: gym.Space, act_space: gym.Space, device: torch.device | None = None,
                  env: EnvSpec | None = None):
@@ -87,11 +93,18 @@ class Agent:
         return a[0] if single else a
 
     def evaluate(self, episodes: int = 10, seed: int | None = None, deterministic: bool = True,
-                 video_dir: str | Path | None = None) -> tuple[float, float, list[float]]:
+                 video_dir: str | Path | None = None,
+                 max_episode_steps: int | None = None) -> tuple[float, float, list[float]]:
         """Mean and std of the undiscounted return over ``episodes`` on a separately seeded env
-        (seed + 10_000 by default, never the training seeds)."""
+        (seed + 10_000 by default, never the training seeds).
+
+        An episode ends at the env's own end or time limit; an env without a time limit (MinAtar's
+        games, a user's env) is cut at ``max_episode_steps`` (default ``EVAL_STEP_CAP``), so that a
+        deterministic policy that never loses (a submarine that never dives) cannot hang the run."""
         seed = self.cfg.seed + 10_000 if seed is None else seed
         env = self.env.make(**({"render_mode": "rgb_array"} if video_dir else {}))
+        spec_limit = env.spec.max_episode_steps if env.spec is not None else None
+        cap = max_episode_steps or spec_limit or EVAL_STEP_CAP
         if video_dir:
             try:
                 env = gym.wrappers.RecordVideo(env, str(video_dir), episode_trigger=lambda i: True, disable_logger=True)
@@ -106,9 +119,9 @@ class Agent:
         try:
             for ep in range(episodes):
                 obs, _ = env.reset(seed=seed + ep)
-                total, done = 0.0, False
+                total, done, steps = 0.0, False, 0
                 state = policy.initial_state(1) if recurrent else None  # a fresh memory per episode
-                while not done:
+                while not done and steps < cap:
                     x = self.obs_norm(np.asarray(obs)[None])
                     if recurrent:
                         a, state = policy.act(x, state, rng, deterministic)
@@ -118,6 +131,7 @@ class Agent:
                     obs, r, term, trunc, _ = env.step(action_to_env(self.act_space, a))
                     total += float(r)
                     done = term or trunc
+                    steps += 1
                 returns.append(total)
         finally:
             env.close()
