@@ -147,7 +147,8 @@ def _round(v: float) -> float:
 
 
 def suggest(trial, space: dict[str, tuple], num_envs: int) -> dict[str, Any]:
-    """Config values for one trial (``batch_steps`` rounded down to a multiple of ``num_envs``)."""
+    """Config values for one trial (``batch_steps`` rounded down to a multiple of ``num_envs``: the
+    number of envs, times ``seq_len`` for a recurrent policy)."""
     out: dict[str, Any] = {}
     for name, spec in space.items():
         if spec[0] == "cat":
@@ -327,7 +328,7 @@ def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Pat
                   f"({total_steps:,} steps each); trial runs in {run_root}/trial_N")
 
         def objective(trial):
-            params = suggest(trial, space, base.num_envs)
+            params = suggest(trial, space, base.num_envs * (base.seq_len if base.policy != "mlp" else 1))
             cfg = base.replace(**params)
             run_dir = run_root / f"trial_{trial.number}"
             trial.set_user_attr("run_dir", str(run_dir))
