@@ -379,3 +379,25 @@ def test_every_recurrent_algorithm_updates_the_cell(tmp_path, algo):
     finally:
         sampler.close()
         learner.close()
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_cells_equal_pytorchs_own(kind):
+    """The written-out cells against torch.gru_cell / torch.lstm_cell with the same weights
+    (PyTorch's gate layout: r, z, n for the GRU; i, f, g, o for the LSTM), float64."""
+    torch.manual_seed(0)
+    core = RecurrentCore(5, 7, kind).double()
+    for p in core.parameters():  # non-zero biases too
+        nn.init.normal_(p, std=0.5)
+    x = torch.randn(4, 5, dtype=torch.float64)
+    state = torch.randn(4, core.state_size, dtype=torch.float64)
+    out, new = core.step(x, state)
+    w = (core.x2h.weight, core.h2h.weight, core.x2h.bias, core.h2h.bias)
+    if kind == "gru":
+        want = torch.gru_cell(x, state, *w)
+        torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(new, want, rtol=1e-12, atol=1e-12)
+    else:
+        h, c = torch.lstm_cell(x, (state[:, :7], state[:, 7:]), *w)
+        torch.testing.assert_close(out, h, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(new, torch.cat([h, c], -1), rtol=1e-12, atol=1e-12)
