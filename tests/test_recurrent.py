@@ -226,6 +226,11 @@ def test_agent_acts_with_a_state_and_evaluates(tmp_path):
     assert acts.shape == (2,) and hb.shape == (2, 64)
     mean, _, returns = agent.evaluate(episodes=2)
     assert len(returns) == 2 and res.summary["final_eval_return_mean"] > 0
+    mlp = trpo.train(cfg.replace(policy="mlp"), tmp_path / "mlp", progress=False).agent
+    with pytest.raises(TypeError, match="not recurrent"):
+        mlp.act(obs, state=h)
+    with pytest.raises(TypeError, match="not recurrent"):
+        mlp.initial_state()
 
 
 @pytest.mark.parametrize("algo,kind", [("trpo", "gru"), ("ppo", "lstm")])

@@ -88,6 +88,8 @@ class Agent:
             a, (h,) = RecurrentPolicy(self.actor, self.device).act(x, (h,), rng, deterministic)
             a = action_to_env(self.act_space, a)
             return (a[0] if single else a), h
+        if state is not None:
+            raise TypeError("this agent's policy is not recurrent (policy = 'mlp'): act(obs) takes no state")
         a = make_policy(self.actor, self.device).act(x, rng, deterministic)
         a = action_to_env(self.act_space, a)
         return a[0] if single else a
