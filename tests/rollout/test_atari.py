@@ -11,7 +11,7 @@ import trpo  # noqa: E402
 from trpo.functional.fisher import fisher_vector_product, gauss_newton_fvp  # noqa: E402
 from trpo.policies import ImageTrunk, make_actor, make_critic  # noqa: E402
 from trpo.rollout.envs import make_env, make_vector_env  # noqa: E402
-from trpo.snapshot import restore, snapshot  # noqa: E402
+from tests.rollout.test_snapshot import _roundtrip  # noqa: E402
 
 ENV = "ALE/Pong-v5"
 
@@ -67,22 +67,8 @@ def test_cnn_gauss_newton_fvp_equals_the_hessian_of_the_mean_kl():
 
 
 def test_snapshot_of_the_wrapped_env_restores_frames_and_stack():
-    env = make_env(ENV, repeat_action_probability=0.0)  # ALE cannot save the last sticky action
-    env.reset(seed=3)
-    rng = np.random.default_rng(0)
-    for _ in range(30):
-        env.step(int(rng.integers(6)))
-    s = snapshot(env)
-    actions = rng.integers(0, 6, 40)
-    first = [env.step(int(a)) for a in actions]
-    other = make_env(ENV, repeat_action_probability=0.0)
-    other.reset(seed=99)
-    restore(other, s)
-    for a, (o, r, te, tr, _) in zip(actions, first):
-        o2, r2, te2, tr2, _ = other.step(int(a))
-        assert np.array_equal(o, o2) and r == r2 and te == te2 and tr == tr2
-    env.close()
-    other.close()
+    # ALE cannot save the last sticky action: sticky actions off
+    _roundtrip(ENV, warmup=30, horizon=40, repeat_action_probability=0.0)
 
 
 def test_a_short_trpo_run_on_pong(tmp_path):
