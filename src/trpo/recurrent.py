@@ -104,11 +104,23 @@ class _Encoder(nn.Module):
         return self.core.step(self._features(obs), state)
 
 
-class RecurrentActor(Actor):
-    """pi_theta(a_t | h_t): the encoder's output fed to a built-in actor (its MLP and its
-    distribution: Categorical, MultiCategorical or diagonal Gaussian)."""
+class _Memory:
+    """What a recurrent actor and critic share: the flag, the state's size, its zero at a start."""
 
     recurrent = True
+    encoder: _Encoder
+
+    @property
+    def state_size(self) -> int:
+        return self.encoder.core.state_size
+
+    def initial_state(self, n: int, device: torch.device | None = None) -> Tensor:
+        return torch.zeros(n, self.state_size, device=device or self.encoder.core.x2h.weight.device)
+
+
+class RecurrentActor(_Memory, Actor):
+    """pi_theta(a_t | h_t): the encoder's output fed to a built-in actor (its MLP and its
+    distribution: Categorical, MultiCategorical or diagonal Gaussian)."""
 
     def __init__(self, obs_space, act_space, hidden: tuple[int, ...], kind: str, rnn_hidden: int,
                  log_std_init: float = 0.0, cnn: str = "trpo"):
@@ -117,10 +129,6 @@ class RecurrentActor(Actor):
         from gymnasium.spaces import Box
         self.head = make_actor(Box(-1.0, 1.0, (rnn_hidden,)), act_space, hidden, log_std_init)
         self.discrete = self.head.discrete
-        self.state_size = self.encoder.core.state_size
-
-    def initial_state(self, n: int, device: torch.device | None = None) -> Tensor:
-        return torch.zeros(n, self.state_size, device=device or self.encoder.core.x2h.weight.device)
 
     def dist_params(self, x: Sequences) -> tuple[Tensor, ...]:
         if not isinstance(x, Sequences):
@@ -147,19 +155,13 @@ class RecurrentActor(Actor):
         return self.head.sample(params, generator)
 
 
-class RecurrentCritic(nn.Module):
+class RecurrentCritic(_Memory, nn.Module):
     """V_psi(h_t): its own encoder (cell and state), then a tanh MLP with a scalar output."""
-
-    recurrent = True
 
     def __init__(self, obs_space, hidden: tuple[int, ...], kind: str, rnn_hidden: int, cnn: str = "trpo"):
         super().__init__()
         self.encoder = _Encoder(obs_space, rnn_hidden, kind, cnn)
         self.net = mlp([rnn_hidden, *hidden, 1], out_gain=1.0)
-        self.state_size = self.encoder.core.state_size
-
-    def initial_state(self, n: int, device: torch.device | None = None) -> Tensor:
-        return torch.zeros(n, self.state_size, device=device or self.encoder.core.x2h.weight.device)
 
     def forward(self, x: Sequences) -> Tensor:
         if not isinstance(x, Sequences):
@@ -169,7 +171,3 @@ class RecurrentCritic(nn.Module):
     def step(self, obs: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
         out, state = self.encoder.step(obs, state)
         return self.net(out).squeeze(-1), state
-
-
-def is_recurrent(module: nn.Module) -> bool:
-    return bool(getattr(module, "recurrent", False))

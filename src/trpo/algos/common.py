@@ -109,8 +109,7 @@ def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor,
     if cfg.normalize_advantages:
         adv = normalize(adv)
     check_finite("advantages", adv)
-    obs = b.inputs()
-    return obs, (obs if b.seq is None else b.inputs(critic=True)), b.rows(b.actions), adv, targets
+    return b.inputs(), b.inputs(critic=True), b.rows(b.actions), adv, targets
 
 
 @torch.no_grad()

@@ -46,7 +46,7 @@ class Reinforce(PolicyAndCriticAdam):
         cfg, actor = self.cfg, self.actor
         b = batch.to(self.device)
         obs, actions = b.inputs(), b.rows(b.actions)  # rows: steps, or chunks of a recurrent policy's
-        critic_obs = obs if b.seq is None else b.inputs(critic=True)
+        critic_obs = b.inputs(critic=True)
 
         # 1-2. the weights of grad log pi: reward-to-go minus the baseline (a2c: the advantages)
         weights, targets, extra = self.weights(b, obs, critic_obs, actions)
