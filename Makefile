@@ -14,8 +14,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e .
 	touch $@
 
+# The tests take the bench extra too: sb3-contrib's TRPO is an independent reference for one test.
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[test]'
+	$(PIP) -e '.[test,bench]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -30,20 +31,21 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -n 2 --timeout 900 tests
 
-## make test-floor: the env-facing tests again with the oldest Gymnasium the package declares
-## (pyproject: gymnasium>=1.1), in its own venv. torch stays at the pin: its floor (2.4) exists on
-## PyPI only as a multi-GB CUDA build. Deselected there: the bitwise-resume state comparison
-## (gymnasium 1.1's PassiveEnvChecker creates its check-once flag `checked_data_reuse` lazily, so a
-## resumed env's wrapper state holds one flag more; metrics and parameters are still bitwise equal).
+## make test-floor: the test suite again (all but the slow learning tests and Ray) on the oldest
+## torch and Gymnasium the package declares (pyproject: torch>=2.4, gymnasium>=1.1; the versions:
+## constraints-floor.txt), in its own venv. torch 2.4 comes from PyPI as its CUDA build (~3 GB
+## download, once per venv). Deselected there: the bitwise-resume state comparisons (gymnasium
+## 1.1's PassiveEnvChecker creates its check-once flag `checked_data_reuse` lazily, so a resumed
+## env's wrapper state holds one flag more; metrics and parameters are still bitwise equal).
 FLOOR_VENV := .venv-floor
 test-floor:
 	$(PYTHON) -m venv $(FLOOR_VENV)
-	$(FLOOR_VENV)/bin/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[test]' 'gymnasium[mujoco]==1.1.1'
+	$(FLOOR_VENV)/bin/python -m pip install --disable-pip-version-check -q -c constraints-floor.txt -e '.[test,bench]'
+	$(FLOOR_VENV)/bin/python -c "import torch, gymnasium; print('floor: torch', torch.__version__, 'gymnasium', gymnasium.__version__)"
 	$(FLOOR_VENV)/bin/python -m pytest -n 2 --timeout 900 -m "not slow" --ignore tests/rollout/test_ray_sampler.py \
 	    --deselect "tests/reliability/test_rel_resume.py::test_exact_resume_in_fresh_process_is_bitwise[sync]" \
 	    --deselect "tests/test_recurrent.py::test_recurrent_resume_is_bitwise" \
-	    tests/rollout tests/test_training_runs.py tests/reliability tests/test_user_envs_and_runs.py tests/functional \
-	    tests/test_recurrent.py
+	    tests
 
 ## make test-fast: everything but the slow learning tests
 test-fast: install-test

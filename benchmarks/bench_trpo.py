@@ -103,6 +103,16 @@ def zoo_params(env_id: str, peer: str = "trpo") -> dict:
     return dict(n_envs=1, normalize=False)  # sb3-contrib defaults
 
 
+def peer_env_kwargs(a) -> dict:
+    """The env keyword arguments of our resolved config (a preset's, e.g. Ant without contact
+    forces, and --set env_kwargs): the peer trains and evaluates the same env as ours."""
+    from trpo.config import Config, parse_overrides
+    from trpo.resolve import apply_preset
+
+    cfg = apply_preset(Config(env_id=a.env).replace(**parse_overrides(a.set or [])))
+    return dict(cfg.env_kwargs or {})
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -209,7 +219,8 @@ def worker_peer(a) -> dict:
     for k, v in hp.items():  # RL-Zoo's "lin_X": linear decay from X to 0 (progress goes 1 -> 0)
         if isinstance(v, str) and v.startswith("lin_"):
             hp[k] = (lambda x0: lambda progress: progress * x0)(float(v[4:]))
-    env = make_vec_env(a.env, n_envs=n_envs, seed=a.seed)
+    env_kwargs = peer_env_kwargs(a)
+    env = make_vec_env(a.env, n_envs=n_envs, seed=a.seed, env_kwargs=env_kwargs)
     if normalize:
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
     recurrent = a.peer == "recurrentppo"
@@ -218,7 +229,7 @@ def worker_peer(a) -> dict:
         model = RecurrentPPO("MlpLstmPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
     else:
         model = TRPO("MlpPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
-    eval_env = gym.make(a.env)
+    eval_env = gym.make(a.env, **env_kwargs)
 
     def evaluate(episodes: int, seed: int) -> tuple[float, float]:
         """As our Agent.evaluate: deterministic, episode i on an env reset with seed + i, the
@@ -292,7 +303,7 @@ def worker_peer(a) -> dict:
             "steps_per_s": model.num_timesteps / wall, "final_eval_return": mean, "final_eval_std": std,
             "train_return_last": float(np.mean(ep)) if ep else float("nan"), "peak_rss_mb": peak_rss_mb(),
             "torch_threads": torch.get_num_threads(), "peer": "RecurrentPPO" if recurrent else "TRPO",
-            "hyperparameters": zoo_params(a.env, a.peer),
+            "hyperparameters": zoo_params(a.env, a.peer), "env_kwargs": env_kwargs,
             "eval_curve": curve, "train_curve": train_curve}
 
 
