@@ -139,8 +139,8 @@ class Config:
         "Read max_kl and cg_damping per action dimension (continuous actions): with d action "
         "dimensions the run bounds the KL by max_kl * d and damps with cg_damping * d, which is "
         "sb3-contrib's TRPO (its KL is the mean over action dimensions, so RL-Zoo's MuJoCo "
-        "results used this trust region). Resolved into max_kl and cg_damping when the run "
-        "starts (config.toml records the values used); no effect for discrete actions."))
+        "results used this trust region). config.toml keeps max_kl and cg_damping as given; "
+        "no effect for discrete actions."))
     fvp_subsample: float = _f(1.0, range=(0.0, 1.0, False, True), help=(
         "Fraction of a single-path batch used for Fisher-vector products, in (0, 1]; the TRPO paper "
         "uses 0.1 (App. C.1); docs/benchmarks.md measures the trade-off. Vine always uses all of "

@@ -281,10 +281,33 @@ def _mean_std(vals: list[float]) -> tuple[float, float, int]:
     return float(v.mean()), (float(v.std(ddof=1)) if v.size > 1 else NAN), int(v.size)
 
 
+def _action_dims(config: dict) -> int | None:
+    """The trust-region scale of a kl_per_action_dim run (``trust_region_scale``), from its env id
+    and env_kwargs; None when the env cannot be made here."""
+    try:
+        import gymnasium as gym
+
+        from trpo.algos.trust_region import trust_region_scale
+        from trpo.config import from_dict
+        from trpo.rollout.env_ids import lookup
+
+        env = gym.make(lookup(config["env_id"]), **(config.get("env_kwargs") or {}))
+        try:
+            return trust_region_scale(from_dict(config), env.action_space)
+        finally:
+            env.close()
+    except Exception:  # an env only the run's own factory could make
+        return None
+
+
 def _kl_reference(run: Run) -> tuple[str, float] | None:
     """The KL bound a run's algorithm works against: delta for trpo/npg, kl_target for ppo-kl."""
     if run.algo in TRUST_REGION:
-        return "δ = max_kl", _num(run.config.get("max_kl"))
+        delta = _num(run.config.get("max_kl"))
+        if not run.config.get("kl_per_action_dim"):
+            return "δ = max_kl", delta
+        d = _action_dims(run.config)
+        return (f"δ = max_kl × {d} action dims", delta * d) if d else ("δ (max_kl per action dim)", delta)
     if run.algo == "ppo-kl":
         return "kl_target", _num(run.config.get("kl_target"))
     return None

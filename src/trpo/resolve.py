@@ -132,28 +132,6 @@ def apply_preset(cfg: Config) -> Config:
     return cfg.replace(**changes, preset=p.name)
 
 
-def per_action_dim_trust_region(cfg: Config, spec: EnvSpec) -> Config:
-    """``kl_per_action_dim``: max_kl and cg_damping times the number d of action dimensions of a
-    continuous (Box) action space, the flag then cleared so that a replay or a resume of the
-    recorded config does not scale again.
-
-    sb3-contrib's TRPO constrains ``kl_divergence(pi, pi_old).mean()`` with a diagonal Gaussian
-    whose KL comes per dimension, so the mean runs over states *and* the d dimensions: it bounds
-    (1/d) E_s[KL] by delta and damps the Fisher of that (1/d-scaled) KL. The same step in terms of
-    the joint KL (the TRPO paper's, and this package's) is delta * d with damping * d: x =
-    (F/d + lambda I)^-1 g = d (F + d lambda I)^-1 g, and beta x is unchanged by the scale of x."""
-    import gymnasium as gym
-    import numpy as np
-
-    _, act_space = spec.spaces()
-    scale = int(np.prod(act_space.shape)) if isinstance(act_space, gym.spaces.Box) else 1
-    def times(v: float) -> float:  # 0.1 * 3 -> 0.3, not 0.30000000000000004, in config.toml
-        return float(f"{v * scale:.12g}")
-
-    return dataclasses.replace(cfg, max_kl=times(cfg.max_kl), cg_damping=times(cfg.cg_damping),
-                               kl_per_action_dim=False)
-
-
 def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = True) -> tuple[Config, EnvSpec]:
     """The resolved config and the run's EnvSpec (see the module docstring). ``presets=False``
     for a resumed run, whose saved config had its preset applied already."""
@@ -169,8 +147,6 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
             raise ConfigError("config key 'video_every' records videos with moviepy: pip install 'trpo[video]'")
     if presets:
         cfg = apply_preset(cfg)
-    if cfg.kl_per_action_dim:
-        cfg = per_action_dim_trust_region(cfg, EnvSpec.from_config(cfg, env_fn))
     samplers = ALGOS[cfg.algo].samplers
     sampler = cfg.sampler if cfg.sampler in samplers else samplers[0]
     device = resolve_device(cfg.device)

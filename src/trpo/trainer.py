@@ -27,6 +27,7 @@ from trpo.agent import Agent
 from trpo.algos import get_learner
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
+from trpo.algos.trust_region import effective_trust_region
 from trpo.diagnostics import RunWatch, initial_report
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.normalize import RewardScaler
@@ -117,7 +118,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         check_env(env)
     obs_space, act_space = env.spaces()
     agent = Agent(cfg, obs_space, act_space, device, env=env)
-    learner = get_learner(cfg.algo)(agent.actor, agent.critic, cfg, device)
+    # kl_per_action_dim: the learner bounds the KL by max_kl * d (config.toml keeps max_kl as given)
+    learner = get_learner(cfg.algo)(agent.actor, agent.critic, effective_trust_region(cfg, act_space), device)
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
     sampler = None
     try:
@@ -204,7 +206,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
 
     last_return, last_length = float("nan"), float("nan")
     interrupted = stop_reason = None
-    watch = RunWatch(cfg, agent, enabled=cfg.warnings)
+    watch = RunWatch(effective_trust_region(cfg, agent.act_space), agent, enabled=cfg.warnings)
     tracker = make_tracker(cfg, run.path)
     mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:

@@ -11,8 +11,9 @@ import torch
 
 from trpo import Config
 from trpo.algos.common import frozen_policy, normalize, policy_objective
-from trpo.algos.trust_region import trust_region_step
+from trpo.algos.trust_region import effective_trust_region, trust_region_step
 from trpo.policies import GaussianActor
+import trpo
 from trpo.resolve import resolve_run
 
 
@@ -83,14 +84,59 @@ def test_step_equals_the_per_dimension_mean_kl_trust_region():
         torch.set_default_dtype(torch.float32)
 
 
-@pytest.mark.parametrize("env_id, d", [("Hopper-v5", 3), ("Pendulum-v1", 1), ("CartPole-v1", None)])
-def test_resolved_into_max_kl_and_damping_once(env_id, d, tmp_path):
-    cfg, _ = resolve_run(Config(env_id=env_id, preset="", kl_per_action_dim=True, max_kl=0.01, cg_damping=0.1))
-    scale = d or 1  # discrete actions: unchanged
-    assert (cfg.max_kl, cfg.cg_damping, cfg.kl_per_action_dim) == (pytest.approx(0.01 * scale), pytest.approx(0.1 * scale), False)
-    assert str(cfg.cg_damping) == str(round(0.1 * scale, 6))  # 0.3, not 0.30000000000000004
-    again, _ = resolve_run(cfg, presets=False)  # a resume or replay of the recorded config: no second scaling
-    assert (again.max_kl, again.cg_damping) == (cfg.max_kl, cfg.cg_damping)
+@pytest.mark.parametrize("space, d", [(gym.spaces.Box(-1, 1, (3,)), 3), (gym.spaces.Box(-1, 1, (2, 2)), 4),
+                                      (gym.spaces.Discrete(4), 1)])
+def test_effective_trust_region(space, d):
+    cfg = Config(env_id="Hopper-v5", kl_per_action_dim=True, max_kl=0.01, cg_damping=0.1)
+    eff = effective_trust_region(cfg, space)
+    assert (eff.max_kl, eff.cg_damping) == (pytest.approx(0.01 * d), pytest.approx(0.1 * d))
+    assert effective_trust_region(cfg.replace(kl_per_action_dim=False), space) == cfg.replace(kl_per_action_dim=False)
+
+
+def test_a_run_steps_with_the_scaled_bound_and_its_config_replays_the_same(tmp_path, monkeypatch):
+    """config.toml keeps max_kl as given with the flag; the learner gets max_kl * d; a replay of the
+    recorded config (which re-applies its preset) and a resume do not scale twice."""
+    import trpo.algos.trpo as trpo_mod
+    from trpo.trainer import train
+
+    seen = []
+    step = trpo_mod.trust_region_step
+
+    def spy(actor, objective, kl_obs, kl_old, cfg, *a, **kw):
+        seen.append((cfg.max_kl, cfg.cg_damping))
+        return step(actor, objective, kl_obs, kl_old, cfg, *a, **kw)
+
+    monkeypatch.setattr(trpo_mod, "trust_region_step", spy)
+    base = dict(total_steps=4096, eval_episodes=1, eval_periodic_episodes=0, check_env=False, critic_fit="inline")
+    train(Config(env_id="HalfCheetah-v5", **base), tmp_path / "a", progress=False)  # its preset sets the flag
+    saved = trpo.load_toml(tmp_path / "a" / "config.toml")
+    assert saved.kl_per_action_dim and (saved.max_kl, saved.cg_damping) == (0.01, 0.1)
+    assert seen == [(0.06, 0.6)] * 2  # HalfCheetah: 6 action dimensions
+    seen.clear()
+    train(saved, tmp_path / "b", progress=False)  # trpo train --config a/config.toml
+    assert seen == [(0.06, 0.6)] * 2
+    seen.clear()
+    train(saved.replace(total_steps=6144), progress=False, resume=tmp_path / "a")
+    assert seen == [(0.06, 0.6)]
+
+
+def test_the_report_draws_the_bound_the_run_used(tmp_path):
+    from trpo.report import Run, _kl_reference
+
+    def run(**config):
+        return Run(path=tmp_path, label="run", config={"env_id": "Hopper-v5", "algo": "trpo", "max_kl": 0.01, **config},
+                   metrics={}, summary=None)
+
+    label, delta = _kl_reference(run(kl_per_action_dim=True))
+    assert delta == pytest.approx(0.03) and "3 action dims" in label
+    assert _kl_reference(run()) == ("δ = max_kl", 0.01)
+
+
+def test_the_halfcheetah_and_ant_presets_use_it_and_the_others_do_not():
+    for env_id, per_dim in [("HalfCheetah-v5", True), ("Ant-v5", True), ("Hopper-v5", False), ("Walker2d-v5", False),
+                            ("Swimmer-v5", False), ("Humanoid-v5", False), ("Pendulum-v1", False)]:
+        cfg, _ = resolve_run(Config(env_id=env_id))
+        assert cfg.kl_per_action_dim == per_dim and (cfg.max_kl, cfg.cg_damping) == (0.01, 0.1), env_id
 
 
 def test_step_equals_sb3_contribs_trpo_step_on_one_batch():

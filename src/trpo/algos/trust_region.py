@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import gymnasium as gym
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -14,6 +16,30 @@ from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
 from trpo.functional.fisher import gauss_newton_fvp, tanh_mlp_gauss_newton_fvp
 from trpo.policies import Actor, flat_params, set_flat_params, tanh_mlp_linears
+
+
+def trust_region_scale(cfg: Config, act_space) -> int:
+    """d, the number of action dimensions, when ``cfg.kl_per_action_dim`` and the actions are
+    continuous (Box); else 1. The run bounds the joint KL by max_kl * d and damps by cg_damping * d.
+
+    sb3-contrib's TRPO constrains ``kl_divergence(pi, pi_old).mean()`` with a diagonal Gaussian
+    whose KL comes per dimension, so its mean runs over states *and* the d dimensions: it bounds
+    (1/d) E_s[KL] by delta and damps the Fisher of that KL, F/d. On the joint KL that is delta * d
+    with damping * d: x = (F/d + lambda I)^-1 g = d (F + d lambda I)^-1 g, and beta x does not
+    depend on the scale of x."""
+    if cfg.kl_per_action_dim and isinstance(act_space, gym.spaces.Box):
+        return int(np.prod(act_space.shape))
+    return 1
+
+
+def effective_trust_region(cfg: Config, act_space) -> Config:
+    """``cfg`` with max_kl and cg_damping as the trust-region step uses them (``trust_region_scale``)."""
+    d = trust_region_scale(cfg, act_space)
+
+    def times_d(v: float) -> float:  # 0.1 * 3 = 0.3, not 0.30000000000000004
+        return float(f"{v * d:.12g}")
+
+    return cfg if d == 1 else cfg.replace(max_kl=times_d(cfg.max_kl), cg_damping=times_d(cfg.cg_damping))
 
 
 def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...], damping: float) -> Callable[[Tensor], Tensor] | None:
