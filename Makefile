@@ -31,7 +31,7 @@ demo: install
 test: install-test
 	$(BIN)/python -m pytest -n 2 --timeout 900 tests
 
-## make test-floor: the test suite again (all but the slow learning tests and Ray) on the oldest
+## make test-floor: the test suite again (all but the slow learning tests and the Ray sampler's) on the oldest
 ## torch and Gymnasium the package declares (pyproject: torch>=2.4, gymnasium>=1.1; the versions:
 ## constraints-floor.txt), in its own venv. torch 2.4 comes from PyPI as its CUDA build (~3 GB
 ## download, once per venv). Deselected there: the bitwise-resume state comparisons (gymnasium

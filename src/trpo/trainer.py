@@ -25,9 +25,9 @@ import torch
 from trpo import __version__
 from trpo.agent import Agent
 from trpo.algos import get_learner
+from trpo.algos.trust_region import effective_trust_region
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
-from trpo.algos.trust_region import effective_trust_region
 from trpo.diagnostics import RunWatch, initial_report
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.normalize import RewardScaler
