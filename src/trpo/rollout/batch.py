@@ -69,6 +69,7 @@ class Batch:
     vine: VineData | None = None  # vine sampling's rollout set and Q-hat (single path: None)
     extras: dict = field(default_factory=dict)  # what a learner's rollout_fn computed (A3C: gradients)
     seq: SeqData | None = None  # recurrent policies: episode starts and hidden states (MLP: None)
+    _chunked: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # inputs(), made once
 
     @property
     def done(self) -> Tensor:
@@ -95,9 +96,13 @@ class Batch:
         batch's Sequences, each chunk from that network's stored state at its first step."""
         if self.seq is None:
             return self.flat(self.obs)
-        s, L = self.seq, self.seq.seq_len
-        states = s.critic_states if critic else s.actor_states
-        return Sequences(chunk(self.obs, L), chunk(s.starts, L), chunk(states, L)[:, 0])
+        s, L, key = self.seq, self.seq.seq_len, "critic" if critic else "actor"
+        if key not in self._chunked:  # one copy of the chunked frames for both networks and every call
+            if "obs" not in self._chunked:
+                self._chunked["obs"] = chunk(self.obs, L), chunk(s.starts, L)
+            states = s.critic_states if critic else s.actor_states
+            self._chunked[key] = Sequences(*self._chunked["obs"], chunk(states, L)[:, 0])
+        return self._chunked[key]
 
     def unrows(self, x: Tensor) -> Tensor:
         """The inverse of ``rows``: back to (T, N, ...)."""
@@ -105,5 +110,5 @@ class Batch:
 
     def to(self, device: torch.device) -> "Batch":
         moved = {k: (v.to(device) if isinstance(v, (Tensor, VineData, SeqData)) else v)
-                 for k, v in self.__dict__.items()}
+                 for k, v in self.__dict__.items() if k != "_chunked"}
         return Batch(**moved)
