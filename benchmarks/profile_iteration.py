@@ -84,7 +84,7 @@ def main(argv=None):
     envs = env.make_vector(cfg.num_envs)
     envs.step = timed("sampling: env step", envs.step)
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
-    learner = learner_cls(agent.actor, agent.critic, cfg, device)
+    learner = learner_cls(agent.actor, agent.critic, TR.effective_trust_region(cfg, envs.single_action_space), device)
     sampler = SP.SinglePathSampler(envs, agent.actor, agent.obs_norm, RewardScaler(cfg.num_envs, cfg.gamma,
                                    cfg.normalize_rewards), cfg.steps_per_env, cfg.seed, device,
                                    critic=agent.critic, seq_len=cfg.seq_len)
