@@ -21,7 +21,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 GAMES = ["Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"]
-ALGOS = ["trpo", "ppo"]
+ALGOS = ["trpo", "trpo-damping0.1", "ppo"]  # trpo-damping0.1: the minatar preset before cg_damping 0.001
 # gymnax-blines PPO at 10M steps (the reference numbers of the MinAtar issue); Seaquest: none given
 PPO_10M = {"Asterix": 15, "Breakout": 28, "Freeway": 58, "SpaceInvaders": 131}
 
