@@ -12,19 +12,11 @@ backward (the Fisher-vector products) does not depend on a fused kernel (docs/re
 from __future__ import annotations
 
 import argparse
-import platform
-import subprocess
 import time
 
 import torch
 
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
+from bench_trpo import cpu_model  # lscpu's model name, CPUs and hypervisor
 
 
 def main(argv=None) -> None:

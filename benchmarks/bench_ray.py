@@ -165,8 +165,7 @@ def _update_time(env_id: str, batch: int, repeats: int = 2, **overrides) -> dict
 
     from trpo import Config
     from trpo.agent import Agent
-    from trpo.algos import get_learner
-    from trpo.algos.trust_region import effective_trust_region
+    from trpo.algos import build_learner
     from trpo.normalize import RewardScaler
     from trpo.resolve import resolve_run
     from trpo.rollout.base import SamplerContext
@@ -182,7 +181,7 @@ def _update_time(env_id: str, batch: int, repeats: int = 2, **overrides) -> dict
                                                RewardScaler(n, cfg.gamma, cfg.normalize_rewards), torch.device("cpu")))
     b = s.collect()
     s.close()
-    learner = get_learner("trpo")(agent.actor, agent.critic, effective_trust_region(cfg, a), torch.device("cpu"))
+    learner = build_learner(cfg, agent, torch.device("cpu"))
     times = []
     for _ in range(repeats):
         t = time.perf_counter()

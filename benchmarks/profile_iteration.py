@@ -32,7 +32,7 @@ def main(argv=None):
     import trpo.algos.trust_region as TR
     import trpo.rollout.single_path as SP
     from trpo.agent import Agent
-    from trpo.algos import get_learner
+    from trpo.algos import build_learner, get_learner
     from trpo.config import Config, parse_overrides
     from trpo.normalize import RewardScaler
     from trpo.resolve import resolve_run
@@ -84,7 +84,7 @@ def main(argv=None):
     envs = env.make_vector(cfg.num_envs)
     envs.step = timed("sampling: env step", envs.step)
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, device)
-    learner = learner_cls(agent.actor, agent.critic, TR.effective_trust_region(cfg, envs.single_action_space), device)
+    learner = build_learner(cfg, agent, device)
     sampler = SP.SinglePathSampler(envs, agent.actor, agent.obs_norm, RewardScaler(cfg.num_envs, cfg.gamma,
                                    cfg.normalize_rewards), cfg.steps_per_env, cfg.seed, device,
                                    critic=agent.critic, seq_len=cfg.seq_len)

@@ -24,7 +24,7 @@ import torch
 
 from trpo import __version__
 from trpo.agent import Agent
-from trpo.algos import get_learner
+from trpo.algos import build_learner
 from trpo.algos.trust_region import effective_trust_region
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
@@ -118,8 +118,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         check_env(env)
     obs_space, act_space = env.spaces()
     agent = Agent(cfg, obs_space, act_space, device, env=env)
-    # kl_per_action_dim: the learner bounds the KL by max_kl * d (config.toml keeps max_kl as given)
-    learner = get_learner(cfg.algo)(agent.actor, agent.critic, effective_trust_region(cfg, act_space), device)
+    learner = build_learner(cfg, agent, device)  # kl_per_action_dim folded in; config.toml keeps cfg as given
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
     sampler = None
     try:
