@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -38,6 +37,8 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from trpo.system import cpu_model
 
 HERE = Path(__file__).resolve().parent
 PONG = "ALE/Pong-v5"
@@ -54,17 +55,6 @@ PONG_RUNS = {
 # frame batch's float copy (4,096 x 4 x 84 x 84 float32 = 462 MB) to the OS and faulting it back in
 # zeroed on the next forward pass. "after+malloc" shows what it would give (--malloc-variant).
 MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "2147483647", "MALLOC_TRIM_THRESHOLD_": "2147483647"}
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        m = re.search(r"Model name:\s*(.+)", out)
-        if m:
-            return m.group(1).strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 # ------------------------------------------------------------------------------------- workers

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from bench_trpo import cpu_model  # lscpu's model name, CPUs and hypervisor
+from trpo.system import cpu_model  # lscpu's model name, CPUs and hypervisor
 
 
 def main(argv=None) -> None:

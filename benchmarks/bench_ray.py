@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from trpo.system import cpu_model
+
 RESULTS = Path(__file__).parent / "results"
 LAYOUTS = {"local": {"backend": "local", "num_envs": 8},
            "ray-1": {"backend": "ray", "workers": 1, "num_envs": 8},
@@ -43,11 +45,6 @@ LAYOUTS = {"local": {"backend": "local", "num_envs": 8},
 
 
 def machine() -> dict:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")), "?")
-    except OSError:
-        model = "?"
     import gymnasium
     import torch
     try:
@@ -55,7 +52,7 @@ def machine() -> dict:
         ray_version = ray.__version__
     except ImportError:
         ray_version = None
-    return {"cpu_model": model, "cpus": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+    return {"cpu_model": cpu_model(), "cpus": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "python": platform.python_version(), "torch": torch.__version__, "gymnasium": gymnasium.__version__,
             "ray": ray_version}
 

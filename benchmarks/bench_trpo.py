@@ -62,6 +62,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from trpo.system import cpu_model  # lscpu's model name, CPUs and hypervisor
+
 # default --threshold per env: the evaluation return that counts as "reached" for time to threshold
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "Hopper-v5": 2500.0,
               "trpo/CartPoleNoVelocity-v1": 475.0, "trpo/PendulumNoVelocity-v1": -300.0}
@@ -78,6 +80,9 @@ ZOO = {
                    sub_sampling_factor=1, cg_max_steps=25, cg_damping=0.1, n_critic_updates=20,
                    learning_rate=1e-3),
 }
+# RL-Zoo's per-env MuJoCo entries on top of its defaults (its -v3 ids; the same tasks in -v5)
+ZOO["Swimmer-v5"] = dict(ZOO["mujoco"], gamma=0.9999)
+ZOO["HalfCheetah-v5"] = dict(ZOO["mujoco"], target_kl=0.04)
 # rl-baselines3-zoo hyperparams/ppo_lstm.yml (RecurrentPPO, MlpLstmPolicy: an LSTM of 256 units,
 # actor and critic each their own); its CartPoleNoVel-v1 / PendulumNoVel-v1 are these ids' tasks.
 # "lin_X" schedules decay linearly from X to 0 over the run.
@@ -343,17 +348,6 @@ def return_at(curve: list, t: float) -> float | None:
     """The last evaluation return at or before training wall time t (None if none was)."""
     before = [ret for _, wall, ret in curve if wall <= t]
     return before[-1] if before else None
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-        model = info.get("Model name", "").strip()
-        hyp = info.get("Hypervisor vendor", "").strip()
-        return f"{model}, {info.get('CPU(s)', '?').strip()} CPU(s)" + (f", {hyp} VM" if hyp else "")
-    except OSError:
-        return platform.processor() or platform.machine()
 
 
 def pairs(rows: list[dict], threshold: float | None, wall_budget: float | None) -> list[dict]:

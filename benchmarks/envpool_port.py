@@ -37,12 +37,13 @@ import json
 import os
 import platform
 import re
-import subprocess
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from trpo.system import cpu_model
 
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5"]
 # qpos entries left out of the observation (x; x and y), which the dynamics do not depend on
@@ -463,12 +464,6 @@ def compare_rollouts(ep: dict, gy: dict) -> dict:
 
 # ----------------------------------------------------------------------------------------------
 def machine() -> dict:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        cpu = re.search(r"Model name:\s*(.+)", lscpu)
-        cpu = cpu.group(1).strip() if cpu else platform.processor()
-    except (OSError, subprocess.SubprocessError):
-        cpu = platform.processor()
     versions = {"python": platform.python_version()}
     from importlib.metadata import PackageNotFoundError, version
     for p in ("envpool", "gymnasium", "mujoco", "numpy", "scipy", "torch"):
@@ -477,7 +472,7 @@ def machine() -> dict:
         except PackageNotFoundError:
             versions[p] = None
     versions["envpool_builtin_mujoco"] = envpool_mujoco_version()
-    return {"cpu": cpu, "cores": os.cpu_count(), "loadavg": os.getloadavg(), "versions": versions}
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "loadavg": os.getloadavg(), "versions": versions}
 
 
 def envpool_mujoco_version() -> str | None:

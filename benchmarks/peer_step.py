@@ -7,11 +7,8 @@ two steps, and how the Fisher-vector products compare; with the CPU model.
 
 tests/algos/test_kl_per_action_dim.py checks the same agreement on Hopper in every CI run.
 """
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_trpo import cpu_model  # noqa: E402
+from trpo.system import cpu_model
 
 print(cpu_model())
 import copy, torch, numpy as np

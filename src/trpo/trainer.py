@@ -36,6 +36,7 @@ from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.envs import check_env
 from trpo.runs import RunDir, default_run_dir
+from trpo.system import cpu_model, usable_cores
 
 # callback(row, agent) after every iteration; a true return value stops the run cleanly
 Callback = Callable[[dict, Agent], Any]
@@ -270,7 +271,9 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                "vector_mode": cfg.vector_mode, "device": cfg.device, "backend": cfg.backend,
                **sampler.summary(),  # e.g. the Ray sampler's worker count and restarts
                "best_eval_return": counters["best_eval"] if counters["evals"] else None,
-               "warnings": watch.fired}
+               "warnings": watch.fired,
+               # where the figures above were measured: speeds and seeded results depend on it
+               "machine": {"cpu": cpu_model(), "usable_cores": usable_cores(), "torch": torch.__version__}}
     if not interrupted:
         mean, std, _ = agent.evaluate(cfg.eval_episodes)
         summary.update(final_eval_return_mean=mean, final_eval_return_std=std, final_eval_episodes=cfg.eval_episodes)

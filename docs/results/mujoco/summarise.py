@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import platform
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from trpo.system import cpu_model
 
 HERE = Path(__file__).resolve().parent
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5"]
@@ -36,17 +37,6 @@ OTHERS = {
     "Swimmer-v5": "RL-Zoo 366; baselines 95; Tianshou 41",
     "Ant-v5": "RL-Zoo 1 run 4,982; Tianshou 2,867",
 }
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def eval_curve(run: Path) -> tuple[np.ndarray, np.ndarray]:
