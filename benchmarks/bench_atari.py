@@ -20,9 +20,9 @@ Every run is its own subprocess, interleaved per repeat (before, before+envpool,
 after, before, ...) so a machine under varying load hurts all alike; the speedup is the ratio of
 medians. Then: env stepping alone (8 envs, random actions, both backends), MinAtar training
 (single path and vine) and a breakdown per iteration (env step / acting / GAE + pi_old / policy
-gradient / Fisher-vector products / line search / critic fit / the rest), measured by wrapping the
-library's own functions in an inline-critic run (with ``critic_fit = process`` the critic fit
-overlaps the policy step on the second core). Writes benchmarks/results/atari-<time>.json.
+gradient / Fisher-vector products / line search / critic fit / the rest), measured by
+benchmarks/profile_iteration.py's timers in an inline-critic run (with ``critic_fit = process`` the
+critic fit overlaps the policy step on the second core). Writes benchmarks/results/atari-<time>.json.
 """
 from __future__ import annotations
 
@@ -120,110 +120,17 @@ def worker_envstep(a) -> dict:
 
 
 def worker_breakdown(a) -> dict:
-    """ms per iteration of each part, by wrapping the functions the real code path calls."""
-    import tempfile
-
-    import trpo.algos.trpo as T
-    import trpo.algos.trust_region as TR
-    import trpo.rollout.single_path as SP
-    from trpo.rollout.envs import EnvSpec
-    from trpo.trainer import train
-
-    acc: dict[str, float] = defaultdict(float)
-    cpu: dict[str, float] = defaultdict(float)   # process CPU time (all threads: EnvPool's too)
-    calls: dict[str, int] = defaultdict(int)
-    counting = [False]
-
-    def timed(label, fn):  # the wrapped parts never call one another: no time is counted twice
-        def wrapper(*args, **kw):
-            t, c = time.perf_counter(), time.process_time()
-            out = fn(*args, **kw)
-            if counting[0]:
-                acc[label] += time.perf_counter() - t
-                cpu[label] += time.process_time() - c
-                calls[label] += 1
-            return out
-        return wrapper
-
-    # sampling: env stepping and acting
-    make_vector = EnvSpec.make_vector
-
-    def make_vector_timed(self, *args, **kw):
-        envs = make_vector(self, *args, **kw)
-        envs.step = timed("env step", envs.step)
-        return envs
-    EnvSpec.make_vector = make_vector_timed
-    make_policy = SP.make_policy
-
-    def make_policy_timed(actor, device):
-        pol = make_policy(actor, device)
-        pol.act = timed("acting (policy forward + sample)", pol.act)
-        return pol
-    SP.make_policy = make_policy_timed
-    # the update's parts (where the learner looks them up)
-    for mod, name, label in [(T, "gae_batch", "GAE + critic values"), (T, "frozen_policy", "pi_old forward"),
-                             (T, "fit_critic", "critic fit"), (TR, "flat_grad", "policy gradient (forward + backward)"),
-                             (TR, "backtracking_line_search", "line search")]:
-        if hasattr(mod, name):
-            setattr(mod, name, timed(label, getattr(mod, name)))
-
-    def fvp_factory(make):
-        def build(*args, **kw):
-            fvp = make(*args, **kw)
-            return timed("Fisher-vector products (CG)", fvp) if fvp is not None else None
-        return build
-    for name in ("gauss_newton_fvp", "fisher_vector_product", "written_out_fvp"):
-        if hasattr(TR, name):
-            setattr(TR, name, fvp_factory(getattr(TR, name)))
-    iters = {"n": 0}
-    total = defaultdict(float)
-    collect, update = SP.SinglePathSampler.collect, T.TRPO.update
-
-    def collect_timed(self, *args, **kw):
-        counting[0] = iters["n"] >= a.warmup
-        t, c = time.perf_counter(), time.process_time()
-        out = collect(self, *args, **kw)
-        if counting[0]:
-            total["sampling"] += time.perf_counter() - t
-            total["sampling_cpu"] += time.process_time() - c
-        return out
-
-    def update_timed(self, *args, **kw):
-        t, c = time.perf_counter(), time.process_time()
-        out = update(self, *args, **kw)
-        if counting[0]:
-            total["update"] += time.perf_counter() - t
-            total["update_cpu"] += time.process_time() - c
-        iters["n"] += 1
-        return out
-    SP.SinglePathSampler.collect, T.TRPO.update = collect_timed, update_timed
+    """ms per iteration of each part (wall and CPU), by profile_iteration's timers around the
+    functions the real code path calls; the critic fitted inline so its CPU time is counted here."""
+    from profile_iteration import breakdown, table
 
     overrides = {**json.loads(a.overrides), "critic_fit": "inline"}
-    cfg = _config(a.env, overrides, a.seed)
-    from trpo.resolve import resolve_run
-    resolved, _ = resolve_run(cfg)
-    cfg = cfg.replace(total_steps=(a.iters + a.warmup) * resolved.batch_steps)
-    with tempfile.TemporaryDirectory() as d:
-        train(cfg, run_dir=Path(d) / "run", progress=False)
-    n = a.iters
-
-    def parts(acc, sampling, update):
-        ms = {k: 1e3 * v / n for k, v in acc.items()}
-        sampled = ("env step", "acting (policy forward + sample)")
-        ms["sampling: the rest"] = 1e3 * sampling / n - sum(ms.get(k, 0) for k in sampled)
-        ms["update: the rest (entropy, value loss, KL, ...)"] = 1e3 * update / n - sum(
-            v for k, v in ms.items() if k not in (*sampled, "sampling: the rest"))
-        return ms
-    ms = parts(acc, total["sampling"], total["update"])
-    cpu_ms = parts(cpu, total["sampling_cpu"], total["update_cpu"])
-    it_ms = 1e3 * (total["sampling"] + total["update"]) / n
-    it_cpu_ms = 1e3 * (total["sampling_cpu"] + total["update_cpu"]) / n
-    return {"env": a.env, "name": a.name, "overrides": overrides, "iters": n, "batch_steps": resolved.batch_steps,
-            "ms_per_iter": it_ms, "steps_per_s": resolved.batch_steps / it_ms * 1e3, "parts_ms": ms,
-            "cpu_ms_per_iter": it_cpu_ms, "parts_cpu_ms": cpu_ms,
-            "calls_per_iter": {k: v / n for k, v in calls.items()},
+    b = breakdown(_config(a.env, overrides, a.seed), a.iters, a.warmup)
+    resolved = b.pop("resolved")
+    return {"env": a.env, "name": a.name, "overrides": overrides, **b,
             "resolved": {k: getattr(resolved, k) for k in ("vector_mode", "preset", "batch_steps", "fvp_subsample",
-                                                           "critic_epochs", "cnn")}}
+                                                           "critic_epochs", "cnn")},
+            "table": table({**b, "resolved": resolved})}
 
 
 WORKERS = {"train": worker_train, "envstep": worker_envstep, "breakdown": worker_breakdown}
@@ -245,16 +152,6 @@ def run_worker(kind: str, env: str, name: str, overrides: dict, a, timeout: floa
     res["process_wall_s"] = time.perf_counter() - t
     print(f"  {kind:9s} {env:20s} {name:15s} {res['steps_per_s']:8.0f} steps/s", flush=True)
     return res
-
-
-def breakdown_table(b: dict) -> str:
-    lines = [f"{b['env']} ({b['name']}: {b['resolved']}): {b['ms_per_iter']:.0f} ms wall, "
-             f"{b['cpu_ms_per_iter']:.0f} ms CPU per iteration of {b['batch_steps']} steps "
-             f"({b['cpu_ms_per_iter'] / b['batch_steps']:.2f} ms CPU per env step; critic fit inline)", "",
-             "| part | CPU ms / iteration | share of CPU | wall ms / iteration |", "|---|---:|---:|---:|"]
-    for k, v in sorted(b["parts_cpu_ms"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"| {k} | {v:.0f} | {100 * v / b['cpu_ms_per_iter']:.0f}% | {b['parts_ms'][k]:.0f} |")
-    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -337,7 +234,7 @@ def main(argv=None):
             cases.append((PONG, "after+malloc", {}, MALLOC_ENV))
         report["breakdown"] = [run_worker("breakdown", e, n, ov, a, env_vars=ev) for e, n, ov, ev in cases]
         for b in report["breakdown"]:
-            md += ["", breakdown_table(b)]
+            md += ["", f"{b['name']}:", "", b["table"]]
     report["loadavg_end"] = os.getloadavg()
     report["wall_s"] = time.perf_counter() - t0
     report["markdown"] = "\n".join(md)

@@ -39,6 +39,42 @@ OTHERS = {
 }
 
 
+RESULTS = HERE.parents[2] / "benchmarks" / "results"
+
+
+def peer_finals(env: str) -> dict[int, tuple[float, str]]:
+    """sb3-contrib's TRPO (RL-Zoo settings) run here by benchmarks/bench_trpo.py to 1M steps:
+    {seed: (final deterministic evaluation, raw file)}, the newest complete run per seed."""
+    out = {}
+    for f in sorted(RESULTS.glob(f"{env}-1000000-*.json")):  # names end in the time: newest last
+        d = json.loads(f.read_text())
+        if not d.get("complete"):
+            continue
+        for r in d["runs"]:
+            if r.get("impl") == "sb3-contrib" and r.get("final_eval_return") is not None:
+                out[r["seed"]] = (r["final_eval_return"], f.name)
+    return out
+
+
+def peer_table(ours: dict) -> str:
+    lines = ["| env | sb3-contrib run here: mean ± std (final eval, 1M steps) | seeds | per seed | ours, same seeds "
+             "| raw |", "|---|---:|---:|---|---:|---|"]
+    for env in ENVS:
+        peer = peer_finals(env)
+        if not peer:
+            continue
+        seeds = sorted(peer)
+        v = np.array([peer[s][0] for s in seeds])
+        std = v.std(ddof=1) if len(v) > 1 else 0.0
+        mine = {s["seed"]: s["final_eval_return_mean"] for s in ours.get(env, [])}
+        same = f"{np.mean([mine[s] for s in seeds]):,.0f}" if all(s in mine for s in seeds) else "-"
+        files = ", ".join(f"[{n}](../../benchmarks/results/{n})" for n in sorted({peer[s][1] for s in seeds}))
+        lines.append(f"| {env} | **{v.mean():,.0f} ± {std:,.0f}** | {len(v)} | "
+                     f"{', '.join(f'{x:,.0f}' for x in v)} | "
+                     f"{same} | {files} |")
+    return "\n".join(lines) if len(lines) > 2 else "(none run)"
+
+
 def eval_curve(run: Path) -> tuple[np.ndarray, np.ndarray]:
     import csv
 
@@ -138,6 +174,7 @@ def main(runs_dir: str) -> int:
                          f"({PUBLISHED[env][2]}): {v}.")
     template = (HERE.parent / "mujoco.md.in").read_text()
     page = (template.replace("@TABLE@", "\n".join(lines)).replace("@VERDICTS@", "\n".join(sentences))
+            .replace("@PEER@", peer_table(table))
             .replace("@MACHINE@", cpu_model()))
     (HERE.parent / "mujoco.md").write_text(page)
     print((HERE / "table.md").read_text())
