@@ -58,7 +58,7 @@ def peer_finals(env: str) -> dict[int, tuple[float, str]]:
 
 def peer_table(ours: dict) -> str:
     lines = ["| env | sb3-contrib run here: mean ± std (final eval, 1M steps) | seeds | per seed | ours, same seeds "
-             "| raw |", "|---|---:|---:|---|---:|---|"]
+             "| raw (benchmarks/results/) |", "|---|---:|---:|---|---:|---|"]
     for env in ENVS:
         peer = peer_finals(env)
         if not peer:
@@ -68,7 +68,7 @@ def peer_table(ours: dict) -> str:
         std = v.std(ddof=1) if len(v) > 1 else 0.0
         mine = {s["seed"]: s["final_eval_return_mean"] for s in ours.get(env, [])}
         same = f"{np.mean([mine[s] for s in seeds]):,.0f}" if all(s in mine for s in seeds) else "-"
-        files = ", ".join(f"[{n}](../../benchmarks/results/{n})" for n in sorted({peer[s][1] for s in seeds}))
+        files = ", ".join(f"[s{s}](../../benchmarks/results/{peer[s][1]})" for s in seeds)
         lines.append(f"| {env} | **{v.mean():,.0f} ± {std:,.0f}** | {len(v)} | "
                      f"{', '.join(f'{x:,.0f}' for x in v)} | "
                      f"{same} | {files} |")
