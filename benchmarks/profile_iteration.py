@@ -23,13 +23,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-SAMPLED = ("sampling: env step", "sampling: policy inference")
+_ABSENT = object()
 
 
 def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
     """Train ``cfg`` for warmup + iters iterations with timers around each part; per counted
     iteration: {"ms_per_iter", "cpu_ms_per_iter", "parts_ms", "parts_cpu_ms", "calls_per_iter",
-    "batch_steps", "steps_per_s", "resolved": the run's resolved Config}."""
+    "batch_steps", "steps_per_s", "resolved": the run's resolved Config}. Every function it wraps is
+    put back on return, so the process's library is as it was."""
     import trpo.algos.critic_process as CP
     import trpo.algos.trust_region as TR
     import trpo.rollout.policy_runner as PR
@@ -56,21 +57,24 @@ def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
             return out
         return wrapper
 
-    def patch(obj, name, wrap):
+    undo: list[tuple[object, str, object]] = []
+
+    def patch(obj, name, wrap):  # obj.name = wrap(obj.name), remembered for undoing
         if hasattr(obj, name):
+            undo.append((obj, name, vars(obj).get(name, _ABSENT)))
             setattr(obj, name, wrap(getattr(obj, name)))
 
     resolved, _ = resolve_run(cfg)
     learner_cls = get_learner(resolved.algo)
     learner_mod = sys.modules[learner_cls.__module__]
     # sampling: env stepping and policy inference
-    make_vector = EnvSpec.make_vector
-
-    def make_vector_timed(self, *args, **kw):
-        envs = make_vector(self, *args, **kw)
-        envs.step = timed("sampling: env step", envs.step)
-        return envs
-    EnvSpec.make_vector = make_vector_timed
+    def make_vector_timed(make_vector):
+        def build(self, *args, **kw):
+            envs = make_vector(self, *args, **kw)
+            envs.step = timed("sampling: env step", envs.step)
+            return envs
+        return build
+    patch(EnvSpec, "make_vector", make_vector_timed)
 
     def make_policy_timed(make):
         def build(actor, device):
@@ -80,7 +84,7 @@ def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
         return build
     for key in SAMPLERS:  # every sampler module that builds a policy runner
         patch(sys.modules[get_sampler(key).__module__], "make_policy", make_policy_timed)
-    PR.RecurrentPolicy.act = timed("sampling: policy inference", PR.RecurrentPolicy.act)
+    patch(PR.RecurrentPolicy, "act", lambda fn: timed("sampling: policy inference", fn))
     # the update's parts, where the learner looks them up
     for name, label in [("gae_batch", "update: GAE + critic values"),
                         ("estimate_advantages", "update: GAE + critic values"),
@@ -98,32 +102,40 @@ def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
         return wrapped
     for name in ("gauss_newton_fvp", "fisher_vector_product", "written_out_fvp"):
         patch(TR, name, fvp_factory)
-    CP.CriticFitProcess.submit = timed("update: critic fit hand-off (process)", CP.CriticFitProcess.submit)
-    CP.CriticFitProcess.result = timed("update: waiting for the critic fit (process)", CP.CriticFitProcess.result)
+    patch(CP.CriticFitProcess, "submit", lambda fn: timed("update: critic fit hand-off (process)", fn))
+    patch(CP.CriticFitProcess, "result", lambda fn: timed("update: waiting for the critic fit (process)", fn))
 
     # the two halves of an iteration, around the sampler's collect and the learner's update
-    def around(label, fn, last=False):
-        def wrapper(self, *args, **kw):
-            if label == "sampling":
-                state["counting"] = state["iteration"] >= warmup
-            t, c = time.perf_counter(), time.process_time()
-            out = fn(self, *args, **kw)
-            if state["counting"]:
-                total[label] += time.perf_counter() - t
-                total[label + "_cpu"] += time.process_time() - c
-            if last:
-                state["iteration"] += 1
-            return out
-        return wrapper
-    sampler_cls = get_sampler(sampler_key(resolved))
-    sampler_cls.collect = around("sampling", sampler_cls.collect)
-    learner_cls.update = around("update", learner_cls.update, last=True)
+    def around(label):  # sampling starts an iteration, the update ends it
+        def wrap(fn):
+            def wrapper(self, *args, **kw):
+                if label == "sampling":
+                    state["counting"] = state["iteration"] >= warmup
+                t, c = time.perf_counter(), time.process_time()
+                out = fn(self, *args, **kw)
+                if state["counting"]:
+                    total[label] += time.perf_counter() - t
+                    total[label + "_cpu"] += time.process_time() - c
+                if label == "update":
+                    state["iteration"] += 1
+                return out
+            return wrapper
+        return wrap
+    patch(get_sampler(sampler_key(resolved)), "collect", around("sampling"))
+    patch(learner_cls, "update", around("update"))
 
     # enough steps for any sampler (vine's branches count too); the callback stops the run
     cfg = cfg.replace(total_steps=100 * (iters + warmup) * resolved.batch_steps, eval_every=0)
-    with tempfile.TemporaryDirectory() as d:
-        train(cfg, run_dir=Path(d) / "run", progress=False,
-              callback=lambda row, agent: state["iteration"] >= warmup + iters)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            train(cfg, run_dir=Path(d) / "run", progress=False,
+                  callback=lambda row, agent: state["iteration"] >= warmup + iters)
+    finally:
+        for obj, name, old in reversed(undo):
+            if old is _ABSENT:  # inherited: drop the override
+                delattr(obj, name)
+            else:
+                setattr(obj, name, old)
 
     n = state["iteration"] - warmup
 
