@@ -282,8 +282,9 @@ def _mean_std(vals: list[float]) -> tuple[float, float, int]:
 
 
 def _action_dims(config: dict) -> int | None:
-    """The trust-region scale of a kl_per_action_dim run (``trust_region_scale``), from its env id
-    and env_kwargs; None when the env cannot be made here."""
+    """The trust-region scale of a kl_per_action_dim run (``trust_region_scale``) that predates
+    summary.json's ``trust_region``, from its env id and env_kwargs; None when the env cannot be
+    made here."""
     try:
         import gymnasium as gym
 
@@ -306,7 +307,9 @@ def _kl_reference(run: Run) -> tuple[str, float] | None:
         delta = _num(run.config.get("max_kl"))
         if not run.config.get("kl_per_action_dim"):
             return "δ = max_kl", delta
-        d = _action_dims(run.config)
+        recorded = (run.summary or {}).get("trust_region")  # older runs lack it: build their env
+        d = recorded.get("scale") if isinstance(recorded, dict) else _action_dims(run.config)
+        d = d if isinstance(d, int) and d >= 1 else None
         return (f"δ = max_kl × {d} action dims", delta * d) if d else ("δ (max_kl per action dim)", delta)
     if run.algo == "ppo-kl":
         return "kl_target", _num(run.config.get("kl_target"))

@@ -24,8 +24,8 @@ import torch
 
 from trpo import __version__
 from trpo.agent import Agent
-from trpo.algos import build_learner
-from trpo.algos.trust_region import effective_trust_region
+from trpo.algos import ALGOS, build_learner
+from trpo.algos.trust_region import effective_trust_region, trust_region_scale
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
@@ -206,7 +206,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
 
     last_return, last_length = float("nan"), float("nan")
     interrupted = stop_reason = None
-    watch = RunWatch(effective_trust_region(cfg, agent.act_space), agent, enabled=cfg.warnings)
+    trust_region = effective_trust_region(cfg, agent.act_space)  # max_kl and damping as the step uses them
+    watch = RunWatch(trust_region, agent, enabled=cfg.warnings)
     tracker = make_tracker(cfg, run.path)
     mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:
@@ -272,6 +273,9 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                **sampler.summary(),  # e.g. the Ray sampler's worker count and restarts
                "best_eval_return": counters["best_eval"] if counters["evals"] else None,
                "warnings": watch.fired,
+               **({"trust_region": {"max_kl": trust_region.max_kl, "cg_damping": trust_region.cg_damping,
+                                    "scale": trust_region_scale(cfg, agent.act_space)}}
+                  if ALGOS[cfg.algo].trust_region else {}),
                # where the figures above were measured: speeds and seeded results depend on it
                "machine": {"cpu": cpu_model(), "usable_cores": usable_cores(), "torch": torch.__version__}}
     if not interrupted:

@@ -2,6 +2,7 @@
 action dimensions. Checked against that definition written independently (torch.distributions,
 autograd Hessian, plain CG) and against sb3-contrib's own step on one batch."""
 import copy
+import json
 import math
 
 import gymnasium as gym
@@ -112,6 +113,8 @@ def test_a_run_steps_with_the_scaled_bound_and_its_config_replays_the_same(tmp_p
     saved = trpo.load_toml(tmp_path / "a" / "config.toml")
     assert saved.kl_per_action_dim and (saved.max_kl, saved.cg_damping) == (0.01, 0.1)
     assert seen == [(0.06, 0.6)] * 2  # HalfCheetah: 6 action dimensions
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["trust_region"] == {"max_kl": 0.06, "cg_damping": 0.6, "scale": 6}  # what the step used
     seen.clear()
     train(saved, tmp_path / "b", progress=False)  # trpo train --config a/config.toml
     assert seen == [(0.06, 0.6)] * 2
@@ -127,9 +130,15 @@ def test_the_report_draws_the_bound_the_run_used(tmp_path):
         return Run(path=tmp_path, label="run", config={"env_id": "Hopper-v5", "algo": "trpo", "max_kl": 0.01, **config},
                    metrics={}, summary=None)
 
-    label, delta = _kl_reference(run(kl_per_action_dim=True))
+    label, delta = _kl_reference(run(kl_per_action_dim=True))  # an older run: d from its env
     assert delta == pytest.approx(0.03) and "3 action dims" in label
     assert _kl_reference(run()) == ("δ = max_kl", 0.01)
+    # summary.json's record of the step's bound is read first (no env is built: this id has none)
+    recorded = Run(path=tmp_path, label="run", config={"env_id": "NoSuchEnv-v0", "algo": "trpo", "max_kl": 0.01,
+                                                       "kl_per_action_dim": True}, metrics={},
+                   summary={"trust_region": {"max_kl": 0.05, "cg_damping": 0.5, "scale": 5}})
+    label, delta = _kl_reference(recorded)
+    assert delta == pytest.approx(0.05) and "5 action dims" in label
 
 
 def test_the_halfcheetah_and_ant_presets_use_it_and_the_others_do_not():

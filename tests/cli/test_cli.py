@@ -29,6 +29,7 @@ def test_train_eval_plot_resume(tmp_path):
     assert summary["total_steps"] == 768 and summary["seed"] == 3
     from trpo.system import cpu_model
     assert summary["machine"]["cpu"] == cpu_model() and summary["machine"]["usable_cores"] >= 1
+    assert summary["trust_region"] == {"max_kl": 0.01, "cg_damping": 0.1, "scale": 1}  # CartPole: discrete
     header = (rd / "metrics.csv").read_text().splitlines()[0].split(",")
     for col in ("iteration", "env_steps", "wall_s", "episode_return_mean", "episode_length_mean", "kl", "entropy",
                 "value_loss", "fps", "surrogate_gain", "linesearch_steps", "cg_residual", "step_accepted"):

@@ -20,15 +20,18 @@ class AlgoEntry:
     default_lr: float = 0.0                      # ``lr = 0`` resolves to this (first-order methods)
     critic_helper: bool = False                  # its critic fit may run in a helper process
     recurrent: bool = False                      # it trains recurrent policies (policy gru/lstm)
+    trust_region: bool = False                   # it steps within max_kl (natural gradient + CG)
 
 
 ALGOS: dict[str, AlgoEntry] = {
-    "trpo": AlgoEntry("trpo.algos.trpo:TRPO", ("single-path", "vine"), critic_helper=True, recurrent=True),
+    "trpo": AlgoEntry("trpo.algos.trpo:TRPO", ("single-path", "vine"), critic_helper=True, recurrent=True,
+                      trust_region=True),
     "reinforce": AlgoEntry("trpo.algos.reinforce:Reinforce", default_lr=1e-3, recurrent=True),
     "a2c": AlgoEntry("trpo.algos.a2c:A2C", default_lr=1e-3, recurrent=True),
     "a3c": AlgoEntry("trpo.algos.a3c:A3C", ("async",), default_lr=1e-3),
     "pg-l2": AlgoEntry("trpo.algos.pg_l2:PGL2", recurrent=True),
-    "npg": AlgoEntry("trpo.algos.npg:NPG", ("single-path", "vine"), critic_helper=True, recurrent=True),
+    "npg": AlgoEntry("trpo.algos.npg:NPG", ("single-path", "vine"), critic_helper=True, recurrent=True,
+                     trust_region=True),
     "ppo-kl": AlgoEntry("trpo.algos.ppo:PPOKL", default_lr=3e-4, recurrent=True),
     "ppo": AlgoEntry("trpo.algos.ppo:PPO", default_lr=3e-4, recurrent=True),
 }
