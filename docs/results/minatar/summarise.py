@@ -85,13 +85,14 @@ def main(runs_dir: str, tag: str = "") -> int:
                 continue
             finals = np.array([s["final_eval_return_mean"] for s, _ in runs])
             best = np.mean([s["best_eval_return"] for s, _ in runs])
-            std = finals.std(ddof=1) if len(finals) > 1 else 0.0
+            std = finals.std(ddof=1) if len(finals) > 1 else float("nan")
             per = ", ".join(f"{v:.1f}" for v in finals)
             steps = int(np.mean([s["total_steps"] for s, _ in runs]))
             wall = np.mean([s["wall_s"] for s, _ in runs])
             rate = np.mean([s["steps_per_s"] for s, _ in runs])
             ref = PPO_10M.get(game, "-")
-            lines.append(f"| {game} | {algo} | **{finals.mean():.1f} ± {std:.1f}** | {len(finals)} | {per} | "
+            spread = f" ± {std:.1f}" if len(finals) > 1 else ""  # one seed: no spread over seeds
+            lines.append(f"| {game} | {algo} | **{finals.mean():.1f}**{spread} | {len(finals)} | {per} | "
                          f"{best:.1f} | {steps:,} | {wall:.0f} | {rate:,.0f} | {ref} |")
     (HERE / f"table{tag}.md").write_text("\n".join(lines) + "\n")
 
