@@ -88,6 +88,11 @@ class Config:
         "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."))
     torch_threads: int = _f(1, range=(1, 1024, True, True), help=(
         "torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."))
+    keep_freed_memory: bool = _f(False, help=(
+        "Ask glibc's malloc to keep freed memory for reuse instead of returning it to the kernel "
+        "(``trpo.system.keep_freed_memory``): every full-batch pass over frames allocates hundreds of "
+        "MB, which the kernel otherwise zeroes afresh each time (about half of Pong's CPU time). The "
+        "atari presets turn it on. Linux with glibc only; elsewhere it does nothing."))
 
     _section("batch and advantages")
     batch_steps: int = _f(1024, range=(1, None, True, True), help=(
@@ -269,7 +274,7 @@ CHOICES: dict[str, tuple[str, ...]] = {n: choices_of(n) for n in FIELDS if choic
 # what ``trpo train --resume RUN`` may change (anything else would make the continuation a
 # different run than its config.toml says): the length, the hardware and backends (another
 # vector-env backend resumes from fresh envs, with a note), evaluation and bookkeeping
-RESUMABLE = ("total_steps", "device", "vector_mode", "backend", "workers", "ray_address", "worker_timeout_s", "max_worker_failures", "torch_threads", "critic_fit", "eval_every", "eval_periodic_episodes",
+RESUMABLE = ("total_steps", "device", "vector_mode", "backend", "workers", "ray_address", "worker_timeout_s", "max_worker_failures", "torch_threads", "keep_freed_memory", "critic_fit", "eval_every", "eval_periodic_episodes",
              "eval_episodes", "stop_at_return", "video_every", "track", "warnings", "checkpoint_every",
              "keep_checkpoints")
 

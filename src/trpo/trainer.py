@@ -36,7 +36,7 @@ from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.envs import check_env
 from trpo.runs import RunDir, default_run_dir
-from trpo.system import cpu_model, usable_cores
+from trpo.system import cpu_model, keep_freed_memory, usable_cores
 
 # callback(row, agent) after every iteration; a true return value stops the run cleanly
 Callback = Callable[[dict, Agent], Any]
@@ -113,6 +113,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
     torch.set_num_threads(cfg.torch_threads)
+    if cfg.keep_freed_memory:
+        keep_freed_memory()  # before the critic helper is forked, which inherits it
     device = torch.device(cfg.device)
 
     if cfg.check_env and resume is None:

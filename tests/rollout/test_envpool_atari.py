@@ -145,5 +145,5 @@ def test_a_short_trpo_run_on_pong_trains_in_envpool(tmp_path):
                       eval_periodic_episodes=0, check_env=False)
     res = trpo.train(cfg, run_dir=tmp_path / "pong", progress=False)
     saved = trpo.load_toml(tmp_path / "pong" / "config.toml")
-    assert saved.vector_mode == "envpool" and saved.preset == "atari"
+    assert saved.vector_mode == "envpool" and saved.preset == "atari" and saved.keep_freed_memory
     assert res.summary["total_steps"] >= 128 and res.summary["final_eval_return_mean"] >= -21
