@@ -59,6 +59,15 @@ PONG_RUNS = {
 NOKEEP = "after, glibc default"
 
 
+def _nokeep() -> dict:
+    """'after' with keep_freed_memory off. A preset fills the keys a config leaves at their defaults,
+    and False is the default, so the atari preset's keys are given here without it, no preset named."""
+    from trpo import presets
+
+    keys = {k: v for k, v in presets.get("atari").config.items() if k != "keep_freed_memory"}
+    return {**keys, "preset": "", "keep_freed_memory": False}
+
+
 # ------------------------------------------------------------------------------------- workers
 def _config(env_id: str, overrides: dict, seed: int):
     from trpo.config import Config
@@ -95,7 +104,7 @@ def worker_train(a) -> dict:
             "cpu_user_s": user, "cpu_sys_s": sys_,
             "resolved": {k: getattr(resolved, k) for k in ("vector_mode", "preset", "batch_steps", "num_envs",
                                                            "fvp_subsample", "critic_epochs", "critic_fit", "cnn",
-                                                           "entropy_coef", "sampler")},
+                                                           "entropy_coef", "sampler", "keep_freed_memory")},
             "torch": torch.__version__}
 
 
@@ -196,7 +205,7 @@ def main(argv=None):
             for name, ov in PONG_RUNS.items():
                 runs[name].append(run_worker("train", PONG, name, ov, a))
             if a.malloc_variant:
-                runs[NOKEEP].append(run_worker("train", PONG, NOKEEP, {"keep_freed_memory": False}, a))
+                runs[NOKEEP].append(run_worker("train", PONG, NOKEEP, _nokeep(), a))
         med = {k: statistics.median(r["steps_per_s"] for r in v) for k, v in runs.items()}
         report["pong"] = {"runs": runs, "median_steps_per_s": med,
                           "speedup_after_vs_before": med["after"] / med["before"]}
@@ -206,7 +215,8 @@ def main(argv=None):
             r = v[0]["resolved"]
             cpu = statistics.median(1e3 * (x["cpu_user_s"] + x["cpu_sys_s"]) / x["steps"] for x in v)
             md.append(f"| {k} | {r['vector_mode']}, preset {r['preset'] or 'none'}, batch {r['batch_steps']}, "
-                      f"fvp {r['fvp_subsample']}, critic {r['critic_epochs']} ep | {med[k]:.0f} | "
+                      f"fvp {r['fvp_subsample']}, critic {r['critic_epochs']} ep, keep freed memory "
+                      f"{'on' if r.get('keep_freed_memory') else 'off'} | {med[k]:.0f} | "
                       f"{', '.join(format(x['steps_per_s'], '.0f') for x in v)} | {cpu:.1f} |")
         if NOKEEP in med:
             md.append(f"\nafter / {NOKEEP}: {med['after'] / med[NOKEEP]:.2f}x (what keep_freed_memory gives)")
@@ -231,7 +241,7 @@ def main(argv=None):
         cases = [(e, n, ov) for e in envs for n, ov in ([("before", PONG_RUNS["before"]), ("after", {})]
                                                         if e == PONG else [("after", {})])]
         if a.malloc_variant and PONG in envs:
-            cases.append((PONG, NOKEEP, {"keep_freed_memory": False}))
+            cases.append((PONG, NOKEEP, _nokeep()))
         report["breakdown"] = [run_worker("breakdown", e, n, ov, a) for e, n, ov in cases]
         for b in report["breakdown"]:
             md += ["", f"{b['name']}:", "", b["table"]]

@@ -199,6 +199,26 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
         resolve_run(from_dict({"env_id": "CartPole-v1", "preset": "nope"}))
 
 
+def test_a_key_the_user_gives_keeps_its_value_under_the_preset_even_at_its_default(tmp_path):
+    from trpo.cli import main
+    from trpo.resolve import resolve_run
+
+    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "cg_iters": 10}), pinned={"cg_iters"})
+    assert cfg.preset == "mujoco" and cfg.cg_iters == 10 and cfg.batch_steps == 2048  # 10 is the default
+    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "cg_iters": 10}))  # a Config alone cannot say
+    assert cfg.cg_iters == 25
+    # trpo train pins what it is given (flags, --set, --config), and its config.toml replays the same
+    common = ["--num-envs", "2", "--total-steps", "256", "--quiet", "--set", "batch_steps=256",
+              "--set", "eval_episodes=1", "--set", "check_env=false"]
+    assert main(["train", "CartPole-v1", "--preset", "mujoco", "--set", "cg_iters=10", "--run-dir",
+                 str(tmp_path / "a"), *common]) == 0
+    saved = trpo.load_toml(tmp_path / "a" / "config.toml")
+    assert saved.preset == "mujoco" and saved.cg_iters == 10 and saved.critic_epochs == 20
+    assert main(["train", "--config", str(tmp_path / "a" / "config.toml"), "--run-dir", str(tmp_path / "b"),
+                 "--quiet"]) == 0
+    assert trpo.load_toml(tmp_path / "b" / "config.toml") == saved
+
+
 def test_every_config_key_is_listed_with_its_facts(capsys):
     from trpo.cli import main
     from trpo.config import FIELDS

@@ -62,8 +62,8 @@ def cmd_train(args) -> int:
         merged = {**base, **flags, **parse_overrides(args.set or [])}
         if args.num_envs and "batch_steps" not in merged and Config().batch_steps % args.num_envs:
             merged["batch_steps"] = max(1, Config().batch_steps // args.num_envs) * args.num_envs
-        cfg = from_dict(merged)
-        result = train(cfg, args.run_dir, progress=not args.quiet, overwrite=args.overwrite)
+        cfg = from_dict(merged)  # every key given here keeps its value under the preset (pinned)
+        result = train(cfg, args.run_dir, progress=not args.quiet, overwrite=args.overwrite, pinned=merged)
     if not args.quiet:
         _summary_table(result.summary, result.run_dir)
         if not result.interrupted:

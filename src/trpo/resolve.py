@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 
@@ -109,9 +109,11 @@ def sampler_key(cfg: Config) -> str:
     return cfg.sampler
 
 
-def apply_preset(cfg: Config) -> Config:
-    """The preset's keys, where ``cfg`` leaves them at their defaults; ``preset`` becomes the name
-    of the preset applied ("" for none)."""
+def apply_preset(cfg: Config, pinned: Iterable[str] = ()) -> Config:
+    """The preset's keys, where ``cfg`` leaves them at their defaults and ``pinned`` does not name
+    them; ``preset`` becomes the name of the preset applied ("" for none). ``pinned``: the keys the
+    user gave (``trpo train``'s flags, ``--set`` and ``--config`` file), which keep their values
+    even where those equal the defaults (``--set cg_iters=10`` on Hopper stays 10)."""
     from trpo import presets
     from trpo.rollout.env_ids import is_atari, is_gym_mujoco
 
@@ -128,13 +130,16 @@ def apply_preset(cfg: Config) -> Config:
     if unknown:
         raise ConfigError(f"preset {p.name!r} sets unknown config key {unknown[0]!r}")
     defaults = Config()
-    changes = {k: v for k, v in p.config.items() if getattr(cfg, k) == getattr(defaults, k)}
+    pinned = set(pinned)
+    changes = {k: v for k, v in p.config.items() if k not in pinned and getattr(cfg, k) == getattr(defaults, k)}
     return cfg.replace(**changes, preset=p.name)
 
 
-def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = True) -> tuple[Config, EnvSpec]:
+def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = True,
+                pinned: Iterable[str] = ()) -> tuple[Config, EnvSpec]:
     """The resolved config and the run's EnvSpec (see the module docstring). ``presets=False``
-    for a resumed run, whose saved config had its preset applied already."""
+    for a resumed run, whose saved config had its preset applied already; ``pinned``: keys the
+    preset leaves alone (``apply_preset``)."""
     from trpo.algos import ALGOS
     from trpo.rollout.env_ids import lookup
 
@@ -146,7 +151,7 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
         if importlib.util.find_spec("moviepy") is None:
             raise ConfigError("config key 'video_every' records videos with moviepy: pip install 'trpo[video]'")
     if presets:
-        cfg = apply_preset(cfg)
+        cfg = apply_preset(cfg, pinned)
     samplers = ALGOS[cfg.algo].samplers
     sampler = cfg.sampler if cfg.sampler in samplers else samplers[0]
     device = resolve_device(cfg.device)

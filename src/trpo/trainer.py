@@ -17,7 +17,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -92,7 +92,7 @@ def _resume_config(cfg: Config | None, saved: Config, env_fn: Callable | None) -
 
 def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = True, callback: Callback | None = None,
-          env_fn: Callable | None = None) -> TrainResult:
+          env_fn: Callable | None = None, pinned: Iterable[str] = ()) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
     ``resume``: a run directory to continue from its latest checkpoint, with its saved config;
@@ -101,6 +101,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     ``callback(row, agent)``: called after every iteration with the metrics row; returning a true
     value stops the run cleanly (a checkpoint is written, then the final evaluation).
     ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run).
+    ``pinned``: config keys the preset must not change, even where ``cfg`` has them at their
+    defaults (``trpo train`` pins the keys the user gave; ``trpo.resolve.apply_preset``).
     """
     state = manifest = None
     if resume is not None:
@@ -108,7 +110,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         cfg = _resume_config(cfg, from_dict(manifest["config"]), env_fn)
         run_dir = Path(resume)
     validate(cfg)
-    cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # the run's concrete choices, once
+    cfg, env = resolve_run(cfg, env_fn, presets=state is None, pinned=pinned)  # the run's concrete choices, once
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
