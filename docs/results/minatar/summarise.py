@@ -92,7 +92,7 @@ def main(runs_dir: str, tag: str = "") -> int:
             rate = np.mean([s["steps_per_s"] for s, _ in runs])
             ref = PPO_10M.get(game, "-")
             spread = f" ± {std:.1f}" if len(finals) > 1 else ""  # one seed: no spread over seeds
-            lines.append(f"| {game} | {algo} | **{finals.mean():.1f}**{spread} | {len(finals)} | {per} | "
+            lines.append(f"| {game} | {algo} | **{finals.mean():.1f}{spread}** | {len(finals)} | {per} | "
                          f"{best:.1f} | {steps:,} | {wall:.0f} | {rate:,.0f} | {ref} |")
     (HERE / f"table{tag}.md").write_text("\n".join(lines) + "\n")
 
