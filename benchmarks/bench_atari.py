@@ -59,15 +59,6 @@ PONG_RUNS = {
 NOKEEP = "after, glibc default"
 
 
-def _nokeep() -> dict:
-    """'after' with keep_freed_memory off. A preset fills the keys a config leaves at their defaults,
-    and False is the default, so the atari preset's keys are given here without it, no preset named."""
-    from trpo import presets
-
-    keys = {k: v for k, v in presets.get("atari").config.items() if k != "keep_freed_memory"}
-    return {**keys, "preset": "", "keep_freed_memory": False}
-
-
 # ------------------------------------------------------------------------------------- workers
 def _config(env_id: str, overrides: dict, seed: int):
     from trpo.config import Config
@@ -85,14 +76,14 @@ def worker_train(a) -> dict:
     from trpo.resolve import resolve_run
     from trpo.trainer import train
 
-    overrides = json.loads(a.overrides)
+    overrides = json.loads(a.overrides)  # pinned: the preset keeps them, even at their defaults
     cfg = _config(a.env, overrides, a.seed)
-    resolved, _ = resolve_run(cfg)
+    resolved, _ = resolve_run(cfg, pinned=overrides)
     cfg = cfg.replace(total_steps=a.iters * resolved.batch_steps)
-    resolved, _ = resolve_run(cfg)
+    resolved, _ = resolve_run(cfg, pinned=overrides)
     r0 = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     with tempfile.TemporaryDirectory() as d:
-        res = train(cfg, run_dir=Path(d) / "run", progress=False)
+        res = train(cfg, run_dir=Path(d) / "run", progress=False, pinned=overrides)
     r1 = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     s = res.summary
     # CPU seconds of the whole train() call (setup and the 1-episode final evaluation included),
@@ -136,7 +127,7 @@ def worker_breakdown(a) -> dict:
     from profile_iteration import breakdown, table
 
     overrides = {**json.loads(a.overrides), "critic_fit": "inline"}
-    b = breakdown(_config(a.env, overrides, a.seed), a.iters, a.warmup)
+    b = breakdown(_config(a.env, overrides, a.seed), a.iters, a.warmup, pinned=overrides)
     resolved = b.pop("resolved")
     return {"env": a.env, "name": a.name, "overrides": overrides, **b,
             "resolved": {k: getattr(resolved, k) for k in ("vector_mode", "preset", "batch_steps", "fvp_subsample",
@@ -205,7 +196,7 @@ def main(argv=None):
             for name, ov in PONG_RUNS.items():
                 runs[name].append(run_worker("train", PONG, name, ov, a))
             if a.malloc_variant:
-                runs[NOKEEP].append(run_worker("train", PONG, NOKEEP, _nokeep(), a))
+                runs[NOKEEP].append(run_worker("train", PONG, NOKEEP, {"keep_freed_memory": False}, a))
         med = {k: statistics.median(r["steps_per_s"] for r in v) for k, v in runs.items()}
         report["pong"] = {"runs": runs, "median_steps_per_s": med,
                           "speedup_after_vs_before": med["after"] / med["before"]}
@@ -241,7 +232,7 @@ def main(argv=None):
         cases = [(e, n, ov) for e in envs for n, ov in ([("before", PONG_RUNS["before"]), ("after", {})]
                                                         if e == PONG else [("after", {})])]
         if a.malloc_variant and PONG in envs:
-            cases.append((PONG, NOKEEP, _nokeep()))
+            cases.append((PONG, NOKEEP, {"keep_freed_memory": False}))
         report["breakdown"] = [run_worker("breakdown", e, n, ov, a) for e, n, ov in cases]
         for b in report["breakdown"]:
             md += ["", f"{b['name']}:", "", b["table"]]
