@@ -203,6 +203,9 @@ def worker_ours(a) -> dict:
             "train_return_last": s["train_return_last"], "peak_rss_mb": peak_rss_mb() + helper_mb,
             "main_rss_mb": peak_rss_mb(), "helper_private_mb": helper_mb,
             "torch_threads": torch.get_num_threads(), "config": res.agent.cfg.to_dict(),
+            "final_eval_stochastic_return": s.get("final_eval_stochastic_return_mean"),
+            "final_eval_stochastic_std": s.get("final_eval_stochastic_return_std"),
+            "best_eval_return": s.get("best_eval_return"), "summary": s,
             "eval_curve": curve, "train_curve": train_curve}
 
 

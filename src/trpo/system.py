@@ -54,3 +54,23 @@ def keep_freed_memory() -> bool:
         return False
     big = 2**31 - 1
     return bool(libc.mallopt(_M_MMAP_THRESHOLD, big)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, big))
+
+
+def git_state() -> dict[str, object] | None:
+    """The commit of the package's own source tree and whether it has uncommitted changes to
+    tracked files, ``{"commit": SHA, "dirty": bool}``; None when the package does not run from a
+    git checkout (an installed wheel). Every result names the code that made it."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip() != ""
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": sha, "dirty": dirty}

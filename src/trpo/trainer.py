@@ -36,7 +36,7 @@ from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.envs import check_env
 from trpo.runs import RunDir, default_run_dir
-from trpo.system import cpu_model, keep_freed_memory, usable_cores
+from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
 
 # callback(row, agent) after every iteration; a true return value stops the run cleanly
 Callback = Callable[[dict, Agent], Any]
@@ -188,9 +188,11 @@ def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward
         save_checkpoint(run.ckpt_dir, counters["iteration"], state, meta, keep=cfg.keep_checkpoints)
 
 
-def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: dict) -> tuple[float, float]:
+def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: dict) -> dict[str, float]:
     """A deterministic evaluation on envs seeded seed + 20_000 (neither training's nor the final
-    evaluation's), the same start states every time so that the curve compares policies. A critic
+    evaluation's), the same start states every time so that the curve compares policies, and a
+    stochastic one (actions sampled from the policy, its own generator seeded alike) on the same
+    start states: the mean action and the sampled policy side by side. A critic
     fit still running elsewhere is waited for first, on the training clock (the evaluation must not
     give it free time)."""
     t = time.perf_counter()
@@ -199,9 +201,11 @@ def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: di
     counters["evals"] += 1
     video = cfg.video_every and counters["evals"] % cfg.video_every == 0
     mean, std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + 20_000)
+    s_mean, s_std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + 20_000, deterministic=False)
     if video:
         agent.evaluate(1, seed=cfg.seed + 20_000, video_dir=run.path / "videos" / f"eval-{counters['env_steps']:09d}")
-    return mean, std
+    return {"eval_return_mean": mean, "eval_return_std": std,
+            "eval_stochastic_return_mean": s_mean, "eval_stochastic_return_std": s_std}
 
 
 def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback) -> TrainResult:
@@ -233,13 +237,14 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                 row = {"iteration": counters["iteration"], "env_steps": counters["env_steps"],
                        "wall_s": None, "episode_return_mean": last_return,
                        "episode_length_mean": last_length, "fps": batch.env_steps / dt, **stats,
-                       "eval_return_mean": None, "eval_return_std": None}
+                       "eval_return_mean": None, "eval_return_std": None,
+                       "eval_stochastic_return_mean": None, "eval_stochastic_return_std": None}
                 evaluate = cfg.eval_periodic_episodes > 0 and (
                     counters["env_steps"] // cfg.eval_every > (counters["env_steps"] - batch.env_steps) // cfg.eval_every
                     or counters["env_steps"] >= cfg.total_steps)
                 if evaluate:
-                    mean, std = _periodic_eval(cfg, agent, learner, run, counters)
-                    row.update(eval_return_mean=mean, eval_return_std=std)
+                    row.update(_periodic_eval(cfg, agent, learner, run, counters))
+                    mean = row["eval_return_mean"]
                     if mean > counters["best_eval"]:
                         counters["best_eval"] = mean
                         _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters, best=True)
@@ -281,10 +286,13 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                                     "scale": trust_region_scale(cfg, agent.act_space)}}
                   if ALGOS[cfg.algo].trust_region else {}),
                # where the figures above were measured: speeds and seeded results depend on it
-               "machine": {"cpu": cpu_model(), "usable_cores": usable_cores(), "torch": torch.__version__}}
+               "machine": {"cpu": cpu_model(), "usable_cores": usable_cores(), "torch": torch.__version__},
+               "git": git_state()}  # the code that made it: commit and uncommitted changes to src/
     if not interrupted:
         mean, std, _ = agent.evaluate(cfg.eval_episodes)
-        summary.update(final_eval_return_mean=mean, final_eval_return_std=std, final_eval_episodes=cfg.eval_episodes)
+        s_mean, s_std, _ = agent.evaluate(cfg.eval_episodes, deterministic=False)
+        summary.update(final_eval_return_mean=mean, final_eval_return_std=std, final_eval_episodes=cfg.eval_episodes,
+                       final_eval_stochastic_return_mean=s_mean, final_eval_stochastic_return_std=s_std)
     run.write_summary(summary)
     tracker.finish(cfg, summary)
     run.close()

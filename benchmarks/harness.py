@@ -1,0 +1,200 @@
+"""The results harness: named suites of runs (env x algorithm x side x seed at one budget), ours and
+the peers through the same code, one raw record per run.
+
+    python benchmarks/harness.py list                          # the suites and their size
+    python benchmarks/harness.py run mujoco-heldout -j 2       # run what is missing (resumable)
+    python benchmarks/harness.py status mujoco-heldout         # done / missing
+    python benchmarks/harness.py run mujoco-heldout --only "Hopper-v5 *"   # a part of it (fnmatch on the run's name)
+
+A run is one subprocess (``bench_trpo.py --worker ours|peer``: clean imports, RSS and thread
+settings). Its record, ``benchmarks/records/<suite>/<name>.json``, holds: the suite, the run's
+axes, what the worker returned (the resolved config or the peer's hyperparameters, the learning
+curves, the final deterministic and (ours) stochastic evaluations, the best periodic evaluation,
+speed), the evaluation protocol (episodes, deterministic, env seeds), and where it ran: the git
+commit of this tree and whether ``src/`` had uncommitted changes, the package version, the CPU
+model, usable cores, the load average at start and end, the library versions. A record that
+exists is not run again, so the same command resumes an interrupted suite; records are written
+atomically, never half. ``-j``: runs at once (default: usable cores); each of ours fits its
+critic inline then (one core per run; bitwise the same result as the helper process).
+
+Seeds: 0-4 are tuning seeds (presets and settings were chosen on them); suites that publish
+tables use held-out seeds 100-104 (docs/results/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "benchmarks" / "records"
+HELD_OUT = (100, 101, 102, 103, 104)
+MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
+PERIODIC_EVAL_SEED, FINAL_EVAL_SEED = 20_000, 10_000  # as the trainer (trpo.evaluation)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A grid of runs: every env x algo x side x seed, ``steps`` env steps each."""
+    description: str
+    envs: tuple[str, ...]
+    algos: tuple[str, ...]
+    sides: tuple[str, ...]        # "ours"; "peer" (sb3-contrib's TRPO with RL-Zoo's settings)
+    seeds: tuple[int, ...]
+    steps: int
+    eval_every: int
+    eval_episodes: int = 10       # of each periodic evaluation (the final one: 10)
+    sets: tuple[str, ...] = ()    # KEY=VALUE for ours
+    extra: dict = field(default_factory=dict)
+
+    def runs(self) -> list[dict]:
+        out = []
+        for seed in self.seeds:  # seed-major: an interrupted suite still covers every env
+            for env in self.envs:
+                for algo in self.algos:
+                    for side in self.sides:
+                        if side == "peer" and algo != "trpo":
+                            continue
+                        name = f"{env.replace('/', '_')}_{algo}_{side}_s{seed}"
+                        out.append({"name": name, "env": env, "algo": algo, "side": side, "seed": seed})
+        return out
+
+
+SUITES: dict[str, Suite] = {
+    "mujoco-heldout": Suite(
+        "TRPO (shipped settings) and sb3-contrib's TRPO (RL-Zoo's settings) at 1M steps on five MuJoCo "
+        "v5 envs, held-out seeds 100-104", MUJOCO5, ("trpo",), ("ours", "peer"), HELD_OUT, 1_000_000, 50_000),
+    "mujoco-heldout-ours": Suite(
+        "ours only of mujoco-heldout (the same records)", MUJOCO5, ("trpo",), ("ours",), HELD_OUT, 1_000_000,
+        50_000, extra={"records_of": "mujoco-heldout"}),
+    "hopper-quick": Suite(
+        "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
+        ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
+}
+
+
+def records_dir(name: str) -> Path:
+    return RECORDS / SUITES[name].extra.get("records_of", name)
+
+
+def machine() -> dict:
+    sys.path.insert(0, str(ROOT / "src"))
+    from trpo.system import cpu_model, git_state, usable_cores
+
+    return {"cpu": cpu_model(), "usable_cores": usable_cores(), "git": git_state()}
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("trpo", "torch", "numpy", "gymnasium", "mujoco", "envpool", "stable-baselines3", "sb3-contrib"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def run_one(suite: Suite, run: dict, jobs: int) -> dict:
+    sets = list(suite.sets) + [f"algo={run['algo']}"] + (["critic_fit=inline"] if jobs > 1 else [])
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", run["side"], "--env", run["env"],
+           "--steps", str(suite.steps), "--seed", str(run["seed"]), "--eval-every", str(suite.eval_every),
+           "--eval-episodes", str(suite.eval_episodes), "--peer-threads", "1"]
+    for s in sets:
+        cmd += ["--set", s]
+    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if p.returncode:
+        raise RuntimeError(f"{run['name']} failed (exit {p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
+    result = json.loads(p.stdout.strip().splitlines()[-1])
+    return {"suite": suite.description, "run": run, "steps": suite.steps, "command": " ".join(cmd),
+            "protocol": {"final": {"episodes": 10, "deterministic": True, "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
+                         "final_stochastic": ({"episodes": 10, "deterministic": False,
+                                               "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"}
+                                              if run["side"] == "ours" else None),
+                         "periodic": {"every_steps": suite.eval_every, "episodes": suite.eval_episodes,
+                                      "deterministic": True, "env_seeds": f"seed + {PERIODIC_EVAL_SEED} + i"}},
+            "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
+                        "versions": versions()},
+            "started": start["time"], "process_wall_s": round(time.perf_counter() - t, 1), "result": result}
+
+
+def write_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def selected(name: str, only: str | None) -> list[dict]:
+    return [r for r in SUITES[name].runs() if only is None or fnmatch.fnmatch(f"{r['env']} {r['algo']} {r['side']} "
+                                                                             f"{r['seed']}", only)]
+
+
+def cmd_run(a) -> int:
+    suite, out = SUITES[a.suite], records_dir(a.suite)
+    todo = [r for r in selected(a.suite, a.only) if not (out / f"{r['name']}.json").exists()]
+    print(f"{a.suite}: {len(todo)} runs to do, {a.jobs} at once; records in {out}", flush=True)
+
+    def one(r):
+        t = time.perf_counter()
+        try:
+            rec = run_one(suite, r, a.jobs)
+        except RuntimeError as e:
+            print(f"FAILED {e}", flush=True)
+            return False
+        write_atomic(out / f"{r['name']}.json", rec)
+        res = rec["result"]
+        print(f"done {r['name']}: final {res.get('final_eval_return', float('nan')):.1f} "
+              f"({time.perf_counter() - t:.0f} s)", flush=True)
+        return True
+
+    with ThreadPoolExecutor(a.jobs) as ex:
+        ok = list(ex.map(one, todo))
+    return 0 if all(ok) else 1
+
+
+def cmd_status(a) -> int:
+    out = records_dir(a.suite)
+    runs = selected(a.suite, a.only)
+    done = [r for r in runs if (out / f"{r['name']}.json").exists()]
+    print(f"{a.suite}: {len(done)} of {len(runs)} records in {out}")
+    for r in runs:
+        if r not in done:
+            print(f"  missing {r['name']}")
+    return 0
+
+
+def cmd_list(a) -> int:
+    for name, s in SUITES.items():
+        print(f"{name}: {len(s.runs())} runs of {s.steps:,} steps - {s.description}")
+    return 0
+
+
+def main(argv=None) -> int:
+    from trpo.system import usable_cores
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list").set_defaults(func=cmd_list)
+    for name, func in (("run", cmd_run), ("status", cmd_status)):
+        s = sub.add_parser(name)
+        s.add_argument("suite", choices=list(SUITES))
+        s.add_argument("--only", help="fnmatch pattern on 'ENV ALGO SIDE SEED', e.g. 'Hopper-v5 *'")
+        s.add_argument("-j", "--jobs", type=int, default=usable_cores())
+        s.set_defaults(func=func)
+    a = p.parse_args(argv)
+    return a.func(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
