@@ -112,7 +112,9 @@ def run_one(suite: Suite, run: dict, jobs: int) -> dict:
         cmd += ["--set", s]
     start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    # this tree's src/ first: a frozen copy (git worktree) runs its own code, not the installed one
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if p.returncode:
         raise RuntimeError(f"{run['name']} failed (exit {p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
     result = json.loads(p.stdout.strip().splitlines()[-1])
