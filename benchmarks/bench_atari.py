@@ -76,14 +76,14 @@ def worker_train(a) -> dict:
     from trpo.resolve import resolve_run
     from trpo.trainer import train
 
-    overrides = json.loads(a.overrides)  # pinned: the preset keeps them, even at their defaults
+    overrides = json.loads(a.overrides)  # given: the preset keeps them, even at their defaults
     cfg = _config(a.env, overrides, a.seed)
-    resolved, _ = resolve_run(cfg, pinned=overrides)
+    resolved, _ = resolve_run(cfg)
     cfg = cfg.replace(total_steps=a.iters * resolved.batch_steps)
-    resolved, _ = resolve_run(cfg, pinned=overrides)
+    resolved, _ = resolve_run(cfg)
     r0 = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     with tempfile.TemporaryDirectory() as d:
-        res = train(cfg, run_dir=Path(d) / "run", progress=False, pinned=overrides)
+        res = train(cfg, run_dir=Path(d) / "run", progress=False)
     r1 = (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     s = res.summary
     # CPU seconds of the whole train() call (setup and the 1-episode final evaluation included),
@@ -127,7 +127,7 @@ def worker_breakdown(a) -> dict:
     from profile_iteration import breakdown, table
 
     overrides = {**json.loads(a.overrides), "critic_fit": "inline"}
-    b = breakdown(_config(a.env, overrides, a.seed), a.iters, a.warmup, pinned=overrides)
+    b = breakdown(_config(a.env, overrides, a.seed), a.iters, a.warmup)
     resolved = b.pop("resolved")
     return {"env": a.env, "name": a.name, "overrides": overrides, **b,
             "resolved": {k: getattr(resolved, k) for k in ("vector_mode", "preset", "batch_steps", "fvp_subsample",

@@ -94,9 +94,9 @@ def _child_train(spec: dict) -> dict:
 
 def run_training(env: str, iterations: int, repeats: int, layouts: list[str], seed: int) -> dict:
     from trpo import Config
-    from trpo.resolve import apply_preset
+    from trpo.resolve import layer
 
-    batch = apply_preset(Config(env_id=env)).batch_steps
+    batch = layer(Config(env_id=env)).batch_steps
     steps = iterations * batch
     runs = []
     for rep in range(repeats):

@@ -112,9 +112,9 @@ def peer_env_kwargs(a) -> dict:
     """The env keyword arguments of our resolved config (a preset's, e.g. Ant without contact
     forces, and --set env_kwargs): the peer trains and evaluates the same env as ours."""
     from trpo.config import Config, parse_overrides
-    from trpo.resolve import apply_preset
+    from trpo.resolve import layer
 
-    cfg = apply_preset(Config(env_id=a.env).replace(**parse_overrides(a.set or [])))
+    cfg = layer(Config(env_id=a.env).replace(**parse_overrides(a.set or [])))
     return dict(cfg.env_kwargs or {})
 
 

@@ -26,11 +26,11 @@ from pathlib import Path
 _ABSENT = object()
 
 
-def breakdown(cfg, iters: int, warmup: int = 1, pinned=()) -> dict:
+def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
     """Train ``cfg`` for warmup + iters iterations with timers around each part; per counted
     iteration: {"ms_per_iter", "cpu_ms_per_iter", "parts_ms", "parts_cpu_ms", "calls_per_iter",
     "batch_steps", "steps_per_s", "resolved": the run's resolved Config}. Every function it wraps is
-    put back on return, so the process's library is as it was. ``pinned``: as ``trpo.train``'s."""
+    put back on return, so the process's library is as it was."""
     import trpo.algos.critic_process as CP
     import trpo.algos.trust_region as TR
     import trpo.rollout.policy_runner as PR
@@ -64,7 +64,7 @@ def breakdown(cfg, iters: int, warmup: int = 1, pinned=()) -> dict:
             undo.append((obj, name, vars(obj).get(name, _ABSENT)))
             setattr(obj, name, wrap(getattr(obj, name)))
 
-    resolved, _ = resolve_run(cfg, pinned=pinned)
+    resolved, _ = resolve_run(cfg)
     learner_cls = get_learner(resolved.algo)
     learner_mod = sys.modules[learner_cls.__module__]
     # sampling: env stepping and policy inference
@@ -128,7 +128,7 @@ def breakdown(cfg, iters: int, warmup: int = 1, pinned=()) -> dict:
     cfg = cfg.replace(total_steps=100 * (iters + warmup) * resolved.batch_steps, eval_every=0)
     try:
         with tempfile.TemporaryDirectory() as d:
-            train(cfg, run_dir=Path(d) / "run", progress=False, pinned=pinned,
+            train(cfg, run_dir=Path(d) / "run", progress=False,
                   callback=lambda row, agent: state["iteration"] >= warmup + iters)
     finally:
         for obj, name, old in reversed(undo):

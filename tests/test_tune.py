@@ -56,7 +56,7 @@ def test_cli_tune_resume_and_preset(tmp_path, monkeypatch, capsys):
     text = preset.read_text()
     assert not any(line.lstrip().startswith("[") for line in text.splitlines())  # flat keys, no tables
     keys = {line.split("=")[0].strip() for line in text.splitlines() if "=" in line and not line.startswith("#")}
-    assert keys == {"env_id", "algo", "batch_steps", *search_space("trpo")}
+    assert keys == {"env_id", "algo", "preset", "batch_steps", *search_space("trpo")}
     assert (cfg.env_id, cfg.algo, cfg.batch_steps) == ("CartPole-v1", "trpo", 512)
     for k in search_space("trpo"):
         assert getattr(cfg, k) == getattr(run_cfg, k), k
@@ -115,7 +115,7 @@ def test_every_search_space_gives_valid_configs(algo):
     from trpo.algos import ALGOS
 
     assert algo in ALGOS
-    base, _, _ = _base_config("CartPole-v1", algo, 100_000, 0, {})
+    base, _ = _base_config("CartPole-v1", algo, 100_000, 0, {})
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0), direction="maximize")
     space = search_space(algo)
     for _ in range(20):
@@ -126,14 +126,31 @@ def test_every_search_space_gives_valid_configs(algo):
         study.tell(trial, 0.0)
 
 
-def test_shipped_preset_is_written_out_so_tuned_defaults_survive():
+def test_a_tuned_value_equal_to_a_default_survives_the_preset():
     # Hopper has the mujoco preset (batch_steps 2048); a tuned batch_steps of 1024 (the default) must
-    # stay 1024 in the run and in the written file, with the preset's other keys spelled out
-    base, name, keys = _base_config("Hopper-v5", "trpo", 10_000, 0, {})
-    assert name == "mujoco" and base.preset == "" and keys["batch_steps"] == 2048
+    # stay 1024 in the run and in the written file, which names the preset it was tuned under
+    from trpo.config import load_toml
+    from trpo.resolve import layer
+
+    base, layered = _base_config("Hopper-v5", "trpo", 10_000, 0, {"cg_iters": "10"})
+    assert layered.preset == "mujoco" and layered.batch_steps == 2048 and layered.cg_iters == 10
     cfg = base.replace(batch_steps=1024)
-    d = _preset_dict(cfg, ["batch_steps"], [], name, keys)
-    assert d["preset"] == "" and d["batch_steps"] == 1024 and d["cg_iters"] == 25
-    from trpo.config import from_dict
-    from trpo.resolve import apply_preset
-    assert apply_preset(from_dict(d)).batch_steps == 1024
+    assert layer(cfg).batch_steps == 1024 and layer(cfg).cg_iters == 10
+    d = _preset_dict(cfg, ["batch_steps"], ["cg_iters"], layered.preset)
+    assert d == {"env_id": "Hopper-v5", "algo": "trpo", "preset": "mujoco", "cg_iters": 10, "batch_steps": 1024}
+    import tomli_w
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(tomli_w.dumps(d))
+    replay = layer(load_toml(f.name))  # what trpo train --config FILE runs
+    assert (replay.batch_steps, replay.cg_iters, replay.critic_epochs) == (1024, 10, 20)
+
+
+def test_batch_sizes_that_do_not_fit_the_budget_are_not_sampled():
+    from trpo.tune import fitting_space
+
+    base, layered = _base_config("Hopper-v5", "trpo", 4096, 0, {})
+    space = fitting_space(search_space("trpo"), layered, 4096, 3)
+    assert space["batch_steps"] == ("cat", (512, 1024))  # 3 iterations of each fit in 4,096 steps
+    with pytest.raises(ConfigError, match="too small"):
+        fitting_space(search_space("trpo"), layered, 1000, 3)

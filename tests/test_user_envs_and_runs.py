@@ -113,8 +113,10 @@ def test_vine_with_env_fn_needs_snapshots_or_says_so(tmp_path):
 def test_resume_applies_allowed_changes_and_refuses_others(tmp_path, tiny_cfg):
     trpo.train(tiny_cfg, run_dir=tmp_path / "r", progress=False)
     with pytest.raises(trpo.ConfigError, match="--resume cannot change config key 'max_kl'"):
-        trpo.train(tiny_cfg.replace(max_kl=0.05), resume=tmp_path / "r", progress=False)
-    res = trpo.train(tiny_cfg.replace(total_steps=1024, eval_periodic_episodes=0, keep_checkpoints=5),
+        trpo.train(trpo.Config(max_kl=0.05), resume=tmp_path / "r", progress=False)
+    with pytest.raises(trpo.ConfigError, match="--resume cannot change config key 'env_id'"):
+        trpo.train(tiny_cfg, resume=tmp_path / "r", progress=False)  # given, even at the saved value
+    res = trpo.train(trpo.Config(total_steps=1024, eval_periodic_episodes=0, keep_checkpoints=5),
                      resume=tmp_path / "r", progress=False)
     assert res.summary["total_steps"] == 1024
     saved = trpo.load_toml(tmp_path / "r" / "config.toml")
@@ -203,11 +205,14 @@ def test_a_key_the_user_gives_keeps_its_value_under_the_preset_even_at_its_defau
     from trpo.cli import main
     from trpo.resolve import resolve_run
 
-    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "cg_iters": 10}), pinned={"cg_iters"})
+    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "cg_iters": 10}))
     assert cfg.preset == "mujoco" and cfg.cg_iters == 10 and cfg.batch_steps == 2048  # 10 is the default
-    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "cg_iters": 10}))  # a Config alone cannot say
+    cfg, _ = resolve_run(trpo.Config(env_id="Hopper-v5", cg_iters=10))  # a Config knows what it was given
+    assert cfg.cg_iters == 10 and cfg.provenance["cg_iters"] == "user"
+    assert cfg.provenance["batch_steps"] == "preset mujoco" and cfg.provenance["gamma"] == "default"
+    cfg, _ = resolve_run(trpo.Config(env_id="Hopper-v5"))
     assert cfg.cg_iters == 25
-    # trpo train pins what it is given (flags, --set, --config), and its config.toml replays the same
+    # trpo train keeps what it is given (flags, --set, --config), and its config.toml replays the same
     common = ["--num-envs", "2", "--total-steps", "256", "--quiet", "--set", "batch_steps=256",
               "--set", "eval_episodes=1", "--set", "check_env=false"]
     assert main(["train", "CartPole-v1", "--preset", "mujoco", "--set", "cg_iters=10", "--run-dir",

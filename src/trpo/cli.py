@@ -34,8 +34,8 @@ def _summary_table(summary: dict, run_dir: Path) -> None:
 
 
 def cmd_train(args) -> int:
-    from trpo.config import Config, from_dict, load_toml, parse_env_kwargs, parse_overrides
-    from trpo.trainer import train
+    from trpo.config import Config, load_toml, parse_env_kwargs, parse_overrides
+    from trpo.trainer import refuse_unresumable, train
 
     flags = {"env_id": args.env_id, "algo": args.algo, "total_steps": args.total_steps, "seed": args.seed,
              "num_envs": args.num_envs, "sampler": args.sampler, "device": args.device, "preset": args.preset,
@@ -44,26 +44,23 @@ def cmd_train(args) -> int:
     flags = {k: v for k, v in flags.items() if v is not None}
     if args.env_kwargs:
         flags["env_kwargs"] = parse_env_kwargs(args.env_kwargs)
+    given = {**flags, **parse_overrides(args.set or [])}
     if args.resume:
-        from trpo.checkpoint import load_checkpoint
-
         if not Path(args.resume).is_dir():
             raise ConfigError(f"--resume: no such run directory: {args.resume}")
         if args.config:
             raise ConfigError("--resume continues a run with its own config.toml; --config cannot be combined with it")
-        _, manifest = load_checkpoint(args.resume)
-        # the saved config with the requested changes; train() refuses keys that may not change
-        cfg = from_dict({**manifest["config"], **flags, **parse_overrides(args.set or [])})
+        # every key given here is applied (the resumable ones) or refused by name
+        refuse_unresumable(given)
+        cfg = Config().replace(**given) if given else None
         result = train(cfg, resume=args.resume, progress=not args.quiet)
     else:
         if not args.env_id and not args.config:
             raise ConfigError("train needs ENV_ID (or --config FILE.toml, or --resume RUN_DIR)")
-        base = load_toml(args.config).to_dict() if args.config else {}
-        merged = {**base, **flags, **parse_overrides(args.set or [])}
-        if args.num_envs and "batch_steps" not in merged and Config().batch_steps % args.num_envs:
-            merged["batch_steps"] = max(1, Config().batch_steps // args.num_envs) * args.num_envs
-        cfg = from_dict(merged)  # every key given here keeps its value under the preset (pinned)
-        result = train(cfg, args.run_dir, progress=not args.quiet, overwrite=args.overwrite, pinned=merged)
+        # defaults < preset < --config file < flags and --set: train() layers them (trpo.resolve.layer)
+        base = load_toml(args.config) if args.config else Config()
+        cfg = base.replace(**given)
+        result = train(cfg, args.run_dir, progress=not args.quiet, overwrite=args.overwrite)
     if not args.quiet:
         _summary_table(result.summary, result.run_dir)
         if not result.interrupted:

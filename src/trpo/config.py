@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -31,11 +32,14 @@ def _section(name: str) -> None:
     _current_section = name
 
 
-def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None) -> Any:
+def _f(default: Any, help: str, range: tuple | None = None, choices: tuple | None = None,
+       resumable: bool = False) -> Any:
     """A config field: its default, help text, numeric range ``(low, high, low_inclusive,
-    high_inclusive)`` (None = unbounded) or allowed values. Choices of ``None`` that come from a
-    registry (algorithms, samplers) are filled in by ``choices_of``."""
-    meta = {"help": help, "range": range, "choices": choices, "section": _current_section}
+    high_inclusive)`` (None = unbounded) or allowed values, and whether ``trpo train --resume`` may
+    change it (``resumable``: the length, the hardware and backends, evaluation and bookkeeping;
+    anything else would make the continuation another run than its config.toml says). Choices of
+    ``None`` that come from a registry (algorithms, samplers) are filled in by ``choices_of``."""
+    meta = {"help": help, "range": range, "choices": choices, "section": _current_section, "resumable": resumable}
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -55,7 +59,7 @@ class Config:
         "``auto`` (the env's own preset or its family's, e.g. ``mujoco``, if one is shipped for "
         "the algorithm), a preset's name, or empty for none. config.toml records the one applied."))
     total_steps: int = _f(1_000_000, range=(1, None, True, True),
-                          help="Environment steps to train for (every simulated step counts).")
+                          help="Environment steps to train for (every simulated step counts).", resumable=True)
     seed: int = _f(0, range=(0, 2**32 - 1, True, True), help=(
         "Seeds torch, numpy, the action sampler and the environments; a CPU run is repeatable."))
     num_envs: int = _f(8, range=(1, 4096, True, True), help=(
@@ -66,33 +70,33 @@ class Config:
         "evaluated on Gymnasium's env), ``vector_entry_point`` (Gymnasium's array-at-once "
         "CartPole), or ``auto``: ``vector_entry_point`` for CartPole ids, ``envpool`` for ALE v5 ids "
         "when EnvPool is installed and atari_preprocessing is on (the same frames as the Python "
-        "wrappers), else ``sync`` (Gymnasium's own env, the one the run is evaluated on)."))
+        "wrappers), else ``sync`` (Gymnasium's own env, the one the run is evaluated on)."), resumable=True)
     sampler: str = _f("single-path", choices=None, help=(
         "``single-path`` (trajectories from pi_old), ``vine`` (TRPO paper Sec. 5.2; trpo, npg) or "
         "``async`` (a3c's workers); an algorithm with one sampler gets it."))
     backend: str = _f("local", choices=("local", "ray"), help=(
         "Where batches are sampled: ``local`` (this process and its vector env) or ``ray`` (rollout "
         "workers as Ray actors, each with its own vector env of ``num_envs`` envs; "
-        "``pip install 'trpo[ray]'``; docs/scaling.md)."))
+        "``pip install 'trpo[ray]'``; docs/scaling.md)."), resumable=True)
     workers: int = _f(0, range=(0, 4096, True, True), help=(
-        "Ray rollout workers (``backend = ray``); 0 = one per CPU of the Ray instance."))
+        "Ray rollout workers (``backend = ray``); 0 = one per CPU of the Ray instance."), resumable=True)
     ray_address: str = _f("", help=(
         "``backend = ray``: the cluster to join (``auto`` or ``HOST:PORT``, as ``ray.init``); empty "
-        "starts a local Ray instance sized to this machine."))
+        "starts a local Ray instance sized to this machine."), resumable=True)
     worker_timeout_s: float = _f(120.0, range=(0.0, None, False, True), help=(
         "``backend = ray``: a worker that has not returned its share of the batch after this many "
-        "seconds is treated as dead (killed, restarted, its share re-sampled)."))
+        "seconds is treated as dead (killed, restarted, its share re-sampled)."), resumable=True)
     max_worker_failures: int = _f(3, range=(1, 1000, True, True), help=(
-        "``backend = ray``: consecutive worker failures after which the run stops (with a checkpoint)."))
+        "``backend = ray``: consecutive worker failures after which the run stops (with a checkpoint)."), resumable=True)
     device: str = _f("cpu", choices=("cpu", "cuda", "auto"), help=(
-        "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."))
+        "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."), resumable=True)
     torch_threads: int = _f(1, range=(1, 1024, True, True), help=(
-        "torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."))
+        "torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."), resumable=True)
     keep_freed_memory: bool = _f(False, help=(
         "Ask glibc's malloc to keep freed memory for reuse instead of returning it to the kernel "
         "(``trpo.system.keep_freed_memory``): every full-batch pass over frames allocates hundreds of "
         "MB, which the kernel otherwise zeroes afresh each time (about half of Pong's CPU time). The "
-        "atari presets turn it on. Linux with glibc only; elsewhere it does nothing."))
+        "atari presets turn it on. Linux with glibc only; elsewhere it does nothing."), resumable=True)
 
     _section("batch and advantages")
     batch_steps: int = _f(1024, range=(1, None, True, True), help=(
@@ -168,7 +172,7 @@ class Config:
         "Where trpo/npg fit the critic: ``process`` (a forked helper process fits it on another "
         "core while the policy step runs here; bitwise the same result), ``inline`` (after the "
         "policy step, in this process) or ``auto``: ``process`` on a CPU with 2+ cores under "
-        "Linux, else ``inline``."))
+        "Linux, else ``inline``."), resumable=True)
 
     _section("first-order policy-gradient methods (reinforce, a2c, a3c, ppo, ppo-kl)")
     lr: float = _f(0.0, range=(0.0, None, True, True), help=(
@@ -213,26 +217,26 @@ class Config:
     eval_every: int = _f(0, range=(0, None, True, True), help=(
         "Env steps between periodic deterministic evaluations (on separately seeded envs; written "
         "to metrics.csv as eval_return_mean/std; the best policy kept as checkpoints/best); "
-        "0 = about 20 over the run."))
+        "0 = about 20 over the run."), resumable=True)
     eval_periodic_episodes: int = _f(5, range=(0, 100_000, True, True), help=(
-        "Episodes of each periodic evaluation; 0 = no periodic evaluation."))
+        "Episodes of each periodic evaluation; 0 = no periodic evaluation."), resumable=True)
     eval_episodes: int = _f(10, range=(1, 100_000, True, True), help=(
-        "Episodes of the final deterministic evaluation (at least 10 for ``summary.json``)."))
+        "Episodes of the final deterministic evaluation (at least 10 for ``summary.json``)."), resumable=True)
     stop_at_return: float = _f(math.inf, help=(
-        "Stop (with a checkpoint) once a periodic evaluation's mean return reaches this; inf = never."))
+        "Stop (with a checkpoint) once a periodic evaluation's mean return reaches this; inf = never."), resumable=True)
     video_every: int = _f(0, range=(0, None, True, True), help=(
         "Record one episode video every this many periodic evaluations into RUN/videos "
-        "(``pip install 'trpo[video]'``); 0 = never."))
+        "(``pip install 'trpo[video]'``); 0 = never."), resumable=True)
     track: str = _f("none", choices=("none", "wandb"), help=(
         "Also log metrics, config and summary to Weights & Biases (``pip install 'trpo[wandb]'``; "
-        "WANDB_MODE=offline works without a network). TensorBoard is always written."))
+        "WANDB_MODE=offline works without a network). TensorBoard is always written."), resumable=True)
     warnings: bool = _f(True, help=(
         "Print the debugging warnings (entropy collapse, tiny KL, useless critic, exploding "
-        "observations), each at most once per run."))
+        "observations), each at most once per run."), resumable=True)
     checkpoint_every: int = _f(10, range=(1, None, True, True),
-                               help="Save a checkpoint every this many iterations (and at the end).")
+                               help="Save a checkpoint every this many iterations (and at the end).", resumable=True)
     keep_checkpoints: int = _f(3, range=(1, 1000, True, True), help=(
-        "How many most recent checkpoints to keep (checkpoints/best is never rotated away)."))
+        "How many most recent checkpoints to keep (checkpoints/best is never rotated away)."), resumable=True)
     check_env: bool = _f(True, help="Run Gymnasium's env checker and trpo's own checks before training.")
 
     # ------------------------------------------------------------------------------------------
@@ -241,11 +245,50 @@ class Config:
         d["hidden"] = list(self.hidden)
         return d
 
-    def to_toml(self) -> str:
-        return tomli_w.dumps(self.to_dict())
+    def to_toml(self, provenance: dict[str, str] | None = None) -> str:
+        """The config as TOML; with ``provenance``, a ``[provenance]`` table after the keys saying
+        where each value came from (``load_toml`` reads past it)."""
+        text = tomli_w.dumps(self.to_dict())
+        if provenance:
+            text += "\n" + tomli_w.dumps({PROVENANCE: {k: provenance[k] for k in FIELDS if k in provenance}})
+        return text
 
-    def replace(self, **kw) -> "Config":
-        return from_dict({**self.to_dict(), **kw})
+    # --- which keys the caller gave -------------------------------------------------------------
+    # ``Config(cg_iters=10)`` gave cg_iters, ``replace(cg_iters=10)`` gives it, ``load_toml(path)``
+    # gives every key of the file (source ``file PATH``). The layering (``trpo.resolve.layer``) keeps
+    # every given key, whatever its value, and fills the others from the preset, then the defaults.
+    @property
+    def sources(self) -> dict[str, str]:
+        """The keys the caller gave, each with where it came from (``user`` or ``file PATH``)."""
+        return dict(self.__dict__.get("_sources", {}))
+
+    @property
+    def given(self) -> frozenset[str]:
+        return frozenset(self.sources)
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        """Where every key's value came from: ``default``, ``preset NAME``, ``file PATH`` or ``user``
+        (``, resolved`` where an ``auto`` was made concrete), as the layering recorded it; before
+        the layering, the given keys' sources and ``default`` for the rest."""
+        prov = self.__dict__.get("_provenance") or {}
+        return {k: prov.get(k) or self.sources.get(k, "default") for k in FIELDS}
+
+    def replace(self, _source: str = "user", **kw) -> "Config":
+        """A copy with ``kw`` changed and marked as given (by ``_source``)."""
+        new = from_dict({**self.to_dict(), **kw}, source=None)
+        new._sources = {**self.sources, **dict.fromkeys(kw, _source)}
+        new._provenance = {**self.__dict__.get("_provenance", {}), **dict.fromkeys(kw, _source)}
+        return new
+
+    def resolved(self, provenance: dict[str, str] | None = None, **kw) -> "Config":
+        """A copy with ``kw`` changed by the package itself (a preset's value, an ``auto`` made
+        concrete), not by the caller: what was given stays as it is; ``provenance`` updates the
+        record of where values came from."""
+        new = dataclasses.replace(self, **kw)
+        new._sources = self.sources
+        new._provenance = {**self.__dict__.get("_provenance", {}), **(provenance or {})}
+        return new
 
     @property
     def steps_per_env(self) -> int:
@@ -253,6 +296,17 @@ class Config:
 
 
 FIELDS = {f.name: f for f in fields(Config)}
+PROVENANCE = "provenance"  # the table of config.toml that records where each value came from
+_dataclass_init = Config.__init__
+
+
+@functools.wraps(_dataclass_init)
+def _init(self, *args, **kw):
+    _dataclass_init(self, *args, **kw)
+    self._sources = dict.fromkeys([*list(FIELDS)[:len(args)], *kw], "user")
+
+
+Config.__init__ = _init  # type: ignore[method-assign]  # records the keys the caller gave
 # derived from the fields' declarations: (low, high, low_inclusive, high_inclusive), None = unbounded
 RANGES: dict[str, tuple] = {n: f.metadata["range"] for n, f in FIELDS.items() if f.metadata["range"]}
 
@@ -271,12 +325,9 @@ def choices_of(name: str) -> tuple[str, ...] | None:
 
 CHOICES: dict[str, tuple[str, ...]] = {n: choices_of(n) for n in FIELDS if choices_of(n)}
 
-# what ``trpo train --resume RUN`` may change (anything else would make the continuation a
-# different run than its config.toml says): the length, the hardware and backends (another
-# vector-env backend resumes from fresh envs, with a note), evaluation and bookkeeping
-RESUMABLE = ("total_steps", "device", "vector_mode", "backend", "workers", "ray_address", "worker_timeout_s", "max_worker_failures", "torch_threads", "keep_freed_memory", "critic_fit", "eval_every", "eval_periodic_episodes",
-             "eval_episodes", "stop_at_return", "video_every", "track", "warnings", "checkpoint_every",
-             "keep_checkpoints")
+# what ``trpo train --resume RUN`` may change: the fields declared ``resumable`` (another
+# vector-env backend resumes from fresh envs, with a note)
+RESUMABLE = tuple(n for n, f in FIELDS.items() if f.metadata["resumable"])
 
 
 def default_lr(algo: str) -> float:
@@ -409,8 +460,10 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
-def from_dict(d: dict[str, Any]) -> Config:
-    """Build and validate a Config; unknown keys are rejected with a suggestion."""
+def from_dict(d: dict[str, Any], source: str | None = "user") -> Config:
+    """Build and validate a Config; unknown keys are rejected with a suggestion. ``source``: where
+    the keys of ``d`` come from (``user``, ``file PATH``), or None for a config that was already
+    layered (a run's saved config): then no key counts as given."""
     kw = {}
     for key, value in d.items():
         if key not in FIELDS:
@@ -419,10 +472,14 @@ def from_dict(d: dict[str, Any]) -> Config:
             shown = f"'{key}'" if isinstance(key, str) and key.isprintable() else repr(key)  # one line
             raise ConfigError(f"unknown config key {shown}{hint}")
         kw[key] = _coerce(key, value)
-    return validate(Config(**kw))
+    cfg = validate(Config(**kw))
+    cfg._sources = dict.fromkeys(kw, source) if source else {}
+    return cfg
 
 
 def load_toml(path: str | Path) -> Config:
+    """A config file: its keys are given (source ``file PATH``); a run's ``[provenance]`` table
+    is read past."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -434,7 +491,8 @@ def load_toml(path: str | Path) -> Config:
               and FIELDS[k].type != "dict"]
     if nested:
         raise ConfigError(f"config file {path}: tables are not supported (found [{nested[0]}]); use flat keys")
-    return from_dict(data)
+    data.pop(PROVENANCE, None)
+    return from_dict(data, source=f"file {path}")
 
 
 def parse_overrides(pairs: list[str], flag: str = "--set") -> dict[str, Any]:

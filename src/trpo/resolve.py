@@ -4,7 +4,8 @@
 will use, and the ``EnvSpec`` of its environment. The parts receive these values and never
 decide again; config.toml records them, so a replay or a resume on another machine does the same.
 
-  preset        auto -> the env's preset for the algorithm (trpo.presets), or none
+  preset        auto -> the env's preset for the algorithm (trpo.presets), or none; its keys
+                layered under what the caller gave (``layer``: defaults < preset < file < user)
   sampler       an algorithm with one sampler (a3c: async) gets it
   device        auto -> cuda if available, else cpu
   vector_mode   auto -> vector_entry_point for Gymnasium's CartPole ids, envpool for ALE v5 ids
@@ -15,14 +16,13 @@ decide again; config.toml records them, so a replay or a resume on another machi
 """
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing as mp
 import sys
-from typing import Callable, Iterable
+from typing import Callable
 
 import torch
 
-from trpo.config import FIELDS, Config, default_lr
+from trpo.config import FIELDS, Config, default_lr, from_dict
 from trpo.errors import ConfigError
 from trpo.rollout.envs import EnvSpec
 
@@ -109,37 +109,74 @@ def sampler_key(cfg: Config) -> str:
     return cfg.sampler
 
 
-def apply_preset(cfg: Config, pinned: Iterable[str] = ()) -> Config:
-    """The preset's keys, where ``cfg`` leaves them at their defaults and ``pinned`` does not name
-    them; ``preset`` becomes the name of the preset applied ("" for none). ``pinned``: the keys the
-    user gave (``trpo train``'s flags, ``--set`` and ``--config`` file), which keep their values
-    even where those equal the defaults (``--set cg_iters=10`` on Hopper stays 10)."""
+def pick_preset(cfg: Config):
+    """The preset ``cfg.preset`` names (``auto``: the env's own or its family's, for the algorithm),
+    or None."""
     from trpo import presets
     from trpo.rollout.env_ids import is_atari, is_gym_mujoco
 
     if cfg.preset == "":
-        return cfg
+        return None
     if cfg.preset == "auto":
         family = "mujoco" if is_gym_mujoco(cfg.env_id) else "atari" if is_atari(cfg.env_id) else ""
-        p = presets.auto(cfg.env_id, cfg.algo, family)
-        if p is None:
-            return cfg.replace(preset="")
-    else:
-        p = presets.get(cfg.preset)
-    unknown = sorted(set(p.config) - set(FIELDS))
-    if unknown:
-        raise ConfigError(f"preset {p.name!r} sets unknown config key {unknown[0]!r}")
-    defaults = Config()
-    pinned = set(pinned)
-    changes = {k: v for k, v in p.config.items() if k not in pinned and getattr(cfg, k) == getattr(defaults, k)}
-    return cfg.replace(**changes, preset=p.name)
+        return presets.auto(cfg.env_id, cfg.algo, family)
+    return presets.get(cfg.preset)
 
 
-def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = True,
-                pinned: Iterable[str] = ()) -> tuple[Config, EnvSpec]:
-    """The resolved config and the run's EnvSpec (see the module docstring). ``presets=False``
-    for a resumed run, whose saved config had its preset applied already; ``pinned``: keys the
-    preset leaves alone (``apply_preset``)."""
+def layer(cfg: Config) -> Config:
+    """The one layering of a run's configuration: defaults < preset < config file < what the user
+    gave. Every key ``cfg`` was given (``Config(...)``, ``replace``, ``--set``, a flag, a
+    ``--config`` file: ``Config.sources``) keeps its value, whatever that value is; the preset
+    sets the others it names; the rest keep their defaults. ``preset`` becomes the name applied
+    ("" for none) and ``provenance`` records, per key, where its value came from.
+
+    One derived change: a ``batch_steps`` the user did not give that ``num_envs`` does not divide
+    (``--num-envs 3``) is rounded down to a multiple of it, and says so in its provenance."""
+    p = pick_preset(cfg)
+    given = cfg.sources
+    prov = {k: given.get(k, "default") for k in FIELDS}
+    changes: dict = {"preset": p.name if p else ""}
+    if p is not None:
+        unknown = sorted(set(p.config) - set(FIELDS))
+        if unknown:
+            raise ConfigError(f"preset {p.name!r} sets unknown config key {unknown[0]!r}")
+        for k, v in p.config.items():
+            if k not in given:
+                changes[k] = v
+                prov[k] = f"preset {p.name}"
+    num_envs = changes.get("num_envs", cfg.num_envs)
+    batch = changes.get("batch_steps", cfg.batch_steps)
+    if "batch_steps" not in given and batch % num_envs:
+        changes["batch_steps"] = max(1, batch // num_envs) * num_envs
+        prov["batch_steps"] += f", rounded down to a multiple of num_envs = {num_envs}"
+    out = from_dict({**cfg.to_dict(), **changes}, source=None)  # validated: a preset's values too
+    out._sources = given
+    out._provenance = prov
+    return out
+
+
+def describe_layering(cfg: Config) -> str:
+    """One line: the preset a layered config applied, the keys it set, and the keys of the preset
+    that the user's values replaced."""
+    p = pick_preset(cfg) if cfg.preset else None
+    if p is None:
+        return "preset: none (defaults and your keys)"
+    prov = cfg.provenance
+    set_ = [f"{k}={_fmt(getattr(cfg, k))}" for k in p.config if prov[k].startswith(f"preset {p.name}")]
+    kept = [f"{k}={_fmt(getattr(cfg, k))} (preset: {_fmt(v)})" for k, v in p.config.items()
+            if not prov[k].startswith("preset") and k in cfg.given]
+    return (f"preset {p.name}: set {', '.join(set_) or 'nothing'}"
+            + (f"; yours kept: {', '.join(kept)}" if kept else ""))
+
+
+def _fmt(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else format(v, "g") if isinstance(v, float) else str(v)
+
+
+def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = True) -> tuple[Config, EnvSpec]:
+    """The resolved config and the run's EnvSpec (see the module docstring): ``layer`` (unless
+    ``presets=False``: a resumed run, whose saved config was layered already), then every
+    ``auto`` made concrete (recorded as ``, resolved`` in its provenance)."""
     from trpo.algos import ALGOS
     from trpo.rollout.env_ids import lookup
 
@@ -151,15 +188,19 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
         if importlib.util.find_spec("moviepy") is None:
             raise ConfigError("config key 'video_every' records videos with moviepy: pip install 'trpo[video]'")
     if presets:
-        cfg = apply_preset(cfg, pinned)
+        cfg = layer(cfg)
     samplers = ALGOS[cfg.algo].samplers
     sampler = cfg.sampler if cfg.sampler in samplers else samplers[0]
     device = resolve_device(cfg.device)
     eval_every = cfg.eval_every or max(1, round(cfg.total_steps / 20 / cfg.batch_steps)) * cfg.batch_steps
-    cfg = dataclasses.replace(
-        cfg, sampler=sampler, device=str(device) if cfg.device == "auto" else cfg.device,
+    concrete = dict(
+        sampler=sampler, device=str(device) if cfg.device == "auto" else cfg.device,
         vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, sampler, env_fn is not None,
                                         cfg.atari_preprocessing, cfg.env_kwargs),
         critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device, cfg.policy != "mlp"),
         lr=cfg.lr or default_lr(cfg.algo), eval_every=eval_every)
+    prov = cfg.provenance
+    marks = {k: prov[k] + ", resolved" for k, v in concrete.items()
+             if v != getattr(cfg, k) and not prov[k].endswith(", resolved")}
+    cfg = cfg.resolved(provenance=marks, **concrete)
     return cfg, EnvSpec.from_config(cfg, env_fn)

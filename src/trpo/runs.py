@@ -46,7 +46,7 @@ class RunDir:
 
     # --- config and summary -------------------------------------------------------------------
     def write_config(self, cfg: Config) -> None:
-        atomic_write(self.path / "config.toml", cfg.to_toml().encode())
+        atomic_write(self.path / "config.toml", cfg.to_toml(provenance=cfg.provenance).encode())
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}

@@ -17,7 +17,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.normalize import RewardScaler
-from trpo.resolve import resolve_run, sampler_key
+from trpo.resolve import describe_layering, resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.envs import check_env
@@ -76,41 +76,57 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
-def _resume_config(cfg: Config | None, saved: Config, env_fn: Callable | None) -> Config:
-    """The saved config with the keys ``cfg`` changes, if each of them may change on resume.
-    ``cfg`` is compared as resolved (its ``auto`` values as this run would resolve them)."""
-    if cfg is None:
-        return saved
-    new, old = resolve_run(validate(cfg), env_fn)[0].to_dict(), saved.to_dict()
-    changed = [k for k in new if new[k] != old[k]]
-    refused = [k for k in changed if k not in RESUMABLE]
+def refuse_unresumable(keys) -> None:
+    """A ConfigError naming the first of ``keys`` that a resume may not change."""
+    refused = [k for k in keys if k not in RESUMABLE]
     if refused:
         raise ConfigError(f"--resume cannot change config key '{refused[0]}' (it would no longer be the same "
                           f"run); keys that may change: {', '.join(RESUMABLE)}")
-    return saved.replace(**{k: new[k] for k in changed})
+
+
+def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteration: int) -> Config:
+    """The saved config with every key ``cfg`` was given (``Config.sources``) applied, each of
+    them resumable (``trpo.config.RESUMABLE``); any other given key is refused by name, whatever
+    its value, equal to the saved one or not: a resume never ignores a key."""
+    given = cfg.sources if cfg is not None else {}
+    refuse_unresumable(given)
+    mark = f"user, on resume at iteration {iteration}"
+    changes = {k: getattr(cfg, k) for k in given}
+    out = from_dict({**saved.to_dict(), **changes}, source=None)
+    out._sources = dict.fromkeys(changes, "user")
+    out._provenance = {**provenance, **dict.fromkeys(changes, mark)}
+    return out
 
 
 def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = True, callback: Callback | None = None,
-          env_fn: Callable | None = None, pinned: Iterable[str] = ()) -> TrainResult:
+          env_fn: Callable | None = None) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
+    ``cfg`` is layered once (``trpo.resolve.layer``): defaults < the env's preset < config file <
+    the keys ``cfg`` was given, which keep their values whatever they are; one line says what the
+    preset set (``progress``), config.toml records where each value came from.
+
     ``resume``: a run directory to continue from its latest checkpoint, with its saved config;
-    ``cfg`` (or None) may change the keys in ``trpo.config.RESUMABLE`` (e.g. a larger
-    ``total_steps``, another ``device``); changing any other key is a ConfigError.
+    the keys ``cfg`` was given (None: none) are applied if ``trpo.config.RESUMABLE`` lists them
+    (e.g. a larger ``total_steps``, another ``device``); any other given key is a ConfigError.
     ``callback(row, agent)``: called after every iteration with the metrics row; returning a true
     value stops the run cleanly (a checkpoint is written, then the final evaluation).
     ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run).
-    ``pinned``: config keys the preset must not change, even where ``cfg`` has them at their
-    defaults (``trpo train`` pins the keys the user gave; ``trpo.resolve.apply_preset``).
     """
     state = manifest = None
     if resume is not None:
         state, manifest = load_checkpoint(resume)
-        cfg = _resume_config(cfg, from_dict(manifest["config"]), env_fn)
+        saved = from_dict(manifest["config"], source=None)
+        cfg = _resume_config(cfg, saved, manifest.get("provenance") or saved.provenance,
+                             manifest["counters"]["iteration"])
         run_dir = Path(resume)
     validate(cfg)
-    cfg, env = resolve_run(cfg, env_fn, presets=state is None, pinned=pinned)  # the run's concrete choices, once
+    cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # layered and made concrete, once
+    if progress:
+        print(describe_layering(cfg) if state is None else
+              f"resuming at iteration {manifest['counters']['iteration']} ({manifest['counters']['env_steps']:,} env "
+              f"steps); changed: {', '.join(f'{k}={getattr(cfg, k)}' for k in cfg.given) or 'nothing'}")
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
@@ -181,7 +197,7 @@ def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward
              "reward_scaler": reward_scaler.state_dict(), "sampler": sampler.state_dict(),
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
              "numpy_rng": np.random.get_state()}
-    meta = {"version": __version__, "config": cfg.to_dict(), "counters": dict(counters)}
+    meta = {"version": __version__, "config": cfg.to_dict(), "provenance": cfg.provenance, "counters": dict(counters)}
     if best:  # checkpoints/best: its own folder, one checkpoint, never touched by the rotation
         save_checkpoint(run.ckpt_dir / "best", counters["iteration"], state, meta, keep=1)
     else:

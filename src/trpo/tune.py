@@ -23,10 +23,13 @@ Every trial is an ordinary training run (``trpo.train``) in ``tune/<env>_<algo>/
 * the study lives in a SQLite file (``tune/<env>_<algo>.db``) and is loaded if it exists: the same
   command resumes; ``--trials N`` runs N more trials. Optuna's heartbeat marks the trial of a
   killed tune as failed when the study is resumed;
+* a trial runs whole batches and never past ``--total-steps`` (``total_steps`` rounded down to a
+  multiple of its ``batch_steps``; batch sizes that leave fewer than 3 iterations are not sampled);
+* every trial is layered like any run (``trpo.resolve.layer``): the ``--set`` keys and the sampled
+  values keep their values, the env's preset fills the rest; its config.toml says which is which;
 * after every complete trial the best one is written as a preset TOML (flat keys: ``env_id``,
-  ``algo``, the tuned keys and the ``--set`` keys that define the learning problem; where the
-  env's shipped preset applied during the tune its keys too, with ``preset = ""``, so that
-  ``trpo train --config FILE`` runs exactly the configuration that was tuned).
+  ``algo``, the preset the trials ran under, the tuned keys and the ``--set`` keys that define the
+  learning problem), so that ``trpo train --config FILE`` runs the configuration that was tuned.
 
 docs/tuning.md lists the search spaces (also ``trpo tune --help``).
 """
@@ -199,39 +202,55 @@ def _as_overrides(overrides) -> dict[str, Any]:
 
 
 def _base_config(env_id: str, algo: str, total_steps: int, seed: int, overrides: dict):
-    """The config every trial starts from (validated), the shipped preset's keys materialised
-    (so that a sampled value equal to a default is not replaced by the preset's), and those keys."""
-    from trpo.config import from_dict
-    from trpo.resolve import apply_preset
+    """The config every trial starts from, its keys given (so that they, and every sampled value,
+    keep their values under the env's preset: ``trpo.resolve.layer``), and the name of the preset
+    the trials run under ("" for none)."""
+    from trpo.config import Config
+    from trpo.resolve import layer
     from trpo.rollout.env_ids import lookup
 
     reserved = sorted({"env_id", "algo", "total_steps", "seed"} & set(overrides))
     if reserved:
         flag = "the ENV_ID argument" if reserved[0] == "env_id" else "--" + reserved[0].replace("_", "-")
         raise ConfigError(f"--set {reserved[0]}: use {flag} of trpo tune")
-    d = {"env_id": env_id, "algo": algo, "total_steps": total_steps, "seed": seed, **overrides}
-    base = from_dict(d)
+    base = Config(env_id=env_id, algo=algo, total_steps=total_steps, seed=seed).replace(**overrides)
     if not base.eval_every:  # a fixed grid of evaluations for every batch size (the pruner compares at steps)
-        base = base.replace(eval_every=max(1, total_steps // 20))
+        base = base.replace(_source="trpo tune", eval_every=max(1, total_steps // 20))
     if base.eval_periodic_episodes == 0:
         raise ConfigError("trpo tune needs periodic evaluations: eval_periodic_episodes must be > 0")
     lookup(env_id)  # an unknown env fails now, before a study is created
-    applied = apply_preset(base)
-    before, after = base.to_dict(), applied.to_dict()
-    preset_keys = {k: after[k] for k in after if after[k] != before[k] and k != "preset"}
-    return applied.replace(preset=""), applied.preset, preset_keys
+    return base, layer(base)
 
 
-def _preset_dict(cfg, tuned: list[str], fixed: list[str], preset_name: str, preset_keys: dict) -> dict:
+def fitting_space(space: dict[str, tuple], layered, total_steps: int, last_evals: int) -> dict[str, tuple]:
+    """``space`` without the batch sizes that do not fit the budget: a trial runs whole batches and
+    never past ``total_steps``, and needs ``last_evals`` iterations for its objective, so only
+    ``batch_steps`` <= total_steps / last_evals (after rounding to the envs) are sampled."""
+    unit = layered.num_envs * (layered.seq_len if layered.policy != "mlp" else 1)
+    limit = total_steps // last_evals
+    if "batch_steps" not in space:
+        if layered.batch_steps > limit:
+            raise ConfigError(f"batch_steps = {layered.batch_steps} leaves fewer than {last_evals} iterations in "
+                              f"--total-steps {total_steps:,}: give a smaller batch_steps or more steps")
+        return space
+    fits = tuple(b for b in space["batch_steps"][1] if max(unit, b // unit * unit) <= limit)
+    if not fits:
+        raise ConfigError(f"--total-steps {total_steps:,} is too small for {last_evals} iterations of any batch size "
+                          f"searched ({', '.join(map(str, space['batch_steps'][1]))}); give at least "
+                          f"{last_evals * min(space['batch_steps'][1]):,}")
+    return {**space, "batch_steps": ("cat", fits)}
+
+
+def _preset_dict(cfg, tuned: list[str], fixed: list[str], preset_name: str) -> dict:
+    """The best trial as a config file: the env, the algorithm, the preset the trial ran under
+    (named, so that a replay layers the same one), the ``--set`` keys that define the learning
+    problem and the tuned keys. ``trpo train --config FILE`` gives every key of the file, so the
+    preset fills only the others, as it did in the trial."""
     from trpo.config import RESUMABLE
 
     d = cfg.to_dict()
-    out: dict[str, Any] = {"env_id": cfg.env_id, "algo": cfg.algo}
-    if preset_name:
-        out["preset"] = ""  # its keys below, as tuned (a tuned value equal to a default stays)
-        out.update({k: d[k] for k in preset_keys if k not in tuned})
-    out.update({k: d[k] for k in fixed if k not in RESUMABLE and k not in _NOT_IN_PRESET
-                and k not in out})
+    out: dict[str, Any] = {"env_id": cfg.env_id, "algo": cfg.algo, "preset": preset_name}
+    out.update({k: d[k] for k in fixed if k not in RESUMABLE and k not in _NOT_IN_PRESET and k not in out})
     out.update({k: d[k] for k in tuned})
     return out
 
@@ -289,10 +308,12 @@ def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Pat
     if last_evals < 1:
         raise ConfigError(f"last_evals must be >= 1, got {last_evals!r}")
     fixed = _as_overrides(overrides)
-    base, preset_name, preset_keys = _base_config(env_id, algo, total_steps, seed, fixed)
+    base, layered = _base_config(env_id, algo, total_steps, seed, fixed)
     space = {k: v for k, v in search_space(algo).items() if k not in fixed}
     if not space:
         raise ConfigError("--set fixes every key of the search space; nothing left to tune")
+    space = fitting_space(space, layered, total_steps, last_evals)
+    fixed_shown = {k: getattr(base, k) for k in fixed}
     optuna = _optuna()
 
     name = study_name or f"{_safe(env_id)}_{algo}"
@@ -328,12 +349,16 @@ def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Pat
                   f"({total_steps:,} steps each); trial runs in {run_root}/trial_N")
 
         def objective(trial):
-            params = suggest(trial, space, base.num_envs * (base.seq_len if base.policy != "mlp" else 1))
-            cfg = base.replace(**params)
+            params = suggest(trial, space, layered.num_envs * (layered.seq_len if layered.policy != "mlp" else 1))
+            cfg = base.replace(_source=f"trpo tune, trial {trial.number}", **params)
+            batch = params.get("batch_steps", layered.batch_steps)
+            # whole batches, never past the budget (fitting_space: at least last_evals of them)
+            cfg = cfg.replace(_source="trpo tune", total_steps=total_steps // batch * batch)
             run_dir = run_root / f"trial_{trial.number}"
             trial.set_user_attr("run_dir", str(run_dir))
             trial.set_user_attr("params", params)
-            trial.set_user_attr("preset", _preset_dict(cfg, list(params), list(fixed), preset_name, preset_keys))
+            trial.set_user_attr("fixed", {k: _jsonable(v) for k, v in fixed_shown.items()})
+            trial.set_user_attr("preset", _preset_dict(cfg, list(params), list(fixed), layered.preset))
             evals: list[float] = []
             st = {"step": -1, "pruned_at": None}
 
@@ -397,7 +422,13 @@ def _params(t) -> str:
         return ",".join(map(str, v)) if isinstance(v, list) else format(v, "g") if isinstance(v, float) else str(v)
 
     used = t.user_attrs.get("params") or t.params
-    return " ".join(f"{k}={fmt(v)}" for k, v in used.items())
+    fixed = t.user_attrs.get("fixed") or {}
+    return " ".join(f"{k}={fmt(v)}" for k, v in used.items()) + (
+        "  fixed: " + " ".join(f"{k}={fmt(v)}" for k, v in fixed.items()) if fixed else "")
+
+
+def _jsonable(v):
+    return list(v) if isinstance(v, tuple) else v
 
 
 def _trial_line(t, optuna) -> str:
@@ -406,7 +437,7 @@ def _trial_line(t, optuna) -> str:
     if t.state == S.COMPLETE:
         fin = a.get("final_eval_return_mean")
         return (f"trial {t.number}: {t.value:.2f}" + (f" (final eval {fin:.2f})" if fin is not None else "")
-                + f", {a.get('wall_s', 0):.1f} s  {_params(t)}")
+                + f", {a.get('env_steps', 0):,} steps, {a.get('wall_s', 0):.1f} s  {_params(t)}")
     if t.state == S.PRUNED:
         why = f"non-finite values ({a['error']})" if "error" in a else \
             f"at {a.get('pruned_at', 0):,} steps (last value {t.value:.2f})" if t.value is not None else ""

@@ -41,8 +41,8 @@ def test_a_freed_block_is_reused_without_page_faults():
 
 
 def test_the_atari_presets_turn_it_on_and_nothing_else_does():
-    from trpo.resolve import apply_preset
+    from trpo.resolve import layer
 
     for name, on in [("atari", True), ("atari-paper", True), ("minatar", False), ("mujoco", False)]:
-        assert apply_preset(trpo.Config(env_id="CartPole-v1", preset=name)).keep_freed_memory is on, name
+        assert layer(trpo.Config(env_id="CartPole-v1", preset=name)).keep_freed_memory is on, name
     assert trpo.Config().keep_freed_memory is False
