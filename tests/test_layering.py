@@ -131,5 +131,6 @@ def test_resume_refuses_any_other_key_by_name_whatever_its_value(run, value, cap
     err = capsys.readouterr().err
     assert "--resume cannot change config key 'cg_iters'" in err and err.count("\n") == 1
     assert (run / "config.toml").read_text() == before  # nothing touched
-    with pytest.raises(trpo.ConfigError, match="'cg_iters'"):
-        trpo.train(trpo.Config(cg_iters=value), resume=run, progress=False)
+    if value != PRESET:  # from Python, a key at the run's own value is kept (a whole config gives every key)
+        with pytest.raises(trpo.ConfigError, match="'cg_iters'"):
+            trpo.train(trpo.Config(cg_iters=value), resume=run, progress=False)

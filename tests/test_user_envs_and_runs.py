@@ -115,7 +115,7 @@ def test_resume_applies_allowed_changes_and_refuses_others(tmp_path, tiny_cfg):
     with pytest.raises(trpo.ConfigError, match="--resume cannot change config key 'max_kl'"):
         trpo.train(trpo.Config(max_kl=0.05), resume=tmp_path / "r", progress=False)
     with pytest.raises(trpo.ConfigError, match="--resume cannot change config key 'env_id'"):
-        trpo.train(tiny_cfg, resume=tmp_path / "r", progress=False)  # given, even at the saved value
+        trpo.train(tiny_cfg.replace(env_id="Acrobot-v1"), resume=tmp_path / "r", progress=False)
     res = trpo.train(trpo.Config(total_steps=1024, eval_periodic_episodes=0, keep_checkpoints=5),
                      resume=tmp_path / "r", progress=False)
     assert res.summary["total_steps"] == 1024

@@ -26,8 +26,11 @@ OBS_STD_LIMIT = 1e4           # raw observation std (normalisation on) or |obs| 
 class RunWatch:
     """Each warning fires at most once per run."""
 
-    def __init__(self, cfg, agent=None, enabled: bool = True):
-        self.cfg, self.agent, self.enabled = cfg, agent, enabled
+    def __init__(self, cfg, agent=None, enabled: bool = True, algo=None):
+        """``cfg``: the trust region (``max_kl``); ``algo``: the algorithm's registry entry
+        (``trpo.algos.ALGOS``), which says whether its steps pass a line search and what KL bound
+        it works against; None: the rows' columns say."""
+        self.cfg, self.agent, self.enabled, self.algo = cfg, agent, enabled, algo
         self.fired: list[str] = []
         self.entropy0: float | None = None
         self.accepted: deque = deque(maxlen=REJECT_WINDOW)
@@ -56,9 +59,10 @@ class RunWatch:
             return []
         if self.entropy0 is None:
             self.entropy0 = h
-        if "step_accepted" in row:
+        searched = self.algo.line_search if self.algo is not None else "step_accepted" in row
+        if searched:
             self.accepted.append(row["step_accepted"])
-        rejecting = ("step_accepted" not in row
+        rejecting = (not searched
                      or (len(self.accepted) == REJECT_WINDOW and np.mean(self.accepted) <= 1 - REJECT_RATE))
         discrete = self.agent is None or getattr(self.agent.actor, "discrete", True)
         if discrete:
@@ -71,14 +75,15 @@ class RunWatch:
         if not (collapsed and rejecting):
             return []
         why = (f" while the line search rejected {REJECT_WINDOW - int(sum(self.accepted))} of the last "
-               f"{REJECT_WINDOW} steps" if "step_accepted" in row else "")
+               f"{REJECT_WINDOW} steps" if searched else "")
         return self._fire("entropy_collapse", (
             f"policy entropy collapsed to {what}{why}: the policy is nearly deterministic and stops exploring. "
             "Remedies: an entropy bonus (--set entropy_coef=0.01), larger batches (batch_steps), a smaller "
             "max_kl; the best policy so far is in checkpoints/best"))
 
     def _kl(self, row: dict) -> list[str]:
-        if "surrogate_gain" not in row or "kl" not in row:  # trust-region learners only
+        bounded = self.algo.kl_bound == "max_kl" if self.algo is not None else "surrogate_gain" in row
+        if not bounded or "kl" not in row:  # trust-region learners only
             return []
         small = math.isfinite(row["kl"]) and row["kl"] < SMALL_KL_FRACTION * self.cfg.max_kl
         self.small_kl = self.small_kl + 1 if small else 0

@@ -35,7 +35,6 @@ import numpy as np
 
 from trpo.errors import ConfigError
 
-TRUST_REGION = ("trpo", "npg")
 GRID_POINTS = 200
 LAST_FRACTION = 0.2  # "the last 20% of the run" in the readings
 NAN = float("nan")
@@ -302,8 +301,10 @@ def _action_dims(config: dict) -> int | None:
 
 
 def _kl_reference(run: Run) -> tuple[str, float] | None:
-    """The KL bound a run's algorithm works against: delta for trpo/npg, kl_target for ppo-kl."""
-    if run.algo in TRUST_REGION:
+    """The KL bound a run's algorithm works against (its registry entry's ``kl_bound``): delta for
+    trpo/npg, kl_target for ppo-kl."""
+    bound = _entry(run.algo).kl_bound if _entry(run.algo) else ""
+    if bound == "max_kl":
         delta = _num(run.config.get("max_kl"))
         if not run.config.get("kl_per_action_dim"):
             return "δ = max_kl", delta
@@ -311,9 +312,16 @@ def _kl_reference(run: Run) -> tuple[str, float] | None:
         d = recorded.get("scale") if isinstance(recorded, dict) else _action_dims(run.config)
         d = d if isinstance(d, int) and d >= 1 else None
         return (f"δ = max_kl × {d} action dims", delta * d) if d else ("δ (max_kl per action dim)", delta)
-    if run.algo == "ppo-kl":
-        return "kl_target", _num(run.config.get("kl_target"))
+    if bound:
+        return bound, _num(run.config.get(bound))
     return None
+
+
+def _entry(algo: str):
+    """The algorithm's registry entry (None for a name this version does not know)."""
+    from trpo.algos import ALGOS
+
+    return ALGOS.get(algo)
 
 
 # --- the figure ---------------------------------------------------------------------------------
@@ -437,8 +445,9 @@ def make_figure(runs: list[Run], png: Path) -> list[str]:
     # (c) line-search acceptance
     ax = axes[2]
     w = _accept_window(runs)
-    why = None if algo in TRUST_REGION else f"no line search in {algo}"
-    note = f"rolling mean, window {w}" + ("; NPG takes every step" if algo == "npg" else "")
+    entry = _entry(algo)
+    why = None if entry and entry.line_search else f"no line search in {algo}"
+    note = f"rolling mean, window {w}"
     titles.append(_panel(ax, "c", "line-search acceptance", runs, "step_accepted", "C2", why,
                          transform=lambda a: _rolling_mean(a, w), note=note))
     if why is None and "n/a" not in titles[-1]:
@@ -452,8 +461,11 @@ def make_figure(runs: list[Run], png: Path) -> list[str]:
         axes[4].axhline(0.0, color="0.5", lw=0.8, ls=":")
     titles.append(_panel(axes[5], "f", "env steps per second", runs, "fps", "C9"))
 
+    x_max = max((float(np.nanmax(r.x)) for r in runs if r.x.size and np.isfinite(r.x).any()), default=None)
     for ax, t in zip(axes, titles):
         if "n/a" not in t:
+            if x_max:  # every panel on the run's x-axis, also where a column stops early (NaN)
+                ax.set_xlim(0, x_max * 1.02)
             ax.set_xlabel("env steps")
             ax.grid(alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
@@ -538,12 +550,12 @@ def _readings(runs: list[Run]) -> list[str]:
         if total:
             bound = ", ".join(f"{name} = {v:g}" for name, v in sorted(refs, key=lambda t: t[1]))
             text += f"; KL above the bound ({bound}) on {100 * above / total:.0f}% of updates ({above} of {total})"
-            if algo == "trpo":
-                text += " (a rejected TRPO step logs KL 0)"
+            if _entry(algo) and _entry(algo).line_search:
+                text += " (a rejected step logs KL 0)"
         out.append(text + ".")
 
     # line search
-    if algo in TRUST_REGION:
+    if _entry(algo) and _entry(algo).line_search:
         rej = tot = rej_last = tot_last = 0
         for r in runs:
             a = r.col("step_accepted")
@@ -573,15 +585,21 @@ def _readings(runs: list[Run]) -> list[str]:
             out.append(f"entropy went from {a:.3g} to {b:.3g} (mean of {_runs(len(pairs))}; "
                        "a differential entropy at or below 0, so no ratio).")
 
-    # explained variance
-    ev = [float(np.nanmean(_last_part(y[np.isfinite(y)]))) for r in runs
-          if (y := r.col("explained_variance")) is not None and np.isfinite(y).any()]
+    # explained variance, over the last part of each run's rows; NaN rows are updates whose targets
+    # hardly varied (e.g. a solved task where every episode scores the same): not measurable there
+    tails = [_last_part(y) for r in runs if (y := r.col("explained_variance")) is not None and y.size]
+    ev = [float(np.mean(t[np.isfinite(t)])) for t in tails if np.isfinite(t).mean() >= 0.5]
+    unmeasurable = sum(np.isfinite(t).mean() < 0.5 for t in tails)
     if ev:
         m = float(np.mean(ev))
         verdict = ("the critic is no better than a constant" if m < 0 else
                    "the critic explains the returns well" if m > 0.8 else "the critic explains part of the returns")
         out.append(f"explained variance {m:.2f} over the last {100 * LAST_FRACTION:.0f}% of the run "
                    f"(mean of {_runs(len(ev))}): {verdict}.")
+    if unmeasurable:
+        out.append(f"explained variance not measurable over the last {100 * LAST_FRACTION:.0f}% of "
+                   f"{_runs(unmeasurable)} (mostly NaN: the critic's targets hardly vary, as when every "
+                   "episode scores the same); no verdict on the critic there.")
 
     # throughput
     fps = [float(np.nanmedian(y)) for r in runs if (y := r.col("fps")) is not None and np.isfinite(y).any()]

@@ -85,13 +85,15 @@ def refuse_unresumable(keys) -> None:
 
 
 def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteration: int) -> Config:
-    """The saved config with every key ``cfg`` was given (``Config.sources``) applied, each of
-    them resumable (``trpo.config.RESUMABLE``); any other given key is refused by name, whatever
-    its value, equal to the saved one or not: a resume never ignores a key."""
+    """The saved config with every resumable key ``cfg`` was given (``Config.sources``,
+    ``trpo.config.RESUMABLE``) applied and recorded; any other given key is refused by name unless
+    it holds the saved value (a whole config from Python, ``cfg.replace(total_steps=...)``, gives
+    every key; those that the run already has are kept, not ignored). ``trpo train --resume``
+    refuses any other key it is given, whatever its value (``refuse_unresumable``)."""
     given = cfg.sources if cfg is not None else {}
-    refuse_unresumable(given)
+    refuse_unresumable(k for k in given if getattr(cfg, k) != getattr(saved, k))
     mark = f"user, on resume at iteration {iteration}"
-    changes = {k: getattr(cfg, k) for k in given}
+    changes = {k: getattr(cfg, k) for k in given if k in RESUMABLE}
     out = from_dict({**saved.to_dict(), **changes}, source=None)
     out._sources = dict.fromkeys(changes, "user")
     out._provenance = {**provenance, **dict.fromkeys(changes, mark)}
@@ -231,7 +233,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
     last_return, last_length = float("nan"), float("nan")
     interrupted = stop_reason = None
     trust_region = effective_trust_region(cfg, agent.act_space)  # max_kl and damping as the step uses them
-    watch = RunWatch(trust_region, agent, enabled=cfg.warnings)
+    watch = RunWatch(trust_region, agent, enabled=cfg.warnings, algo=ALGOS[cfg.algo])
     tracker = make_tracker(cfg, run.path)
     mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:

@@ -49,81 +49,22 @@ MISSING_OPTUNA = "trpo tune needs Optuna: pip install 'trpo[tune]'"
 LAST_EVALS = 3          # the objective: the mean of this many last periodic evaluations
 DEFAULT_TOTAL_STEPS = 100_000
 
-# ------------------------------------------------------------------------------------------------
-# search spaces: ("log", low, high) log-uniform float, ("float", low, high) uniform float,
-# ("cat", choices) categorical. Floats are rounded to 3 significant digits before use (the run, the
-# preset and the table show the same number).
-GAMMAS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
-LAMBDAS = (0.8, 0.9, 0.92, 0.95, 0.98, 0.99, 1.0)
-HIDDEN = ("64,64", "128,128", "256,256")
-GRAD_NORMS = (0.3, 0.5, 0.7, 1.0, 2.0, 5.0)
-
-TRUST_REGION = {
-    "max_kl": ("log", 1e-3, 0.1),
-    "gamma": ("cat", GAMMAS),
-    "gae_lambda": ("cat", LAMBDAS),
-    "batch_steps": ("cat", (512, 1024, 2048, 4096, 8192)),
-    "cg_damping": ("log", 1e-3, 0.5),
-    "cg_iters": ("cat", (5, 10, 20, 30)),
-    "critic_lr": ("log", 1e-4, 1e-2),
-    "critic_epochs": ("cat", (5, 10, 20, 40)),
-    "hidden": ("cat", HIDDEN),
-}
-PPO = {
-    "lr": ("log", 1e-5, 3e-3),
-    "gamma": ("cat", GAMMAS),
-    "gae_lambda": ("cat", LAMBDAS),
-    "batch_steps": ("cat", (256, 512, 1024, 2048, 4096, 8192)),
-    "minibatch_size": ("cat", (32, 64, 128, 256, 512)),
-    "epochs": ("cat", (1, 5, 10, 20)),
-    "entropy_coef": ("log", 1e-8, 0.1),
-    "vf_coef": ("float", 0.1, 1.0),
-    "max_grad_norm": ("cat", GRAD_NORMS),
-    "hidden": ("cat", HIDDEN),
-}
-ACTOR_CRITIC = {  # reinforce, a2c, a3c
-    "lr": ("log", 1e-5, 1e-2),
-    "gamma": ("cat", GAMMAS),
-    "gae_lambda": ("cat", LAMBDAS),
-    "batch_steps": ("cat", (256, 512, 1024, 2048, 4096, 8192)),
-    "critic_lr": ("log", 1e-4, 1e-2),
-    "critic_epochs": ("cat", (1, 5, 10, 20)),
-    "entropy_coef": ("log", 1e-8, 0.1),
-    "max_grad_norm": ("cat", GRAD_NORMS),
-    "hidden": ("cat", HIDDEN),
-}
-PG_L2 = {
-    "pg_l2_eps": ("log", 1e-4, 1.0),
-    "gamma": ("cat", GAMMAS),
-    "gae_lambda": ("cat", LAMBDAS),
-    "batch_steps": ("cat", (512, 1024, 2048, 4096, 8192)),
-    "critic_lr": ("log", 1e-4, 1e-2),
-    "critic_epochs": ("cat", (5, 10, 20, 40)),
-    "hidden": ("cat", HIDDEN),
-}
-FAMILIES = {"trpo": TRUST_REGION, "npg": TRUST_REGION, "ppo": PPO, "ppo-kl": PPO,
-            "reinforce": ACTOR_CRITIC, "a2c": ACTOR_CRITIC, "a3c": ACTOR_CRITIC, "pg-l2": PG_L2}
-# what one algorithm does not read of its family's space, and what only it reads
-_DROP = {"reinforce": ("gae_lambda",),   # reward-to-go minus a baseline: no lambda
-         "a3c": ("critic_epochs",)}      # one gradient per worker batch, no critic epochs
-_ADD = {"ppo": {"clip_range": ("cat", (0.1, 0.2, 0.3, 0.4))},
-        "ppo-kl": {"kl_target": ("log", 3e-3, 5e-2)}}
-
 # --set keys that do not define the learning problem (length, hardware, evaluation, bookkeeping):
 # they shape the tune but are not written into the preset
 _NOT_IN_PRESET = ("seed", "check_env", "preset")
 
 
 def search_space(algo: str) -> dict[str, tuple]:
-    """The keys ``trpo tune`` searches for ``algo`` and their distributions."""
+    """The keys ``trpo tune`` searches for ``algo`` and their distributions: its registry entry's
+    (``trpo.algos.ALGOS[algo].search_space``). Floats are rounded to 3 significant digits before
+    use (the run, the preset and the table show the same number)."""
     from trpo.algos import ALGOS
 
     if algo not in ALGOS:
         raise ConfigError(f"unknown algorithm {algo!r}; allowed: {', '.join(ALGOS)}")
-    fam = FAMILIES.get(algo, TRUST_REGION if ALGOS[algo].critic_helper else ACTOR_CRITIC)
-    space = {k: v for k, v in fam.items() if k not in _DROP.get(algo, ())}
-    space.update(_ADD.get(algo, {}))
-    return space
+    if not ALGOS[algo].search_space:
+        raise ConfigError(f"algorithm {algo!r} declares no search space (trpo.algos.ALGOS)")
+    return dict(ALGOS[algo].search_space)
 
 
 def describe_spaces() -> str:

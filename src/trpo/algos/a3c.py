@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import PolicyAndCriticAdam, advantages, check_finite, normalize, set_annealed_lr
+from trpo.algos.common import (PolicyAndCriticAdam, advantages, check_finite, explained_variance, normalize,
+                               set_annealed_lr)
 from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic
@@ -47,8 +48,9 @@ def worker_gradients(actor: Actor, critic: Critic, b: Batch, cfg: Config) -> dic
     value_loss = (critic(obs) - targets).pow(2).mean()
     d_theta = flat_grad(policy_loss, list(actor.parameters()))
     d_psi = flat_grad(value_loss, list(critic.parameters()))
-    return {"d_theta": d_theta, "d_psi": d_psi, "stats": {"entropy": entropy.item(), "value_loss": value_loss.item(),
-                                                          "policy_loss": policy_loss.item()}}
+    return {"d_theta": d_theta, "d_psi": d_psi, "stats": {
+        "entropy": entropy.item(), "value_loss": value_loss.item(), "policy_loss": policy_loss.item(),
+        "explained_variance": explained_variance(value_loss.item(), targets.detach())}}
 
 
 class A3C(PolicyAndCriticAdam):

@@ -91,6 +91,20 @@ def explained_variance(mse: float, targets: Tensor) -> float:
     return 1.0 - mse / var if var > 1e-4 * ms and var > 0 else float("nan")
 
 
+@torch.no_grad()
+def update_stats(actor: Actor, old: tuple[Tensor, ...], obs: Tensor, value_loss: float, targets: Tensor,
+                 kl: float | None = None) -> dict[str, float]:
+    """The metrics contract (``trpo.algos.CRITIC_METRICS``), computed here for every learner with
+    a critic: the mean KL(pi_old || pi_new) over the batch (``kl``: the learner's own measure of
+    the same, e.g. the accepted line-search step's), the new policy's mean entropy, the critic's
+    mean squared error ``value_loss`` and its explained variance against ``targets`` (NaN where the
+    targets hardly vary: not measurable, not a useless critic)."""
+    new = actor.dist_params(obs)
+    return {"kl": actor.kl(old, new).mean().item() if kl is None else kl,
+            "entropy": actor.entropy(new).mean().item(), "value_loss": value_loss,
+            "explained_variance": explained_variance(value_loss, targets)}
+
+
 def rescale(x: Tensor) -> Tensor:
     """Divide by the batch std only, not centred: for weights whose per-sample baseline must stay
     (reinforce's R_t - b_t, vine's per-state advantages)."""

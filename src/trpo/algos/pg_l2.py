@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from trpo.algos.base import LearnerBase
-from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective
+from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective, update_stats
 from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.policies import Actor, Critic, flat_params, set_flat_params
@@ -54,11 +54,7 @@ class PGL2(LearnerBase):
 
         # 3. the critic
         value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
-        with torch.no_grad():
-            new = actor.dist_params(obs)
-            kl = actor.kl(old, new).mean().item()
-            entropy = actor.entropy(new).mean().item()
-        return {"kl": kl, "entropy": entropy, "value_loss": value_loss, "grad_norm": float(g.norm())}
+        return {**update_stats(actor, old, obs, value_loss, targets), "grad_norm": float(g.norm())}
 
     def state_dict(self) -> dict:
         return {"critic_opt": self.critic_opt.state_dict()}

@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, set_annealed_lr
+from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, set_annealed_lr, update_stats
 from trpo.algos.base import LearnerBase
 from trpo.config import Config, default_lr
 from trpo.functional.sequences import row_length
@@ -129,11 +129,9 @@ class PPO(LearnerBase):
 
         # 4. measure the step; ppo-kl adapts beta
         with torch.no_grad():
-            new = actor.dist_params(obs)
-            kl = actor.kl(old, new).mean().item()
-            stats = {"kl": kl, "entropy": actor.entropy(new).mean().item(),
-                     "value_loss": float((critic(critic_obs) - targets).pow(2).mean()),
-                     "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
+            value_mse = float((critic(critic_obs) - targets).pow(2).mean())
+        stats = {**update_stats(actor, old, obs, value_mse, targets), "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
+        kl = stats["kl"]
         if self.penalty:
             stats["kl_coef"] = self.kl_coef
             stats["stopped_early"] = stopped_early

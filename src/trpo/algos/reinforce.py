@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import (PolicyAndCriticAdam, normalize, rescale, set_annealed_lr, check_finite, fit_critic, gradient_step,
+from trpo.algos.common import (PolicyAndCriticAdam, normalize, rescale, set_annealed_lr, check_finite, fit_critic, gradient_step, update_stats,
                                optimal_baseline, per_sample_sq_grad_norms, policy_objective, reward_to_go)
 from trpo.rollout import Batch
 
@@ -65,9 +65,5 @@ class Reinforce(PolicyAndCriticAdam):
 
         # 4. V_psi on its targets (the returns; a2c: the advantage targets A_t + V(s_t))
         value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
-        with torch.no_grad():
-            new = actor.dist_params(obs)
-            kl = actor.kl(old, new).mean().item()
-            entropy = actor.entropy(new).mean().item()
-        return {"kl": kl, "entropy": entropy, "value_loss": value_loss, "grad_norm": grad_norm,
+        return {**update_stats(actor, old, obs, value_loss, targets), "grad_norm": grad_norm,
                 "lr": self.opt.param_groups[0]["lr"], **extra}

@@ -30,8 +30,8 @@ from typing import Callable
 
 import torch
 
-from trpo.algos.common import (adam, check_finite, critic_permutations, explained_variance, fit_critic,
-                               frozen_policy, gae_batch, policy_objective, rescale)
+from trpo.algos.common import (adam, check_finite, critic_permutations, fit_critic,
+                               frozen_policy, gae_batch, policy_objective, rescale, update_stats)
 from trpo.algos.base import LearnerBase
 from trpo.algos.critic_process import CriticFitProcess
 from trpo.algos.trust_region import trust_region_step
@@ -76,11 +76,7 @@ class TRPO(LearnerBase):
         self._start_critic_fit(critic_obs, targets)
         stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx)
         self._finish_inline_fit()
-        with torch.no_grad():
-            stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
-        stats["value_loss"] = value_loss
-        stats["explained_variance"] = explained_variance(value_loss, targets)
-        return stats
+        return {**stats, **update_stats(actor, old, obs, value_loss, targets, kl=stats["kl"])}
 
     def _vine_update(self, vine: VineData) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
@@ -131,11 +127,7 @@ class TRPO(LearnerBase):
             stats = {"kl": 0.0, "surrogate_gain": 0.0, "step_accepted": 0}
 
         self._finish_inline_fit()
-        with torch.no_grad():
-            stats["entropy"] = actor.entropy(actor.dist_params(obs)).mean().item()
-        stats["value_loss"] = value_loss
-        stats["vine_states"] = N
-        return stats
+        return {**stats, **update_stats(actor, old, obs, value_loss, v_target, kl=stats["kl"]), "vine_states": N}
 
     @torch.no_grad()
     def _value_loss(self, obs: torch.Tensor, targets: torch.Tensor) -> float:
