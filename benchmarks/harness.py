@@ -56,10 +56,10 @@ class Suite:
 
     def runs(self) -> list[dict]:
         out = []
-        for seed in self.seeds:  # seed-major: an interrupted suite still covers every env
-            for env in self.envs:
-                for algo in self.algos:
-                    for side in self.sides:
+        for side in self.sides:  # ours first (the table), then each peer
+            for seed in self.seeds:  # seed-major: an interrupted suite still covers every env
+                for env in self.envs:
+                    for algo in self.algos:
                         if side == "peer" and algo != "trpo":
                             continue
                         name = f"{env.replace('/', '_')}_{algo}_{side}_s{seed}"

@@ -100,8 +100,8 @@ def test_learners_satisfy_the_protocol():
     from trpo.policies import Critic
 
     for name in ("trpo", "ppo", "reinforce", "pg-l2"):
-        learner = get_learner(name)(CategoricalActor(3, 2, (8,)), Critic(3, (8,)), Config(algo=name),
-                                    torch.device("cpu"))
+        cfg = Config(algo=name, lr=ALGOS[name].default_lr)  # resolved, as resolve_run does
+        learner = get_learner(name)(CategoricalActor(3, 2, (8,)), Critic(3, (8,)), cfg, torch.device("cpu"))
         assert isinstance(learner, Learner)
         learner.close()
 

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from trpo import seeds
 from trpo.checkpoint import load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.errors import CheckpointError
@@ -98,12 +99,12 @@ class Agent:
                  video_dir: str | Path | None = None,
                  max_episode_steps: int | None = None) -> tuple[float, float, list[float]]:
         """Mean and std of the undiscounted return over ``episodes`` on a separately seeded env
-        (seed + 10_000 by default, never the training seeds).
+        (seed + ``trpo.seeds.FINAL_EVAL`` by default, never the training seeds).
 
         An episode ends at the env's own end or time limit; an env without a time limit (MinAtar's
         games, a user's env) is cut at ``max_episode_steps`` (default ``EVAL_STEP_CAP``), so that a
         deterministic policy that never loses (a submarine that never dives) cannot hang the run."""
-        seed = self.cfg.seed + 10_000 if seed is None else seed
+        seed = self.cfg.seed + seeds.FINAL_EVAL if seed is None else seed
         env = self.env.make(**({"render_mode": "rgb_array"} if video_dir else {}))
         spec_limit = env.spec.max_episode_steps if env.spec is not None else None
         cap = max_episode_steps or spec_limit or EVAL_STEP_CAP

@@ -116,6 +116,7 @@ def cmd_plot(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from trpo import __version__
+    from trpo.seeds import FINAL_EVAL
     from trpo.config import choices_of, describe_fields
 
     p = _Parser(prog="trpo", description="Trust Region Policy Optimization and the policy-gradient family.")
@@ -156,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate a trained run")
     e.add_argument("run_dir")
     e.add_argument("--episodes", type=int, default=10)
-    e.add_argument("--seed", type=int, default=None, help="evaluation seed (default: training seed + 10000)")
+    e.add_argument("--seed", type=int, default=None, help=f"evaluation seed (default: training seed + {FINAL_EVAL:,})")
     e.add_argument("--video", action="store_true", help="record videos to RUN_DIR/videos (needs trpo[video])")
     e.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
                    help="deterministic (mode) or --stochastic / --no-deterministic actions")

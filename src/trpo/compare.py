@@ -52,7 +52,9 @@ def bootstrap_ci(x: np.ndarray, axis: int = 0, confidence: float = 0.95, seed: i
 
 
 def run_dir_for(runs_dir: Path, env_id: str, algo: str, seed: int) -> Path:
-    return runs_dir / f"{env_id.replace('/', '_')}_{algo}_s{seed}"
+    from trpo.rollout.env_ids import safe_name
+
+    return runs_dir / f"{safe_name(env_id)}_{algo}_s{seed}"
 
 
 def run_state(run_dir: Path) -> str:
@@ -123,7 +125,9 @@ def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, o
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    safe = env_id.replace("/", "_")
+    from trpo.rollout.env_ids import safe_name
+
+    safe = safe_name(env_id)
     rows, curves = [], {}
     max_steps = 0
     for algo in algos:

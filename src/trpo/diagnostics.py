@@ -14,6 +14,8 @@ from collections import deque
 import gymnasium as gym
 import numpy as np
 
+from trpo import seeds
+
 # thresholds of the warnings (docs/debugging.md explains each)
 ENTROPY_FRACTION = 0.05       # discrete: entropy below 5% of its initial value
 GAUSSIAN_COLLAPSE_NATS = math.log(20.0)  # Gaussian: the mean log-std fell by log 20 (std / 20)
@@ -133,8 +135,8 @@ def initial_report(cfg, env, agent, episodes: int = 5, max_steps: int = 5_000) -
     import torch
 
     e = env.make()
-    rng = np.random.default_rng(cfg.seed + 30_000)
-    e.action_space.seed(cfg.seed + 30_000)
+    rng = np.random.default_rng(cfg.seed + seeds.INITIAL_REPORT)
+    e.action_space.seed(cfg.seed + seeds.INITIAL_REPORT)
     returns, obs_seen, rewards, steps = [], [], [], 0
     try:
         for ep in range(episodes):

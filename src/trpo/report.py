@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
 import tomllib
 import warnings
 from dataclasses import dataclass
@@ -210,7 +209,9 @@ def group_runs(run_dirs: list[str | Path]) -> dict[tuple[str, str], list[Run]]:
 
 
 def _stem(env_id: str, algo: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{env_id}_{algo}")
+    from trpo.rollout.env_ids import safe_name
+
+    return safe_name(f"{env_id}_{algo}")
 
 
 # --- numerics -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from trpo import __version__
+from trpo import __version__, seeds
 from trpo.agent import Agent
 from trpo.algos import ALGOS, build_learner
 from trpo.algos.trust_region import effective_trust_region, trust_region_scale
@@ -207,7 +207,7 @@ def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward
 
 
 def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: dict) -> dict[str, float]:
-    """A deterministic evaluation on envs seeded seed + 20_000 (neither training's nor the final
+    """A deterministic evaluation on envs seeded seed + ``seeds.PERIODIC_EVAL`` (neither training's nor the final
     evaluation's), the same start states every time so that the curve compares policies, and a
     stochastic one (actions sampled from the policy, its own generator seeded alike) on the same
     start states: the mean action and the sampled policy side by side. A critic
@@ -218,10 +218,11 @@ def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: di
     counters["wall_s"] += time.perf_counter() - t
     counters["evals"] += 1
     video = cfg.video_every and counters["evals"] % cfg.video_every == 0
-    mean, std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + 20_000)
-    s_mean, s_std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + 20_000, deterministic=False)
+    mean, std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + seeds.PERIODIC_EVAL)
+    s_mean, s_std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + seeds.PERIODIC_EVAL,
+                                      deterministic=False)
     if video:
-        agent.evaluate(1, seed=cfg.seed + 20_000, video_dir=run.path / "videos" / f"eval-{counters['env_steps']:09d}")
+        agent.evaluate(1, seed=cfg.seed + seeds.PERIODIC_EVAL, video_dir=run.path / "videos" / f"eval-{counters['env_steps']:09d}")
     return {"eval_return_mean": mean, "eval_return_std": std,
             "eval_stochastic_return_mean": s_mean, "eval_stochastic_return_std": s_std}
 

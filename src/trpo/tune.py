@@ -117,7 +117,9 @@ def _optuna():
 
 
 def _safe(env_id: str) -> str:
-    return env_id.replace("/", "_").replace(":", "_")
+    from trpo.rollout.env_ids import safe_name
+
+    return safe_name(env_id)
 
 
 def _storage_url(storage: str | Path) -> tuple[str, Path | None]:

@@ -57,7 +57,7 @@ def test_master_descends_along_the_workers_gradient():
 
 
 def test_nan_gradient_is_refused_before_any_change():
-    cfg = Config(algo="a3c")
+    cfg = Config(algo="a3c", lr=1e-3)
     actor, critic = CategoricalActor(3, 2, (8,)), Critic(3, (8,))
     learner = get_learner("a3c")(actor, critic, cfg, torch.device("cpu"))
     b = synthetic_batch()

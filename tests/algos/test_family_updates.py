@@ -148,7 +148,7 @@ def test_adaptive_kl_schedule():
 
 def test_ppo_kl_adapts_its_coefficient_during_updates():
     torch.manual_seed(0)
-    cfg = Config(algo="ppo-kl", batch_steps=32, num_envs=2, minibatch_size=8, epochs=2, kl_target=1e-9)
+    cfg = Config(algo="ppo-kl", batch_steps=32, num_envs=2, minibatch_size=8, epochs=2, kl_target=1e-9, lr=3e-4)
     learner = get_learner("ppo-kl")(CategoricalActor(3, 2, (8,)), Critic(3, (8,)), cfg, torch.device("cpu"))
     learner.update(synthetic_batch())
     assert learner.kl_coef == 2.0  # any step has KL > 1.5 * 1e-9: doubled
@@ -166,6 +166,8 @@ def test_every_learner_updates_and_reports(algo, extra, discrete):
     torch.manual_seed(0)
     cfg = Config(algo=algo, batch_steps=32, num_envs=2, minibatch_size=16, epochs=2, entropy_coef=0.01,
                  critic_epochs=1, **extra)
+    from trpo.config import default_lr
+    cfg = cfg.replace(lr=cfg.lr or default_lr(algo))  # resolved, as resolve_run does
     actor = CategoricalActor(3, 2, (8,)) if discrete else GaussianActor(3, 1, (8,))
     critic = Critic(3, (8,))
     learner = get_learner(algo)(actor, critic, cfg, torch.device("cpu"))

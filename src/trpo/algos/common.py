@@ -5,7 +5,6 @@ import torch
 from torch import Tensor, nn
 
 from trpo.algos.base import LearnerBase
-from trpo.config import default_lr
 from trpo.functional import gae
 from trpo.functional.sequences import row_length
 from trpo.functional.mlp import tanh_mlp_mse_grads
@@ -45,6 +44,15 @@ def estimate_advantages(batch: Batch, critic: nn.Module, gamma: float, lam: floa
     return adv, adv + values
 
 
+def resolved_lr(cfg) -> float:
+    """The run's learning rate. ``lr = 0`` (the algorithm's default) is resolved once, by
+    ``trpo.resolve.resolve_run``, before a learner is built; a learner never decides it again."""
+    if not cfg.lr:
+        raise ValueError(f"algo {cfg.algo!r} got lr = 0: resolve the config first (trpo.resolve.resolve_run, "
+                         "which sets the algorithm's default learning rate)")
+    return float(cfg.lr)
+
+
 def adam(params, lr: float, **kw) -> FusedAdam:
     """Adam with the fused kernel (one call for all parameters; CPU and CUDA): for our small MLPs
     a step costs half of the single-tensor loop and a third of the foreach default on a CPU.
@@ -61,7 +69,7 @@ class PolicyAndCriticAdam(LearnerBase):
 
     def __init__(self, actor: Actor, critic: Critic, cfg, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.base_lr = cfg.lr or default_lr(cfg.algo)
+        self.base_lr = resolved_lr(cfg)
         self.opt = adam(actor.parameters(), self.base_lr)
         self.critic_opt = adam(critic.parameters(), cfg.critic_lr)
         self.updates = 0

@@ -28,9 +28,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, set_annealed_lr, update_stats
+from trpo.algos.common import (adam, frozen_policy, gae_batch, gradient_step, resolved_lr, set_annealed_lr,
+                               update_stats)
 from trpo.algos.base import LearnerBase
-from trpo.config import Config, default_lr
+from trpo.config import Config
 from trpo.functional.sequences import row_length
 from trpo.policies import Actor, Critic
 from trpo.rollout import Batch
@@ -78,7 +79,7 @@ class PPO(LearnerBase):
 
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
-        self.base_lr = cfg.lr or default_lr(cfg.algo)  # lr = 0: the algorithm's default
+        self.base_lr = resolved_lr(cfg)
         self.opt = adam([*actor.parameters(), *critic.parameters()], self.base_lr, eps=1e-5)
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0

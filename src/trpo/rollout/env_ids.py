@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 
 import gymnasium as gym
 
 import trpo.pomdp  # noqa: F401  registers the package's own ids (trpo/CartPoleNoVelocity-v1, ...)
 from trpo.errors import EnvError
+
+
+def safe_name(env_id: str) -> str:
+    """The env id as a file or directory name: every run of characters other than letters,
+    digits, ``.``, ``_`` and ``-`` becomes ``_`` (``ALE/Pong-v5`` -> ``ALE_Pong-v5``,
+    ``my_pkg.envs:MyEnv-v0`` -> ``my_pkg.envs_MyEnv-v0``). The one sanitiser of the package."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", env_id)
 
 
 def split_id(env_id: str) -> tuple[str | None, str]:
