@@ -103,7 +103,7 @@ def worker_envstep(a) -> dict:
     """Env stepping alone: ``num_envs`` envs, random actions, the given vector mode."""
     import numpy as np
 
-    from trpo.rollout.envs import make_vector_env
+    from trpo.envs.make import make_vector_env
 
     mode = json.loads(a.overrides).get("vector_mode", "sync")
     envs = make_vector_env(a.env, 8, mode)

@@ -1,4 +1,4 @@
-"""The recurrent cells' cost: trpo's written-out GRU/LSTM (``trpo.recurrent.RecurrentCore``) against
+"""The recurrent cells' cost: trpo's written-out GRU/LSTM (``trpo.nets.recurrent.RecurrentCore``) against
 PyTorch's own CPU cells (``torch.gru_cell`` / ``torch.lstm_cell``, the same weights and gate layout),
 one unroll of ``--steps`` steps over a batch of ``--batch`` chunks, forward and backward.
 
@@ -28,7 +28,7 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=300)
     a = p.parse_args(argv)
 
-    from trpo.recurrent import RecurrentCore
+    from trpo.nets.recurrent import RecurrentCore
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -27,7 +27,7 @@ def main(argv=None):
     import torch
 
     from trpo.algos.common import fit_critic
-    from trpo.policies import Critic
+    from trpo.nets.policies import Critic
 
     torch.set_num_threads(a.threads)
 

@@ -28,7 +28,7 @@ def main(argv=None):
 
     from trpo.algos.trust_region import written_out_fvp
     from trpo.functional.fisher import fisher_vector_product, gauss_newton_fvp
-    from trpo.policies import CategoricalActor, GaussianActor
+    from trpo.nets.policies import CategoricalActor, GaussianActor
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)

@@ -132,8 +132,8 @@ def _rate_sampling(env_id: str, n: int, seconds: float) -> dict:
     import torch
 
     from trpo import Config
-    from trpo.normalize import RewardScaler
-    from trpo.policies import make_networks
+    from trpo.nets.normalize import RewardScaler
+    from trpo.nets.factory import make_networks
     from trpo.resolve import resolve_run
     from trpo.rollout.base import SamplerContext
     from trpo.rollout.single_path import SinglePathSampler
@@ -163,7 +163,7 @@ def _update_time(env_id: str, batch: int, repeats: int = 2, **overrides) -> dict
     from trpo import Config
     from trpo.agent import Agent
     from trpo.algos import build_learner
-    from trpo.normalize import RewardScaler
+    from trpo.nets.normalize import RewardScaler
     from trpo.resolve import resolve_run
     from trpo.rollout.base import SamplerContext
     from trpo.rollout.single_path import SinglePathSampler
@@ -197,7 +197,7 @@ def _merge_time(batch: int, obs_shape: tuple, dtype, workers: int = 8) -> dict:
     concatenation along the env axis, normalisation of float observations, statistics update)."""
     import numpy as np
 
-    from trpo.normalize import ObsNormalizer
+    from trpo.nets.normalize import ObsNormalizer
 
     T, n = batch // (workers * 8), 8
     parts = [np.random.default_rng(k).random((T, n, *obs_shape)).astype(dtype) for k in range(workers)]
@@ -216,7 +216,7 @@ def run_parts(seconds: float) -> dict:
     import numpy as np
     import ray
 
-    from trpo.policies import make_networks  # noqa: F401  (import cost outside the timings)
+    from trpo.nets.factory import make_networks  # noqa: F401  (import cost outside the timings)
 
     parts: dict = {"sampling": [], "update": []}
     for env_id, n in (("Hopper-v5", 8), ("Hopper-v5", 1), ("ALE/Pong-v5", 8)):

@@ -8,7 +8,7 @@ Which backend is fastest decides ``vector_mode`` / ``num_envs``: Gymnasium ``syn
 one after the other in this process (one core); ``async`` puts each env in a subprocess (all cores,
 but a pipe round trip per env per step); EnvPool steps them in a C++ thread pool (all cores, no
 Python per env); ``vector_entry_point`` is Gymnasium's own numpy CartPole (all carts in one
-array step; CartPole only). All return the same-step-autoreset interface (trpo.rollout.envs).
+array step; CartPole only). All return the same-step-autoreset interface (trpo.envs.make).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 def rate(env_id: str, n: int, mode: str, seconds: float) -> float | None:
     import numpy as np
 
-    from trpo.rollout.envs import make_vector_env
+    from trpo.envs.make import make_vector_env
     from trpo.rollout.single_path import action_to_env
 
     try:

@@ -1,5 +1,5 @@
 """EnvPool's ports of Gymnasium's MuJoCo v5 envs, as trpo sees them (``vector_mode = "envpool"``,
-``trpo.rollout.envpool_env.EnvPoolVectorEnv``), against Gymnasium's own envs.
+``trpo.envs.envpool_env.EnvPoolVectorEnv``), against Gymnasium's own envs.
 
     python benchmarks/envpool_port.py                      # the five envs below, ~1-2 min of one core
     python benchmarks/envpool_port.py --envs Hopper-v5 --steps 4000
@@ -118,14 +118,14 @@ def shadow_state(env_id: str, u) -> np.ndarray:
 
 
 def envpool_make(env_id: str, num_envs: int, seed: int, **kw):
-    from trpo.rollout.envpool_env import registry
+    from trpo.envs.envpool_env import registry
 
     return registry(env_id).make_gymnasium(env_id, num_envs=num_envs, batch_size=num_envs,
                                            num_threads=1, seed=seed, **kw)
 
 
 def envpool_config(env_id: str) -> dict:
-    from trpo.rollout.envpool_env import registry
+    from trpo.envs.envpool_env import registry
 
     return dict(registry(env_id).make_spec(env_id).config._asdict())
 
@@ -139,7 +139,7 @@ def random_actions(rng, n: int, nu: int) -> np.ndarray:
 # checks
 # ----------------------------------------------------------------------------------------------
 def check_spaces(env_id: str) -> dict:
-    from trpo.rollout.envpool_env import EnvPoolVectorEnv
+    from trpo.envs.envpool_env import EnvPoolVectorEnv
 
     ad = EnvPoolVectorEnv(env_id, 2, seed=0)
     g = gym_env(env_id)
@@ -237,7 +237,7 @@ def check_one_step(env_id: str, n_envs: int = 4, steps: int = 1500, seed: int = 
     states 0 < diff <= 1e-12 apart (a contact or a joint limit can amplify such a difference). The step right after a mid-episode re-copy is left out of the
     reward comparison: Ant's forward reward uses the torso's ``xpos``, which ``set_state`` refreshes
     but which after ``mj_step`` lags one substep (in both simulators)."""
-    from trpo.rollout.envpool_env import EnvPoolVectorEnv
+    from trpo.envs.envpool_env import EnvPoolVectorEnv
 
     ad = EnvPoolVectorEnv(env_id, n_envs, seed=seed)
     shadows = [gym_env(env_id) for _ in range(n_envs)]
@@ -403,7 +403,7 @@ def rollout_stats(env_id: str, mode: str, n_envs: int = 8, steps: int = 2000, se
                   block: int = 50) -> dict:
     """Random actions through the vector env trpo trains on in ``mode`` ("envpool" / "sync")."""
     if mode == "envpool":
-        from trpo.rollout.envpool_env import EnvPoolVectorEnv
+        from trpo.envs.envpool_env import EnvPoolVectorEnv
 
         envs = EnvPoolVectorEnv(env_id, n_envs, seed=seed)
     else:

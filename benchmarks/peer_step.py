@@ -17,7 +17,7 @@ from sb3_contrib import TRPO
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecNormalize
 from trpo.config import Config
-from trpo.policies import GaussianActor
+from trpo.nets.policies import GaussianActor
 from trpo.algos.trust_region import trust_region_step
 from trpo.algos.common import frozen_policy, policy_objective, normalize
 

@@ -33,11 +33,11 @@ def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
     put back on return, so the process's library is as it was."""
     import trpo.algos.critic_process as CP
     import trpo.algos.trust_region as TR
-    import trpo.rollout.policy_runner as PR
+    import trpo.nets.policy_runner as PR
     from trpo.algos import get_learner
     from trpo.resolve import resolve_run, sampler_key
     from trpo.rollout import SAMPLERS, get_sampler
-    from trpo.rollout.envs import EnvSpec
+    from trpo.envs.make import EnvSpec
     from trpo.trainer import train
 
     acc: dict[str, float] = defaultdict(float)

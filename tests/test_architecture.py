@@ -11,9 +11,9 @@ import torch
 from trpo.algos import ALGOS, get_learner
 from trpo.algos.base import Learner
 from trpo.algos.trust_region import written_out_fvp
-from trpo.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, plain_actor_class
+from trpo.nets.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, plain_actor_class
 from trpo.rollout import SAMPLERS, get_sampler
-from trpo.rollout.policy_runner import NumpyPolicy, TorchPolicy, make_policy
+from trpo.nets.policy_runner import NumpyPolicy, TorchPolicy, make_policy
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "trpo"
 
@@ -97,7 +97,7 @@ def test_every_registered_learner_and_sampler_has_the_interface():
 
 def test_learners_satisfy_the_protocol():
     from trpo.config import Config
-    from trpo.policies import Critic
+    from trpo.nets.policies import Critic
 
     for name in ("trpo", "ppo", "reinforce", "pg-l2"):
         cfg = Config(algo=name, lr=ALGOS[name].default_lr)  # resolved, as resolve_run does
@@ -189,7 +189,7 @@ def test_stochastic_numpy_sampling_follows_the_actors_distribution():
 
 
 def test_action_spaces_map_to_the_built_in_heads():
-    from trpo.policies import make_actor
+    from trpo.nets.policies import make_actor
 
     box = gym.spaces.Box(-1, 1, (3,), np.float32)
     assert plain_actor_class(make_actor(box, gym.spaces.Discrete(2), (8,))) is CategoricalActor

@@ -9,7 +9,7 @@ import torch
 
 import trpo
 from trpo.diagnostics import (EV_GRACE, EV_ITERS, OBS_STD_LIMIT, REJECT_WINDOW, SMALL_KL_ITERS, RunWatch)
-from trpo.normalize import ObsNormalizer
+from trpo.nets.normalize import ObsNormalizer
 
 CFG = trpo.Config(env_id="CartPole-v1")
 

@@ -185,7 +185,7 @@ def test_cnn_on_uint8_frames(tmp_path, env_id, continuous):
 def test_deployable_works_for_any_actor_subclass(tmp_path):
     """An actor the numpy fast path does not cover (a ReLU net; Agent.act then runs it in torch,
     float32): the deployable module still gives Agent.act's actions, through the actor vocabulary."""
-    from trpo.policies import GaussianActor
+    from trpo.nets.policies import GaussianActor
 
     class ReluGaussian(GaussianActor):
         def __init__(self, obs_dim, act_dim):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from trpo.normalize import RewardScaler, RunningMeanStd
+from trpo.nets.normalize import RewardScaler, RunningMeanStd
 
 
 def _reference_scale(rewards, done, gamma, rms_mean, rms_var, rms_count, ret):

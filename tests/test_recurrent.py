@@ -14,9 +14,9 @@ from trpo.errors import ConfigError
 from trpo.functional import fisher_vector_product
 from trpo.functional.fisher import gauss_newton_fvp
 from trpo.functional.sequences import Sequences, chunk, unchunk
-from trpo.normalize import ObsNormalizer, RewardScaler
-from trpo.policies import flat_params, set_flat_params
-from trpo.recurrent import RecurrentActor, RecurrentCore, RecurrentCritic
+from trpo.nets.normalize import ObsNormalizer, RewardScaler
+from trpo.nets.policies import flat_params, set_flat_params
+from trpo.nets.recurrent import RecurrentActor, RecurrentCore, RecurrentCritic
 from trpo.rollout.single_path import SinglePathSampler
 from tests.reliability.test_rel_resume import _assert_same_state
 
@@ -210,7 +210,7 @@ def test_pomdp_envs_drop_the_velocities():
     pend = gym.make("trpo/PendulumNoVelocity-v1")
     assert pend.observation_space.shape == (2,) and pend.spec.max_episode_steps == 200
     from gymnasium.utils.env_checker import check_env
-    from trpo.pomdp import cartpole_no_velocity
+    from trpo.envs.pomdp import cartpole_no_velocity
     check_env(cartpole_no_velocity())
 
 
@@ -274,7 +274,7 @@ def test_vine_with_a_recurrent_policy(tmp_path, env_id, kind):
     weights through more than one step of the recurrence."""
     from trpo.agent import Agent
     from trpo.algos import get_learner
-    from trpo.normalize import RewardScaler
+    from trpo.nets.normalize import RewardScaler
     from trpo.resolve import resolve_run
     from trpo.rollout import get_sampler
     from trpo.rollout.base import SamplerContext

@@ -58,7 +58,7 @@ class Wide(gym.Env):
 def test_initial_report_warns_about_scales_and_unreachable_actions(tiny_cfg, capsys):
     from trpo.agent import Agent
     from trpo.diagnostics import initial_report
-    from trpo.rollout.envs import EnvSpec
+    from trpo.envs.make import EnvSpec
 
     cfg = tiny_cfg.replace(env_id="wide", normalize_obs=False, normalize_rewards=False)
     env = EnvSpec("wide", env_fn=Wide)

@@ -3,7 +3,7 @@ __version__ = "0.1.0"
 
 from trpo.config import Config, load_toml  # noqa: E402
 from trpo.errors import CheckpointError, ConfigError, EnvError, NonFiniteError, TrpoError  # noqa: E402
-import trpo.pomdp  # noqa: E402,F401  registers trpo/CartPoleNoVelocity-v1 and trpo/PendulumNoVelocity-v1
+import trpo.envs.pomdp  # noqa: E402,F401  registers trpo/CartPoleNoVelocity-v1 and trpo/PendulumNoVelocity-v1
 
 
 def train(*args, **kwargs):

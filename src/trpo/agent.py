@@ -16,10 +16,10 @@ from trpo import seeds
 from trpo.checkpoint import load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.errors import CheckpointError
-from trpo.policies import make_networks
+from trpo.nets.factory import make_networks
 from trpo.resolve import resolve_device
-from trpo.rollout.envs import EnvSpec
-from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
+from trpo.envs.make import EnvSpec
+from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.single_path import action_to_env
 
 

@@ -52,7 +52,7 @@ def bootstrap_ci(x: np.ndarray, axis: int = 0, confidence: float = 0.95, seed: i
 
 
 def run_dir_for(runs_dir: Path, env_id: str, algo: str, seed: int) -> Path:
-    from trpo.rollout.env_ids import safe_name
+    from trpo.envs.ids import safe_name
 
     return runs_dir / f"{safe_name(env_id)}_{algo}_s{seed}"
 
@@ -125,7 +125,7 @@ def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, o
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    from trpo.rollout.env_ids import safe_name
+    from trpo.envs.ids import safe_name
 
     safe = safe_name(env_id)
     rows, curves = [], {}

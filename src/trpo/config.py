@@ -125,7 +125,7 @@ class Config:
         "small for the chosen network). ReLU activations."))
     atari_preprocessing: bool = _f(True, help=(
         "ALE ids (``ALE/Pong-v5``): no-op starts, frame skip 4 with max-pooling, 84x84 grayscale, "
-        "4 stacked frames (``trpo.rollout.envs.atari_wrappers``). False: the env's raw frames."))
+        "4 stacked frames (``trpo.envs.make.atari_wrappers``). False: the env's raw frames."))
     log_std_init: float = _f(0.0, range=(-5.0, 2.0, True, True),
                              help="Initial log standard deviation of a Gaussian policy.")
     policy: str = _f("mlp", choices=("mlp", "gru", "lstm"), help=(

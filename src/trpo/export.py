@@ -62,7 +62,7 @@ class DeployablePolicy(nn.Module):
         super().__init__()
         import gymnasium as gym
 
-        from trpo.rollout.policy_runner import NumpyPolicy
+        from trpo.nets.policy_runner import NumpyPolicy
 
         actor = copy.deepcopy(agent.actor).cpu().eval()
         for p in actor.parameters():

@@ -209,7 +209,7 @@ def group_runs(run_dirs: list[str | Path]) -> dict[tuple[str, str], list[Run]]:
 
 
 def _stem(env_id: str, algo: str) -> str:
-    from trpo.rollout.env_ids import safe_name
+    from trpo.envs.ids import safe_name
 
     return safe_name(f"{env_id}_{algo}")
 
@@ -290,7 +290,7 @@ def _action_dims(config: dict) -> int | None:
 
         from trpo.algos.trust_region import trust_region_scale
         from trpo.config import from_dict
-        from trpo.rollout.env_ids import lookup
+        from trpo.envs.ids import lookup
 
         env = gym.make(lookup(config["env_id"]), **(config.get("env_kwargs") or {}))
         try:

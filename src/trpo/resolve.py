@@ -24,7 +24,7 @@ import torch
 
 from trpo.config import FIELDS, Config, default_lr, from_dict
 from trpo.errors import ConfigError
-from trpo.rollout.envs import EnvSpec
+from trpo.envs.make import EnvSpec
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,8 +48,8 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     (EnvPool takes none) and a user's ``env_fn``. ``envpool`` where EnvPool is not installed (a
     config.toml from another machine) falls back to ``sync`` with a one-line note. Any other mode
     is returned as it is."""
-    from trpo.rollout.env_ids import is_atari, lookup
-    from trpo.rollout.vector_cartpole import has_vector_cartpole
+    from trpo.envs.ids import is_atari, lookup
+    from trpo.envs.vector_cartpole import has_vector_cartpole
 
     if mode == "envpool":
         import importlib.util
@@ -66,7 +66,7 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     if has_vector_cartpole(name):
         return "vector_entry_point"
     if atari_preprocessing and is_atari(name):
-        from trpo.rollout.envpool_env import envpool_knows
+        from trpo.envs.envpool_env import envpool_knows
 
         if envpool_knows(name):
             return "envpool"
@@ -113,7 +113,7 @@ def pick_preset(cfg: Config):
     """The preset ``cfg.preset`` names (``auto``: the env's own or its family's, for the algorithm),
     or None."""
     from trpo import presets
-    from trpo.rollout.env_ids import is_atari, is_gym_mujoco
+    from trpo.envs.ids import is_atari, is_gym_mujoco
 
     if cfg.preset == "":
         return None
@@ -178,7 +178,7 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
     ``presets=False``: a resumed run, whose saved config was layered already), then every
     ``auto`` made concrete (recorded as ``, resolved`` in its provenance)."""
     from trpo.algos import ALGOS
-    from trpo.rollout.env_ids import lookup
+    from trpo.envs.ids import lookup
 
     if env_fn is None:
         lookup(cfg.env_id)  # an unknown id fails here, before anything is built

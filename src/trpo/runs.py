@@ -20,7 +20,7 @@ BASE_COLUMNS = ["iteration", "env_steps", "wall_s", "episode_return_mean", "epis
 
 def default_run_dir(cfg: Config, root: str | Path = "runs") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    from trpo.rollout.env_ids import safe_name
+    from trpo.envs.ids import safe_name
 
     safe_env = safe_name(cfg.env_id)
     return Path(root) / f"{safe_env}_{cfg.algo}_s{cfg.seed}_{stamp}"

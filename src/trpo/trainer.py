@@ -30,11 +30,11 @@ from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
-from trpo.normalize import RewardScaler
+from trpo.nets.normalize import RewardScaler
 from trpo.resolve import describe_layering, resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
-from trpo.rollout.envs import check_env
+from trpo.envs.make import check_env
 from trpo.runs import RunDir, default_run_dir
 from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
 

@@ -117,7 +117,7 @@ def _optuna():
 
 
 def _safe(env_id: str) -> str:
-    from trpo.rollout.env_ids import safe_name
+    from trpo.envs.ids import safe_name
 
     return safe_name(env_id)
 
@@ -150,7 +150,7 @@ def _base_config(env_id: str, algo: str, total_steps: int, seed: int, overrides:
     the trials run under ("" for none)."""
     from trpo.config import Config
     from trpo.resolve import layer
-    from trpo.rollout.env_ids import lookup
+    from trpo.envs.ids import lookup
 
     reserved = sorted({"env_id", "algo", "total_steps", "seed"} & set(overrides))
     if reserved:

@@ -8,7 +8,7 @@ from trpo import Config
 from trpo.algos import get_learner
 from trpo.algos.a3c import worker_gradients
 from trpo.algos.common import advantages
-from trpo.policies import CategoricalActor, Critic
+from trpo.nets.policies import CategoricalActor, Critic
 
 from test_family_updates import synthetic_batch  # tests/algos is on sys.path (pytest prepend mode)
 

@@ -12,7 +12,7 @@ from trpo.algos.common import adam, critic_permutations, fit_critic
 from trpo.algos.critic_process import CriticFitProcess
 from trpo.resolve import resolve_critic_fit
 from trpo.errors import ConfigError, TrpoError
-from trpo.policies import Critic
+from trpo.nets.policies import Critic
 
 from tests.algos.test_trpo_step import setup
 
@@ -190,7 +190,7 @@ def test_bad_value_is_a_config_error():
 @pytest.mark.parametrize("mode", ["inline", "process"])
 def test_value_loss_is_the_error_before_the_fit_and_sync_brings_the_fit_in(mode):
     from trpo.algos.common import gae_batch
-    from trpo.policies import flat_params
+    from trpo.nets.policies import flat_params
 
     cfg, agent, learner, sampler = setup("CartPole-v1", critic_fit=mode)
     try:

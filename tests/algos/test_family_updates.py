@@ -11,7 +11,7 @@ from trpo.algos.common import optimal_baseline, per_sample_sq_grad_norms, reward
 from trpo.algos.pg_l2 import l2_step
 from trpo.algos.ppo import adapt_kl_coef, clipped_surrogate, kl_penalty_surrogate, value_loss
 from trpo.functional import natural_step
-from trpo.policies import CategoricalActor, Critic, GaussianActor, flat_params
+from trpo.nets.policies import CategoricalActor, Critic, GaussianActor, flat_params
 from trpo.rollout import Batch
 
 

@@ -13,7 +13,7 @@ import torch
 from trpo import Config
 from trpo.algos.common import frozen_policy, normalize, policy_objective
 from trpo.algos.trust_region import effective_trust_region, trust_region_step
-from trpo.policies import GaussianActor
+from trpo.nets.policies import GaussianActor
 import trpo
 from trpo.resolve import resolve_run
 

@@ -7,10 +7,10 @@ from trpo.agent import Agent
 from trpo.algos import get_learner
 from trpo.algos import trust_region as tr
 from trpo.algos.common import estimate_advantages
-from trpo.normalize import RewardScaler
-from trpo.policies import flat_params
+from trpo.nets.normalize import RewardScaler
+from trpo.nets.policies import flat_params
 from trpo.rollout.single_path import SinglePathSampler
-from trpo.rollout.envs import make_vector_env
+from trpo.envs.make import make_vector_env
 
 
 def setup(env_id, seed=0, **kw):

@@ -5,7 +5,7 @@ from torch.autograd.functional import hessian
 from torch.func import functional_call
 
 from trpo.functional import fisher_vector_product
-from trpo.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, flat_params
+from trpo.nets.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, flat_params
 
 
 class _MeanKL(torch.nn.Module):

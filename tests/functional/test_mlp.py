@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from trpo.algos.common import adam, fit_critic
-from trpo.policies import plain_critic_layers as tanh_mlp_layers
+from trpo.nets.policies import plain_critic_layers as tanh_mlp_layers
 from trpo.functional.mlp import tanh_mlp_forward, tanh_mlp_jvp, tanh_mlp_mse_grads, tanh_mlp_vjp, tanh_slopes
-from trpo.policies import Critic
+from trpo.nets.policies import Critic
 
 
 @pytest.mark.parametrize("hidden", [(), (7,), (64, 64), (5, 9, 3)])

@@ -37,7 +37,7 @@ def test_fused_adam_on_cuda_matches_the_cpu():
 @cuda
 def test_written_out_fvp_on_cuda_matches_the_cpu():
     from trpo.algos.trust_region import written_out_fvp
-    from trpo.policies import GaussianActor
+    from trpo.nets.policies import GaussianActor
 
     torch.manual_seed(0)
     actor = GaussianActor(11, 3, (64, 64))

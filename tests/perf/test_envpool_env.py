@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("envpool")
 
-from trpo.rollout.envs import make_vector_env  # noqa: E402
+from trpo.envs.make import make_vector_env  # noqa: E402
 
 
 def test_envpool_same_step_autoreset_cartpole():
@@ -37,7 +37,7 @@ def test_mujoco_ids_import_only_envpools_mujoco_registrations_and_the_rest_still
 
     code = """
 import sys
-from trpo.rollout.envpool_env import EnvPoolVectorEnv, envpool_knows
+from trpo.envs.envpool_env import EnvPoolVectorEnv, envpool_knows
 assert envpool_knows("Hopper-v5")
 envs = EnvPoolVectorEnv("Hopper-v5", 2, seed=0)
 obs, _ = envs.reset()

@@ -22,7 +22,7 @@ pytest.importorskip("envpool")
 gym = pytest.importorskip("gymnasium")
 pytest.importorskip("mujoco")
 
-from trpo.rollout.envpool_env import EnvPoolVectorEnv, envpool_seed, registry  # noqa: E402
+from trpo.envs.envpool_env import EnvPoolVectorEnv, envpool_seed, registry  # noqa: E402
 
 ENVS = ["Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5"]
 EXCLUDED_QPOS = {"Hopper": 1, "Walker2d": 1, "HalfCheetah": 1, "Swimmer": 2, "Ant": 2}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from trpo.functional.fisher import fisher_vector_product, gauss_newton_fvp
-from trpo.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, flat_params
+from trpo.nets.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, flat_params
 
 
 
@@ -142,7 +142,7 @@ def test_written_out_product_equals_autograd_gauss_newton_at_other_depths(hidden
 def test_written_out_product_knows_the_log_std_clamp():
     """A log-std held at its bound has no gradient, so no Fisher row: as in autograd's product."""
     from trpo.algos.trust_region import written_out_fvp
-    from trpo.policies import LOG_STD_MIN
+    from trpo.nets.policies import LOG_STD_MIN
 
     torch.manual_seed(3)
     actor = GaussianActor(3, 2, (5,)).double()

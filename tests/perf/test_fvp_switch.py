@@ -8,7 +8,7 @@ import torch
 from trpo.algos.common import policy_objective
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
-from trpo.policies import CategoricalActor, GaussianActor, flat_params
+from trpo.nets.policies import CategoricalActor, GaussianActor, flat_params
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "categorical"])

@@ -21,10 +21,10 @@ def test_breakdown_parts_add_up(sampler, tmp_path, monkeypatch):
     import trpo.algos.critic_process as CP
     import trpo.algos.trpo as T
     import trpo.algos.trust_region as TR
-    import trpo.rollout.policy_runner as PR
+    import trpo.nets.policy_runner as PR
     import trpo.rollout.single_path as SP
     import trpo.rollout.vine as V
-    from trpo.rollout.envs import EnvSpec
+    from trpo.envs.make import EnvSpec
     owners = (CP.CriticFitProcess, T, T.TRPO, TR, PR.RecurrentPolicy, SP, SP.SinglePathSampler, V, V.VineSampler,
               EnvSpec)
     before = [dict(vars(o)) for o in owners]

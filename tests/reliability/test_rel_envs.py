@@ -6,7 +6,7 @@ from gymnasium import spaces
 
 from trpo.cli import main
 from trpo.errors import EnvError, NonFiniteError
-from trpo.rollout.envs import check_env
+from trpo.envs.make import check_env
 
 
 class _Base(gym.Env):

@@ -13,7 +13,7 @@ from trpo.cli import main
 from trpo.config import RANGES, Config
 from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, natural_step
-from trpo.policies import LOG_STD_MAX, LOG_STD_MIN, GaussianActor, flat_params
+from trpo.nets.policies import LOG_STD_MAX, LOG_STD_MIN, GaussianActor, flat_params
 from trpo.runs import read_metrics
 
 ARGS = ["--num-envs", "2", "--set", "batch_steps=64", "--set", "check_env=false", "--set", "eval_episodes=1",
@@ -110,7 +110,7 @@ def test_log_std_stays_within_documented_bounds():
             actor.log_std.fill_(value)
         _, log_std = actor.dist_params(obs)
         assert LOG_STD_MIN <= log_std.min() and log_std.max() <= LOG_STD_MAX
-        from trpo.rollout.policy_runner import NumpyPolicy
+        from trpo.nets.policy_runner import NumpyPolicy
         assert LOG_STD_MIN <= NumpyPolicy(actor).log_std.min() <= NumpyPolicy(actor).log_std.max() <= LOG_STD_MAX
     assert RANGES["log_std_init"][:2] == (LOG_STD_MIN, LOG_STD_MAX)  # the config cannot start outside
 

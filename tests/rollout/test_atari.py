@@ -9,8 +9,8 @@ pytest.importorskip("cv2")
 
 import trpo  # noqa: E402
 from trpo.functional.fisher import fisher_vector_product, gauss_newton_fvp  # noqa: E402
-from trpo.policies import ImageTrunk, make_actor, make_critic  # noqa: E402
-from trpo.rollout.envs import make_env, make_vector_env  # noqa: E402
+from trpo.nets.policies import ImageTrunk, make_actor, make_critic  # noqa: E402
+from trpo.envs.make import make_env, make_vector_env  # noqa: E402
 from tests.rollout.test_snapshot import _roundtrip  # noqa: E402
 
 ENV = "ALE/Pong-v5"

@@ -13,9 +13,9 @@ pytest.importorskip("cv2")
 pytest.importorskip("envpool")
 
 from trpo.resolve import resolve_vector_mode  # noqa: E402
-from trpo.rollout.envpool_env import (ATARI_OPTIONS, EnvPoolVectorEnv, envpool_knows,  # noqa: E402
+from trpo.envs.envpool_env import (ATARI_OPTIONS, EnvPoolVectorEnv, envpool_knows,  # noqa: E402
                                       envpool_task_id)
-from trpo.rollout.envs import make_env, make_vector_env  # noqa: E402
+from trpo.envs.make import make_env, make_vector_env  # noqa: E402
 
 ENV = "ALE/Pong-v5"
 
@@ -124,9 +124,9 @@ def test_auto_picks_envpool_for_ale_v5_ids_only_where_it_may():
 def test_atari_ids_import_only_envpools_atari_registrations():
     code = """
 import sys
-from trpo.rollout.env_ids import lookup
+from trpo.envs.ids import lookup
 lookup("ALE/Pong-v5")
-from trpo.rollout.envpool_env import envpool_knows
+from trpo.envs.envpool_env import envpool_knows
 assert envpool_knows("ALE/Pong-v5")
 assert "envpool.entry" not in sys.modules and "envpool.mujoco.gym.registration" not in sys.modules
 assert envpool_knows("Hopper-v5") and "envpool.entry" not in sys.modules  # the other light family, added

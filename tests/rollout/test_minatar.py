@@ -8,10 +8,10 @@ import torch
 pytest.importorskip("minatar")
 
 import trpo  # noqa: E402
-from trpo.policies import ImageTrunk, image_spec, make_actor, make_critic  # noqa: E402
-from trpo.rollout.env_ids import is_atari, is_minatar, lookup  # noqa: E402
-from trpo.rollout.envs import check_env, make_env, make_vector_env  # noqa: E402
-from trpo.snapshot import supports  # noqa: E402
+from trpo.nets.policies import ImageTrunk, image_spec, make_actor, make_critic  # noqa: E402
+from trpo.envs.ids import is_atari, is_minatar, lookup  # noqa: E402
+from trpo.envs.make import check_env, make_env, make_vector_env  # noqa: E402
+from trpo.envs.snapshot import supports  # noqa: E402
 from tests.rollout.test_snapshot import _roundtrip  # noqa: E402
 
 GAMES = {"Asterix": (4, 5), "Breakout": (4, 3), "Freeway": (7, 3), "Seaquest": (10, 6), "SpaceInvaders": (6, 4)}

@@ -28,8 +28,8 @@ import torch
 
 from trpo.config import Config, validate
 from trpo.errors import ConfigError
-from trpo.normalize import RewardScaler
-from trpo.policies import make_networks
+from trpo.nets.normalize import RewardScaler
+from trpo.nets.factory import make_networks
 from trpo.resolve import resolve_run
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.single_path import SinglePathSampler

@@ -7,9 +7,9 @@ import torch
 from trpo import Config
 from trpo.agent import Agent
 from trpo.algos.common import values_and_next_values
-from trpo.normalize import RewardScaler
+from trpo.nets.normalize import RewardScaler
 from trpo.rollout.single_path import SinglePathSampler
-from trpo.rollout.envs import make_vector_env
+from trpo.envs.make import make_vector_env
 
 
 class Countdown(gym.Env):
@@ -64,8 +64,8 @@ def test_a_step_both_terminated_and_truncated_is_terminal(tmp_path):
     import gymnasium as gym
     import numpy as np
 
-    from trpo.normalize import RewardScaler
-    from trpo.policies import CategoricalActor
+    from trpo.nets.normalize import RewardScaler
+    from trpo.nets.policies import CategoricalActor
     from trpo.rollout.single_path import SinglePathSampler
 
     class FallAtTheLimit(gym.Env):
@@ -83,7 +83,7 @@ def test_a_step_both_terminated_and_truncated_is_terminal(tmp_path):
             return np.full(2, self.t / 10, np.float32), 1.0, done, done, {}
 
     envs = gym.vector.SyncVectorEnv([FallAtTheLimit], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
-    from trpo.normalize import ObsNormalizer
+    from trpo.nets.normalize import ObsNormalizer
     s = SinglePathSampler(envs, CategoricalActor(2, 2, (4,)), ObsNormalizer((2,), False),
                           RewardScaler(1, 0.99, False), 6, 0, torch.device("cpu"))
     b = s.collect()

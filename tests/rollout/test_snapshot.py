@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from trpo.errors import EnvError
-from trpo.rollout.envs import make_env
-from trpo.snapshot import register_snapshot, restore, snapshot, supports
+from trpo.envs.make import make_env
+from trpo.envs.snapshot import register_snapshot, restore, snapshot, supports
 
 
 def _is_plain(x) -> bool:

@@ -1,4 +1,4 @@
-"""Gymnasium's array-at-once CartPole behind same-step autoreset (trpo.rollout.vector_cartpole),
+"""Gymnasium's array-at-once CartPole behind same-step autoreset (trpo.envs.vector_cartpole),
 stepped against N ordinary CartPole-v1 envs in a SyncVectorEnv (the independent reference)."""
 import gymnasium as gym
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import trpo
-from trpo.rollout.envs import make_vector_env
-from trpo.rollout.vector_cartpole import VectorCartPole, has_vector_cartpole
+from trpo.envs.make import make_vector_env
+from trpo.envs.vector_cartpole import VectorCartPole, has_vector_cartpole
 
 N = 6
 

@@ -8,11 +8,11 @@ import torch
 from trpo.config import Config
 from trpo.errors import ConfigError
 from trpo.functional import vine_surrogate
-from trpo.normalize import ObsNormalizer
-from trpo.policies import CategoricalActor
-from trpo.rollout.policy_runner import make_policy
+from trpo.nets.normalize import ObsNormalizer
+from trpo.nets.policies import CategoricalActor
+from trpo.nets.policy_runner import make_policy
 from trpo.rollout.vine import branch_return
-from trpo.snapshot import snapshot
+from trpo.envs.snapshot import snapshot
 
 
 # --- the estimator -------------------------------------------------------------------------------
@@ -122,9 +122,9 @@ class _Count(gym.Wrapper):
 
 
 def _context(cfg, agent, num_envs=None):
-    from trpo.normalize import RewardScaler
+    from trpo.nets.normalize import RewardScaler
     from trpo.rollout.base import SamplerContext
-    from trpo.rollout.envs import EnvSpec
+    from trpo.envs.make import EnvSpec
 
     return SamplerContext(cfg, EnvSpec(cfg.env_id), agent.actor, agent.critic, agent.obs_norm,
                           RewardScaler(num_envs or cfg.num_envs, cfg.gamma, True), torch.device("cpu"))
@@ -164,7 +164,7 @@ def test_vine_sampler_counts_every_step(env_id, K, monkeypatch):
 
 def test_vine_needs_sync_envs():
     from trpo.agent import Agent
-    from trpo.normalize import RewardScaler
+    from trpo.nets.normalize import RewardScaler
     from trpo.rollout.vine import VineSampler
 
     class NotSync:  # an async vector env has no in-process .envs

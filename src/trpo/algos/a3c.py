@@ -27,7 +27,7 @@ from trpo.algos.common import (PolicyAndCriticAdam, advantages, check_finite, ex
                                set_annealed_lr)
 from trpo.config import Config
 from trpo.functional import flat_grad
-from trpo.policies import Actor, Critic
+from trpo.nets.policies import Actor, Critic
 from trpo.rollout import Batch
 
 

@@ -9,7 +9,7 @@ from trpo.functional import gae
 from trpo.functional.sequences import row_length
 from trpo.functional.mlp import tanh_mlp_mse_grads
 from trpo.optim import FusedAdam
-from trpo.policies import Actor, Critic, plain_critic_layers
+from trpo.nets.policies import Actor, Critic, plain_critic_layers
 from trpo.rollout import Batch
 
 

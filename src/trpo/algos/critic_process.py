@@ -28,7 +28,7 @@ from torch import nn
 
 from trpo.errors import NonFiniteError, TrpoError
 from trpo.optim import FusedAdam
-from trpo.policies import flat_params, set_flat_params
+from trpo.nets.policies import flat_params, set_flat_params
 
 
 def _to_bytes(obj) -> bytes:

@@ -20,7 +20,7 @@ from trpo.algos.base import LearnerBase
 from trpo.algos.common import adam, check_finite, fit_critic, frozen_policy, gae_batch, policy_objective, update_stats
 from trpo.config import Config
 from trpo.functional import flat_grad
-from trpo.policies import Actor, Critic, flat_params, set_flat_params
+from trpo.nets.policies import Actor, Critic, flat_params, set_flat_params
 from trpo.rollout import Batch
 
 

@@ -33,7 +33,7 @@ from trpo.algos.common import (adam, frozen_policy, gae_batch, gradient_step, re
 from trpo.algos.base import LearnerBase
 from trpo.config import Config
 from trpo.functional.sequences import row_length
-from trpo.policies import Actor, Critic
+from trpo.nets.policies import Actor, Critic
 from trpo.rollout import Batch
 
 

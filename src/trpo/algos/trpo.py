@@ -38,7 +38,7 @@ from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config
 from trpo.functional import vine_surrogate
 from trpo.functional.sequences import Sequences
-from trpo.policies import Actor, Critic
+from trpo.nets.policies import Actor, Critic
 from trpo.rollout.batch import Batch, VineData
 
 

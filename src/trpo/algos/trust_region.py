@@ -15,7 +15,7 @@ from trpo.config import Config
 from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
 from trpo.functional.fisher import gauss_newton_fvp, tanh_mlp_gauss_newton_fvp
-from trpo.policies import Actor, flat_params, set_flat_params, tanh_mlp_linears
+from trpo.nets.policies import Actor, flat_params, set_flat_params, tanh_mlp_linears
 
 
 def trust_region_scale(cfg: Config, act_space) -> int:

@@ -37,8 +37,8 @@ class _Worker:
     """One worker process (made a Ray actor by ``AsyncWorkers``)."""
 
     def __init__(self, cfg_dict: dict, env, index: int, rollout_fn, seed: int | None = None):
-        from trpo.normalize import RewardScaler
-        from trpo.policies import make_networks
+        from trpo.nets.normalize import RewardScaler
+        from trpo.nets.factory import make_networks
         from trpo.rollout.single_path import SinglePathSampler
 
         torch.set_num_threads(1)

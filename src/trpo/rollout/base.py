@@ -20,10 +20,10 @@ import torch
 
 if TYPE_CHECKING:
     from trpo.config import Config
-    from trpo.normalize import ObsNormalizer, RewardScaler
-    from trpo.policies import Actor, Critic
+    from trpo.nets.normalize import ObsNormalizer, RewardScaler
+    from trpo.nets.policies import Actor, Critic
     from trpo.rollout.batch import Batch
-    from trpo.rollout.envs import EnvSpec
+    from trpo.envs.make import EnvSpec
 
 
 @dataclass

@@ -30,7 +30,7 @@ class VineData:
 
 @dataclass
 class SeqData:
-    """What a recurrent policy's batch adds (``trpo.recurrent``): episode starts and hidden states.
+    """What a recurrent policy's batch adds (``trpo.nets.recurrent``): episode starts and hidden states.
     States are the ones the sampler acted with: before each step, zero at an episode's start."""
 
     seq_len: int                # L: the learner trains on chunks of L steps (functional.sequences)

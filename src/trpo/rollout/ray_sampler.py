@@ -18,7 +18,7 @@ and a local run with ``num_envs = workers * num_envs`` produce bit-for-bit the s
 statistics and checkpoints when the vector env's sub-envs are independent envs seeded
 ``seed + i`` (``vector_mode`` ``sync`` or ``async``; not the array-at-once ``vector_entry_point``
 CartPole, whose envs share one generator) and the actor is a plain built-in MLP actor (the numpy
-fast path, ``trpo.policies.plain_actor_class``). Any other actor samples in torch from one seed
+fast path, ``trpo.nets.policies.plain_actor_class``). Any other actor samples in torch from one seed
 per step; there each worker gets its own seed (equal to the local run for ``workers = 1``).
 Vine sampling distributes the rollout set: the driver draws the states, the branch actions' noise
 and the common-random-number seeds as the local vine sampler would; each worker snapshots its
@@ -26,7 +26,7 @@ own states during its trunk and rolls out their branches in its own branch env.
 
 Faults. A worker that dies (its process killed, its node lost) or has not answered within
 ``worker_timeout_s`` is killed and replaced by a new actor, which restores the envs' snapshots
-from the end of the previous batch (``trpo.snapshot``; envs that cannot be snapshotted restart
+from the end of the previous batch (``trpo.envs.snapshot``; envs that cannot be snapshotted restart
 from a fresh reset with a new seed) and re-samples its share with the same weights and noise:
 with snapshots the batch is the same as without the fault. After ``max_worker_failures``
 consecutive failures of one worker the run stops with ``WorkerFailureError`` (the trainer then
@@ -48,10 +48,10 @@ import numpy as np
 import torch
 
 from trpo.errors import ConfigError, NonFiniteError, TrpoError, WorkerFailureError
-from trpo.normalize import ObsNormalizer
+from trpo.nets.normalize import ObsNormalizer
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, VineData
-from trpo.rollout.policy_runner import NumpyPolicy, make_policy
+from trpo.nets.policy_runner import NumpyPolicy, make_policy
 from trpo.rollout.single_path import SinglePathSampler
 from trpo.rollout.vine import VineSampler, branch_return
 from trpo.system import usable_cores
@@ -139,7 +139,7 @@ class _ReplayRNG:
 
 
 class _Noise:
-    """The numbers ``policy.act(obs of M rows, rng)`` draws (trpo.rollout.policy_runner), S
+    """The numbers ``policy.act(obs of M rows, rng)`` draws (trpo.nets.policy_runner), S
     calls in a row, drawn at once from the driver's generator (numpy's vectorised draws equal
     the same draws one call at a time), then split by rows among the workers."""
 
@@ -188,7 +188,7 @@ class RolloutWorker:
 
     def __init__(self, cfg_dict: dict, env, T: int, vine: bool, seed: int, state: dict | None = None):
         from trpo.config import from_dict
-        from trpo.policies import make_networks
+        from trpo.nets.factory import make_networks
 
         torch.set_num_threads(1)
         cfg = self.cfg = from_dict({**cfg_dict, "seed": seed})

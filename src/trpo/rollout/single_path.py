@@ -6,11 +6,11 @@ import numpy as np
 import torch
 
 from trpo.errors import NonFiniteError
-from trpo.normalize import ObsNormalizer, RewardScaler
-from trpo.policies import Actor
+from trpo.nets.normalize import ObsNormalizer, RewardScaler
+from trpo.nets.policies import Actor
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, SeqData
-from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
+from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 
 
 def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
@@ -26,7 +26,7 @@ def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
     if hasattr(envs, "get_snapshot"):
         return [envs.get_snapshot()]
     try:
-        from trpo.snapshot import snapshot, supports
+        from trpo.envs.snapshot import snapshot, supports
     except ImportError:
         return None
     subs = getattr(envs, "envs", None)  # SyncVectorEnv only; async envs live in other processes
@@ -40,7 +40,7 @@ def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> boo
     if hasattr(envs, "set_snapshot"):
         return len(states) == 1 and envs.set_snapshot(states[0])
     try:
-        from trpo.snapshot import restore, supports
+        from trpo.envs.snapshot import restore, supports
     except ImportError:
         return False
     subs = getattr(envs, "envs", None)
@@ -76,7 +76,7 @@ class SinglePathSampler:
         self._check_obs(self.raw_obs, "reset")
         self.ep_return = np.zeros(self.N)
         self.ep_length = np.zeros(self.N, np.int64)
-        # a recurrent actor (trpo.recurrent): the hidden states of actor and critic, carried across
+        # a recurrent actor (trpo.nets.recurrent): the hidden states of actor and critic, carried across
         # batches within an episode, and which envs start an episode at their next step
         self.recurrent = getattr(actor, "recurrent", False)
         if self.recurrent:
@@ -174,7 +174,7 @@ class SinglePathSampler:
     def state_dict(self) -> dict:
         """Everything the next ``collect`` depends on: the action-sampling RNG, the running episode
         counters, the current observations and, for a sync vector env whose envs can be
-        snapshotted (trpo.snapshot), every env's full state. Then resume is bitwise exact."""
+        snapshotted (trpo.envs.snapshot), every env's full state. Then resume is bitwise exact."""
         d = {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.copy(),
              "ep_length": self.ep_length.copy(), "raw_obs": np.array(self.raw_obs, copy=True)}
         if self.recurrent:  # the hidden states are part of where the envs are

@@ -2,7 +2,7 @@
 
 One iteration:
   1. trunk: run pi_old in the N vector envs (the single-path sampler, ``vine_trunk_fraction`` of the
-     budget) and snapshot the envs (trpo.snapshot) at a random subset of its states, the
+     budget) and snapshot the envs (trpo.envs.snapshot) at a random subset of its states, the
      *rollout set* s_1..s_N;
   2. actions: at each s_n take K actions a_{n,k}: every action of a small Discrete space (then the
      estimator is an exact sum over actions, eq. 15), else K draws from q = pi_old (eq. 16);
@@ -26,12 +26,12 @@ import torch
 
 from trpo.errors import ConfigError, EnvError, NonFiniteError
 from trpo.functional.sequences import Sequences
-from trpo.normalize import ObsNormalizer
+from trpo.nets.normalize import ObsNormalizer
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, VineData
-from trpo.rollout.policy_runner import RecurrentPolicy, make_policy
+from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.single_path import SinglePathSampler, action_to_env
-from trpo.snapshot import restore, snapshot, supports
+from trpo.envs.snapshot import restore, snapshot, supports
 
 
 class _SnapshottingEnvs:
@@ -99,7 +99,7 @@ class VineSampler:
         if not supports(subs[0]):
             name = type(subs[0].unwrapped).__name__
             raise EnvError(f"sampler 'vine' cannot snapshot {name}: add get_snapshot()/set_snapshot() "
-                           "or trpo.snapshot.register_snapshot (see docs/vine.md)")
+                           "or trpo.envs.snapshot.register_snapshot (see docs/vine.md)")
         cfg = ctx.cfg
         self.cfg, self.actor, self.obs_norm, self.device = cfg, ctx.actor, ctx.obs_norm, ctx.device
         self.reward_scaler = ctx.reward_scaler

@@ -187,7 +187,7 @@ def _require(env: gym.Env) -> tuple[Getter, Setter]:
         cls = type(env.unwrapped)
         raise EnvError(f"cannot snapshot environment class {cls.__module__}.{cls.__name__}: give it "
                        "get_snapshot()/set_snapshot(state) methods or call "
-                       "trpo.snapshot.register_snapshot(EnvClass, get, set) (see docs/vine.md)")
+                       "trpo.envs.snapshot.register_snapshot(EnvClass, get, set) (see docs/vine.md)")
     return h
 
 

@@ -55,7 +55,7 @@ def flat_obs_dim(space: gym.Space) -> int:
 def is_image_space(space: gym.Space) -> bool:
     """A 3-D uint8 Box: frames, channels first (C, H, W) as ``atari_wrappers`` gives, or last (H, W, C).
     MinAtar's bool (10, 10, C) grids reach the networks as uint8 (C, 10, 10) images of 0/255
-    (``trpo.rollout.envs.MinAtarFrames``), so they are images too; a bool Box itself is not (the
+    (``trpo.envs.make.MinAtarFrames``), so they are images too; a bool Box itself is not (the
     env checks reject non-numeric observations)."""
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
 
@@ -122,7 +122,7 @@ class Actor(nn.Module):
     """Base class: ``net`` maps flat observations to the head's raw outputs."""
 
     discrete = False
-    recurrent = False  # trpo.recurrent.RecurrentActor: reads Sequences, steps with a hidden state
+    recurrent = False  # trpo.nets.recurrent.RecurrentActor: reads Sequences, steps with a hidden state
 
     def dist_params(self, obs: Tensor) -> tuple[Tensor, ...]:
         raise NotImplementedError
@@ -356,25 +356,6 @@ def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo"
     critic = Critic(trunk.out_dim, ())
     critic.net = nn.Sequential(trunk, critic.net)
     return critic
-
-
-def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch.device):
-    """The actor, the critic and the observation normaliser a config asks for (the ``Agent``'s
-    parts; also built by samplers' remote workers)."""
-    from trpo.normalize import ObsNormalizer
-
-    if cfg.policy == "mlp":
-        actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(device)
-        critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
-    else:
-        from trpo.recurrent import RecurrentActor, RecurrentCritic
-        actor = RecurrentActor(obs_space, act_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.log_std_init,
-                               cfg.cnn).to(device)
-        critic = RecurrentCritic(obs_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.cnn).to(device)
-    image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
-    obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,
-                             dtype=obs_space.dtype if image else np.float32)
-    return actor, critic, obs_norm
 
 
 def flat_params(module: nn.Module) -> Tensor:

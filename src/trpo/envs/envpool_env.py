@@ -10,7 +10,7 @@ row, and puts the last observation of the finished episode in ``info["final_obs"
 
 Two families go through it: Gymnasium's MuJoCo ids (EnvPool's ports under the same names) and
 ALE v5 ids (``ALE/Pong-v5`` -> EnvPool's ``Pong-v5``), whose C++ DQN preprocessing EnvPool is set
-up to match ``trpo.rollout.envs.atari_wrappers`` option for option (``ATARI_OPTIONS``; checked in
+up to match ``trpo.envs.make.atari_wrappers`` option for option (``ATARI_OPTIONS``; checked in
 tests/rollout/test_envpool_atari.py: same uint8 (4, 84, 84) frames, the same pixels from the same
 ALE state, episodes that end on game over only).
 """
@@ -24,7 +24,7 @@ import sys
 import numpy as np
 
 from trpo.errors import EnvError
-from trpo.rollout.env_ids import is_atari, is_gym_mujoco
+from trpo.envs.ids import is_atari, is_gym_mujoco
 from trpo.system import usable_cores
 
 # EnvPool's registrations of Gymnasium's MuJoCo ids and of its Atari games

@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from trpo.errors import EnvError
-from trpo.rollout.env_ids import is_atari, is_minatar, lookup
+from trpo.envs.ids import is_atari, is_minatar, lookup
 
 
 def atari_wrappers(env: gym.Env) -> gym.Env:
@@ -54,11 +54,11 @@ def minatar_wrappers(env: gym.Env) -> gym.Env:
 
 
 def _register_minatar_snapshot() -> None:
-    """Teach ``trpo.snapshot`` MinAtar's env (vine sampling, exact resume): the game object's
+    """Teach ``trpo.envs.snapshot`` MinAtar's env (vine sampling, exact resume): the game object's
     attributes (ints, bools, numpy grids, lists of entity lists) and its RandomState(s)."""
     from minatar.gym import BaseEnv
 
-    from trpo.snapshot import register_snapshot
+    from trpo.envs.snapshot import register_snapshot
 
     register_snapshot(BaseEnv, _minatar_get, _minatar_set)  # idempotent
 
@@ -144,8 +144,8 @@ def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env
 def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_preprocessing: bool = True,
                     env_kwargs: dict | None = None) -> gym.vector.VectorEnv:
     """N copies of the env in one process (``sync``), in subprocesses (``async``), in EnvPool
-    (``envpool``, see ``trpo.rollout.envpool_env``) or as one array-at-once env
-    (``vector_entry_point``: Gymnasium's CartPole, see ``trpo.rollout.vector_cartpole``).
+    (``envpool``, see ``trpo.envs.envpool_env``) or as one array-at-once env
+    (``vector_entry_point``: Gymnasium's CartPole, see ``trpo.envs.vector_cartpole``).
     ``mode`` is concrete (``trpo.resolve`` turns ``auto`` into one of these).
 
     Same-step autoreset: when an episode ends at step t the returned observation is already the
@@ -157,10 +157,10 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
     if mode in ("envpool", "vector_entry_point") and env_kwargs:
         raise EnvError(f"vector_mode '{mode}' takes no env_kwargs; use 'sync' or 'async'")
     if mode == "envpool":  # EnvPool's C++ thread pool, adapted to same-step autoreset
-        from trpo.rollout.envpool_env import EnvPoolVectorEnv
+        from trpo.envs.envpool_env import EnvPoolVectorEnv
         return EnvPoolVectorEnv(name, num_envs)
     if mode == "vector_entry_point":  # Gymnasium's numpy CartPole, adapted to same-step autoreset
-        from trpo.rollout.vector_cartpole import VectorCartPole, has_vector_cartpole
+        from trpo.envs.vector_cartpole import VectorCartPole, has_vector_cartpole
         if not has_vector_cartpole(name):
             raise EnvError(f"vector_mode 'vector_entry_point' supports Gymnasium's CartPole ids only, "
                            f"not '{env_id}'; use 'sync' or 'async'")

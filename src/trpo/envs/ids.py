@@ -13,7 +13,7 @@ import re
 
 import gymnasium as gym
 
-import trpo.pomdp  # noqa: F401  registers the package's own ids (trpo/CartPoleNoVelocity-v1, ...)
+import trpo.envs.pomdp  # noqa: F401  registers the package's own ids (trpo/CartPoleNoVelocity-v1, ...)
 from trpo.errors import EnvError
 
 

@@ -9,7 +9,7 @@ reset observation with reward 0, which a sampler would record as a dummy transit
 resets the finished carts at once, the way the env's own step would on the next call (new state
 uniform in [low, high] from the env's ``np_random``, step counter 0), returns the reset observation
 in their row and the last observation of the finished episode in ``info["final_obs"]``: what
-``gym.vector`` gives with ``AutoresetMode.SAME_STEP`` (see ``trpo.rollout.envs.make_vector_env``).
+``gym.vector`` gives with ``AutoresetMode.SAME_STEP`` (see ``trpo.envs.make.make_vector_env``).
 
 It reads and writes the env's documented state arrays (``state``, ``steps``, ``prev_done``,
 ``low``, ``high``); ``tests/test_vector_cartpole.py`` steps it against ``SyncVectorEnv`` CartPoles

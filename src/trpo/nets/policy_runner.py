@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trpo.policies import Actor, CategoricalActor, GaussianActor, plain_actor_class
+from trpo.nets.policies import Actor, CategoricalActor, GaussianActor, plain_actor_class
 
 
 class NumpyPolicy:
@@ -64,7 +64,7 @@ class TorchPolicy:
 
 
 class RecurrentPolicy:
-    """Acting with a recurrent actor (``trpo.recurrent``): one step of every env from its hidden
+    """Acting with a recurrent actor (``trpo.nets.recurrent``): one step of every env from its hidden
     state, ``act(obs, state, rng) -> (actions, state')``. The caller keeps the states between steps
     (the sampler, an evaluation) and zeroes an env's state when its episode ends (``reset``).
     With a ``critic`` its state is stepped along (the sampler stores it for the learner's values);

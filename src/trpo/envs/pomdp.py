@@ -41,9 +41,9 @@ def pendulum_no_velocity(**kwargs) -> gym.Env:
 
 
 IDS = {
-    "trpo/CartPoleNoVelocity-v1": dict(entry_point="trpo.pomdp:cartpole_no_velocity", max_episode_steps=500,
+    "trpo/CartPoleNoVelocity-v1": dict(entry_point="trpo.envs.pomdp:cartpole_no_velocity", max_episode_steps=500,
                                        reward_threshold=475.0),
-    "trpo/PendulumNoVelocity-v1": dict(entry_point="trpo.pomdp:pendulum_no_velocity", max_episode_steps=200),
+    "trpo/PendulumNoVelocity-v1": dict(entry_point="trpo.envs.pomdp:pendulum_no_velocity", max_episode_steps=200),
 }
 
 

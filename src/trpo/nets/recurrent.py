@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from trpo.functional.sequences import Sequences
-from trpo.policies import Actor, ImageTrunk, flat_obs_dim, image_spec, is_image_space, make_actor, mlp
+from trpo.nets.policies import Actor, ImageTrunk, flat_obs_dim, image_spec, is_image_space, make_actor, mlp
 
 KINDS = ("gru", "lstm")
 
