@@ -16,7 +16,7 @@ import torch
 
 import trpo
 from trpo import cli
-from trpo import export as E
+from trpo.tools import export as E
 from trpo.agent import Agent
 from trpo.checkpoint import save_checkpoint
 from trpo.errors import CheckpointError, ConfigError, TrpoError
@@ -270,6 +270,6 @@ def test_a_graph_that_disagrees_is_refused(tmp_path, monkeypatch):
 
 
 def test_importing_trpo_does_not_import_onnx():
-    code = ("import sys, trpo, trpo.cli, trpo.export; trpo.cli.build_parser(); "
+    code = ("import sys, trpo, trpo.cli, trpo.tools.export; trpo.cli.build_parser(); "
             "assert not {'onnx', 'onnxruntime', 'onnxscript'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)

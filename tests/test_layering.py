@@ -75,7 +75,7 @@ def test_python_config(tmp_path, value, capsys):
 @pytest.mark.parametrize("value", [DEFAULT, OTHER])
 def test_tune_trial_and_written_preset(tmp_path, value):
     pytest.importorskip("optuna")
-    from trpo.tune import tune
+    from trpo.tools.tune import tune
 
     study = tune(ENV, "trpo", 1, total_steps=4096, quiet=True, storage=tmp_path / "s.db",
                  output=tmp_path / "best.toml", overrides={"cg_iters": str(value), "eval_periodic_episodes": "1",

@@ -320,7 +320,7 @@ def test_export_of_the_recurrent_step_function(tmp_path, env_id, kind):
     """ONNX and TorchScript: (obs, state) -> (action, state_out), equal to Agent.act with its state
     on 1,000 probe observations from probe states and along episodes (the state threaded through)."""
     pytest.importorskip("onnxruntime")
-    from trpo.export import export, onnx_runner, probe_observations, torchscript_runner
+    from trpo.tools.export import export, onnx_runner, probe_observations, torchscript_runner
 
     cfg = Config(env_id=env_id, policy=kind, total_steps=512, batch_steps=256, eval_episodes=1, check_env=False,
                  eval_periodic_episodes=0)

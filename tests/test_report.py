@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import trpo
-from trpo import report
+from trpo.tools import report
 from trpo.errors import ConfigError
 
 W, H = 1500, 840  # figsize (15, 8.4) at 100 dpi
@@ -260,5 +260,5 @@ def test_register_adds_the_report_subcommand(tmp_path, capsys, monkeypatch):
 
 
 def test_importing_trpo_and_report_does_not_load_matplotlib():
-    code = "import sys, trpo, trpo.report; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, trpo, trpo.tools.report; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

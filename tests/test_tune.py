@@ -12,7 +12,7 @@ optuna = pytest.importorskip("optuna")
 
 from trpo import ConfigError, load_toml, train  # noqa: E402
 from trpo.cli import main  # noqa: E402
-from trpo.tune import MISSING_OPTUNA, _base_config, _preset_dict, search_space, suggest, tune  # noqa: E402
+from trpo.tools.tune import MISSING_OPTUNA, _base_config, _preset_dict, search_space, suggest, tune  # noqa: E402
 
 TINY = ["batch_steps=512", "eval_every=1024", "eval_periodic_episodes=2", "eval_episodes=1", "check_env=false",
         "warnings=false"]
@@ -40,7 +40,7 @@ def test_cli_tune_resume_and_preset(tmp_path, monkeypatch, capsys):
     assert states <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
 
     # the objective: the mean of the last 3 periodic evaluations, reported at the eval grid's steps
-    from trpo.runs import read_metrics
+    from trpo.tools.curves import read_metrics
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     for t in done:
         ev = np.asarray(read_metrics(t.user_attrs["run_dir"])["eval_return_mean"], dtype=float)
@@ -104,7 +104,7 @@ def test_bad_arguments_are_one_line(tmp_path, monkeypatch, capsys, argv, msg):
 
 
 def test_importing_trpo_does_not_import_optuna():
-    code = ("import sys, trpo, trpo.tune, trpo.cli; trpo.cli.build_parser(); "
+    code = ("import sys, trpo, trpo.tools.tune, trpo.cli; trpo.cli.build_parser(); "
             "print('optuna' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
@@ -147,7 +147,7 @@ def test_a_tuned_value_equal_to_a_default_survives_the_preset():
 
 
 def test_batch_sizes_that_do_not_fit_the_budget_are_not_sampled():
-    from trpo.tune import fitting_space
+    from trpo.tools.tune import fitting_space
 
     base, layered = _base_config("Hopper-v5", "trpo", 4096, 0, {})
     space = fitting_space(search_space("trpo"), layered, 4096, 3)

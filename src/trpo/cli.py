@@ -64,7 +64,7 @@ def cmd_train(args) -> int:
     if not args.quiet:
         _summary_table(result.summary, result.run_dir)
         if not result.interrupted:
-            from trpo.plot import plot_runs
+            from trpo.tools.plot import plot_runs
             png = plot_runs([result.run_dir], result.run_dir / "learning_curve.png",
                             title=f"{result.summary['algo']} on {result.summary['env_id']}")
             print(f"learning curve: {png}")
@@ -104,7 +104,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from trpo.plot import plot_runs
+    from trpo.tools.plot import plot_runs
 
     for rd in args.run_dirs:
         if not (Path(rd) / "metrics.csv").exists():
@@ -177,8 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps = sub.add_parser("presets", help="the presets shipped with trpo")
     ps.set_defaults(func=cmd_presets)
 
-    for name, module in (("compare", "trpo.compare"), ("theory", "trpo.theory.cli"), ("report", "trpo.report"),
-                         ("export", "trpo.export"), ("tune", "trpo.tune")):
+    for name, module in (("compare", "trpo.tools.compare"), ("theory", "trpo.theory.cli"),
+                         ("report", "trpo.tools.report"), ("export", "trpo.tools.export"), ("tune", "trpo.tools.tune")):
         try:
             __import__(module, fromlist=["register"]).register(sub)
         except ImportError:

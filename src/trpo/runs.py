@@ -106,18 +106,3 @@ class RunDir:
         if self._tb:
             self._tb.close()
             self._tb = None
-
-
-def read_metrics(run_dir: str | Path) -> dict[str, list[float]]:
-    """metrics.csv as columns of floats (empty cells become NaN)."""
-    path = Path(run_dir) / "metrics.csv"
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    cols: dict[str, list[float]] = {k: [] for k in (rows[0].keys() if rows else [])}
-    for r in rows:
-        for k in cols:
-            try:
-                cols[k].append(float(r[k]))
-            except (TypeError, ValueError):
-                cols[k].append(float("nan"))
-    return cols

@@ -124,7 +124,7 @@ def test_a_run_steps_with_the_scaled_bound_and_its_config_replays_the_same(tmp_p
 
 
 def test_the_report_draws_the_bound_the_run_used(tmp_path):
-    from trpo.report import Run, _kl_reference
+    from trpo.tools.report import Run, _kl_reference
 
     def run(**config):
         return Run(path=tmp_path, label="run", config={"env_id": "Hopper-v5", "algo": "trpo", "max_kl": 0.01, **config},

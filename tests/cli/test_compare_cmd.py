@@ -4,7 +4,7 @@ import csv
 import numpy as np
 
 from trpo.cli import main
-from trpo.compare import bootstrap_ci
+from trpo.tools.compare import bootstrap_ci
 
 
 def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_agreement():
@@ -35,7 +35,7 @@ def test_compare_end_to_end(tmp_path, capsys):
 def test_parallel_compare_runs_fit_critics_inline(tmp_path, monkeypatch):
     """Parallel runs fill the cores themselves: no critic-fit helper process per trpo/npg run,
     unless the user asks for one."""
-    import trpo.compare as C
+    import trpo.tools.compare as C
 
     seen = []
     monkeypatch.setattr(C, "run_all", lambda *a: seen.append(a[-1]))
@@ -54,7 +54,7 @@ def test_compare_resumes_an_interrupted_run_and_never_reports_it_as_final(tmp_pa
     import json
 
     import trpo
-    from trpo.compare import run_dir_for, run_state, summarise
+    from trpo.tools.compare import run_dir_for, run_state, summarise
 
     runs = tmp_path / "runs"
     cfg = trpo.Config(env_id="CartPole-v1", algo="ppo", seed=0, total_steps=512, batch_steps=128, num_envs=2,

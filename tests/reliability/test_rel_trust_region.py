@@ -14,7 +14,7 @@ from trpo.config import RANGES, Config
 from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, natural_step
 from trpo.nets.policies import LOG_STD_MAX, LOG_STD_MIN, GaussianActor, flat_params
-from trpo.runs import read_metrics
+from trpo.tools.curves import read_metrics
 
 ARGS = ["--num-envs", "2", "--set", "batch_steps=64", "--set", "check_env=false", "--set", "eval_episodes=1",
         "--set", "checkpoint_every=1", "--quiet"]
@@ -39,8 +39,9 @@ def test_forced_line_search_failure_keeps_parameters_bit_identical(tmp_path, mon
     fresh = Agent(cfg, res.agent.obs_space, res.agent.act_space)
     assert torch.equal(flat_params(res.agent.actor), flat_params(fresh.actor))
     m = read_metrics(tmp_path / "run")
-    assert m["step_accepted"] == [0.0] * 4 and m["linesearch_steps"] == [float(cfg.ls_max_backtracks)] * 4
-    assert m["kl"] == [0.0] * 4
+    assert m["step_accepted"].tolist() == [0.0] * 4
+    assert m["linesearch_steps"].tolist() == [float(cfg.ls_max_backtracks)] * 4
+    assert m["kl"].tolist() == [0.0] * 4
 
 
 @settings(max_examples=50, deadline=None)

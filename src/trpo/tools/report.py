@@ -21,7 +21,6 @@ matplotlib is imported inside the plotting function only (``import trpo`` does n
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import tomllib
@@ -33,10 +32,9 @@ from typing import Any
 import numpy as np
 
 from trpo.errors import ConfigError
+from trpo.tools.curves import NAN, common_grid, on_grid, read_metrics
 
-GRID_POINTS = 200
 LAST_FRACTION = 0.2  # "the last 20% of the run" in the readings
-NAN = float("nan")
 
 
 # --- reading runs ------------------------------------------------------------------------------
@@ -132,32 +130,6 @@ def _not_a_run(path: Path, label: str, why: str) -> ConfigError:
     return ConfigError(f"{label} is not a run directory ({why}){hint}")
 
 
-def _read_metrics(path: Path, label: str) -> dict[str, np.ndarray]:
-    """metrics.csv as float columns (empty or malformed cells, e.g. a half-written last line of a
-    running run, become NaN); no file or no rows: no columns."""
-    if not path.exists():
-        return {}
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ConfigError(f"{label}: cannot read metrics.csv ({e})") from None
-    if not rows:
-        return {}
-    out: dict[str, np.ndarray] = {}
-    for k in rows[0]:
-        if not isinstance(k, str):  # cells beyond the header
-            continue
-        vals = []
-        for r in rows:
-            try:
-                vals.append(float(r.get(k)))
-            except (TypeError, ValueError):
-                vals.append(NAN)
-        out[k] = np.asarray(vals, float)
-    return out
-
-
 def load_run(run_dir: str | Path) -> Run:
     label = str(run_dir)
     path = Path(run_dir)
@@ -184,7 +156,7 @@ def load_run(run_dir: str | Path) -> Run:
                 summary, note = None, "summary.json unreadable"
         except (json.JSONDecodeError, UnicodeDecodeError, OSError):
             note = "summary.json unreadable"
-    metrics = _read_metrics(path / "metrics.csv", label)
+    metrics = read_metrics(path, label)
     if not metrics and not note:
         note = "no iteration logged yet"
     return Run(path, label, config, metrics, summary, note)
@@ -215,31 +187,6 @@ def _stem(env_id: str, algo: str) -> str:
 
 
 # --- numerics -----------------------------------------------------------------------------------
-def _on_grid(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """y(x) linearly interpolated at ``grid`` inside the run's own range of finite points; NaN
-    outside it (a shorter run, or steps before the first episode ended)."""
-    out = np.full(grid.shape, NAN)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if not ok.any():
-        return out
-    order = np.argsort(x[ok], kind="stable")
-    xs, ys = x[ok][order], y[ok][order]
-    inside = (grid >= xs[0]) & (grid <= xs[-1])
-    out[inside] = np.interp(grid[inside], xs, ys)
-    return out
-
-
-def _grid_for(series: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | None:
-    lo, hi = math.inf, -math.inf
-    for x, y in series:
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.any():
-            lo, hi = min(lo, float(x[ok].min())), max(hi, float(x[ok].max()))
-    if lo > hi:
-        return None
-    return np.linspace(lo, hi, GRID_POINTS) if hi > lo else np.array([lo])
-
-
 def _nanstats(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = np.isfinite(Y).sum(axis=0)
     with warnings.catch_warnings():
@@ -348,10 +295,10 @@ def _series(runs: list[Run], column: str, transform=None) -> list[tuple[np.ndarr
 def _plot_band(ax, series, color: str, label: str) -> bool:
     """Mean over runs (solid where every run has data, dashed where only some do) and the min-max
     band over runs; each run faintly. False when there is nothing finite to draw."""
-    grid = _grid_for(series)
+    grid = common_grid(series)
     if grid is None:
         return False
-    Y = np.stack([_on_grid(x, y, grid) for x, y in series])
+    Y = np.stack([on_grid(x, y, grid) for x, y in series])
     mean, lo, hi, n = _nanstats(Y)
     for x, y in series:  # each run, faintly (a single point as a dot)
         ok = np.isfinite(x) & np.isfinite(y)
@@ -409,8 +356,8 @@ def make_figure(runs: list[Run], png: Path) -> list[str]:
     evals = [(r.x, r.col("eval_return_mean")) for r in runs if r.col("eval_return_mean") is not None]
     has_eval = any(np.isfinite(y).any() for _, y in evals)
     if has_eval:
-        grid = _grid_for(evals)
-        Y = np.stack([_on_grid(x, y, grid) for x, y in evals])
+        grid = common_grid(evals)
+        Y = np.stack([on_grid(x, y, grid) for x, y in evals])
         mean, _, _, n = _nanstats(Y)
         ax.plot(grid, mean, color="C3", lw=1.6, label=f"evaluation (mean of {_runs(len(evals))})")
         for x, y in evals:

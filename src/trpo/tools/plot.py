@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trpo.runs import read_metrics
+from trpo.tools.curves import read_metrics
 
 
 def plot_runs(run_dirs: list[str | Path], out: str | Path, y: str = "episode_return_mean",

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from trpo.errors import ConfigError, TrpoError
+from trpo.tools.curves import GRID_POINTS, on_grid, read_metrics
 
 DEFAULT_ALGOS = "reinforce,a2c,npg,trpo,ppo-kl,ppo"
 
@@ -103,18 +104,9 @@ def run_all(env_id: str, algos: list[str], seeds: list[int], total_steps: int, r
 
 
 def _curve(run_dir: Path, grid: np.ndarray) -> np.ndarray:
-    from trpo.runs import read_metrics
-
+    """The training return on ``grid``; a step function of env steps (the last logged value held)."""
     m = read_metrics(run_dir)
-    x, y = np.asarray(m["env_steps"]), np.asarray(m["episode_return_mean"])
-    ok = np.isfinite(y)
-    if not ok.any():
-        return np.full_like(grid, np.nan, dtype=float)
-    # the return is a step function of env steps: hold the last logged value
-    idx = np.searchsorted(x[ok], grid, side="right") - 1
-    out = y[ok][np.clip(idx, 0, None)]
-    out[idx < 0] = y[ok][0]
-    return out
+    return on_grid(m["env_steps"], m["episode_return_mean"], grid, hold=True)
 
 
 def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, out_dir: Path,
@@ -165,7 +157,7 @@ def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, o
     md_path = out_dir / f"compare_{safe}.md"
     md_path.write_text("\n".join(md) + "\n")
 
-    grid = np.linspace(0, max_steps, 200)
+    grid = np.linspace(0, max_steps, GRID_POINTS)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
     for algo, dirs in curves.items():
         ys = np.stack([_curve(d, grid) for d in dirs])
