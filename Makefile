@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-fast test-floor install install-test clean
+.PHONY: demo test test-fast test-floor install install-test clean results
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ test-floor:
 ## make test-fast: everything but the slow learning tests
 test-fast: install-test
 	$(BIN)/python -m pytest -n 2 -m "not slow" tests
+
+## make results: rewrite the generated blocks of README.md and docs/ from the committed raw records
+## (benchmarks/pages.py; tests/test_results_pages.py fails when a committed page differs)
+results: install-test
+	$(BIN)/python benchmarks/pages.py
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) runs .pytest_cache

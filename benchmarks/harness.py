@@ -176,6 +176,37 @@ def cmd_status(a) -> int:
     return 0
 
 
+def cmd_random(a) -> int:
+    """The random-policy reference of the normalised scores: uniform random actions, ``--episodes``
+    episodes on env seeds 0.. (the env's own time limit), one record per env in records/random-policy/."""
+    import gymnasium as gym
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "src"))
+    import trpo  # noqa: F401  (the package's own env ids)
+
+    for env_id in a.envs:
+        env = gym.make(env_id)
+        env.action_space.seed(0)
+        returns = []
+        for ep in range(a.episodes):
+            env.reset(seed=ep)
+            total, done = 0.0, False
+            while not done:
+                _, r, term, trunc, _ = env.step(env.action_space.sample())
+                total += float(r)
+                done = term or trunc
+            returns.append(total)
+        env.close()
+        rec = {"env": env_id, "policy": "uniform random actions (action_space.sample, seeded 0)",
+               "episodes": a.episodes, "env_seeds": f"0..{a.episodes - 1}", "returns": returns,
+               "mean": float(np.mean(returns)), "std": float(np.std(returns)),
+               "machine": {**machine(), "versions": versions()}}
+        write_atomic(RECORDS / "random-policy" / f"{env_id.replace('/', '_')}.json", rec)
+        print(f"{env_id}: {rec['mean']:.1f} ± {rec['std']:.1f} over {a.episodes} episodes")
+    return 0
+
+
 def cmd_list(a) -> int:
     for name, s in SUITES.items():
         print(f"{name}: {len(s.runs())} runs of {s.steps:,} steps - {s.description}")
@@ -188,6 +219,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list").set_defaults(func=cmd_list)
+    r = sub.add_parser("random", help="random-policy returns: the 0 of the normalised scores")
+    r.add_argument("--envs", nargs="+", default=list(MUJOCO5))
+    r.add_argument("--episodes", type=int, default=30)
+    r.set_defaults(func=cmd_random)
     for name, func in (("run", cmd_run), ("status", cmd_status)):
         s = sub.add_parser(name)
         s.add_argument("suite", choices=list(SUITES))

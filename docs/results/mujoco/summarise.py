@@ -65,11 +65,11 @@ def peer_table(ours: dict) -> str:
             continue
         seeds = sorted(peer)
         v = np.array([peer[s][0] for s in seeds])
-        std = v.std(ddof=1) if len(v) > 1 else 0.0
+        spread = f" ± {v.std(ddof=1):,.0f}" if len(v) > 1 else " (one seed: no spread)"
         mine = {s["seed"]: s["final_eval_return_mean"] for s in ours.get(env, [])}
         same = f"{np.mean([mine[s] for s in seeds]):,.0f}" if all(s in mine for s in seeds) else "-"
         files = ", ".join(f"[s{s}](../../benchmarks/results/{peer[s][1]})" for s in seeds)
-        lines.append(f"| {env} | **{v.mean():,.0f} ± {std:,.0f}** | {len(v)} | "
+        lines.append(f"| {env} | **{v.mean():,.0f}**{spread} | {len(v)} | "
                      f"{', '.join(f'{x:,.0f}' for x in v)} | "
                      f"{same} | {files} |")
     return "\n".join(lines) if len(lines) > 2 else "(none run)"

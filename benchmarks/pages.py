@@ -1,0 +1,299 @@
+"""``make results``: the generated parts of the docs, written from the committed raw records.
+
+    python benchmarks/pages.py            # rewrite every generated block
+    python benchmarks/pages.py --check    # exit 1 naming each block that differs (tests/test_results_pages.py)
+
+A generated block sits in a page between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->``;
+everything between the markers is this script's, everything around them is prose. Each block is a
+function of the raw records only (``benchmarks/results/*.json``: bench_trpo.py's speed records;
+``benchmarks/records/<suite>/*.json``: the harness's one record per run), so a page cannot drift
+from its records: the test fails when a committed page differs from what this writes.
+
+Blocks:
+  README.md               speed       the speed sentence: ranges over every record of the shipped
+                                      settings (CartPole-v1 100k, Hopper-v5), hosts named
+  README.md               heldout     the MuJoCo held-out sentence (suite mujoco-heldout)
+  docs/benchmarks.md      speed       the records behind the speed sentence, one row each
+  docs/results/mujoco.md  heldout     the held-out table: per env and seed, ours and the peer,
+                                      mean, IQM with 95% CIs, P(ours > peer), the published numbers
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this tree's trpo (shipped settings)
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEED = ROOT / "benchmarks" / "results"
+RECORDS = ROOT / "benchmarks" / "records"
+HELD_OUT = (100, 101, 102, 103, 104)
+MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
+BOOT_REPS, BOOT_SEED = 20_000, 0
+
+
+def random_policy(env: str) -> float:
+    """The 0 of the normalised scores: the mean return of uniform random actions (its record,
+    ``harness.py random``)."""
+    return float(json.loads((RECORDS / "random-policy" / f"{env}.json").read_text())["mean"])
+
+
+def published() -> dict:
+    """The 1 of the normalised scores: the best published TRPO number per env, with its protocol
+    (one home: docs/results/mujoco/summarise.py's PUBLISHED)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("summarise", ROOT / "docs" / "results" / "mujoco" / "summarise.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.PUBLISHED
+
+
+# ------------------------------------------------------------------------------------------------
+def shipped(env_id: str) -> dict:
+    """The settings ``trpo train ENV`` runs today (layered and resolved): what a speed record must
+    have measured to count for the shipped settings."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from trpo.config import Config
+    from trpo.resolve import layer, resolve_vector_mode
+
+    cfg = layer(Config(env_id=env_id))
+    return {"preset": cfg.preset, "num_envs": cfg.num_envs, "batch_steps": cfg.batch_steps,
+            "vector_mode": resolve_vector_mode(env_id, cfg.vector_mode)}
+
+
+def speed_records(env_id: str) -> list[dict]:
+    """Every finished bench_trpo record of ``env_id`` with both sides, no overrides, whose ours ran
+    the shipped settings: one row per record (medians over its seeds and repeats)."""
+    want = shipped(env_id)
+    rows = []
+    for f in sorted(glob.glob(str(SPEED / f"{env_id.replace('/', '_')}-*.json"))):
+        d = json.loads(Path(f).read_text())
+        if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
+            continue  # other settings, another peer, or a command that did not finish
+        ours = [r for r in d["runs"] if r["impl"] == "ours"]
+        peer = [r for r in d["runs"] if r["impl"] == "sb3-contrib"]
+        if not ours or not peer:
+            continue
+        c = ours[0]["config"]
+        if any(c.get(k) != v for k, v in want.items() if not (k == "preset" and not v and not c.get(k))):
+            continue
+        o, p = float(np.median([r["steps_per_s"] for r in ours])), float(np.median([r["steps_per_s"] for r in peer]))
+        m = d.get("machine", {})
+        rows.append({"file": Path(f).name, "date": d.get("time", "?")[:10], "cpu": m.get("cpu", "?"),
+                     "load": m.get("loadavg_at_start"), "steps": d["steps"], "seeds": d.get("seed"),
+                     "ours": o, "peer": p, "ratio": o / p})
+    return rows
+
+
+def _cpu(s: str) -> str:
+    return "an unnamed x86_64 CPU (lscpu not recorded)" if s == "x86_64" else s.split(",")[0]
+
+
+def _range(vals: list[float]) -> str:
+    lo, hi = min(vals), max(vals)
+    return f"{lo:.1f}x" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}x-{hi:.1f}x"
+
+
+def block_readme_speed() -> str:
+    cp, hp = speed_records("CartPole-v1"), speed_records("Hopper-v5")
+    hosts = sorted({_cpu(r["cpu"]) for r in cp + hp})
+
+    def span(rows):
+        return f"{rows[0]['date']} to {rows[-1]['date']}" if rows[0]["date"] != rows[-1]["date"] else rows[0]["date"]
+
+    return (f"Side by side with sb3-contrib's TRPO (each pair measured in one command on one machine), "
+            f"{_range([r['ratio'] for r in cp])} its env steps per second on CartPole-v1 "
+            f"({len(cp)} measurements, {span(cp)}) and {_range([r['ratio'] for r in hp])} on Hopper-v5 with the "
+            f"shipped MuJoCo settings ({len(hp)} measurements, {span(hp)}); the ranges are over every "
+            f"committed measurement of the shipped settings, on {' and '.join(hosts)} "
+            f"([docs/benchmarks.md](docs/benchmarks.md#speed-records)).")
+
+
+def block_benchmarks_speed() -> str:
+    lines = ["| env | date | CPU | load at start | env steps | seeds | ours steps/s | peer steps/s | ours / peer | raw record |",
+             "|---|---|---|---|---:|---|---:|---:|---:|---|"]
+    for env in ("CartPole-v1", "Hopper-v5"):
+        for r in speed_records(env):
+            load = "-" if not r["load"] else f"{r['load'][0]:.1f}"
+            seeds = ", ".join(map(str, r["seeds"])) if isinstance(r["seeds"], list) else str(r["seeds"])
+            lines.append(f"| {env} | {r['date']} | {_cpu(r['cpu'])} | {load} | {r['steps']:,} | {seeds} | "
+                         f"{r['ours']:,.0f} | {r['peer']:,.0f} | {r['ratio']:.2f}x | "
+                         f"[{r['file']}](../benchmarks/results/{r['file']}) |")
+    lines.append("")
+    lines.append("Every record of the shipped settings is listed (the settings `trpo train ENV` resolves to "
+                 "today: for Hopper-v5 the `mujoco` preset, 2 envs x 1,024 steps on Gymnasium's own envs; "
+                 "for CartPole-v1 8 envs on Gymnasium's array-at-once CartPole); records of other settings "
+                 "(EnvPool, the old 8 x 128 MuJoCo layout, overrides) are kept in benchmarks/results/ but "
+                 "do not count. Medians over each record's seeds and repeats; the load average is the one "
+                 "at the record's start (2 cores: above 2 means other work shared the machine).")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+def heldout_records() -> dict[tuple[str, str], dict[int, dict]]:
+    """(env, side) -> seed -> the record's result, from benchmarks/records/mujoco-heldout."""
+    out: dict[tuple[str, str], dict[int, dict]] = {}
+    for f in sorted((RECORDS / "mujoco-heldout").glob("*.json")):
+        rec = json.loads(f.read_text())
+        run = rec["run"]
+        out.setdefault((run["env"], run["side"]), {})[run["seed"]] = {**rec["result"], "_file": f.name,
+                                                                      "_machine": rec["machine"]}
+    return out
+
+
+def normalised(env: str, x: np.ndarray) -> np.ndarray:
+    """(score - random) / (published - random): 0 is a random policy, 1 the published TRPO number."""
+    r = random_policy(env)
+    return (x - r) / (published()[env][0] - r)
+
+
+def _iqm(x: np.ndarray) -> float:
+    """The interquartile mean over all runs (rliable's IQM: the mean of the middle 50%)."""
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(x.ravel(), 0.25))
+
+
+def interval(scores: dict[str, np.ndarray], stat) -> dict[str, tuple[float, float, float]]:
+    """rliable's stratified-bootstrap 95% interval of ``stat`` for each side (runs x tasks)."""
+    from rliable import library as rly
+
+    fn = lambda m: np.array([stat(m)])  # noqa: E731
+    np.random.seed(BOOT_SEED)  # rliable draws from numpy's global generator
+    point, ci = rly.get_interval_estimates(scores, fn, reps=BOOT_REPS)
+    return {k: (float(point[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in scores}
+
+
+def prob_improvement(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """P(X > Y) over tasks (Agarwal et al. 2021), with its stratified-bootstrap 95% interval."""
+    from rliable import library as rly, metrics
+
+    np.random.seed(BOOT_SEED)
+    point, ci = rly.get_interval_estimates({"pair": (x, y)}, metrics.probability_of_improvement, reps=BOOT_REPS // 10)
+    return float(point["pair"]), float(ci["pair"][0]), float(ci["pair"][1])
+
+
+def block_mujoco_heldout() -> str:
+    recs = heldout_records()
+    if not recs:
+        return "No held-out records yet (`python benchmarks/harness.py run mujoco-heldout`)."
+    L = ["| env | side | seeds | final eval per seed (100-104) | mean ± sd | IQM [95% CI] | stochastic mean | best periodic (mean) |",
+         "|---|---|---:|---|---:|---:|---:|---:|"]
+    complete = []  # envs where both sides have every held-out seed
+    for env in MUJOCO5:
+        for side, label in (("ours", "trpo (ours, shipped preset)"), ("peer", "sb3-contrib TRPO (RL-Zoo)")):
+            runs = recs.get((env, side), {})
+            if not runs:
+                L.append(f"| {env} | {label} | 0 | not run yet | | | | |")
+                continue
+            fin = np.array([runs[s]["final_eval_return"] for s in sorted(runs)])
+            per = ", ".join(f"{runs[s]['final_eval_return']:,.0f}" for s in sorted(runs))
+            sd = f" ± {fin.std(ddof=1):,.0f}" if fin.size > 1 else ""
+            if fin.size >= 2:
+                (pt, lo, hi), = interval({"x": fin[:, None]}, _iqm).values()
+                iqm = f"{pt:,.0f} [{lo:,.0f}, {hi:,.0f}]"
+            else:
+                iqm = "n = 1"
+            sto = [runs[s].get("final_eval_stochastic_return") for s in sorted(runs)]
+            sto_s = f"{np.mean(sto):,.0f}" if all(v is not None for v in sto) else "-"
+            best = [max((e[2] for e in runs[s]["eval_curve"]), default=math.nan) for s in sorted(runs)]
+            L.append(f"| {env} | {label} | {fin.size} | {per} | {fin.mean():,.0f}{sd} | {iqm} | {sto_s} | "
+                     f"{np.nanmean(best):,.0f} |")
+        if all(len(recs.get((env, s), {})) == len(HELD_OUT) for s in ("ours", "peer")):
+            complete.append(env)
+    pub = "; ".join(f"{e.split('-')[0]} {v[0]:,} ({v[1]}; {v[2]})" for e, v in published().items())
+    L += ["", f"Published, for scale (other env versions and evaluations; not comparable run for run): {pub}."]
+    n_ours = {e: len(recs.get((e, "ours"), {})) for e in MUJOCO5}
+    envs = [e for e in MUJOCO5 if n_ours[e] == len(HELD_OUT)]
+    if envs:
+        ours = np.stack([normalised(e, np.array([recs[(e, "ours")][s]["final_eval_return"] for s in HELD_OUT]))
+                         for e in envs], axis=1)  # runs x tasks
+        scores = {"ours": ours}
+        if complete == envs:
+            scores["peer"] = np.stack([normalised(e, np.array([recs[(e, "peer")][s]["final_eval_return"]
+                                                              for s in HELD_OUT])) for e in envs], axis=1)
+        L += ["", f"Across {len(envs)} env(s) with all 5 held-out seeds ({', '.join(envs)}), scores normalised "
+                  "by a random policy (0) and the published number (1):", "",
+              "| side | IQM [95% CI] | mean [95% CI] |", "|---|---:|---:|"]
+        iqm, mean = interval(scores, _iqm), interval(scores, lambda m: float(np.mean(m)))
+        for k in scores:
+            L.append(f"| {k} | {iqm[k][0]:.2f} [{iqm[k][1]:.2f}, {iqm[k][2]:.2f}] | "
+                     f"{mean[k][0]:.2f} [{mean[k][1]:.2f}, {mean[k][2]:.2f}] |")
+        if "peer" in scores:
+            p, lo, hi = prob_improvement(scores["ours"], scores["peer"])
+            L += ["", f"Probability that ours beats the peer on a run of a random task: {p:.2f} [{lo:.2f}, {hi:.2f}]."]
+    L += ["", f"Intervals: stratified bootstrap over runs ({BOOT_REPS:,} resamples, rliable; Agarwal et al. 2021). "
+              "With 5 runs per env they are wide: read them as such. Protocol of every number above: the final "
+              "deterministic evaluation, 10 episodes on env seeds seed + 10,000 + i, after 1M env steps; the "
+              "peer's observations through its training VecNormalize statistics. Raw records: "
+              "[benchmarks/records/mujoco-heldout/](../../benchmarks/records/mujoco-heldout/)."]
+    machines = sorted({(r["_machine"]["cpu"], (r["_machine"].get("git") or {}).get("commit", "?")[:7])
+                       for v in recs.values() for r in v.values()})
+    L.append("Made on: " + "; ".join(f"{c} at commit {g}" for c, g in machines) + ".")
+    return "\n".join(L)
+
+
+def block_readme_heldout() -> str:
+    recs = heldout_records()
+    envs = [e for e in MUJOCO5 if len(recs.get((e, "ours"), {})) == len(HELD_OUT)]
+    if not envs:
+        return ("The MuJoCo table on held-out seeds 100-104 is being made (docs/results/mujoco.md, "
+                "\"Held-out seeds\"); the numbers below were measured on the seeds the presets were chosen on.")
+    parts = []
+    for e in envs:
+        fin = np.array([recs[(e, "ours")][s]["final_eval_return"] for s in HELD_OUT])
+        peer = recs.get((e, "peer"), {})
+        txt = f"{e.split('-')[0]} {fin.mean():,.0f}"
+        if len(peer) == len(HELD_OUT):
+            txt += f" (sb3-contrib {np.mean([peer[s]['final_eval_return'] for s in HELD_OUT]):,.0f})"
+        parts.append(txt)
+    return ("On held-out seeds 100-104 (no setting was chosen on them), 1M steps, the final deterministic "
+            f"evaluation, mean of 5 seeds: {'; '.join(parts)} (docs/results/mujoco.md, \"Held-out seeds\", "
+            "with IQM and confidence intervals).")
+
+
+BLOCKS = {
+    ("README.md", "speed"): block_readme_speed,
+    ("README.md", "heldout"): block_readme_heldout,
+    ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
+    ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
+}
+
+
+def render(text: str, name: str, body: str) -> str:
+    pat = re.compile(rf"(<!-- generated:{re.escape(name)} -->\n)(?:.*?\n)?(<!-- /generated:{re.escape(name)} -->)", re.S)
+    if not pat.search(text):
+        raise SystemExit(f"no <!-- generated:{name} --> block")
+    return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed page differs")
+    a = p.parse_args(argv)
+    stale = []
+    for (page, name), fn in BLOCKS.items():
+        path = ROOT / page
+        old = path.read_text()
+        new = render(old, name, fn())
+        if new != old:
+            stale.append(f"{page} [{name}]")
+            if not a.check:
+                path.write_text(new)
+    if a.check and stale:
+        print("generated blocks differ from what `make results` writes: " + ", ".join(stale))
+        return 1
+    print(("rewrote: " + ", ".join(stale)) if stale else "every generated block is current")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
