@@ -4,7 +4,9 @@
     python benchmarks/same_metrics.py --base HEAD~3 --steps 16384
 
 Each revision trains trpo, npg, ppo, a2c and trpo with vine sampling on CartPole-v1 and
-Pendulum-v1 (one seed) in its own subprocess, the base revision from a temporary ``git worktree``
+Pendulum-v1 (one seed), a recurrent (GRU) TRPO run, a Ray run with 2 workers, and two Hopper-v5
+runs (the mujoco preset under a key given at its default; ppo, which no preset covers) in its own
+subprocess, the base revision from a temporary ``git worktree``
 with this virtual environment. Every column of the base's metrics.csv but the timing ones (``wall_s``,
 ``fps``) must be in the work tree's and equal bit for bit (columns the work tree adds are listed), and so must the final evaluation in summary.json. Prints one
 line per run and exits 1 on any difference. Both sides run on this CPU: floating-point results
@@ -23,15 +25,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"wall_s", "fps"}
-RUNS = [(env, algo, sampler) for env in ("CartPole-v1", "Pendulum-v1")
+RUNS = [(env, algo, sampler, ()) for env in ("CartPole-v1", "Pendulum-v1")
         for algo, sampler in (("trpo", "single-path"), ("npg", "single-path"), ("ppo", "single-path"),
                               ("a2c", "single-path"), ("trpo", "vine"))]
+RUNS += [
+    ("trpo/CartPoleNoVelocity-v1", "trpo", "single-path", ("--policy", "gru")),    # a recurrent policy
+    ("CartPole-v1", "trpo", "single-path", ("--backend", "ray", "--workers", "2")),  # the Ray sampler
+    ("Hopper-v5", "trpo", "single-path", ("--set", "cg_iters=10")),  # an env with a preset, a key at its default
+    ("Hopper-v5", "ppo", "single-path", ()),                          # an algorithm without a preset there
+]
 
 
-def train(src: Path, out: Path, env: str, algo: str, sampler: str, steps: int, seed: int) -> Path:
-    run = out / f"{env}_{algo}_{sampler}"
+def train(src: Path, out: Path, env: str, algo: str, sampler: str, steps: int, seed: int, extra=()) -> Path:
+    run = out / f"{env.replace('/', '_')}_{algo}_{sampler}_{'_'.join(extra).replace('=', '-').replace('-', '')}"
     cmd = [sys.executable, "-m", "trpo", "train", env, "--algo", algo, "--sampler", sampler, "--seed", str(seed),
-           "--total-steps", str(steps), "--run-dir", str(run), "--quiet", "--overwrite"]
+           "--total-steps", str(steps), "--run-dir", str(run), "--quiet", "--overwrite", *extra]
     subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": str(src)}, cwd=out)
     return run
 
@@ -59,11 +67,11 @@ def main() -> int:
         subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), a.base], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            for env, algo, sampler in RUNS:
+            for env, algo, sampler, extra in RUNS:
                 (tmp / "a").mkdir(exist_ok=True)
                 (tmp / "b").mkdir(exist_ok=True)
-                ra = train(base_tree / "src", tmp / "a", env, algo, sampler, a.steps, a.seed)
-                rb = train(ROOT / "src", tmp / "b", env, algo, sampler, a.steps, a.seed)
+                ra = train(base_tree / "src", tmp / "a", env, algo, sampler, a.steps, a.seed, extra)
+                rb = train(ROOT / "src", tmp / "b", env, algo, sampler, a.steps, a.seed, extra)
                 xa, xb = rows(ra), rows(rb)
                 shared = set(xa[0]) & set(xb[0]) if xa and xb else set()
                 cols = sorted(set(xb[0]) - set(xa[0])) if xa and xb else []
@@ -71,7 +79,7 @@ def main() -> int:
                         and all({k: r[k] for k in shared} == {k: q[k] for k in shared} for r, q in zip(xa, xb))
                         and final_eval(ra) == final_eval(rb))
                 failed += not same
-                print(f"{'same' if same else 'DIFFERENT'}  {env:12s} {algo:5s} {sampler:11s} "
+                print(f"{'same' if same else 'DIFFERENT'}  {env:12s} {algo:5s} {sampler:11s} {' '.join(extra):28s} "
                       f"{len(rows(rb))} rows, final eval {final_eval(rb)[1]:.4f}"
                       + (f"  (new columns, not compared: {', '.join(cols)})" if cols else ""), flush=True)
         finally:
