@@ -1,4 +1,4 @@
-"""The Ray backend (trpo.rollout.ray_sampler) on a local Ray instance of 2 CPUs.
+"""The Ray backend (trpo.rollout.ray) on a local Ray instance of 2 CPUs.
 
 * same batches: W workers of n envs give, bit for bit, the local sampler's batches with W * n
   envs (sync vector env), also its observation statistics, reward scaler and checkpoint format;
@@ -37,7 +37,8 @@ from trpo.rollout.vine import VineSampler
 
 ray = pytest.importorskip("ray")
 
-from trpo.rollout.ray_sampler import RaySampler, WorkerFailureError  # noqa: E402
+from trpo.errors import WorkerFailureError  # noqa: E402
+from trpo.rollout.ray.sampler import RaySampler  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ SAMPLERS: dict[str, str] = {
     "single-path": "trpo.rollout.single_path:SinglePathSampler",
     "vine": "trpo.rollout.vine:VineSampler",
     "async": "trpo.rollout.async_workers:AsyncWorkers",
-    "ray": "trpo.rollout.ray_sampler:RaySampler",
+    "ray": "trpo.rollout.ray.sampler:RaySampler",
 }
 
 

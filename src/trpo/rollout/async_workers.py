@@ -13,7 +13,7 @@ Needs Ray (``pip install 'trpo[ray]'``). A run joins the cluster at ``ray_addres
 starts its own local Ray instance (one CPU slot per worker, at least one per core) unless Ray is
 already initialised, and shuts down what it started.
 
-Faults, as on the Ray backend (``trpo.rollout.ray_sampler``): a worker that dies or has not
+Faults, as on the Ray backend (``trpo.rollout.ray``): a worker that dies or has not
 returned its batch within ``worker_timeout_s`` is killed and replaced by a fresh worker (its env
 reset with a new seed), which gets the master's current parameters; after ``max_worker_failures``
 consecutive failures of one worker the run stops (``WorkerFailureError``). ``summary()`` counts
@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 from trpo.config import Config, from_dict
-from trpo.errors import TrpoError
+from trpo.errors import TrpoError, WorkerFailureError
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch
-from trpo.rollout.ray_sampler import START_TIMEOUT_S, WorkerFailureError, first_line, import_ray, init_ray, warn
+from trpo.rollout.ray.runtime import START_TIMEOUT_S, first_line, import_ray, init_ray, warn
 
 
 class _Worker:
