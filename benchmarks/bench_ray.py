@@ -162,7 +162,7 @@ def _update_time(env_id: str, batch: int, repeats: int = 2, **overrides) -> dict
 
     from trpo import Config
     from trpo.agent import Agent
-    from trpo.algos import build_learner
+    from trpo.algos.build import build_learner
     from trpo.nets.normalize import RewardScaler
     from trpo.resolve import resolve_run
     from trpo.rollout.base import SamplerContext

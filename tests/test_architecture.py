@@ -12,23 +12,10 @@ from trpo.algos import ALGOS, get_learner
 from trpo.algos.base import Learner
 from trpo.algos.trust_region import written_out_fvp
 from trpo.nets.policies import CategoricalActor, GaussianActor, MultiCategoricalActor, plain_actor_class
-from trpo.rollout import SAMPLERS, get_sampler
 from trpo.nets.policy_runner import NumpyPolicy, TorchPolicy, make_policy
+from trpo.rollout import SAMPLERS, get_sampler
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "trpo"
-
-
-def _imports(path: Path, top_level_only: bool) -> set[str]:
-    tree = ast.parse(path.read_text())
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
-    out = set()
-    for n in nodes:
-        if isinstance(n, ast.Import):
-            out |= {a.name for a in n.names}
-        elif isinstance(n, ast.ImportFrom) and n.module and n.level == 0:
-            out.add(n.module)
-            out |= {f"{n.module}.{a.name}" for a in n.names}
-    return {m for m in out if m.startswith("trpo")}
 
 
 def _module(path: Path) -> str:
@@ -37,37 +24,125 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+MODULES = {_module(f): f for f in SRC.rglob("*.py")}
+
+
+def _known(name: str) -> str | None:
+    """The package's module ``name`` is, or lives in ("trpo.rollout.batch.Batch" -> "trpo.rollout.batch")."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def _imports(path: Path) -> set[str]:
+    """The package's modules ``path`` imports: every import statement, at module level, inside
+    functions and under ``if TYPE_CHECKING``; ``from pkg import name`` is the module ``pkg.name``
+    where that is a module (``from trpo import seeds`` -> trpo.seeds), else ``pkg`` itself;
+    relative imports are resolved against the importing module's package."""
+    me = _module(path)
+    package = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    out = set()
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.Import):
+            out |= {m for a in n.names if (m := _known(a.name))}
+        elif isinstance(n, ast.ImportFrom):
+            base = n.module or ""
+            if n.level:
+                pkg = package.rsplit(".", n.level - 1)[0] if n.level > 1 else package
+                base = f"{pkg}.{base}" if base else pkg
+            for a in n.names:
+                m = _known(f"{base}.{a.name}") if f"{base}.{a.name}" in MODULES else _known(base)
+                if m:
+                    out.add(m)
+    out.discard(me)
+    return out
+
+
+GRAPH = {name: _imports(f) for name, f in MODULES.items()}
+
+
 def test_samplers_know_no_learner():
-    for f in (SRC / "rollout").glob("*.py"):
-        bad = {m for m in _imports(f, top_level_only=False) if m.startswith(("trpo.algos", "trpo.agent"))}
-        assert not bad, f"{f.name} imports {bad}"
+    for name, deps in GRAPH.items():
+        if name.startswith("trpo.rollout"):
+            bad = {m for m in deps if m.startswith(("trpo.algos", "trpo.agent"))}
+            assert not bad, f"{name} imports {bad}"
 
 
-def test_no_import_cycles_at_module_level():
-    modules = {_module(f): f for f in SRC.rglob("*.py")}
-    graph = {}
-    for name, f in modules.items():
-        deps = set()
-        for m in _imports(f, top_level_only=True):
-            while m and m not in modules:  # "trpo.rollout.batch.Batch" -> "trpo.rollout.batch"
-                m = m.rpartition(".")[0]
-            if m and m != name:
-                deps.add(m)
-        graph[name] = deps
+def test_no_import_cycles_counting_every_import():
+    """No cycle in the package's import graph, with the imports inside functions counted: every
+    module can be read (and imported) with only what is below it."""
     state: dict[str, int] = {}
 
     def visit(n, stack):
         state[n] = 1
-        for d in graph.get(n, ()):
+        for d in sorted(GRAPH.get(n, ())):
             if state.get(d) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(stack + [n, d]))
+                path = stack + [n]
+                raise AssertionError("import cycle: " + " -> ".join(path[path.index(d):] + [d]))
             if d not in state:
                 visit(d, stack + [n])
         state[n] = 2
 
-    for n in graph:
+    for n in sorted(GRAPH):
         if n not in state:
             visit(n, [])
+
+
+def test_the_resolution_of_imports():
+    """The graph the cycle test walks sees through packages and into functions."""
+    assert "trpo.seeds" in GRAPH["trpo.trainer"] and "trpo" not in GRAPH["trpo.trainer"]
+    assert "trpo.algos.build" in GRAPH["trpo.trainer"]
+    assert "trpo.nets.recurrent" in GRAPH["trpo.nets.factory"]   # module level
+    assert "trpo.trainer" in GRAPH["trpo"]                       # inside train()
+    assert "trpo.theory.bounds" in GRAPH["trpo.theory.check"]    # from . import bounds
+
+
+# --- the rooms and what each may import (docs/architecture.md) ---------------------------------------
+ROOMS = {
+    "trpo.functional": ("trpo.functional",),                              # pure torch math
+    "trpo.nets": ("trpo.nets", "trpo.functional"),                         # networks, acting
+    "trpo.envs": ("trpo.envs", "trpo.errors", "trpo.system"),              # environments
+    "trpo.theory": ("trpo.theory",),                                       # exact tabular MDPs
+}
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS))
+def test_a_room_imports_only_what_is_below_it(room):
+    allowed = ROOMS[room]
+    for name, deps in GRAPH.items():
+        if name == room or name.startswith(room + "."):
+            bad = {m for m in deps if not any(m == a or m.startswith(a + ".") for a in allowed)}
+            assert not bad, f"{name} imports {sorted(bad)}"
+
+
+def test_the_algorithm_registry_imports_nothing_of_the_package():
+    """``trpo.algos`` (the registry) is read by config, resolve, tune, report and the diagnostics:
+    it imports nothing of the package, learners are named by string and imported lazily."""
+    text = (SRC / "algos" / "__init__.py").read_text()
+    names = set()
+    for n in ast.walk(ast.parse(text)):
+        if isinstance(n, ast.Import):
+            names |= {a.name for a in n.names}
+        elif isinstance(n, ast.ImportFrom):
+            names.add("." * n.level + (n.module or ""))
+    assert not {m for m in names if m.startswith(("trpo", "."))}, names
+    assert GRAPH["trpo.algos"] == set()
+
+
+def test_nothing_below_the_tools_imports_them():
+    for name, deps in GRAPH.items():
+        if not name.startswith(("trpo.tools", "trpo.cli")):
+            assert not {m for m in deps if m.startswith("trpo.tools")}, name
+
+
+def test_one_version():
+    import tomllib
+
+    import trpo
+    from trpo._version import __version__
+
+    pyproject = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())
+    assert trpo.__version__ == __version__ == pyproject["project"]["version"]
 
 
 def test_the_trainer_names_no_algorithm_or_sampler_and_probes_nothing():

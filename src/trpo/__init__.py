@@ -1,9 +1,8 @@
 """trpo: Trust Region Policy Optimization and the policy-gradient family on Gymnasium."""
-__version__ = "0.1.0"
-
-from trpo.config import Config, load_toml  # noqa: E402
-from trpo.errors import CheckpointError, ConfigError, EnvError, NonFiniteError, TrpoError  # noqa: E402
-import trpo.envs.pomdp  # noqa: E402,F401  registers trpo/CartPoleNoVelocity-v1 and trpo/PendulumNoVelocity-v1
+from trpo._version import __version__
+from trpo.config import Config, load_toml
+from trpo.errors import CheckpointError, ConfigError, EnvError, NonFiniteError, TrpoError
+import trpo.envs.pomdp  # noqa: F401  registers trpo/CartPoleNoVelocity-v1 and trpo/PendulumNoVelocity-v1
 
 
 def train(*args, **kwargs):

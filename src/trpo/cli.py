@@ -115,7 +115,7 @@ def cmd_plot(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from trpo import __version__
+    from trpo._version import __version__
     from trpo.seeds import FINAL_EVAL
     from trpo.config import choices_of, describe_fields
 

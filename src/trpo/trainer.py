@@ -22,9 +22,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from trpo import __version__, seeds
+from trpo import seeds
+from trpo._version import __version__
 from trpo.agent import Agent
-from trpo.algos import ALGOS, build_learner
+from trpo.algos import ALGOS
+from trpo.algos.build import build_learner
 from trpo.algos.trust_region import effective_trust_region, trust_region_scale
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate

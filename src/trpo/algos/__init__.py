@@ -7,8 +7,8 @@ file with a ``Learner`` and one entry here; learners are imported lazily. This m
 nothing else of the package.
 
 The Learner interface (``trpo.algos.base.Learner``): built as ``Learner(actor, critic, cfg,
-device)`` (``build_learner`` does it for a run's agent); ``update(batch) -> dict of metrics``, ``sync()``, ``close()``, ``state_dict()``,
-``load_state_dict(d)``.
+device)`` (``trpo.algos.build.build_learner`` does it for a run's agent); ``update(batch) -> dict
+of metrics``, ``sync()``, ``close()``, ``state_dict()``, ``load_state_dict(d)``.
 """
 from __future__ import annotations
 
@@ -90,11 +90,3 @@ def get_learner(name: str):
     module, cls = ALGOS[name].path.split(":")
     return getattr(importlib.import_module(module), cls)
 
-
-def build_learner(cfg, agent, device):
-    """The run's learner, built as every caller should: ``get_learner(cfg.algo)`` on the agent's
-    networks, with the trust region the action space settles (``effective_trust_region``:
-    ``kl_per_action_dim`` multiplies max_kl and cg_damping by the action dimensions)."""
-    from trpo.algos.trust_region import effective_trust_region
-
-    return get_learner(cfg.algo)(agent.actor, agent.critic, effective_trust_region(cfg, agent.act_space), device)
