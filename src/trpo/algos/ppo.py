@@ -20,7 +20,7 @@ ppo-kl's safeguard: the epochs stop as soon as a minibatch's mean KL exceeds ``K
 initial value, let the first update of a CartPole run reach a KL of 4.9 and a run that had
 reached 500 fall back to 227 (docs/algorithms.md).
 The practical details (advantage normalisation, minibatch epochs, value clipping, gradient
-clipping, lr annealing, orthogonal init in ``policies.mlp``) follow CleanRL / SB3
+clipping, lr annealing, orthogonal init in ``nets.policies.mlp``) follow CleanRL / SB3
 (Engstrom et al. 2020, "Implementation matters", the paper policy-gradients lecture notes §3.7 points to).
 """
 from __future__ import annotations

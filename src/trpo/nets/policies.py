@@ -282,7 +282,7 @@ _DISTRIBUTION_METHODS = ("dist_params", "log_prob", "kl", "entropy", "mode", "sa
 
 
 def plain_actor_class(actor: nn.Module) -> type | None:
-    """The one rule for every fast path (numpy acting in ``rollout.policy_runner``, the written-out
+    """The one rule for every fast path (numpy acting in ``nets.policy_runner``, the written-out
     Gauss-Newton Fisher product): the built-in actor class (``CategoricalActor``,
     ``MultiCategoricalActor`` or ``GaussianActor``) whose formulas ``actor`` computes, or None.
 
