@@ -27,3 +27,50 @@ def test_diag_gaussian_against_torch_distributions():
     np.testing.assert_allclose(diag_gaussian_entropy(sp), P.entropy(), rtol=1e-5, atol=1e-5)
     x = torch.randn(32, 3, generator=g)
     np.testing.assert_allclose(diag_gaussian_log_prob(mp, sp, x), P.log_prob(x), rtol=1e-5, atol=1e-5)
+
+
+def test_clipped_gaussian_log_prob():
+    """CAPG's log-probability of the clipped action: the density strictly inside the bounds, the
+    Gaussian's tail mass at or beyond a bound (checked against sampling), finite gradients with
+    infinite bounds, and no pull on a mean far outside the box."""
+    from trpo.functional.kl import clipped_gaussian_log_prob
+
+    g = torch.Generator().manual_seed(2)
+    mu, ls = torch.randn(16, 3, generator=g), 0.3 * torch.randn(16, 3, generator=g) - 0.5
+    low, high = -torch.ones(3), torch.ones(3)
+    x = 0.5 * torch.rand(16, 3, generator=g) - 0.25  # strictly inside the bounds
+    np.testing.assert_allclose(clipped_gaussian_log_prob(mu, ls, x, low, high), diag_gaussian_log_prob(mu, ls, x),
+                               rtol=1e-6, atol=1e-6)
+    m, s = torch.tensor([0.8, -1.2]), torch.tensor([0.3, 0.5])
+    samples = m + s * torch.randn(400_000, 2, generator=g)
+    p_hi, p_lo = float((samples[:, 0] >= 1).float().mean()), float((samples[:, 1] <= -1).float().mean())
+    lp = clipped_gaussian_log_prob(m, s.log(), torch.tensor([1.7, -3.0]), -torch.ones(2), torch.ones(2))
+    np.testing.assert_allclose(float(lp), np.log(p_hi) + np.log(p_lo), atol=0.01)
+    # an infinite bound: that dimension keeps the density, and gradients stay finite
+    mu_g, ls_g = mu.clone().requires_grad_(), ls.clone().requires_grad_()
+    inf = torch.tensor([float("inf"), 1.0, float("inf")])
+    y = 3.0 * torch.randn(16, 3, generator=g)
+    clipped_gaussian_log_prob(mu_g, ls_g, y, -inf, inf).sum().backward()
+    assert torch.isfinite(mu_g.grad).all() and torch.isfinite(ls_g.grad).all()
+    # a mean far beyond the bound: log P(a >= high) = 0, no gradient
+    far = torch.tensor([6.0], requires_grad=True)
+    out = clipped_gaussian_log_prob(far, torch.tensor([-2.0]), torch.tensor([6.1]), -torch.ones(1), torch.ones(1))
+    out.backward()
+    assert abs(float(out)) < 1e-6 and abs(float(far.grad)) < 1e-6
+
+
+def test_gaussian_actor_bounds_leave_the_state_dict_alone():
+    import gymnasium as gym
+    from trpo.policies import make_actor
+
+    obs, act = gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Box(-1.0, 1.0, (2,))
+    a0, a1 = make_actor(obs, act, (8,)), make_actor(obs, act, (8,), clipped_logprob=True)
+    assert not a0.clipped_logprob and a1.clipped_logprob
+    assert a0.state_dict().keys() == a1.state_dict().keys()
+    a1.load_state_dict(a0.state_dict())
+    o = torch.randn(5, 4)
+    p = a1.dist_params(o)
+    inside = torch.zeros(5, 2)
+    torch.testing.assert_close(a1.log_prob(p, inside), a0.log_prob(p, inside))
+    beyond = torch.full((5, 2), 1.5)
+    assert torch.all(a1.log_prob(p, beyond) > a0.log_prob(p, beyond))  # tail mass > density out there

@@ -46,6 +46,35 @@ def diag_gaussian_log_prob(mu: Tensor, log_std: Tensor, x: Tensor) -> Tensor:
     return -(0.5 * z * z + log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
+def clipped_gaussian_log_prob(mu: Tensor, log_std: Tensor, x: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    """log of the probability of the action the env receives, clip(x, low, high), under
+    x ~ N(mu, diag(s^2)), summed over action dimensions (the clipped-action policy gradient,
+    Fujita & Maeda 2018, "Clipped Action Policy Gradient", ICML, eq. 9):
+
+        x_i <= low_i:   log P(x_i <= low_i)  = log Phi((low_i - mu_i) / s_i)
+        x_i >= high_i:  log P(x_i >= high_i) = log Phi((mu_i - high_i) / s_i)
+        otherwise:      log N(x_i; mu_i, s_i^2)
+
+    ``x`` is the unclipped sample. Its score function is an unbiased estimate of the same policy
+    gradient as the density's (the env sees only the clipped action) with no more variance: the
+    density's term (x - mu) / s^2 of a sample beyond a bound is replaced by its expectation given
+    that the sample is beyond it. Where mu is far outside, log P ~ 0 and its gradient ~ 0 (the
+    density's gives noise of mean ~0 and size 1/s there). Infinite bounds never match (their
+    dimensions keep the density)."""
+    z = (x - mu) * torch.exp(-log_std)
+    density = -(0.5 * z * z + log_std + 0.5 * math.log(2 * math.pi))
+    at_low, at_high = x <= low, x >= high
+    # tail arguments only where they are used (0 elsewhere), so no inf/nan reaches the gradient
+    # (and infinite bounds replaced by 0 in the arithmetic: 0 * inf in the backward is nan)
+    inv_s = torch.exp(-log_std)
+    low_f, high_f = torch.nan_to_num(low, neginf=0.0, posinf=0.0), torch.nan_to_num(high, neginf=0.0, posinf=0.0)
+    low_arg = torch.where(at_low, (low_f - mu) * inv_s, torch.zeros_like(mu))
+    high_arg = torch.where(at_high, (mu - high_f) * inv_s, torch.zeros_like(mu))
+    out = torch.where(at_low, torch.special.log_ndtr(low_arg),
+                      torch.where(at_high, torch.special.log_ndtr(high_arg), density))
+    return out.sum(-1)
+
+
 def categorical_log_prob(logits: Tensor, a: Tensor) -> Tensor:
     """log p(a) from unnormalised logits; ``a`` holds integer actions."""
     logp = torch.log_softmax(logits, dim=-1)

@@ -16,11 +16,12 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
     """The actor, the critic and the observation normaliser a config asks for (the ``Agent``'s
     parts; also built by samplers' remote workers)."""
     if cfg.policy == "mlp":
-        actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn).to(device)
+        actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn,
+                           cfg.clipped_action_logprob).to(device)
         critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
     else:
         actor = RecurrentActor(obs_space, act_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.log_std_init,
-                               cfg.cnn).to(device)
+                               cfg.cnn, cfg.clipped_action_logprob).to(device)
         critic = RecurrentCritic(obs_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.cnn).to(device)
     image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
     obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,

@@ -234,10 +234,18 @@ class MultiCategoricalActor(Actor):
 class GaussianActor(Actor):
     """pi(a|s) = N(mu_theta(s), diag(exp(2 log_std))), log_std a free parameter vector."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64), log_std_init: float = 0.0):
+    def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64), log_std_init: float = 0.0,
+                 bounds: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__()
         self.net = mlp([obs_dim, *hidden, act_dim], out_gain=0.01)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
+        # ``bounds`` (low, high): the Box the env clips actions to. Given, log_prob is the log-probability
+        # of the clipped action (clipped-action policy gradient, Fujita & Maeda 2018); None: the density.
+        # Buffers that travel with .to() but stay out of the state dict (checkpoints are unchanged).
+        self.clipped_logprob = bounds is not None
+        if bounds is not None:
+            self.register_buffer("act_low", torch.as_tensor(np.asarray(bounds[0], np.float32)), persistent=False)
+            self.register_buffer("act_high", torch.as_tensor(np.asarray(bounds[1], np.float32)), persistent=False)
 
     def clamped_log_std(self) -> Tensor:
         # clamp keeps the std inside documented bounds; inside them the gradient is untouched
@@ -248,6 +256,8 @@ class GaussianActor(Actor):
         return mu, self.clamped_log_std().expand_as(mu)
 
     def log_prob(self, params, a):
+        if self.clipped_logprob:
+            return K.clipped_gaussian_log_prob(params[0], params[1], a, self.act_low, self.act_high)
         return K.diag_gaussian_log_prob(params[0], params[1], a)
 
     def fisher_parts(self, old):
@@ -329,7 +339,7 @@ def _categorical_fisher(p: Tensor) -> Callable[[Tensor], Tensor]:
 
 
 def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ...], log_std_init: float = 0.0,
-               cnn: str = "trpo") -> Actor:
+               cnn: str = "trpo", clipped_logprob: bool = False) -> Actor:
     """The actor for these spaces: a tanh MLP on flat observations; for images an ``ImageTrunk``
     followed by the head's linear layer (``net = Sequential(trunk, Linear)``)."""
     trunk = ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn)) if is_image_space(obs_space) else None
@@ -339,7 +349,9 @@ def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ..
     elif isinstance(act_space, gym.spaces.MultiDiscrete) and act_space.nvec.ndim == 1:
         actor = MultiCategoricalActor(obs_dim, list(act_space.nvec), hidden)
     elif isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
-        actor = GaussianActor(obs_dim, int(act_space.shape[0]), hidden, log_std_init)
+        bounded = clipped_logprob and bool(np.isfinite(act_space.low).any() or np.isfinite(act_space.high).any())
+        actor = GaussianActor(obs_dim, int(act_space.shape[0]), hidden, log_std_init,
+                              bounds=(act_space.low, act_space.high) if bounded else None)
     else:
         raise ValueError(f"unsupported action space {act_space}: trpo supports Discrete, "
                          "1-D MultiDiscrete and 1-D Box action spaces")

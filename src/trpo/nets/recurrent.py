@@ -123,11 +123,12 @@ class RecurrentActor(_Memory, Actor):
     distribution: Categorical, MultiCategorical or diagonal Gaussian)."""
 
     def __init__(self, obs_space, act_space, hidden: tuple[int, ...], kind: str, rnn_hidden: int,
-                 log_std_init: float = 0.0, cnn: str = "trpo"):
+                 log_std_init: float = 0.0, cnn: str = "trpo", clipped_logprob: bool = False):
         super().__init__()
         self.encoder = _Encoder(obs_space, rnn_hidden, kind, cnn)
         from gymnasium.spaces import Box
-        self.head = make_actor(Box(-1.0, 1.0, (rnn_hidden,)), act_space, hidden, log_std_init)
+        self.head = make_actor(Box(-1.0, 1.0, (rnn_hidden,)), act_space, hidden, log_std_init,
+                               clipped_logprob=clipped_logprob)
         self.discrete = self.head.discrete
 
     def dist_params(self, x: Sequences) -> tuple[Tensor, ...]:
