@@ -127,3 +127,21 @@ def test_a_healthy_cartpole_run_fires_no_warning(tmp_path, capsys):
     assert summary["warnings"] == [] and res.summary["warnings"] == []
     assert res.summary["final_eval_return_mean"] > 150  # it learned: not silent because nothing happened
     assert "warning" not in capsys.readouterr().out.lower()
+
+
+def test_the_mean_action_falling_behind_sampling_warns_once_with_its_remedy():
+    from types import SimpleNamespace
+
+    from trpo.diagnostics import RunWatch
+
+    agent = SimpleNamespace(actor=SimpleNamespace(discrete=False), obs_norm=SimpleNamespace(enabled=False),
+                            act_space=SimpleNamespace(shape=(3,)))
+    w = RunWatch(SimpleNamespace(max_kl=0.01), agent)
+    row = {"eval_return_mean": 100.0, "eval_stochastic_return_mean": 3200.0}
+    assert w._policy_modes(row) == []                         # once can be noise
+    (msg,) = w._policy_modes(row)                              # twice in a row fires
+    assert "clipped_action_logprob=true" in msg and "100.0" in msg and "3200.0" in msg
+    assert w._policy_modes(row) == [] and w.fired == ["deterministic_worse"]  # once per run
+    calm = RunWatch(SimpleNamespace(max_kl=0.01), agent)
+    for det in (3100.0, 100.0, 3150.0, 90.0):                 # never twice in a row
+        assert calm._policy_modes({"eval_return_mean": det, "eval_stochastic_return_mean": 3200.0}) == []

@@ -23,6 +23,7 @@ REJECT_WINDOW, REJECT_RATE = 10, 0.5     # ... while at least half of the last 1
 SMALL_KL_FRACTION, SMALL_KL_ITERS = 0.01, 20   # KL below 1% of max_kl for 20 iterations in a row
 EV_FLOOR, EV_ITERS, EV_GRACE = 0.05, 20, 10    # explained variance below 0.05 for 20 iterations
 OBS_STD_LIMIT = 1e4           # raw observation std (normalisation on) or |obs| (off) beyond this
+MODE_GAP, MODE_EVALS = 0.25, 2  # the mean action scores 25% (of the sampled return's size) below sampling, twice
 
 
 class RunWatch:
@@ -36,7 +37,7 @@ class RunWatch:
         self.fired: list[str] = []
         self.entropy0: float | None = None
         self.accepted: deque = deque(maxlen=REJECT_WINDOW)
-        self.small_kl = self.low_ev = self.iters = 0
+        self.small_kl = self.low_ev = self.iters = self.mode_gaps = 0
 
     def _fire(self, key: str, msg: str) -> list[str]:
         if key in self.fired:
@@ -53,7 +54,29 @@ class RunWatch:
         out += self._kl(row)
         out += self._critic(row)
         out += self._observations(batch)
+        out += self._policy_modes(row)
         return out
+
+    def _policy_modes(self, row: dict) -> list[str]:
+        """The periodic evaluation's deterministic return (the mean action) against its stochastic
+        one (sampled actions, the same start states): the policy a user gets from ``trpo eval`` and
+        ``export`` is the deterministic one."""
+        det, sto = row.get("eval_return_mean"), row.get("eval_stochastic_return_mean")
+        if det is None or sto is None or not (math.isfinite(det) and math.isfinite(sto)):
+            return []
+        gap = sto - det
+        self.mode_gaps = self.mode_gaps + 1 if gap > MODE_GAP * max(abs(sto), 1.0) else 0
+        if self.mode_gaps < MODE_EVALS:
+            return []
+        gaussian = self.agent is not None and not getattr(self.agent.actor, "discrete", True)
+        remedy = ("for a Gaussian policy on a bounded action box, --set clipped_action_logprob=true (the "
+                  "clipped-action policy gradient; the mujoco-ppo preset sets it)" if gaussian else
+                  "more training, or a smaller entropy bonus")
+        return self._fire("deterministic_worse", (
+            f"the mean action scores {det:.1f} where sampled actions score {sto:.1f} (periodic evaluation, the "
+            f"same start states, {MODE_EVALS} evaluations in a row): the deterministic policy that trpo eval and "
+            f"export hand out is worse than the one that learned. Remedies: {remedy}; meanwhile trpo eval "
+            "--stochastic evaluates the sampled policy"))
 
     def _entropy(self, row: dict) -> list[str]:
         h = row.get("entropy")

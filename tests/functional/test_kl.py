@@ -61,7 +61,7 @@ def test_clipped_gaussian_log_prob():
 
 def test_gaussian_actor_bounds_leave_the_state_dict_alone():
     import gymnasium as gym
-    from trpo.policies import make_actor
+    from trpo.nets.policies import make_actor
 
     obs, act = gym.spaces.Box(-np.inf, np.inf, (4,)), gym.spaces.Box(-1.0, 1.0, (2,))
     a0, a1 = make_actor(obs, act, (8,)), make_actor(obs, act, (8,), clipped_logprob=True)
