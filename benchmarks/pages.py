@@ -16,6 +16,7 @@ Blocks:
   docs/benchmarks.md      speed       the records behind the speed sentence, one row each
   docs/results/mujoco.md  heldout     the held-out table: per env and seed, ours and the peer,
                                       mean, IQM with 95% CIs, P(ours > peer), the published numbers
+  docs/results/family.md  ppo-capg    Hopper PPO 1M, the Gaussian density against CAPG
 """
 from __future__ import annotations
 
@@ -260,11 +261,28 @@ def block_readme_heldout() -> str:
             "with IQM and confidence intervals).")
 
 
+def block_ppo_capg() -> str:
+    """Hopper-v5 PPO 1M: the Gaussian density of the unclipped sample against the clipped-action
+    log-probability (records/ppo-capg/)."""
+    L = ["| seed | log-probability | best periodic (deterministic) | final deterministic (10 ep) | "
+         "final stochastic (10 ep) | periodic evaluations, 700k-1M | raw record |",
+         "|---:|---|---:|---:|---:|---|---|"]
+    for f in sorted((RECORDS / "ppo-capg").glob("*.json"), key=lambda p: (p.stem[-1], p.stem)):
+        r = json.loads(f.read_text())
+        late = [f"{y:,.0f}" for x, y in r["eval_curve"] if x >= 700_000]
+        kind = "clipped-action (CAPG)" if r["run"]["clipped_action_logprob"] else "Gaussian density"
+        L.append(f"| {r['run']['seed']} | {kind} | {max(y for _, y in r['eval_curve']):,.0f} | "
+                 f"**{r['final_eval']['deterministic_mean']:,.1f}** | {r['final_eval']['stochastic_mean']:,.1f} | "
+                 f"{', '.join(late)} | [{f.name}](../../benchmarks/records/ppo-capg/{f.name}) |")
+    return "\n".join(L)
+
+
 BLOCKS = {
     ("README.md", "speed"): block_readme_speed,
     ("README.md", "heldout"): block_readme_heldout,
     ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
+    ("docs/results/family.md", "ppo-capg"): block_ppo_capg,
 }
 
 
