@@ -247,7 +247,7 @@ def block_readme_heldout() -> str:
     envs = [e for e in MUJOCO5 if len(recs.get((e, "ours"), {})) == len(HELD_OUT)]
     if not envs:
         return ("The MuJoCo table on held-out seeds 100-104 is being made (docs/results/mujoco.md, "
-                "\"Held-out seeds\"); the numbers below were measured on the seeds the presets were chosen on.")
+                "\"Held-out seeds\"); the numbers above were measured on the seeds the presets were chosen on.")
     parts = []
     for e in envs:
         fin = np.array([recs[(e, "ours")][s]["final_eval_return"] for s in HELD_OUT])

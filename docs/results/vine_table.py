@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trpo.runs import read_metrics  # noqa: E402
+from trpo.tools.curves import read_metrics  # noqa: E402
 
 runs = Path(sys.argv[1])
 out = Path(sys.argv[2] if len(sys.argv) > 2 else "docs/results")

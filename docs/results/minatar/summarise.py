@@ -35,7 +35,7 @@ def random_return(game: str, episodes: int = 30, seed: int = 0) -> tuple[float, 
     """Mean and std of a uniformly random policy's return (MinAtar's sticky actions on), for scale."""
     import gymnasium as gym
 
-    from trpo.rollout.env_ids import lookup
+    from trpo.envs.ids import lookup
 
     env = gym.make(lookup(f"MinAtar/{game}-v1"))
     env.action_space.seed(seed)

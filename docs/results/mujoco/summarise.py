@@ -156,7 +156,7 @@ def main(runs_dir: str) -> int:
         fig.savefig(HERE / "hopper.png")
         plt.close(fig)
 
-    from trpo.report import make_report
+    from trpo.tools.report import make_report
 
     dirs = [raw / r.name for env in ENVS for r in sorted(runs_dir.glob(f"{env}_s*")) if (raw / r.name).exists()]
     if dirs:
