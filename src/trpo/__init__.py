@@ -1,8 +1,8 @@
 """trpo: Trust Region Policy Optimization and the policy-gradient family on Gymnasium."""
+import trpo.envs.pomdp  # noqa: F401  registers trpo/CartPoleNoVelocity-v1 and trpo/PendulumNoVelocity-v1
 from trpo._version import __version__
 from trpo.config import Config, load_toml
 from trpo.errors import CheckpointError, ConfigError, EnvError, NonFiniteError, TrpoError
-import trpo.envs.pomdp  # noqa: F401  registers trpo/CartPoleNoVelocity-v1 and trpo/PendulumNoVelocity-v1
 
 
 def train(*args, **kwargs):

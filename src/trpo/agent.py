@@ -15,13 +15,12 @@ import torch
 from trpo import seeds
 from trpo.checkpoint import load_checkpoint
 from trpo.config import Config, from_dict
+from trpo.envs.make import EnvSpec
 from trpo.errors import CheckpointError
 from trpo.nets.factory import make_networks
-from trpo.resolve import resolve_device
-from trpo.envs.make import EnvSpec
 from trpo.nets.policy_runner import RecurrentPolicy, make_policy
+from trpo.resolve import resolve_device
 from trpo.rollout.single_path import action_to_env
-
 
 # Evaluation episodes of envs without a time limit end after this many steps: 108,000 frames (30
 # minutes of play) at the ALE's frame skip of 4, the cap of Machado et al. 2018 ("Revisiting the
@@ -51,7 +50,7 @@ class Agent:
             raise CheckpointError(f"checkpoint does not match this configuration: {str(e).splitlines()[0]}") from None
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None, best: bool = False, env_fn=None) -> "Agent":
+    def load(cls, path: str | Path, device: str | None = None, best: bool = False, env_fn=None) -> Agent:
         """From a run directory (its latest checkpoint; ``best``: ``checkpoints/best``, the policy
         of the best periodic evaluation) or a checkpoint manifest. ``env_fn``: the env factory a
         run trained with ``trpo.train(cfg, env_fn=...)`` used, for ``evaluate``."""

@@ -116,8 +116,8 @@ def cmd_plot(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from trpo._version import __version__
-    from trpo.seeds import FINAL_EVAL
     from trpo.config import choices_of, describe_fields
+    from trpo.seeds import FINAL_EVAL
 
     p = _Parser(prog="trpo", description="Trust Region Policy Optimization and the policy-gradient family.")
     p.add_argument("--version", action="version", version=f"trpo {__version__}")

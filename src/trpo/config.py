@@ -283,14 +283,14 @@ class Config:
         prov = self.__dict__.get("_provenance") or {}
         return {k: prov.get(k) or self.sources.get(k, "default") for k in FIELDS}
 
-    def replace(self, _source: str = "user", **kw) -> "Config":
+    def replace(self, _source: str = "user", **kw) -> Config:
         """A copy with ``kw`` changed and marked as given (by ``_source``)."""
         new = from_dict({**self.to_dict(), **kw}, source=None)
         new._sources = {**self.sources, **dict.fromkeys(kw, _source)}
         new._provenance = {**self.__dict__.get("_provenance", {}), **dict.fromkeys(kw, _source)}
         return new
 
-    def resolved(self, provenance: dict[str, str] | None = None, **kw) -> "Config":
+    def resolved(self, provenance: dict[str, str] | None = None, **kw) -> Config:
         """A copy with ``kw`` changed by the package itself (a preset's value, an ``auto`` made
         concrete), not by the caller: what was given stays as it is; ``provenance`` updates the
         record of where values came from."""

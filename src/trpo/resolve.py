@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from trpo.config import FIELDS, Config, default_lr, from_dict
-from trpo.errors import ConfigError
 from trpo.envs.make import EnvSpec
+from trpo.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:

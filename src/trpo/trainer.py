@@ -15,9 +15,10 @@ import math
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,12 +32,12 @@ from trpo.algos.trust_region import effective_trust_region, trust_region_scale
 from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
+from trpo.envs.make import check_env
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.nets.normalize import RewardScaler
 from trpo.resolve import describe_layering, resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
-from trpo.envs.make import check_env
 from trpo.runs import RunDir, default_run_dir
 from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
 

@@ -21,10 +21,15 @@ A3C is not repeatable run to run: the order in which workers report depends on t
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
-from trpo.algos.common import (PolicyAndCriticAdam, advantages, check_finite, explained_variance, normalize,
-                               set_annealed_lr)
+from trpo.algos.common import (
+    PolicyAndCriticAdam,
+    advantages,
+    check_finite,
+    explained_variance,
+    normalize,
+    set_annealed_lr,
+)
 from trpo.config import Config
 from trpo.functional import flat_grad
 from trpo.nets.policies import Actor, Critic

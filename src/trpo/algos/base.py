@@ -13,7 +13,8 @@ gives the no-op ``sync`` and ``close`` that most learners need.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from trpo.rollout.batch import Batch
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 class Learner(Protocol):
     rollout_fn: Callable[..., Any] | None
 
-    def update(self, batch: "Batch") -> dict[str, float]: ...
+    def update(self, batch: Batch) -> dict[str, float]: ...
 
     def sync(self) -> None: ...
 

@@ -6,10 +6,10 @@ from torch import Tensor, nn
 
 from trpo.algos.base import LearnerBase
 from trpo.functional import gae
-from trpo.functional.sequences import row_length
 from trpo.functional.mlp import tanh_mlp_mse_grads
-from trpo.optim import FusedAdam
+from trpo.functional.sequences import row_length
 from trpo.nets.policies import Actor, Critic, plain_critic_layers
+from trpo.optim import FusedAdam
 from trpo.rollout import Batch
 
 

@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from trpo.errors import NonFiniteError, TrpoError
-from trpo.optim import FusedAdam
 from trpo.nets.policies import flat_params, set_flat_params
+from trpo.optim import FusedAdam
 
 
 def _to_bytes(obj) -> bytes:

@@ -28,14 +28,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from trpo.algos.common import (adam, frozen_policy, gae_batch, gradient_step, resolved_lr, set_annealed_lr,
-                               update_stats)
 from trpo.algos.base import LearnerBase
+from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, resolved_lr, set_annealed_lr, update_stats
 from trpo.config import Config
 from trpo.functional.sequences import row_length
 from trpo.nets.policies import Actor, Critic
 from trpo.rollout import Batch
-
 
 KL_STOP = 2.0  # ppo-kl: stop the update's epochs once a minibatch's KL exceeds this times kl_target
 

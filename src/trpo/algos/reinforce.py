@@ -17,8 +17,20 @@ from __future__ import annotations
 
 import torch
 
-from trpo.algos.common import (PolicyAndCriticAdam, normalize, rescale, set_annealed_lr, check_finite, fit_critic, gradient_step, update_stats,
-                               optimal_baseline, per_sample_sq_grad_norms, policy_objective, reward_to_go)
+from trpo.algos.common import (
+    PolicyAndCriticAdam,
+    check_finite,
+    fit_critic,
+    gradient_step,
+    normalize,
+    optimal_baseline,
+    per_sample_sq_grad_norms,
+    policy_objective,
+    rescale,
+    reward_to_go,
+    set_annealed_lr,
+    update_stats,
+)
 from trpo.rollout import Batch
 
 

@@ -26,13 +26,22 @@ step 3 is the same ``trust_region_step``.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from trpo.algos.common import (adam, check_finite, critic_permutations, fit_critic,
-                               frozen_policy, gae_batch, policy_objective, rescale, update_stats)
 from trpo.algos.base import LearnerBase
+from trpo.algos.common import (
+    adam,
+    check_finite,
+    critic_permutations,
+    fit_critic,
+    frozen_policy,
+    gae_batch,
+    policy_objective,
+    rescale,
+    update_stats,
+)
 from trpo.algos.critic_process import CriticFitProcess
 from trpo.algos.trust_region import trust_region_step
 from trpo.config import Config

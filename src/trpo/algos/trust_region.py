@@ -3,7 +3,7 @@
 the line search")."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np

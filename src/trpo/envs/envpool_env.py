@@ -23,8 +23,8 @@ import sys
 
 import numpy as np
 
-from trpo.errors import EnvError
 from trpo.envs.ids import is_atari, is_gym_mujoco
+from trpo.errors import EnvError
 from trpo.system import usable_cores
 
 # EnvPool's registrations of Gymnasium's MuJoCo ids and of its Atari games

@@ -7,16 +7,17 @@ Samplers, the evaluation and the checks make their envs from it, never from the 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from trpo.errors import EnvError
 from trpo.envs.ids import is_atari, is_minatar, lookup
+from trpo.errors import EnvError
 
 
 def atari_wrappers(env: gym.Env) -> gym.Env:
@@ -187,7 +188,7 @@ class EnvSpec:
     env_fn: Callable[[], gym.Env] | None = None
 
     @classmethod
-    def from_config(cls, cfg, env_fn: Callable[[], gym.Env] | None = None) -> "EnvSpec":
+    def from_config(cls, cfg, env_fn: Callable[[], gym.Env] | None = None) -> EnvSpec:
         return cls(cfg.env_id, dict(cfg.env_kwargs), cfg.atari_preprocessing, cfg.vector_mode, env_fn)
 
     def make(self, **extra: Any) -> gym.Env:
@@ -231,7 +232,7 @@ def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> Non
                        "(need Discrete, 1-D MultiDiscrete or 1-D float Box)")
 
 
-def check_env(env: "EnvSpec | str", atari_preprocessing: bool = True) -> None:
+def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
     """trpo's own checks (spaces; reset and step: tuple length, observation shape, dtype, bounds,
     finiteness, reward), then Gymnasium's env checker. Our checks run first: their messages name
     the exact problem."""

@@ -26,7 +26,8 @@ An env none of these covers raises ``EnvError`` naming the class and the two way
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np

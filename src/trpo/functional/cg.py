@@ -1,7 +1,8 @@
 """Conjugate gradient for F x = g without forming F (Schulman et al. 2015, App. C)."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor

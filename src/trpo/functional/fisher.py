@@ -9,7 +9,7 @@ so F v = grad_theta ( (grad_theta mean_KL) . v ), two backward passes, never an 
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor

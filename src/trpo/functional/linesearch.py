@@ -1,7 +1,8 @@
 """Backtracking line search on the trust-region step (Schulman et al. 2015, App. C)."""
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from torch import Tensor
 

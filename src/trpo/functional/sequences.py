@@ -35,10 +35,10 @@ class Sequences:
     def __len__(self) -> int:
         return self.starts.shape[0]
 
-    def __getitem__(self, idx) -> "Sequences":
+    def __getitem__(self, idx) -> Sequences:
         return Sequences(self.obs[idx], self.starts[idx], self.state0[idx], None if self.pos is None else self.pos[idx])
 
-    def to(self, device: torch.device) -> "Sequences":
+    def to(self, device: torch.device) -> Sequences:
         return Sequences(self.obs.to(device), self.starts.to(device), self.state0.to(device),
                          None if self.pos is None else self.pos.to(device))
 

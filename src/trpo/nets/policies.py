@@ -10,7 +10,7 @@ Every actor offers the same small vocabulary the algorithms use:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np

@@ -37,8 +37,8 @@ class _Worker:
     """One worker process (made a Ray actor by ``AsyncWorkers``)."""
 
     def __init__(self, cfg_dict: dict, env, index: int, rollout_fn, seed: int | None = None):
-        from trpo.nets.normalize import RewardScaler
         from trpo.nets.factory import make_networks
+        from trpo.nets.normalize import RewardScaler
         from trpo.rollout.single_path import SinglePathSampler
 
         torch.set_num_threads(1)
@@ -69,7 +69,7 @@ class AsyncWorkers:
     """The master's side: ``num_envs`` workers, one env each."""
 
     @classmethod
-    def build(cls, ctx: SamplerContext) -> "AsyncWorkers":
+    def build(cls, ctx: SamplerContext) -> AsyncWorkers:
         return cls(ctx)
 
     def __init__(self, ctx: SamplerContext):

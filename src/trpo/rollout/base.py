@@ -13,34 +13,35 @@ rollout (A3C's worker gradients) arrives as ``ctx.rollout_fn``, a plain function
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 
 if TYPE_CHECKING:
     from trpo.config import Config
+    from trpo.envs.make import EnvSpec
     from trpo.nets.normalize import ObsNormalizer, RewardScaler
     from trpo.nets.policies import Actor, Critic
     from trpo.rollout.batch import Batch
-    from trpo.envs.make import EnvSpec
 
 
 @dataclass
 class SamplerContext:
-    cfg: "Config"                       # resolved: vector_mode, device, sampler are concrete
-    env: "EnvSpec"                      # makes one env or a vector env of the run's env
-    actor: "Actor"
-    critic: "Critic"                    # for samplers that ship both networks to workers
-    obs_norm: "ObsNormalizer"
-    reward_scaler: "RewardScaler"
+    cfg: Config                         # resolved: vector_mode, device, sampler are concrete
+    env: EnvSpec                        # makes one env or a vector env of the run's env
+    actor: Actor
+    critic: Critic                      # for samplers that ship both networks to workers
+    obs_norm: ObsNormalizer
+    reward_scaler: RewardScaler
     device: torch.device
     rollout_fn: Callable[..., Any] | None = None
 
 
 @runtime_checkable
 class Sampler(Protocol):
-    def collect(self) -> "Batch": ...
+    def collect(self) -> Batch: ...
 
     def state_dict(self) -> dict: ...
 

@@ -22,7 +22,7 @@ class VineData:
     windows: Sequences | None = None     # a recurrent actor's input for each s_n: the trunk steps
     #                                      before it, read at s_n (``Sequences.pos``)
 
-    def to(self, device: torch.device) -> "VineData":
+    def to(self, device: torch.device) -> VineData:
         return VineData(self.obs.to(device), self.actions.to(device), self.q.to(device), self.enumerated,
                         *(None if h is None else h.to(device)
                           for h in (self.actor_states, self.critic_states, self.windows)))
@@ -41,7 +41,7 @@ class SeqData:
     final_critic_states: Tensor  # (K, S_critic): after each truncated step (before the reset),
     #                              the state ``final_obs`` is valued from
 
-    def to(self, device: torch.device) -> "SeqData":
+    def to(self, device: torch.device) -> SeqData:
         return SeqData(self.seq_len, *(getattr(self, k).to(device) for k in
                                        ("starts", "actor_states", "critic_states", "last_critic_state",
                                         "final_critic_states")))
@@ -108,7 +108,7 @@ class Batch:
         """The inverse of ``rows``: back to (T, N, ...)."""
         return x.reshape(self.T, self.N, *x.shape[1:]) if self.seq is None else unchunk(x, self.T, self.N)
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         moved = {k: (v.to(device) if isinstance(v, (Tensor, VineData, SeqData)) else v)
                  for k, v in self.__dict__.items() if k != "_chunked"}
         return Batch(**moved)

@@ -8,9 +8,9 @@ import torch
 from trpo.errors import NonFiniteError
 from trpo.nets.normalize import ObsNormalizer, RewardScaler
 from trpo.nets.policies import Actor
+from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, SeqData
-from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 
 
 def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ class SinglePathSampler:
     """Owns the vector env and the running episode bookkeeping between iterations."""
 
     @classmethod
-    def build(cls, ctx: SamplerContext) -> "SinglePathSampler":
+    def build(cls, ctx: SamplerContext) -> SinglePathSampler:
         envs = ctx.env.make_vector(ctx.cfg.num_envs)
         try:
             return cls(envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, ctx.cfg.steps_per_env, ctx.cfg.seed,

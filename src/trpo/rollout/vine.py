@@ -24,14 +24,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from trpo.envs.snapshot import restore, snapshot, supports
 from trpo.errors import ConfigError, EnvError, NonFiniteError
 from trpo.functional.sequences import Sequences
 from trpo.nets.normalize import ObsNormalizer
+from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, VineData
-from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.single_path import SinglePathSampler, action_to_env
-from trpo.envs.snapshot import restore, snapshot, supports
 
 
 class _SnapshottingEnvs:
@@ -82,7 +82,7 @@ def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_nor
 
 class VineSampler:
     @classmethod
-    def build(cls, ctx: SamplerContext) -> "VineSampler":
+    def build(cls, ctx: SamplerContext) -> VineSampler:
         envs = ctx.env.make_vector(ctx.cfg.num_envs, "sync")
         try:
             return cls(envs, ctx.env.make, ctx)

@@ -83,7 +83,7 @@ class _Curve:
     d_bar: np.ndarray
     mu_lo: np.ndarray
 
-    def rows(self, idx: np.ndarray) -> "_Curve":
+    def rows(self, idx: np.ndarray) -> _Curve:
         return _Curve(self.q[idx], self.supp[idx], self.d[idx], self.d_bar[idx], self.mu_lo[idx])
 
     def __call__(self, u: np.ndarray) -> dict[str, np.ndarray]:

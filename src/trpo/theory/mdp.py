@@ -128,7 +128,7 @@ class TabularMDP:
         seed: int | np.random.Generator | None = 0,
         *,
         concentration: float = 1.0,
-    ) -> "TabularMDP":
+    ) -> TabularMDP:
         """A random MDP for experiments.
 
         ``P(.|s, a) ~ Dirichlet(concentration)``, ``R ~ N(0, 1)``, ``rho0 ~ Dirichlet(1)``.

@@ -244,7 +244,7 @@ def _first_line(e: BaseException) -> str:
 def _onnx_modules():
     try:
         import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
+        import onnxruntime
         import onnxscript  # noqa: F401
     except ImportError:
         raise TrpoError(EXTRA_MISSING) from None

@@ -149,8 +149,8 @@ def _base_config(env_id: str, algo: str, total_steps: int, seed: int, overrides:
     keep their values under the env's preset: ``trpo.resolve.layer``), and the name of the preset
     the trials run under ("" for none)."""
     from trpo.config import Config
-    from trpo.resolve import layer
     from trpo.envs.ids import lookup
+    from trpo.resolve import layer
 
     reserved = sorted({"env_id", "algo", "total_steps", "seed"} & set(overrides))
     if reserved:

@@ -21,7 +21,7 @@ class RaySampler:
     """The learner's side: ``workers`` rollout workers of ``num_envs`` envs each."""
 
     @classmethod
-    def build(cls, ctx: SamplerContext) -> "RaySampler":
+    def build(cls, ctx: SamplerContext) -> RaySampler:
         return cls(ctx)
 
     def __init__(self, ctx: SamplerContext):
