@@ -177,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps = sub.add_parser("presets", help="the presets shipped with trpo")
     ps.set_defaults(func=cmd_presets)
 
-    for name, module in (("compare", "trpo.tools.compare"), ("theory", "trpo.theory.cli"),
-                         ("report", "trpo.tools.report"), ("export", "trpo.tools.export"), ("tune", "trpo.tools.tune")):
+    for _name, module in (("compare", "trpo.tools.compare"), ("theory", "trpo.theory.cli"),
+                          ("report", "trpo.tools.report"), ("export", "trpo.tools.export"),
+                          ("tune", "trpo.tools.tune")):
         try:
             __import__(module, fromlist=["register"]).register(sub)
         except ImportError:

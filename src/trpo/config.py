@@ -51,7 +51,7 @@ class Config:
     env_id: str = _f("CartPole-v1", help=(
         "Gymnasium environment id, or ``module:EnvId`` (the module is imported first, as gym.make "
         "does; Box observations; Discrete, MultiDiscrete or Box actions)."))
-    env_kwargs: dict = _f({}, help=(
+    env_kwargs: dict = _f({}, help=(  # noqa: RUF009 - _f is a field(): dicts get a default_factory
         "Keyword arguments for gym.make (``--env-kwargs KEY=VALUE``; a TOML table in config files)."))
     algo: str = _f("trpo", choices=None, help="Algorithm (the registry ``trpo.algos.ALGOS``).")
     preset: str = _f("auto", help=(
@@ -87,9 +87,11 @@ class Config:
         "``backend = ray``: a worker that has not returned its share of the batch after this many "
         "seconds is treated as dead (killed, restarted, its share re-sampled)."), resumable=True)
     max_worker_failures: int = _f(3, range=(1, 1000, True, True), help=(
-        "``backend = ray``: consecutive worker failures after which the run stops (with a checkpoint)."), resumable=True)
+        "``backend = ray``: consecutive worker failures after which the run stops (with a checkpoint)."),
+        resumable=True)
     device: str = _f("cpu", choices=("cpu", "cuda", "auto"), help=(
-        "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."), resumable=True)
+        "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."),
+        resumable=True)
     torch_threads: int = _f(1, range=(1, 1024, True, True), help=(
         "torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."), resumable=True)
     keep_freed_memory: bool = _f(False, help=(
@@ -380,7 +382,7 @@ def _fmt_range(lo, hi, lo_in, hi_in) -> str:
     return f"{left}, {right}"
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any) -> Any:  # noqa: C901 - one flat branch per config type
     """Check the type of one value (TOML already typed it; strings come from --set)."""
     ftype = FIELDS[name].type
     if ftype == "bool":
@@ -421,7 +423,8 @@ def _coerce(name: str, value: Any) -> Any:
                 value = [int(v) for v in value.strip("()[] ").split(",") if v.strip()]
             except ValueError:
                 pass
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        if isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
             return tuple(value)
         raise ConfigError(f"config key '{name}': expected a non-empty list of positive integers, got {value!r}")
     raise ConfigError(f"config key '{name}': expected {ftype}, got {value!r}")
@@ -437,7 +440,8 @@ def validate(cfg: Config) -> Config:
         ok = isinstance(v, (int, float)) and math.isfinite(v)
         ok = ok and (lo is None or (v >= lo if lo_in else v > lo)) and (hi is None or (v <= hi if hi_in else v < hi))
         if not ok:
-            raise ConfigError(f"config key '{name}' = {v!r} is out of range; allowed: {_fmt_range(lo, hi, lo_in, hi_in)}")
+            raise ConfigError(f"config key '{name}' = {v!r} is out of range; "
+                              f"allowed: {_fmt_range(lo, hi, lo_in, hi_in)}")
     for name, allowed in CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"config key '{name}' = {getattr(cfg, name)!r}; allowed: {', '.join(allowed)}")
@@ -447,15 +451,16 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"config key 'sampler' = {cfg.sampler!r} does not feed algo {cfg.algo!r}; "
                           f"allowed: {', '.join(samplers)}")
     if cfg.batch_steps % cfg.num_envs:
-        raise ConfigError(f"config key 'batch_steps' = {cfg.batch_steps} must be a multiple of num_envs = {cfg.num_envs}")
+        raise ConfigError(f"config key 'batch_steps' = {cfg.batch_steps} must be a multiple of "
+                          f"num_envs = {cfg.num_envs}")
     if cfg.policy != "mlp":
         if not ALGOS[cfg.algo].recurrent:
             able = ", ".join(a for a, e in ALGOS.items() if e.recurrent)
             raise ConfigError(f"config key 'policy' = {cfg.policy!r}: algo {cfg.algo!r} has no recurrent version; "
                               f"recurrent policies train with {able}")
         if cfg.backend == "ray":
-            raise ConfigError("config key 'policy' = %r samples locally: backend 'ray' ships MLP policies only "
-                              "(docs/recurrent.md)" % cfg.policy)
+            raise ConfigError(f"config key 'policy' = {cfg.policy!r} samples locally: backend 'ray' ships MLP "
+                              "policies only (docs/recurrent.md)")
         if cfg.steps_per_env % cfg.seq_len:
             raise ConfigError(f"config key 'seq_len' = {cfg.seq_len} must divide the steps per env "
                               f"(batch_steps / num_envs = {cfg.steps_per_env})")

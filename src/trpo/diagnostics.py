@@ -162,7 +162,7 @@ def initial_report(cfg, env, agent, episodes: int = 5, max_steps: int = 5_000) -
     e.action_space.seed(cfg.seed + seeds.INITIAL_REPORT)
     returns, obs_seen, rewards, steps = [], [], [], 0
     try:
-        for ep in range(episodes):
+        for _ep in range(episodes):
             o, _ = e.reset(seed=int(rng.integers(2**31)))
             total, done = 0.0, False
             while not done and steps < max_steps:
@@ -218,7 +218,8 @@ def _initial_warnings(cfg, agent, obs: np.ndarray, rewards: np.ndarray) -> list[
         width = (hi - lo)[finite]
         if width.size and (width.max() > 100 * std or width.min() < 0.1 * std):
             out.append(f"the action bounds span [{width.min():.3g}, {width.max():.3g}] per dimension against an "
-                       f"initial policy std of {std:.3g}: the Gaussian {'barely explores' if width.max() > 100 * std else 'is clipped almost always'}; "
+                       f"initial policy std of {std:.3g}: the Gaussian "
+                       f"{'barely explores' if width.max() > 100 * std else 'is clipped almost always'}; "
                        "rescale the actions to [-1, 1] (gymnasium.wrappers.RescaleAction) or set log_std_init")
     if rewards.size and not cfg.normalize_rewards:
         s = float(np.std(rewards))

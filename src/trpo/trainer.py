@@ -225,12 +225,14 @@ def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: di
     s_mean, s_std, _ = agent.evaluate(cfg.eval_periodic_episodes, seed=cfg.seed + seeds.PERIODIC_EVAL,
                                       deterministic=False)
     if video:
-        agent.evaluate(1, seed=cfg.seed + seeds.PERIODIC_EVAL, video_dir=run.path / "videos" / f"eval-{counters['env_steps']:09d}")
+        agent.evaluate(1, seed=cfg.seed + seeds.PERIODIC_EVAL,
+                       video_dir=run.path / "videos" / f"eval-{counters['env_steps']:09d}")
     return {"eval_return_mean": mean, "eval_return_std": std,
             "eval_stochastic_return_mean": s_mean, "eval_stochastic_return_std": s_std}
 
 
-def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback) -> TrainResult:
+def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress,  # noqa: C901 - the training loop, in order
+          callback) -> TrainResult:
     from trpo.progress import TrainingProgress
     from trpo.tracking import make_tracker
 
@@ -262,7 +264,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                        "eval_return_mean": None, "eval_return_std": None,
                        "eval_stochastic_return_mean": None, "eval_stochastic_return_std": None}
                 evaluate = cfg.eval_periodic_episodes > 0 and (
-                    counters["env_steps"] // cfg.eval_every > (counters["env_steps"] - batch.env_steps) // cfg.eval_every
+                    counters["env_steps"] // cfg.eval_every
+                    > (counters["env_steps"] - batch.env_steps) // cfg.eval_every
                     or counters["env_steps"] >= cfg.total_steps)
                 if evaluate:
                     row.update(_periodic_eval(cfg, agent, learner, run, counters))

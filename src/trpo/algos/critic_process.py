@@ -132,7 +132,8 @@ class CriticFitProcess:
         raise TrpoError(f"the critic-fit helper process exited unexpectedly (exit code {self._proc.exitcode}); "
                         "the last checkpoint is intact; --set critic_fit=inline runs the fit in the main process")
 
-    def submit(self, obs: torch.Tensor, targets: torch.Tensor, perms: torch.Tensor, epochs: int, minibatch: int) -> None:
+    def submit(self, obs: torch.Tensor, targets: torch.Tensor, perms: torch.Tensor, epochs: int,
+               minibatch: int) -> None:
         self._finish()  # the critic holds the previous fit's parameters before they are sent
         self._send(("fit", flat_params(self.critic).numpy(), obs.numpy(), targets.numpy(), perms.numpy(),
                     epochs, minibatch))

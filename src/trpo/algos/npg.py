@@ -1,4 +1,5 @@
-"""Natural policy gradient (Kakade 2001; policy-gradients lecture notes §3.6.2; the TRPO reading-group slides (Nguyen 2021) "Natural policy gradient").
+"""Natural policy gradient (Kakade 2001; policy-gradients lecture notes §3.6.2; the TRPO reading-group
+slides (Nguyen 2021) "Natural policy gradient").
 
     max_d  g^T d   s.t.  1/2 d^T F d <= delta
     => x = F^{-1} g (conjugate gradient on Fisher-vector products),

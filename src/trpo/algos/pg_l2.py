@@ -1,5 +1,5 @@
-"""Policy gradient with a parameter-space step constraint (policy-gradients lecture notes §3.6.1; the TRPO reading-group slides (Nguyen 2021)
-"Standard policy gradient", max g^T d s.t. ||d||^2 <= eps).
+"""Policy gradient with a parameter-space step constraint (policy-gradients lecture notes §3.6.1; the TRPO
+reading-group slides (Nguyen 2021) "Standard policy gradient", max g^T d s.t. ||d||^2 <= eps).
 
     max_d  J(theta) + d^T grad J(theta)   s.t.  ||d||_2^2 <= eps
     => d* = grad J / (2 lambda),   beta = sqrt(eps / ||d*||^2),   theta <- theta + beta d*
@@ -53,7 +53,8 @@ class PGL2(LearnerBase):
         set_flat_params(actor, theta)
 
         # 3. the critic
-        value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+        value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs,
+                                cfg.critic_minibatch)
         return {**update_stats(actor, old, obs, value_loss, targets), "grad_norm": float(g.norm())}
 
     def state_dict(self) -> dict:

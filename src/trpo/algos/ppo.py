@@ -39,7 +39,8 @@ KL_STOP = 2.0  # ppo-kl: stop the update's epochs once a minibatch's KL exceeds 
 
 
 def clipped_surrogate(logp_new: Tensor, logp_old: Tensor, adv: Tensor, clip: float) -> Tensor:
-    """L^CLIP = E[min(r A, clip(r, 1 - eps, 1 + eps) A)] (PPO eq. 7; policy-gradients lecture notes §3.6.3). Maximise."""
+    """L^CLIP = E[min(r A, clip(r, 1 - eps, 1 + eps) A)] (PPO eq. 7; policy-gradients lecture notes §3.6.3).
+    Maximise."""
     ratio = torch.exp(logp_new - logp_old)
     return torch.min(ratio * adv, ratio.clamp(1.0 - clip, 1.0 + clip) * adv).mean()
 
@@ -51,7 +52,8 @@ def kl_penalty_surrogate(logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Te
 
 
 def adapt_kl_coef(beta: float, kl: float, target: float) -> float:
-    """the policy-gradients lecture notes §3.6.3 / PPO §4: halve beta when KL < target / 1.5, double it when KL > 1.5 target.
+    """the policy-gradients lecture notes §3.6.3 / PPO §4: halve beta when KL < target / 1.5, double it when
+    KL > 1.5 target.
 
     (the policy-gradients lecture notes writes the doubling branch with ">=", PPO's paper with ">"; the difference only
     matters on a measure-zero tie. The paper's rule is implemented.)"""
@@ -114,7 +116,8 @@ class PPO(LearnerBase):
                 kl_mb = actor.kl(tuple(p[idx] for p in old), new) if self.penalty else None  # ppo-kl only
                 L = self.surrogate(logp, logp_old[idx], adv[idx], kl_mb)
                 ent = actor.entropy(new).mean()
-                vl = value_loss(critic(critic_obs[idx]), v_old[idx], targets[idx], cfg.clip_range if cfg.clip_value else None)
+                vl = value_loss(critic(critic_obs[idx]), v_old[idx], targets[idx],
+                                cfg.clip_range if cfg.clip_value else None)
                 gradient_step(self.opt, -L - cfg.entropy_coef * ent + cfg.vf_coef * vl, cfg.max_grad_norm)
                 with torch.no_grad():
                     clipped += float(((logp - logp_old[idx]).exp() - 1.0).abs().gt(cfg.clip_range).float().mean())

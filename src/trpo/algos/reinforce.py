@@ -76,6 +76,7 @@ class Reinforce(PolicyAndCriticAdam):
         self.updates += 1
 
         # 4. V_psi on its targets (the returns; a2c: the advantage targets A_t + V(s_t))
-        value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs, cfg.critic_minibatch)
+        value_loss = fit_critic(self.critic, self.critic_opt, critic_obs, targets, cfg.critic_epochs,
+                                cfg.critic_minibatch)
         return {**update_stats(actor, old, obs, value_loss, targets), "grad_norm": grad_norm,
                 "lr": self.opt.param_groups[0]["lr"], **extra}

@@ -1,4 +1,5 @@
-"""Trust Region Policy Optimization (Schulman et al. 2015; the TRPO reading-group slides (Nguyen 2021) and the policy-gradients lecture notes §3.6.3).
+"""Trust Region Policy Optimization (Schulman et al. 2015; the TRPO reading-group slides (Nguyen 2021) and the
+policy-gradients lecture notes §3.6.3).
 
     maximise_theta  L(theta) = E_{s,a ~ pi_old}[ pi_theta(a|s) / pi_old(a|s) * A(s, a) ]     (eq. 14)
     subject to      E_s[ KL(pi_old(.|s) || pi_theta(.|s)) ] <= delta

@@ -42,7 +42,8 @@ def effective_trust_region(cfg: Config, act_space) -> Config:
     return cfg if d == 1 else cfg.replace(max_kl=times_d(cfg.max_kl), cg_damping=times_d(cfg.cg_damping))
 
 
-def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...], damping: float) -> Callable[[Tensor], Tensor] | None:
+def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...],
+                    damping: float) -> Callable[[Tensor], Tensor] | None:
     """The Gauss-Newton product with J v and J^T u written out, for the built-in tanh-MLP actors
     (``Actor.fisher_parts``); None for any other actor (the autograd form is used)."""
     parts = actor.fisher_parts(old)

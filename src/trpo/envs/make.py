@@ -267,8 +267,9 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
                 return
             try:
                 gym_check_env(env.unwrapped, skip_render_check=True)
-            except Exception as e:  # the checker raises AssertionError and others
-                raise EnvError(f"environment '{env_id}' fails Gymnasium's env checker: {str(e).splitlines()[0]}") from None
+            except Exception as e:  # noqa: BLE001 - the checker raises AssertionError and others
+                raise EnvError(f"environment '{env_id}' fails Gymnasium's env checker: "
+                               f"{str(e).splitlines()[0]}") from None
     finally:
         env.close()
 

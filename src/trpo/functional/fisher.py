@@ -23,7 +23,8 @@ def flat_grad(y: Tensor, params: Sequence[Tensor], **kw) -> Tensor:
     return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)])
 
 
-def fisher_vector_product(mean_kl: Tensor, params: Sequence[Tensor], damping: float = 0.0) -> Callable[[Tensor], Tensor]:
+def fisher_vector_product(mean_kl: Tensor, params: Sequence[Tensor],
+                          damping: float = 0.0) -> Callable[[Tensor], Tensor]:
     """Return v -> (F + damping I) v, with F the Hessian of ``mean_kl`` w.r.t. ``params``.
 
     ``mean_kl`` must be E_s[KL(pi_old || pi_theta)] built with pi_old's parameters detached, so
@@ -41,7 +42,8 @@ def fisher_vector_product(mean_kl: Tensor, params: Sequence[Tensor], damping: fl
 
 
 def gauss_newton_fvp(head: Callable[[], Sequence[Tensor]], kl: Callable[[Sequence[Tensor], Sequence[Tensor]], Tensor],
-                     old: Sequence[Tensor], params: Sequence[Tensor], damping: float = 0.0) -> Callable[[Tensor], Tensor]:
+                     old: Sequence[Tensor], params: Sequence[Tensor],
+                     damping: float = 0.0) -> Callable[[Tensor], Tensor]:
     """Return v -> (J^T M J + damping I) v, the same Fisher in Gauss-Newton form (Martens 2014, §9;
     Schulman et al. 2015, App. C.1 "analytic" Fisher).
 
@@ -108,8 +110,8 @@ def tanh_mlp_gauss_newton_fvp(weights: Sequence[Tensor], biases: Sequence[Tensor
         vs = torch.split(v, ([n_extra] if n_extra else []) + sizes)
         parts = [extra_fisher(vs[0])] if n_extra else []
         vs = vs[1:] if n_extra else vs
-        jv = tanh_mlp_jvp(weights, hs, [vs[2 * l].view_as(weights[l]) for l in range(L)],
-                          [vs[2 * l + 1] for l in range(L)], slopes)                   # J v, (N, q)
+        jv = tanh_mlp_jvp(weights, hs, [vs[2 * i].view_as(weights[i]) for i in range(L)],
+                          [vs[2 * i + 1] for i in range(L)], slopes)                   # J v, (N, q)
         gw, gb = tanh_mlp_vjp(weights, hs, head_fisher(jv).div_(n), slopes)            # J^T (M J v) / N
         parts += [t.reshape(-1) for pair in zip(gw, gb) for t in pair]
         return torch.cat(parts).add_(v, alpha=damping)

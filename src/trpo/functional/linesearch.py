@@ -23,8 +23,8 @@ def backtracking_line_search(evaluate: Callable[[Tensor], tuple[float, float]], 
 
     ``evaluate(step)`` applies ``step`` to the old parameters and returns (surrogate gain, mean KL)
     measured on the batch; it must not keep the step applied (the caller applies the result).
-    the policy-gradients lecture notes §3.6.3 writes the shrink rule as "0.5 beta if KL < eps"; shrinking is needed when the
-    constraint is *violated*, KL > delta (TRPO paper App. C), which is what is implemented.
+    the policy-gradients lecture notes §3.6.3 writes the shrink rule as "0.5 beta if KL < eps"; shrinking is
+    needed when the constraint is *violated*, KL > delta (TRPO paper App. C), which is what is implemented.
     """
     frac = 1.0
     for k in range(max_backtracks):

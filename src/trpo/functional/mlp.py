@@ -42,7 +42,7 @@ def tanh_mlp_vjp(weights: list[Tensor], hs: list[Tensor], u: Tensor, slopes: lis
     gw: list[Tensor] = [None] * L  # type: ignore[list-item]
     gb: list[Tensor] = [None] * L  # type: ignore[list-item]
     d = u
-    for l in range(L - 1, -1, -1):
+    for l in range(L - 1, -1, -1):  # noqa: E741 - l is the layer index of W_l, h_l in the docstrings
         gw[l] = d.t() @ hs[l]
         gb[l] = d.sum(0)
         if l > 0:
@@ -55,7 +55,7 @@ def tanh_mlp_jvp(weights: list[Tensor], hs: list[Tensor], dweights: list[Tensor]
                  slopes: list[Tensor]) -> Tensor:
     """J v: the change of ``out`` along the parameter direction (dW_l, db_l) (forward mode)."""
     dh = None
-    for l, (w, dw, db) in enumerate(zip(weights, dweights, dbiases)):
+    for l, (w, dw, db) in enumerate(zip(weights, dweights, dbiases)):  # noqa: E741 - the layer index of W_l, h_l
         dz = torch.addmm(db, hs[l], dw.t())          # h_{l-1} dW_l^T + db_l
         if dh is not None:
             dz.addmm_(dh, w.t())                     # + dh_{l-1} W_l^T

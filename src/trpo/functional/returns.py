@@ -44,8 +44,8 @@ def gae(rewards: Tensor, values: Tensor, next_values: Tensor, terminated: Tensor
         A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
 
     lambda = 0 gives the one-step actor-critic advantage (policy-gradients lecture notes §3.4.1), lambda = 1 the Monte
-    Carlo return minus the baseline. the policy-gradients lecture notes writes GAE as sum_i (gamma lambda)^i A^i; the paper's
-    form is (1 - lambda) sum_{n>=1} lambda^{n-1} A^(n), which telescopes to the recursion above.
+    Carlo return minus the baseline. the policy-gradients lecture notes writes GAE as sum_i (gamma lambda)^i A^i;
+    the paper's form is (1 - lambda) sum_{n>=1} lambda^{n-1} A^(n), which telescopes to the recursion above.
     """
     not_term = 1.0 - terminated.to(rewards.dtype)
     adv = rewards + gamma * not_term * next_values - values                   # delta_t
@@ -60,8 +60,8 @@ def n_step_advantages(rewards: Tensor, values: Tensor, next_values: Tensor, term
                       done: Tensor, gamma: float, n: int) -> Tensor:
     """n-step advantage A^(n)_t = sum_{i<n} gamma^i r_{t+i} + gamma^n V(s_{t+n}) - V(s_t).
 
-    (the policy-gradients lecture notes §3.4.2 writes the sum up to i = n with gamma^{i-1}: an index typo; the GAE paper's
-    A^(n) has n rewards, discounts gamma^i for i = 0..n-1, and bootstraps with gamma^n.) The sum
+    (the policy-gradients lecture notes §3.4.2 writes the sum up to i = n with gamma^{i-1}: an index typo; the GAE
+    paper's A^(n) has n rewards, discounts gamma^i for i = 0..n-1, and bootstraps with gamma^n.) The sum
     stops at an episode end (bootstrapping there only on truncation) or at the batch end, where it
     bootstraps from next_values. n = 1 is the TD residual.
     """

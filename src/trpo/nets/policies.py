@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -70,8 +71,10 @@ class ImageTrunk(nn.Module):
     Pixels are scaled by 1/255 here, so batches can carry uint8 frames (4x less memory than
     float32). Orthogonal init with gain sqrt(2), as ``mlp``."""
 
-    SPECS = {"trpo": ([(16, 4, 2), (16, 4, 2)], 20), "nature": ([(32, 8, 4), (64, 4, 2), (64, 3, 1)], 512),
-             "minatar": ([(16, 3, 1)], 128)}
+    #: kind -> ([(channels, kernel, stride) per conv layer], width of the dense layer)
+    SPECS: ClassVar[dict[str, tuple[list[tuple[int, int, int]], int]]] = {
+        "trpo": ([(16, 4, 2), (16, 4, 2)], 20), "nature": ([(32, 8, 4), (64, 4, 2), (64, 3, 1)], 512),
+        "minatar": ([(16, 3, 1)], 128)}
 
     def __init__(self, obs_shape: tuple[int, ...], kind: str = "trpo"):
         super().__init__()
@@ -142,7 +145,9 @@ class Actor(nn.Module):
     def sample(self, params: tuple[Tensor, ...], generator: torch.Generator | None = None) -> Tensor:
         raise NotImplementedError
 
-    def fisher_parts(self, old: tuple[Tensor, ...]) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor] | None, int] | None:
+    def fisher_parts(
+            self, old: tuple[Tensor, ...],
+    ) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor] | None, int] | None:
         """For the written-out Gauss-Newton Fisher (``functional.fisher.tanh_mlp_gauss_newton_fvp``):
         ``(head_fisher, extra_fisher, n_extra)`` with head_fisher(u) = M_s u_s per state, M_s the
         Hessian of KL(pi_old(.|s) || pi_q) in the net's outputs q at q_old, in closed form; and

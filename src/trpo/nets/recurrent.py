@@ -86,7 +86,8 @@ class _Encoder(nn.Module):
 
     def __init__(self, obs_space, rnn_hidden: int, kind: str, cnn: str):
         super().__init__()
-        self.trunk = ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn)) if is_image_space(obs_space) else None
+        self.trunk = (ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn)) if is_image_space(obs_space)
+                      else None)
         self.obs_ndim = len(obs_space.shape)
         in_dim = self.trunk.out_dim if self.trunk is not None else flat_obs_dim(obs_space)
         self.core = RecurrentCore(in_dim, rnn_hidden, kind)

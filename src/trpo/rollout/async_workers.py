@@ -50,7 +50,8 @@ class _Worker:
                                                                envs.single_action_space, cpu)
         # worker k's env and action RNG are seeded seed + k, as env k of a vector env would be
         # (a replacement for a failed worker: ``seed``, a new one)
-        self.sampler = SinglePathSampler(envs, self.actor, self.obs_norm, RewardScaler(1, cfg.gamma, cfg.normalize_rewards),
+        self.sampler = SinglePathSampler(envs, self.actor, self.obs_norm,
+                                         RewardScaler(1, cfg.gamma, cfg.normalize_rewards),
                                          cfg.steps_per_env, cfg.seed + index if seed is None else seed, cpu)
 
     def ready(self) -> bool:
@@ -129,7 +130,8 @@ class AsyncWorkers:
 
         while True:
             if self.idle:  # hand every idle worker the master's current parameters
-                refs = [ray.put({k: v.detach().cpu() for k, v in m.state_dict().items()}) for m in (self.actor, self.critic)]
+                refs = [ray.put({k: v.detach().cpu() for k, v in m.state_dict().items()})
+                        for m in (self.actor, self.critic)]
                 rms = ray.put(self.obs_norm.rms.state_dict())
                 now = time.monotonic()
                 for k in self.idle:

@@ -1,4 +1,5 @@
-"""Vine sampling (TRPO paper §5.2 and App. "vine"; the TRPO reading-group slides (Nguyen 2021), "Vine"): Q-values from branch rollouts.
+"""Vine sampling (TRPO paper §5.2 and App. "vine"; the TRPO reading-group slides (Nguyen 2021), "Vine"): Q-values
+from branch rollouts.
 
 One iteration:
   1. trunk: run pi_old in the N vector envs (the single-path sampler, ``vine_trunk_fraction`` of the
@@ -153,7 +154,8 @@ class VineSampler:
             actions = policy.act(np.repeat(obs, self.K, 0), (h.repeat_interleave(self.K, 0).to(self.device),),
                                  self.rng)[0].reshape(len(chosen), self.K, *self.act_space.shape)
         else:
-            actions = policy.act(np.repeat(obs, self.K, 0), self.rng).reshape(len(chosen), self.K, *self.act_space.shape)
+            actions = policy.act(np.repeat(obs, self.K, 0), self.rng).reshape(len(chosen), self.K,
+                                                                              *self.act_space.shape)
 
         # 3. branch rollouts, common random numbers within a state
         q = np.empty((len(chosen), self.K))

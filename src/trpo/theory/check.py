@@ -33,7 +33,8 @@ from .mdp import (
     visitation,
 )
 
-__all__ = ["ClaimResult", "CheckReport", "run_check", "format_report", "print_report", "policy_pair", "autograd_gradients", "PAIR_KINDS"]
+__all__ = ["ClaimResult", "CheckReport", "run_check", "format_report", "print_report", "policy_pair",
+           "autograd_gradients", "PAIR_KINDS"]
 
 #: How far apart the random policy pairs are: logit noise scale, or None for independent.
 PAIR_KINDS = ("near", "mid", "far", "extreme")
@@ -215,7 +216,8 @@ def _check_pair(mdp, pi, pi_new, kind, rng, claims, rtol) -> None:
 
     def bound(name: str, b: float) -> None:
         penalty = L - b
-        claims[name].add(eta_new - b, max(abs(eta_new), abs(L)), rtol, abs(eta_new - L) / penalty if penalty > 0 else None)
+        claims[name].add(eta_new - b, max(abs(eta_new), abs(L)), rtol,
+                         abs(eta_new - L) / penalty if penalty > 0 else None)
 
     bound("MIGT, TV form", bounds.migt_bound(mdp, pi, pi_new))
     bound("MIGT, intermediate form", bounds.migt_bound_tight(mdp, pi, pi_new))
@@ -269,7 +271,7 @@ HEADERS = ["claim", "source", "trials", "violations", "worst slack", "median tig
 
 def format_report(report: CheckReport) -> str:
     """Plain-text table (used when ``rich`` is not importable, and in tests)."""
-    rows = [HEADERS] + _rows(report)
+    rows = [HEADERS, *_rows(report)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

@@ -82,7 +82,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     demo = sub.add_parser(
         "demo",
         help="write the figures of docs/theory.md",
-        description="Write PNG figures: learning curves of Algorithm 1 / PI / TRPO / NPG / CPI and the bounds along a line of policies.",
+        description=("Write PNG figures: learning curves of Algorithm 1 / PI / TRPO / NPG / CPI and the bounds "
+                     "along a line of policies."),
     )
     demo.add_argument("-o", "--output", required=True, help="directory for the PNG files (created if missing)")
     demo.add_argument("--seed", type=_int, default=0, help="random seed (default 0)")

@@ -262,8 +262,10 @@ def make_figures(
              ("learning_curves", "bounds_along_mixture", "eta_vs_L", "algorithm1_mm", "bound_tightness")}
     numbers: dict[str, object] = {}
     curves = learning_curves(mdp, paths["learning_curves"], iters=iters)
-    numbers["learning_curves"] = {k: (np.round(v[[i for i in (0, 1, 5, 10, 20, 50) if i < v.size] + [-1]], 6).tolist() if v.size > 1 else float(v[0]))
-                                  for k, v in curves.items()}
+    numbers["learning_curves"] = {
+        k: (np.round(v[[i for i in (0, 1, 5, 10, 20, 50) if i < v.size] + [-1]], 6).tolist() if v.size > 1
+            else float(v[0]))
+        for k, v in curves.items()}
     numbers["bounds_along_mixture"] = bounds_along_mixture(mdp, paths["bounds_along_mixture"], rng)
     numbers["eta_vs_L"] = eta_vs_L_theta(mdp, paths["eta_vs_L"], rng)
     numbers["algorithm1_mm"] = minorization(mdp, paths["algorithm1_mm"], rng)

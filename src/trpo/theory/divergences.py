@@ -2,8 +2,8 @@
 
 Rows are states: ``p[s]`` and ``q[s]`` are distributions over actions.
 
-* ``D_TV(p || q) = 1/2 sum_i |p_i - q_i|`` (the TRPO reading-group slides (Nguyen 2021) prints ``|p_i q_i|``: the minus sign
-  was lost; the paper has ``|p_i - q_i|``).
+* ``D_TV(p || q) = 1/2 sum_i |p_i - q_i|`` (the TRPO reading-group slides (Nguyen 2021) prints ``|p_i q_i|``:
+  the minus sign was lost; the paper has ``|p_i - q_i|``).
 * ``D_KL(p || q) = sum_i p_i log(p_i / q_i)``, with ``0 log 0 = 0`` and ``+inf`` where
   ``p_i > 0 = q_i``.
 * ``D^max(pi, pi~) = max_s D(pi(.|s) || pi~(.|s))`` and the state-averaged

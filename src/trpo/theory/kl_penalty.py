@@ -199,7 +199,7 @@ def _lambdas(states: _States, t: float, u_warm: np.ndarray) -> tuple[np.ndarray,
     return lam, dlam, u_warm, curve
 
 
-def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySolution:
+def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySolution:  # noqa: C901 - safeguarded Newton
     """Solve (P): ``argmax_p sum_s <p_s, w_s> - C max_s KL(q_s || p_s)`` exactly.
 
     ``w`` and ``q`` have shape (S, A); rows of ``q`` lie on the simplex.  ``C = 0`` gives the
@@ -247,7 +247,7 @@ def maximize_kl_penalized(w: np.ndarray, q: np.ndarray, C: float) -> KLPenaltySo
     # both signs were seen; until then Newton steps are capped at +-_MAX_LOG_STEP.
     lo, hi = -np.inf, np.inf
     iterations = 0
-    for iterations in range(1, 300):
+    for iterations in range(1, 300):  # noqa: B007 - the count is returned after the loop
         f, df, u_warm, lam, curve = F(x, u_warm)
         if f > 0:
             lo = x

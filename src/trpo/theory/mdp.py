@@ -245,8 +245,8 @@ def q_values(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 def advantages(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
     """``A_pi(s, a) = Q_pi(s, a) - V_pi(s)`` (TRPO paper, Sec. 2); ``sum_a pi A_pi = 0``.
 
-    (the TRPO reading-group slides (Nguyen 2021) writes the last identity as ``sum_a pi(a|s)(Q_pi(a, s) V_pi(s)) = 0``: the minus
-    sign is lost and the arguments of Q are swapped.)
+    (the TRPO reading-group slides (Nguyen 2021) writes the last identity as
+    ``sum_a pi(a|s)(Q_pi(a, s) V_pi(s)) = 0``: the minus sign is lost and the arguments of Q are swapped.)
     """
     V = value(mdp, pi)
     return mdp.R + mdp.gamma * mdp.P @ V - V[:, None]
@@ -255,7 +255,8 @@ def advantages(mdp: TabularMDP, pi: np.ndarray) -> np.ndarray:
 def eta(mdp: TabularMDP, pi: np.ndarray) -> float:
     """``eta(pi) = E_{s0 ~ rho0}[V_pi(s0)] = E[sum_t gamma^t R(s_t, a_t)]`` (TRPO eq. in Sec. 2).
 
-    the TRPO reading-group slides (Nguyen 2021) starts this sum at ``t = 1``; the paper (and the "Monotonic Improvement" post and the "TRPO Details" notes) start at ``t = 0``.
+    the TRPO reading-group slides (Nguyen 2021) starts this sum at ``t = 1``; the paper (and the "Monotonic
+    Improvement" post and the "TRPO Details" notes) start at ``t = 0``.
     """
     return float(mdp.rho0 @ value(mdp, pi))
 

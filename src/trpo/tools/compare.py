@@ -37,7 +37,8 @@ from trpo.tools.curves import GRID_POINTS, on_grid, read_metrics
 DEFAULT_ALGOS = "reinforce,a2c,npg,trpo,ppo-kl,ppo"
 
 
-def bootstrap_ci(x: np.ndarray, axis: int = 0, confidence: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_ci(x: np.ndarray, axis: int = 0, confidence: float = 0.95,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """95% percentile-bootstrap interval of the mean of ``x`` along ``axis`` (runs). With one run
     the interval is the point itself."""
     from scipy.stats import bootstrap
@@ -72,7 +73,8 @@ def run_state(run_dir: Path) -> str:
     return "resumable" if list_checkpoints(run_dir / "checkpoints") else "new"
 
 
-def _train_one(env_id: str, algo: str, seed: int, total_steps: int, run_dir: Path, overrides: list[str]) -> tuple[str, int, int]:
+def _train_one(env_id: str, algo: str, seed: int, total_steps: int, run_dir: Path,
+               overrides: list[str]) -> tuple[str, int, int]:
     state = run_state(run_dir)
     if state == "finished":
         return algo, seed, 0
@@ -98,7 +100,8 @@ def run_all(env_id: str, algos: list[str], seeds: list[int], total_steps: int, r
                 for a, s in pairs]
         for f in futs:
             algo, seed, rc = f.result()
-            status = "ok" if rc == 0 else f"FAILED (exit {rc}; see {run_dir_for(runs_dir, env_id, algo, seed)}/compare.log)"
+            status = ("ok" if rc == 0
+                      else f"FAILED (exit {rc}; see {run_dir_for(runs_dir, env_id, algo, seed)}/compare.log)")
             print(f"{env_id} {algo} seed {seed}: {status}", flush=True)
 
 

@@ -79,7 +79,7 @@ def describe_spaces() -> str:
     for algo in ALGOS:
         key = json.dumps(search_space(algo), sort_keys=True)
         seen.setdefault(key, []).append(algo)
-    for key, algos in seen.items():
+    for algos in seen.values():
         space = search_space(algos[0])
         out.append(f"  {', '.join(algos)}:")
         out += [f"    {k} {fmt(v)}" for k, v in space.items()]
@@ -226,8 +226,8 @@ def write_preset(study, path: str | Path) -> Path | None:
 
 
 # ------------------------------------------------------------------------------------------------
-def tune(env_id: str, algo: str = "trpo", trials: int = 20, *, output: str | Path | None = None,
-         storage: str | Path | None = None, study_name: str | None = None,
+def tune(env_id: str, algo: str = "trpo", trials: int = 20, *,  # noqa: C901 - a study's set-up, resume and summary
+         output: str | Path | None = None, storage: str | Path | None = None, study_name: str | None = None,
          total_steps: int = DEFAULT_TOTAL_STEPS, seed: int = 0, overrides=None,
          run_root: str | Path | None = None, pruner=None, sampler=None, last_evals: int = LAST_EVALS,
          quiet: bool = False):

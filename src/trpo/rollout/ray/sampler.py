@@ -234,7 +234,7 @@ class RaySampler:
         would have made it: normalised with the statistics of pi_old, then the statistics
         updated from all raw observations; rewards scaled over all columns; episodes and
         truncated steps in the local order (step, then env)."""
-        n, N, W = self.n, self.N, self.W
+        n, N = self.n, self.N
         norm = self.obs_norm
         if norm.enabled:
             raw = np.concatenate([o["raw"] for o in outs], axis=1)
