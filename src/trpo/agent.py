@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from trpo import seeds
-from trpo.checkpoint import load_checkpoint
+from trpo.checkpoint import describe, load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.envs.make import EnvSpec
 from trpo.errors import CheckpointError
@@ -36,6 +36,7 @@ class Agent:
         self.obs_space, self.act_space = obs_space, act_space
         self.env = env or EnvSpec.from_config(cfg)  # what ``evaluate`` makes its env from
         self.actor, self.critic, self.obs_norm = make_networks(cfg, obs_space, act_space, self.device)
+        self.checkpoint: str | None = None  # set by load()
 
     def state_dict(self) -> dict:
         return {"actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
@@ -54,13 +55,16 @@ class Agent:
         """From a run directory (its latest checkpoint; ``best``: ``checkpoints/best``, the policy
         of the best periodic evaluation) or a checkpoint manifest. ``env_fn``: the env factory a
         run trained with ``trpo.train(cfg, env_fn=...)`` used, for ``evaluate``."""
+        if not Path(path).exists():
+            raise CheckpointError(f"no such run directory or checkpoint: {path}")
         state, manifest = load_checkpoint(_best_path(path) if best else path)
-        cfg = from_dict(manifest["config"])
+        cfg = from_dict(manifest["config"], source=None)
         if device is not None:
             cfg = cfg.replace(device=device)
         env = EnvSpec.from_config(cfg, env_fn)
         agent = cls(cfg, *env.spaces(), env=env)
         agent.load_state_dict(state["agent"])
+        agent.checkpoint = describe(manifest)  # which checkpoint: "PATH (iteration N, S env steps)"
         return agent
 
     @property

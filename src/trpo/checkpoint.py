@@ -118,17 +118,39 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict, dict]:
+def load_checkpoint(path: str | Path, fallback: bool = True) -> tuple[dict, dict]:
     """Load and verify a checkpoint; ``path`` is a manifest, a run directory or a checkpoints/
-    directory (then the newest checkpoint). Returns (state, manifest). Raises CheckpointError."""
+    directory (then the newest valid checkpoint: a damaged newer one is skipped with one line on
+    stderr naming it, unless ``fallback`` is False). Returns (state, manifest); the manifest's
+    ``path`` is the manifest file loaded. Raises CheckpointError."""
+    import sys
+
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint found: {path} does not exist")
-    if path.is_dir():
-        ckpts = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
-        if not ckpts:
-            raise CheckpointError(f"no checkpoint found in {path}")
-        path = ckpts[-1]
+    if not path.is_dir():
+        return _load_one(path)
+    ckpts = list_checkpoints(path / "checkpoints") or list_checkpoints(path)
+    if not ckpts:
+        raise CheckpointError(f"no checkpoint found in {path}")
+    first_error = None
+    for cand in reversed(ckpts):
+        try:
+            state, manifest = _load_one(cand)
+        except CheckpointError as e:
+            if not fallback:
+                raise
+            first_error = first_error or e
+            print(f"note: skipping damaged checkpoint {cand.name} ({e})", file=sys.stderr)
+            continue
+        if first_error is not None:
+            print(f"note: using {cand} (iteration {manifest.get('iteration')}), the newest valid checkpoint",
+                  file=sys.stderr)
+        return state, manifest
+    raise CheckpointError(f"every checkpoint in {path} is damaged; the newest: {first_error}")
+
+
+def _load_one(path: Path) -> tuple[dict, dict]:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
@@ -156,4 +178,12 @@ def load_checkpoint(path: str | Path) -> tuple[dict, dict]:
         state = join_tensors(manifest["state"], tensors)
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} is inconsistent: missing entry {e}") from None
+    manifest["path"] = str(path)
     return state, manifest
+
+
+def describe(manifest: dict) -> str:
+    """'PATH (iteration N, S env steps)' of a loaded checkpoint, for the lines eval and resume print."""
+    steps = (manifest.get("counters") or {}).get("env_steps")
+    return (f"{manifest.get('path', '?')} (iteration {manifest.get('iteration')}"
+            + (f", {steps:,} env steps)" if isinstance(steps, int) else ")"))

@@ -53,7 +53,7 @@ def cmd_train(args) -> int:
         # every key given here is applied (the resumable ones) or refused by name
         refuse_unresumable(given)
         cfg = Config().replace(**given) if given else None
-        result = train(cfg, resume=args.resume, progress=not args.quiet)
+        result = train(cfg, resume=args.resume, progress=not args.quiet, checkpoint=args.checkpoint)
     else:
         if not args.env_id and not args.config:
             raise ConfigError("train needs ENV_ID (or --config FILE.toml, or --resume RUN_DIR)")
@@ -92,7 +92,10 @@ def cmd_presets(args) -> int:
 def cmd_eval(args) -> int:
     from trpo.agent import Agent
 
-    agent = Agent.load(args.run_dir, device=args.device, best=args.best)
+    if args.checkpoint and args.best:
+        raise ConfigError("--checkpoint names one checkpoint; --best cannot be combined with it")
+    agent = Agent.load(args.checkpoint or args.run_dir, device=args.device, best=args.best)
+    print(f"checkpoint: {agent.checkpoint}")
     video = Path(args.run_dir) / "videos" if args.video else None
     mean, std, returns = agent.evaluate(args.episodes, seed=args.seed, deterministic=args.deterministic,
                                         video_dir=video)
@@ -150,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue a run from its latest checkpoint (with --total-steps, --device, or --set of "
                         "the keys trpo config marks as changeable on resume)")
+    t.add_argument("--checkpoint", metavar="PATH",
+                   help="with --resume: continue from this checkpoint manifest (default: the newest valid one)")
     t.add_argument("--overwrite", action="store_true", help="replace the run already in --run-dir")
     t.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     t.set_defaults(func=cmd_train)
@@ -164,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--stochastic", dest="deterministic", action="store_false", help=argparse.SUPPRESS)
     e.add_argument("--device", choices=choices_of("device"), default=None)
     e.add_argument("--best", action="store_true", help="the best-evaluated policy (checkpoints/best)")
+    e.add_argument("--checkpoint", metavar="PATH", help="this checkpoint manifest (default: the newest valid one)")
     e.set_defaults(func=cmd_eval)
 
     pl = sub.add_parser("plot", help="plot learning curves of one or more runs")

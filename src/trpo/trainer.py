@@ -29,7 +29,7 @@ from trpo.agent import Agent
 from trpo.algos import ALGOS
 from trpo.algos.build import build_learner
 from trpo.algos.trust_region import effective_trust_region, trust_region_scale
-from trpo.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from trpo.checkpoint import describe, list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
 from trpo.envs.make import check_env
@@ -105,33 +105,38 @@ def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteratio
 
 def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = True, callback: Callback | None = None,
-          env_fn: Callable | None = None) -> TrainResult:
+          env_fn: Callable | None = None, checkpoint: str | Path | None = None) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
     ``cfg`` is layered once (``trpo.resolve.layer``): defaults < the env's preset < config file <
     the keys ``cfg`` was given, which keep their values whatever they are; one line says what the
     preset set (``progress``), config.toml records where each value came from.
 
-    ``resume``: a run directory to continue from its latest checkpoint, with its saved config;
-    the keys ``cfg`` was given (None: none) are applied if ``trpo.config.RESUMABLE`` lists them
-    (e.g. a larger ``total_steps``, another ``device``); any other given key is a ConfigError.
+    ``resume``: a run directory to continue from its newest valid checkpoint (a damaged newer one
+    is skipped with a note naming it) or from ``checkpoint``, a manifest of that run, with its
+    saved config; the keys ``cfg`` was given (None: none) are applied if ``trpo.config.RESUMABLE``
+    lists them (e.g. a larger ``total_steps``, another ``device``); any other given key is a
+    ConfigError. A resume prints the checkpoint it continues from (iteration, env steps).
     ``callback(row, agent)``: called after every iteration with the metrics row; returning a true
     value stops the run cleanly (a checkpoint is written, then the final evaluation).
     ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run).
     """
     state = manifest = None
     if resume is not None:
-        state, manifest = load_checkpoint(resume)
+        if checkpoint is not None and Path(checkpoint).resolve().parent.parent != Path(resume).resolve():
+            raise ConfigError(f"--checkpoint {checkpoint} is not a checkpoint of the run {resume} "
+                              f"(expected {Path(resume) / 'checkpoints'}/ckpt-NNNNNN.json)")
+        state, manifest = load_checkpoint(checkpoint or resume)  # the newest valid one by default
         saved = from_dict(manifest["config"], source=None)
         cfg = _resume_config(cfg, saved, manifest.get("provenance") or saved.provenance,
                              manifest["counters"]["iteration"])
         run_dir = Path(resume)
     validate(cfg)
     cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # layered and made concrete, once
-    if progress:
+    if progress or state is not None:  # a resume always says where it picks up
         print(describe_layering(cfg) if state is None else
-              f"resuming at iteration {manifest['counters']['iteration']} ({manifest['counters']['env_steps']:,} env "
-              f"steps); changed: {', '.join(f'{k}={getattr(cfg, k)}' for k in cfg.given) or 'nothing'}")
+              f"resuming from {describe(manifest)}; changed: "
+              f"{', '.join(f'{k}={getattr(cfg, k)}' for k in cfg.given) or 'nothing'}")
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume

@@ -41,12 +41,33 @@ def _from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _serve(conn, critic: nn.Module, opt: FusedAdam, threads: int) -> None:
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG), so that a
+    helper never outlives a trainer killed with SIGKILL; elsewhere nothing (the closed pipe still
+    ends the loop)."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def _serve(conn, parent_end, critic: nn.Module, opt: FusedAdam, threads: int) -> None:
     """The helper's loop: ("fit", ...) -> ("ok", mse, params); ("get",) -> ("ok", opt state);
     ("set", state) -> ("ok",); None or a closed pipe -> exit."""
     from trpo.algos.common import fit_critic
 
+    die_with_parent()
+    # the fork copied the parent's end of the pipe: closed here, the parent's death closes the pipe
+    parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the trainer's stop-after-this-iteration handler
     torch.set_num_threads(threads)
     while True:
         try:
@@ -94,7 +115,7 @@ class CriticFitProcess:
         ctx = mp.get_context("fork")
         self.critic = critic
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, critic, opt, threads), daemon=True,
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn, critic, opt, threads), daemon=True,
                                  name="trpo-critic-fit")
         self._proc.start()
         child.close()

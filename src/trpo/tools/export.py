@@ -247,7 +247,7 @@ def _onnx_modules():
         import onnxruntime
         import onnxscript  # noqa: F401
     except ImportError:
-        raise TrpoError(EXTRA_MISSING) from None
+        raise ConfigError(EXTRA_MISSING) from None  # exit status 2, as every user error
     return onnxruntime
 
 
@@ -311,7 +311,7 @@ def export(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None
     return _export(run_dir, fmt, out)[0]
 
 
-def _export(run_dir, fmt, out):
+def _export(run_dir, fmt, out, checkpoint=None):
     from trpo.agent import Agent
 
     if fmt not in FORMATS:
@@ -321,7 +321,7 @@ def _export(run_dir, fmt, out):
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise ConfigError(f"no such run directory: {run_dir}")
-    agent = Agent.load(run_dir, device="cpu")
+    agent = Agent.load(checkpoint or run_dir, device="cpu")
     if out is None:  # a run directory, or the run a checkpoint manifest belongs to
         base = run_dir if run_dir.is_dir() else run_dir.parent
         out = (base.parent if base.name == "checkpoints" else base) / FORMATS[fmt]
@@ -367,7 +367,7 @@ def usage_hint(policy: DeployablePolicy, fmt: str) -> str:
 
 
 def cmd_export(args) -> int:
-    path, policy = _export(args.run_dir, args.format, args.output)
+    path, policy = _export(args.run_dir, args.format, args.output, args.checkpoint)
     print(path)
     print(usage_hint(policy, args.format))
     return 0
@@ -381,6 +381,7 @@ def register(subparsers) -> None:
     e.add_argument("run_dir", help="a run directory (or a checkpoint manifest)")
     e.add_argument("--format", choices=list(FORMATS), default="onnx", help="onnx (default) or torchscript")
     e.add_argument("-o", "--output", metavar="FILE", help="where to write (default RUN_DIR/policy.onnx or policy.pt)")
+    e.add_argument("--checkpoint", metavar="PATH", help="this checkpoint manifest (default: the newest valid one)")
     e.set_defaults(func=cmd_export)
 
 
