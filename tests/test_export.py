@@ -245,7 +245,7 @@ def test_missing_extra_is_one_line_error(tmp_path, monkeypatch, capsys):
         monkeypatch.setitem(sys.modules, mod, None)  # ``import onnx`` now raises ImportError
     with pytest.raises(TrpoError, match=r"^trpo export --format onnx needs: pip install 'trpo\[export\]'$"):
         E.export(run, "onnx")
-    assert run_cli(["export", str(run)], monkeypatch) == 1
+    assert run_cli(["export", str(run)], monkeypatch) == 2  # a user error: exit status 2
     assert capsys.readouterr().err == "trpo: error: trpo export --format onnx needs: pip install 'trpo[export]'\n"
     assert not (run / "policy.onnx").exists()
 
