@@ -85,10 +85,22 @@ def records_dir(name: str) -> Path:
 
 
 def machine() -> dict:
-    sys.path.insert(0, str(ROOT / "src"))
-    from trpo.system import cpu_model, git_state, usable_cores
+    """Where a record was made: the CPU, the usable cores and this tree's git state (the code
+    the workers run: ROOT/src on their PYTHONPATH). Read from ROOT itself, not from the ``trpo``
+    this process imported, which may be another checkout (an editable install)."""
+    import subprocess as sp
 
-    return {"cpu": cpu_model(), "usable_cores": usable_cores(), "git": git_state()}
+    sys.path.insert(0, str(ROOT / "src"))
+    from trpo.system import cpu_model, usable_cores
+
+    try:
+        sha = sp.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+        dirty = sp.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+                       capture_output=True, text=True, check=True).stdout.strip() != ""
+        git = {"commit": sha.strip(), "dirty": dirty}
+    except (OSError, sp.SubprocessError):
+        git = None
+    return {"cpu": cpu_model(), "usable_cores": usable_cores(), "git": git}
 
 
 def versions() -> dict:
