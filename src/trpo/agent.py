@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -119,7 +120,8 @@ class Agent:
                 from trpo.errors import TrpoError
                 raise TrpoError(f"--video needs moviepy: pip install 'trpo[video]' ({e})") from None
         recurrent = self.recurrent
-        policy = RecurrentPolicy(self.actor, self.device) if recurrent else make_policy(self.actor, self.device)
+        policy: Any = (RecurrentPolicy(self.actor, self.device) if recurrent  # act()'s signature follows recurrent
+                       else make_policy(self.actor, self.device))
         rng = np.random.default_rng(seed)
         returns = []
         try:

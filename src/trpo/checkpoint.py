@@ -115,7 +115,7 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     if not Path(ckpt_dir).is_dir():
         return []
     found = [p for p in Path(ckpt_dir).iterdir() if _NAME.match(p.name)]
-    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+    return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))  # type: ignore[union-attr]  # matched above
 
 
 def load_checkpoint(path: str | Path, fallback: bool = True) -> tuple[dict, dict]:

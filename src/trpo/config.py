@@ -288,8 +288,8 @@ class Config:
     def replace(self, _source: str = "user", **kw) -> Config:
         """A copy with ``kw`` changed and marked as given (by ``_source``)."""
         new = from_dict({**self.to_dict(), **kw}, source=None)
-        new._sources = {**self.sources, **dict.fromkeys(kw, _source)}
-        new._provenance = {**self.__dict__.get("_provenance", {}), **dict.fromkeys(kw, _source)}
+        new._sources = {**self.sources, **dict.fromkeys(kw, _source)}  # type: ignore[attr-defined]  # not a field (sources)
+        new._provenance = {**self.__dict__.get("_provenance", {}), **dict.fromkeys(kw, _source)}  # type: ignore[attr-defined]
         return new
 
     def resolved(self, provenance: dict[str, str] | None = None, **kw) -> Config:
@@ -297,8 +297,8 @@ class Config:
         concrete), not by the caller: what was given stays as it is; ``provenance`` updates the
         record of where values came from."""
         new = dataclasses.replace(self, **kw)
-        new._sources = self.sources
-        new._provenance = {**self.__dict__.get("_provenance", {}), **(provenance or {})}
+        new._sources = self.sources  # type: ignore[attr-defined]  # not a field (sources)
+        new._provenance = {**self.__dict__.get("_provenance", {}), **(provenance or {})}  # type: ignore[attr-defined]
         return new
 
     @property
@@ -334,7 +334,7 @@ def choices_of(name: str) -> tuple[str, ...] | None:
     return FIELDS[name].metadata["choices"]
 
 
-CHOICES: dict[str, tuple[str, ...]] = {n: choices_of(n) for n in FIELDS if choices_of(n)}
+CHOICES: dict[str, tuple[str, ...]] = {n: c for n in FIELDS if (c := choices_of(n))}
 
 # what ``trpo train --resume RUN`` may change: the fields declared ``resumable`` (another
 # vector-env backend resumes from fresh envs, with a note)
@@ -357,7 +357,7 @@ def describe_fields(width: int = 100) -> str:
         if f.metadata["section"] != section:
             section = f.metadata["section"]
             out.append(f"\n[{section}]")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
         allowed = choices_of(name)
         rng = f.metadata["range"]
         extra = (f"; one of {', '.join(allowed)}" if allowed else "") + (f"; range {_fmt_range(*rng)}" if rng else "")
@@ -487,7 +487,7 @@ def from_dict(d: dict[str, Any], source: str | None = "user") -> Config:
             raise ConfigError(f"unknown config key {shown}{hint}")
         kw[key] = _coerce(key, value)
     cfg = validate(Config(**kw))
-    cfg._sources = dict.fromkeys(kw, source) if source else {}
+    cfg._sources = dict.fromkeys(kw, source) if source else {}  # type: ignore[attr-defined]  # not a field (sources)
     return cfg
 
 

@@ -160,7 +160,8 @@ def initial_report(cfg, env, agent, episodes: int = 5, max_steps: int = 5_000) -
     e = env.make()
     rng = np.random.default_rng(cfg.seed + seeds.INITIAL_REPORT)
     e.action_space.seed(cfg.seed + seeds.INITIAL_REPORT)
-    returns, obs_seen, rewards, steps = [], [], [], 0
+    obs_seen: list[np.ndarray] = []
+    returns, rewards, steps = [], [], 0
     try:
         for _ep in range(episodes):
             o, _ = e.reset(seed=int(rng.integers(2**31)))

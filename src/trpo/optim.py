@@ -11,6 +11,7 @@ side by side, bitwise).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -27,7 +28,7 @@ class FusedAdam:
         params = list(params)
         if not params:
             raise ValueError("FusedAdam got an empty parameter list")
-        self.param_groups = [{"params": params, "lr": lr, "betas": tuple(betas), "eps": eps,
+        self.param_groups: list[dict[str, Any]] = [{"params": params, "lr": lr, "betas": tuple(betas), "eps": eps,
                               "weight_decay": weight_decay, "amsgrad": False, "maximize": False, "foreach": None,
                               "capturable": False, "differentiable": False, "fused": True,
                               "decoupled_weight_decay": False}]

@@ -150,8 +150,8 @@ def layer(cfg: Config) -> Config:
         changes["batch_steps"] = max(1, batch // num_envs) * num_envs
         prov["batch_steps"] += f", rounded down to a multiple of num_envs = {num_envs}"
     out = from_dict({**cfg.to_dict(), **changes}, source=None)  # validated: a preset's values too
-    out._sources = given
-    out._provenance = prov
+    out._sources = given  # type: ignore[attr-defined]  # not fields: Config.sources, .provenance
+    out._provenance = prov  # type: ignore[attr-defined]
     return out
 
 

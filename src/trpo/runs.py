@@ -41,10 +41,10 @@ class RunDir:
             for name in ("metrics.csv", "summary.json", "config.toml", "learning_curve.png"):
                 (self.path / name).unlink(missing_ok=True)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._csv_file = None
-        self._writer = None
+        self._csv_file: Any = None
+        self._writer: Any = None
         self._columns: list[str] | None = None
-        self._tb = None
+        self._tb: Any = None  # None: not opened; False: tensorboard unavailable
 
     # --- config and summary -------------------------------------------------------------------
     def write_config(self, cfg: Config) -> None:
@@ -80,7 +80,7 @@ class RunDir:
             self._columns = BASE_COLUMNS + [k for k in row if k not in BASE_COLUMNS]
             self._writer = csv.DictWriter(self._csv_file, self._columns, extrasaction="ignore")
             self._writer.writeheader()
-        self._writer.writerow({k: row.get(k, "") for k in self._columns})
+        self._writer.writerow({k: row.get(k, "") for k in self._columns})  # type: ignore[union-attr]  # set above
         self._csv_file.flush()
         tb = self.tensorboard()
         if tb is not None:

@@ -98,8 +98,8 @@ def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteratio
     mark = f"user, on resume at iteration {iteration}"
     changes = {k: getattr(cfg, k) for k in given if k in RESUMABLE}
     out = from_dict({**saved.to_dict(), **changes}, source=None)
-    out._sources = dict.fromkeys(changes, "user")
-    out._provenance = {**provenance, **dict.fromkeys(changes, mark)}
+    out._sources = dict.fromkeys(changes, "user")  # type: ignore[attr-defined]  # not fields: Config.sources
+    out._provenance = {**provenance, **dict.fromkeys(changes, mark)}  # type: ignore[attr-defined]
     return out
 
 
@@ -121,7 +121,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     value stops the run cleanly (a checkpoint is written, then the final evaluation).
     ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run).
     """
-    state = manifest = None
+    state: dict | None = None
+    manifest: Any = None  # set with state
     if resume is not None:
         if checkpoint is not None and Path(checkpoint).resolve().parent.parent != Path(resume).resolve():
             raise ConfigError(f"--checkpoint {checkpoint} is not a checkpoint of the run {resume} "
@@ -131,8 +132,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         cfg = _resume_config(cfg, saved, manifest.get("provenance") or saved.provenance,
                              manifest["counters"]["iteration"])
         run_dir = Path(resume)
-    validate(cfg)
-    cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # layered and made concrete, once
+    validate(cfg)  # type: ignore[arg-type]  # None only with resume, which sets it
+    cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # type: ignore[arg-type]  # layered and made concrete
     if progress or state is not None:  # a resume always says where it picks up
         print(describe_layering(cfg) if state is None else
               f"resuming from {describe(manifest)}; changed: "
@@ -170,7 +171,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         elif progress and cfg.warnings:
             initial_report(cfg, env, agent)
         run.write_config(cfg)
-        run.open_metrics(keep_up_to_iteration=counters["iteration"] if state is not None else None)
+        run.open_metrics(keep_up_to_iteration=int(counters["iteration"]) if state is not None else None)
         try:
             result = _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback)
         except NonFiniteError as e:  # nothing bad was applied or saved: point at the last good state

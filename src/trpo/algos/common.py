@@ -24,9 +24,10 @@ def values_and_next_values(batch: Batch, critic: nn.Module) -> tuple[Tensor, Ten
     T, N = batch.T, batch.N
     if batch.seq is not None:  # a recurrent critic: each value from the critic's state at that step
         values = batch.unrows(critic(batch.inputs(critic=True)))
-        v_last = critic.step(batch.last_obs, batch.seq.last_critic_state)[0]
+        v_last = critic.step(batch.last_obs, batch.seq.last_critic_state)[0]  # type: ignore[operator]  # recurrent
         next_values = torch.cat([values[1:], v_last[None]]).reshape(-1).clone()
-        next_values[batch.final_idx] = critic.step(batch.final_obs, batch.seq.final_critic_states)[0]
+        next_values[batch.final_idx] = critic.step(  # type: ignore[operator]  # a RecurrentCritic
+            batch.final_obs, batch.seq.final_critic_states)[0]
         return values, next_values.reshape(T, N)
     v_all = critic(torch.cat([batch.flat(batch.obs), batch.last_obs, batch.final_obs]))
     values = v_all[: T * N].reshape(T, N)
@@ -131,7 +132,8 @@ def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor,
     if cfg.normalize_advantages:
         adv = normalize(adv)
     check_finite("advantages", adv)
-    return b.inputs(), b.inputs(critic=True), b.rows(b.actions), adv, targets
+    # recurrent policies: obs and critic_obs are Sequences, which the recurrent networks read
+    return b.inputs(), b.inputs(critic=True), b.rows(b.actions), adv, targets  # type: ignore[return-value]
 
 
 @torch.no_grad()

@@ -86,7 +86,7 @@ class PPO(LearnerBase):
 
     def surrogate(self, logp_new: Tensor, logp_old: Tensor, adv: Tensor, kl: Tensor | None) -> Tensor:
         if self.penalty:
-            return kl_penalty_surrogate(logp_new, logp_old, adv, kl, self.kl_coef)
+            return kl_penalty_surrogate(logp_new, logp_old, adv, kl, self.kl_coef)  # type: ignore[arg-type]  # given
         return clipped_surrogate(logp_new, logp_old, adv, self.cfg.clip_range)
 
     def update(self, batch: Batch) -> dict[str, float]:
@@ -122,7 +122,7 @@ class PPO(LearnerBase):
                 with torch.no_grad():
                     clipped += float(((logp - logp_old[idx]).exp() - 1.0).abs().gt(cfg.clip_range).float().mean())
                 n_mb += 1
-                if self.penalty and float(kl_mb.detach().mean()) > KL_STOP * cfg.kl_target:
+                if self.penalty and float(kl_mb.detach().mean()) > KL_STOP * cfg.kl_target:  # type: ignore[union-attr]
                     stopped_early = 1  # ppo-kl's safeguard: the penalty alone let pi run away
                     break
             if stopped_early:

@@ -16,6 +16,7 @@ centring would silently turn every baseline into ``mean``.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from trpo.algos.common import (
     PolicyAndCriticAdam,
@@ -57,8 +58,10 @@ class Reinforce(PolicyAndCriticAdam):
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor
         b = batch.to(self.device)
-        obs, actions = b.inputs(), b.rows(b.actions)  # rows: steps, or chunks of a recurrent policy's
-        critic_obs = b.inputs(critic=True)
+        # Tensor for MLP policies; Sequences for recurrent ones, which the recurrent networks read
+        obs: Tensor = b.inputs()  # type: ignore[assignment]
+        actions = b.rows(b.actions)  # rows: steps, or chunks of a recurrent policy's
+        critic_obs: Tensor = b.inputs(critic=True)  # type: ignore[assignment]
 
         # 1-2. the weights of grad log pi: reward-to-go minus the baseline (a2c: the advantages)
         weights, targets, extra = self.weights(b, obs, critic_obs, actions)

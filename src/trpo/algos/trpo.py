@@ -95,7 +95,7 @@ class TRPO(LearnerBase):
         actions = vine.actions.reshape(N * K, *vine.actions.shape[2:])
         recurrent = vine.windows is not None
         if recurrent:  # s_n as the actor reads it: the trunk steps before it, read at s_n
-            obs = vine.windows
+            obs = vine.windows  # type: ignore[assignment]  # Sequences: the recurrent actor reads them
             obs_k = obs[torch.arange(N, device=q.device).repeat_interleave(K)]
         else:
             obs_k = obs.repeat_interleave(K, 0)                                   # s_n for each a_{n,k}
@@ -125,8 +125,9 @@ class TRPO(LearnerBase):
         #    estimate for users (a recurrent critic from its state at s_n: one-step sequences)
         critic_obs, v_target = obs, v_hat.squeeze(-1)
         if recurrent:
-            critic_obs = Sequences(vine.obs[:, None], torch.zeros(N, 1, dtype=torch.bool, device=q.device),
-                                   vine.critic_states)
+            critic_obs = Sequences(vine.obs[:, None],  # type: ignore[assignment]  # read by a recurrent critic
+                                   torch.zeros(N, 1, dtype=torch.bool, device=q.device),
+                                   vine.critic_states)  # type: ignore[arg-type]  # set for recurrent actors
             v_target = v_hat
         value_loss = self._value_loss(critic_obs, v_target)
         self._start_critic_fit(critic_obs, v_target)

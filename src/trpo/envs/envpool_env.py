@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import re
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -109,14 +110,14 @@ def registry(env_id: str | None = None):
 
 def _light_import(registration: str) -> None:
     spec = importlib.util.find_spec("envpool")
-    pkg = importlib.util.module_from_spec(spec)  # the package object; its __init__ not run yet
+    pkg = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]  # the package object; __init__ not run yet
 
     def finish(name):  # PEP 562: anything else asked of the package runs envpool's own __init__ now
         del pkg.__dict__["__getattr__"]
-        spec.loader.exec_module(pkg)
+        spec.loader.exec_module(pkg)  # type: ignore[union-attr]  # envpool is installed
         return getattr(pkg, name)
 
-    pkg.__getattr__ = finish
+    pkg.__getattr__ = finish  # type: ignore[method-assign]  # PEP 562: a module's __getattr__
     sys.modules["envpool"] = pkg
     importlib.import_module(registration)
     importlib.import_module("envpool.registration")
@@ -159,11 +160,11 @@ class EnvPoolVectorEnv:
         self.env_id, self.num_envs, self.num_threads = env_id, num_envs, num_threads
         self.task_id = envpool_task_id(env_id)
         self.options = {**envpool_options(env_id), **options}
-        self._pool = None
+        self._pool: Any = None  # the envpool env (untyped)
         self._ids = np.arange(num_envs, dtype=np.int32)
         self._make(seed)
-        self.single_observation_space = self._pool.observation_space
-        self.single_action_space = self._pool.action_space
+        self.single_observation_space = self._pool.observation_space  # type: ignore[attr-defined]  # set by _make
+        self.single_action_space = self._pool.action_space  # type: ignore[attr-defined]
 
     def _make(self, seed: int) -> None:
         if self._pool is not None:

@@ -42,7 +42,7 @@ class MinAtarFrames(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env):
         super().__init__(env)
-        h, w, c = env.observation_space.shape
+        h, w, c = env.observation_space.shape  # type: ignore[misc]  # MinAtar: a (10, 10, C) Box
         self.observation_space = gym.spaces.Box(0, 255, (c, h, w), np.uint8)
 
     def observation(self, obs):
@@ -136,7 +136,7 @@ def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env
     name = lookup(env_id)
     atari = atari_preprocessing and is_atari(env_id)
     with _env_errors(env_id):
-        env = gym.make(name, **({"frameskip": 1} if atari else {}), **kwargs)
+        env = gym.make(name, **({"frameskip": 1} if atari else {}), **kwargs)  # type: ignore[arg-type]
         if is_minatar(env_id):
             return minatar_wrappers(env)
         return atari_wrappers(env) if atari else env
@@ -159,13 +159,13 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
         raise EnvError(f"vector_mode '{mode}' takes no env_kwargs; use 'sync' or 'async'")
     if mode == "envpool":  # EnvPool's C++ thread pool, adapted to same-step autoreset
         from trpo.envs.envpool_env import EnvPoolVectorEnv
-        return EnvPoolVectorEnv(name, num_envs)
+        return EnvPoolVectorEnv(name, num_envs)  # type: ignore[return-value]  # VectorEnv's interface, duck-typed
     if mode == "vector_entry_point":  # Gymnasium's numpy CartPole, adapted to same-step autoreset
         from trpo.envs.vector_cartpole import VectorCartPole, has_vector_cartpole
         if not has_vector_cartpole(name):
             raise EnvError(f"vector_mode 'vector_entry_point' supports Gymnasium's CartPole ids only, "
                            f"not '{env_id}'; use 'sync' or 'async'")
-        return VectorCartPole(name, num_envs)
+        return VectorCartPole(name, num_envs)  # type: ignore[return-value]  # VectorEnv's interface, duck-typed
     if mode not in ("sync", "async"):
         raise EnvError(f"unknown vector_mode {mode!r}")
     atari = atari_preprocessing and is_atari(env_id)
@@ -240,19 +240,19 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
 
     spec = env if isinstance(env, EnvSpec) else EnvSpec(env, atari_preprocessing=atari_preprocessing)
     env_id = spec.env_id
-    env = spec.make()
+    made = spec.make()
     try:
-        check_spaces(env_id, env.observation_space, env.action_space)
+        check_spaces(env_id, made.observation_space, made.action_space)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            base = env.unwrapped  # the env itself: wrappers would fail on a bad step() first
+            base = made.unwrapped  # the env itself: wrappers would fail on a bad step() first
             out = base.reset(seed=0)
             if not (isinstance(out, tuple) and len(out) == 2):
                 raise EnvError(f"environment '{env_id}': reset() must return (obs, info)")
-            validate_step(env_id, base.observation_space, out[0], 0.0, "reset")
-            env.action_space.seed(0)
+            validate_step(env_id, base.observation_space, out[0], 0.0, "reset")  # type: ignore[arg-type]  # checked: a Box
+            made.action_space.seed(0)
             for t in range(5):
-                out = base.step(env.action_space.sample())
+                out = base.step(made.action_space.sample())  # type: ignore[assignment]
                 if len(out) != 5:
                     raise EnvError(f"environment '{env_id}': step() returned {len(out)} values; Gymnasium 1.x "
                                    "envs return (obs, reward, terminated, truncated, info)")
@@ -266,12 +266,12 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
                 # which Gymnasium's checker demands of every env: a false alarm, skipped
                 return
             try:
-                gym_check_env(env.unwrapped, skip_render_check=True)
+                gym_check_env(made.unwrapped, skip_render_check=True)
             except Exception as e:  # noqa: BLE001 - the checker raises AssertionError and others
                 raise EnvError(f"environment '{env_id}' fails Gymnasium's env checker: "
                                f"{str(e).splitlines()[0]}") from None
     finally:
-        env.close()
+        made.close()
 
 
 def validate_step(env_id: str, space: gym.spaces.Box, obs, reward, where: str = "step") -> None:

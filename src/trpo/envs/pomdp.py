@@ -11,6 +11,8 @@ time limits and seeding are the original envs'.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 
@@ -20,7 +22,7 @@ class DropComponents(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, keep: list[int]):
         super().__init__(env)
-        space = env.observation_space
+        space: Any = env.observation_space  # a Box (low, high)
         self.keep = np.asarray(keep)
         self.observation_space = gym.spaces.Box(space.low[self.keep], space.high[self.keep], dtype=space.dtype)
 
@@ -40,7 +42,7 @@ def pendulum_no_velocity(**kwargs) -> gym.Env:
     return DropComponents(PendulumEnv(**kwargs), [0, 1])  # cos, sin, theta_dot -> cos, sin
 
 
-IDS = {
+IDS: dict[str, dict[str, Any]] = {
     "trpo/CartPoleNoVelocity-v1": dict(entry_point="trpo.envs.pomdp:cartpole_no_velocity", max_episode_steps=500,
                                        reward_threshold=475.0),
     "trpo/PendulumNoVelocity-v1": dict(entry_point="trpo.envs.pomdp:pendulum_no_velocity", max_episode_steps=200),

@@ -173,7 +173,7 @@ def _handler(base: gym.Env) -> tuple[Getter, Setter] | None:
         if cls in _REGISTRY:
             return _REGISTRY[cls]
     if callable(getattr(base, "get_snapshot", None)) and callable(getattr(base, "set_snapshot", None)):
-        return type(base).get_snapshot, type(base).set_snapshot
+        return type(base).get_snapshot, type(base).set_snapshot  # type: ignore[attr-defined]  # checked above
     return _builtin(base)
 
 
@@ -198,7 +198,7 @@ def snapshot(env: gym.Env) -> dict:
     layers = _layers(env)
     base = layers[-1]
     return {"env_class": f"{type(base).__module__}.{type(base).__name__}",
-            "wrappers": [[type(w).__name__, _wrapper_state(w)] for w in layers[:-1]],
+            "wrappers": [[type(w).__name__, _wrapper_state(w)] for w in layers[:-1]],  # type: ignore[arg-type]
             "np_random": base.np_random.bit_generator.state,
             "np_random_seed": getattr(base, "_np_random_seed", None),
             "base": get(base)}

@@ -17,6 +17,8 @@ put in the same states, so a Gymnasium release that changed them would fail ther
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 
@@ -37,7 +39,8 @@ class VectorCartPole:
     """``num_envs`` CartPoles in one ``CartPoleVectorEnv``, same-step autoreset, snapshottable."""
 
     def __init__(self, env_id: str, num_envs: int):
-        self.env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        # CartPoleVectorEnv: its state arrays (state, steps, prev_done, low, high) are not on VectorEnv's type
+        self.env: Any = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
         self.num_envs = num_envs
         self.single_observation_space = self.env.single_observation_space
         self.single_action_space = self.env.single_action_space

@@ -17,7 +17,7 @@ from torch import Tensor
 from trpo.functional.mlp import tanh_mlp_forward, tanh_mlp_jvp, tanh_mlp_vjp, tanh_slopes
 
 
-def flat_grad(y: Tensor, params: Sequence[Tensor], **kw) -> Tensor:
+def flat_grad(y: Tensor | Sequence[Tensor], params: Sequence[Tensor], **kw) -> Tensor:
     """Gradient of the scalar ``y`` w.r.t. ``params``, concatenated into one vector (zeros if unused)."""
     grads = torch.autograd.grad(y, list(params), allow_unused=True, **kw)
     return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for g, p in zip(grads, params)])
@@ -108,7 +108,7 @@ def tanh_mlp_gauss_newton_fvp(weights: Sequence[Tensor], biases: Sequence[Tensor
 
     def fvp(v: Tensor) -> Tensor:
         vs = torch.split(v, ([n_extra] if n_extra else []) + sizes)
-        parts = [extra_fisher(vs[0])] if n_extra else []
+        parts = [extra_fisher(vs[0])] if n_extra else []  # type: ignore[misc]  # n_extra > 0: extra_fisher given
         vs = vs[1:] if n_extra else vs
         jv = tanh_mlp_jvp(weights, hs, [vs[2 * i].view_as(weights[i]) for i in range(L)],
                           [vs[2 * i + 1] for i in range(L)], slopes)                   # J v, (N, q)

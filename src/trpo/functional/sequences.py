@@ -26,7 +26,7 @@ class Sequences:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.starts.shape)
+        return tuple(self.starts.shape)  # type: ignore[return-value]  # starts is (M, L)
 
     @property
     def device(self) -> torch.device:

@@ -18,12 +18,12 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
     if cfg.policy == "mlp":
         actor = make_actor(obs_space, act_space, cfg.hidden, cfg.log_std_init, cfg.cnn,
                            cfg.clipped_action_logprob).to(device)
-        critic = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
+        critic: torch.nn.Module = make_critic(obs_space, cfg.hidden, cfg.cnn).to(device)
     else:
         actor = RecurrentActor(obs_space, act_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.log_std_init,
                                cfg.cnn, cfg.clipped_action_logprob).to(device)
         critic = RecurrentCritic(obs_space, cfg.hidden, cfg.policy, cfg.rnn_hidden, cfg.cnn).to(device)
     image = is_image_space(obs_space)  # frames: scaled by the CNN, kept in their dtype (uint8)
-    obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,
+    obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,  # type: ignore[arg-type]  # Box spaces
                              dtype=obs_space.dtype if image else np.float32)
     return actor, critic, obs_norm

@@ -13,8 +13,8 @@ class RunningMeanStd:
     """Mean and variance of a stream by the parallel-merge formula (Chan et al. 1979)."""
 
     def __init__(self, shape: tuple[int, ...] = (), epsilon: float = 1e-4):
-        self.mean = np.zeros(shape, np.float64)
-        self.var = np.ones(shape, np.float64)
+        self.mean: np.ndarray = np.zeros(shape, np.float64)
+        self.var: np.ndarray | np.float64 = np.ones(shape, np.float64)
         self.count = float(epsilon)
 
     def update(self, x: np.ndarray) -> None:

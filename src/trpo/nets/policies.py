@@ -44,7 +44,7 @@ def tanh_mlp_linears(net: nn.Module) -> list[nn.Linear] | None:
     for i, m in enumerate(net):
         if type(m) is not (nn.Linear if i % 2 == 0 else nn.Tanh):
             return None
-    return list(net[::2])
+    return list(net[::2])  # type: ignore[call-overload]  # checked above: Linear at the even places
 
 
 def flat_obs_dim(space: gym.Space) -> int:
@@ -86,7 +86,7 @@ class ImageTrunk(nn.Module):
         for out, k, stride in convs:
             conv = nn.Conv2d(c, out, k, stride)
             nn.init.orthogonal_(conv.weight, gain=math.sqrt(2))
-            nn.init.zeros_(conv.bias)
+            nn.init.zeros_(conv.bias)  # type: ignore[arg-type]  # bias=True
             layers += [conv, nn.ReLU()]
             c, h, w = out, (h - k) // stride + 1, (w - k) // stride + 1
         if h < 1 or w < 1:
@@ -104,7 +104,8 @@ class ImageTrunk(nn.Module):
             x = x.permute(0, 3, 1, 2)  # (B, C, H, W), a view
         # frames laid out NHWC in memory: oneDNN's convolutions run 1.4x faster forward and the
         # Fisher-vector product 1.6x faster here than on NCHW (the values are the same)
-        x = x.contiguous(memory_format=torch.channels_last).to(self.net[0].weight.dtype) / 255.0
+        dtype: torch.dtype = self.net[0].weight.dtype  # type: ignore[assignment]  # net[0]: a Conv2d
+        x = x.contiguous(memory_format=torch.channels_last).to(dtype) / 255.0
         return self.net(x).reshape(*lead, self.out_dim)
 
 
@@ -124,6 +125,7 @@ def image_spec(obs_shape: tuple[int, ...], kind: str) -> str:
 class Actor(nn.Module):
     """Base class: ``net`` maps flat observations to the head's raw outputs."""
 
+    net: nn.Module
     discrete = False
     recurrent = False  # trpo.nets.recurrent.RecurrentActor: reads Sequences, steps with a hidden state
 
@@ -157,7 +159,7 @@ class Actor(nn.Module):
     def numpy_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(W, b) of every Linear layer of a plain tanh MLP, for the fast numpy sampler."""
         return [(m.weight.detach().cpu().double().numpy().copy(), m.bias.detach().cpu().double().numpy().copy())
-                for m in self.net if isinstance(m, nn.Linear)]
+                for m in self.net if isinstance(m, nn.Linear)]  # type: ignore[attr-defined]  # a Sequential
 
 
 class CategoricalActor(Actor):
@@ -238,6 +240,9 @@ class MultiCategoricalActor(Actor):
 
 class GaussianActor(Actor):
     """pi(a|s) = N(mu_theta(s), diag(exp(2 log_std))), log_std a free parameter vector."""
+
+    act_low: Tensor   # buffers, with clipped_logprob
+    act_high: Tensor
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64), log_std_init: float = 0.0,
                  bounds: tuple[np.ndarray, np.ndarray] | None = None):
@@ -347,7 +352,8 @@ def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ..
                cnn: str = "trpo", clipped_logprob: bool = False) -> Actor:
     """The actor for these spaces: a tanh MLP on flat observations; for images an ``ImageTrunk``
     followed by the head's linear layer (``net = Sequential(trunk, Linear)``)."""
-    trunk = ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn)) if is_image_space(obs_space) else None
+    shape: tuple[int, ...] = obs_space.shape  # type: ignore[assignment]  # Box and Discrete spaces have one
+    trunk = ImageTrunk(shape, image_spec(shape, cnn)) if is_image_space(obs_space) else None
     obs_dim, hidden = (trunk.out_dim, ()) if trunk else (flat_obs_dim(obs_space), hidden)
     if isinstance(act_space, gym.spaces.Discrete):
         actor: Actor = CategoricalActor(obs_dim, int(act_space.n), hidden)
@@ -369,7 +375,8 @@ def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo"
     """V_psi: a tanh MLP; for images its own ``ImageTrunk`` followed by a linear layer."""
     if not is_image_space(obs_space):
         return Critic(flat_obs_dim(obs_space), hidden)
-    trunk = ImageTrunk(obs_space.shape, image_spec(obs_space.shape, cnn))
+    shape: tuple[int, ...] = obs_space.shape  # type: ignore[assignment]  # an image space: a Box
+    trunk = ImageTrunk(shape, image_spec(shape, cnn))
     critic = Critic(trunk.out_dim, ())
     critic.net = nn.Sequential(trunk, critic.net)
     return critic

@@ -23,7 +23,7 @@ class NumpyPolicy:
         if self.kind is None:
             raise TypeError(f"{type(actor).__name__} is not a plain built-in actor; use TorchPolicy")
         self.layers = actor.numpy_layers()
-        self.log_std = actor.clamped_log_std().detach().double().numpy() if self.kind is GaussianActor else None
+        self.log_std = actor.clamped_log_std().detach().double().numpy() if self.kind is GaussianActor else None  # type: ignore[operator]  # a GaussianActor
         self.nvec = getattr(actor, "nvec", None)
 
     @staticmethod
@@ -43,11 +43,11 @@ class NumpyPolicy:
         if self.kind is GaussianActor:
             if deterministic:
                 return out.astype(np.float32)
-            return (out + np.exp(self.log_std) * rng.standard_normal(out.shape)).astype(np.float32)
+            return (out + np.exp(self.log_std) * rng.standard_normal(out.shape)).astype(np.float32)  # type: ignore[arg-type]  # Gaussian: set
         if self.kind is CategoricalActor:
             # Gumbel-max: argmax(logits + G) is a sample of softmax(logits)
             return (out if deterministic else out + rng.gumbel(size=out.shape)).argmax(-1)
-        parts = np.split(out, np.cumsum(self.nvec)[:-1], axis=-1)
+        parts = np.split(out, np.cumsum(self.nvec)[:-1], axis=-1)  # type: ignore[arg-type]  # MultiCategorical: set
         return np.stack([(p if deterministic else p + rng.gumbel(size=p.shape)).argmax(-1) for p in parts], -1)
 
 
@@ -75,16 +75,16 @@ class RecurrentPolicy:
 
     def initial_state(self, n: int) -> tuple[torch.Tensor, ...]:
         nets = (self.actor,) if self.critic is None else (self.actor, self.critic)
-        return tuple(net.initial_state(n, self.device) for net in nets)
+        return tuple(net.initial_state(n, self.device) for net in nets)  # type: ignore[operator]  # recurrent networks
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, state: tuple[torch.Tensor, ...], rng: np.random.Generator,
             deterministic: bool = False) -> tuple[np.ndarray, tuple[torch.Tensor, ...]]:
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
-        params, h = self.actor.step(x, state[0])
+        params, h = self.actor.step(x, state[0])  # type: ignore[operator]  # a RecurrentActor
         a = self.actor.mode(params) if deterministic else self.actor.sample(params, gen)
-        new = (h,) if self.critic is None else (h, self.critic.step(x, state[1])[1])
+        new = (h,) if self.critic is None else (h, self.critic.step(x, state[1])[1])  # type: ignore[operator]
         return a.cpu().numpy(), new
 
     @staticmethod

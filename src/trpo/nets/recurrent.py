@@ -132,7 +132,7 @@ class RecurrentActor(_Memory, Actor):
                                clipped_logprob=clipped_logprob)
         self.discrete = self.head.discrete
 
-    def dist_params(self, x: Sequences) -> tuple[Tensor, ...]:
+    def dist_params(self, x: Sequences) -> tuple[Tensor, ...]:  # type: ignore[override]  # reads Sequences
         if not isinstance(x, Sequences):
             raise TypeError("a recurrent actor reads Sequences (training) or steps with actor.step(obs, state)")
         return self.head.dist_params(x.read(self.encoder.unroll(x)))

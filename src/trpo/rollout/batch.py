@@ -24,7 +24,7 @@ class VineData:
 
     def to(self, device: torch.device) -> VineData:
         return VineData(self.obs.to(device), self.actions.to(device), self.q.to(device), self.enumerated,
-                        *(None if h is None else h.to(device)
+                        *(None if h is None else h.to(device)  # type: ignore[arg-type]  # each keeps its type
                           for h in (self.actor_states, self.critic_states, self.windows)))
 
 
@@ -101,7 +101,7 @@ class Batch:
             if "obs" not in self._chunked:
                 self._chunked["obs"] = chunk(self.obs, L), chunk(s.starts, L)
             states = s.critic_states if critic else s.actor_states
-            self._chunked[key] = Sequences(*self._chunked["obs"], chunk(states, L)[:, 0])
+            self._chunked[key] = Sequences(*self._chunked["obs"], chunk(states, L)[:, 0])  # type: ignore[call-arg]
         return self._chunked[key]
 
     def unrows(self, x: Tensor) -> Tensor:
@@ -111,4 +111,4 @@ class Batch:
     def to(self, device: torch.device) -> Batch:
         moved = {k: (v.to(device) if isinstance(v, (Tensor, VineData, SeqData)) else v)
                  for k, v in self.__dict__.items() if k != "_chunked"}
-        return Batch(**moved)
+        return Batch(**moved)  # type: ignore[arg-type]  # the same fields, moved

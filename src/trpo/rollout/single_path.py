@@ -1,6 +1,8 @@
 """Single-path sampling (TRPO paper §5.1): run pi_old in N parallel envs for T steps each."""
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -98,7 +100,7 @@ class SinglePathSampler:
     def collect(self) -> Batch:
         T, N = self.T, self.N
         rec = self.recurrent
-        policy = self.policy if rec else make_policy(self.actor, self.device)
+        policy: Any = self.policy if rec else make_policy(self.actor, self.device)  # act()'s signature follows rec
         obs_dim = self.raw_obs.shape[1:]
         raw = np.empty((T, N, *obs_dim), np.float32) if self.obs_norm.enabled else None  # for the statistics
         obs = np.empty((T, N, *obs_dim), self.obs_norm.dtype)  # normalised obs the policy saw (uint8 frames)
@@ -153,7 +155,7 @@ class SinglePathSampler:
         rews = self.reward_scaler(rews, term | trunc).astype(np.float32)
         last = self.obs_norm(self.raw_obs)
         if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
-            self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
+            self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))  # type: ignore[union-attr]  # allocated when enabled
         self.last_raw_obs = raw  # the batch's raw observations (None: normalisation off), for samplers
         #                          built on this one whose statistics live elsewhere (async workers)
         # a step both terminated and truncated (a fall on the last allowed step) is terminal: no

@@ -21,6 +21,8 @@ enumerated).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -40,7 +42,7 @@ class _SnapshottingEnvs:
     chosen steps (so the snapshot of env i before step t is the state the policy saw at row t)."""
 
     def __init__(self, envs: gym.vector.VectorEnv):
-        self._envs = envs
+        self._envs: Any = envs  # a SyncVectorEnv (its envs are snapshotted)
         self.targets: dict[int, list[int]] = {}
         self.snaps: dict[tuple[int, int], dict] = {}
         self.t = 0
@@ -107,7 +109,7 @@ class VineSampler:
         n_envs = envs.num_envs
         trunk_per_env = max(1, round(cfg.batch_steps * cfg.vine_trunk_fraction / n_envs))
         self.envs = _SnapshottingEnvs(envs)
-        self.trunk = SinglePathSampler(self.envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, trunk_per_env,
+        self.trunk = SinglePathSampler(self.envs, ctx.actor, ctx.obs_norm, ctx.reward_scaler, trunk_per_env,  # type: ignore[arg-type]  # a VectorEnv, wrapped
                                        cfg.seed, ctx.device, critic=ctx.critic, seq_len=1)
         self.recurrent = self.trunk.recurrent
         self.branch_env = make_branch_env()
@@ -116,7 +118,7 @@ class VineSampler:
         n_act = self.act_space.n if isinstance(self.act_space, gym.spaces.Discrete) else None
         # eq. 15 (all actions) for a Discrete space with at most K actions, else K draws (eq. 16)
         self.enumerated = n_act is not None and (cfg.vine_actions == 0 or cfg.vine_actions >= n_act)
-        self.K = int(n_act) if self.enumerated else (cfg.vine_actions or 4)
+        self.K = int(n_act) if self.enumerated else (cfg.vine_actions or 4)  # type: ignore[arg-type]  # enumerated: Discrete
         branch_budget = max(0, cfg.batch_steps - trunk_per_env * n_envs)
         self.n_states = cfg.vine_rollout_states or max(1, branch_budget // (self.K * cfg.vine_branch_length))
         self.n_states = min(self.n_states, trunk_per_env * n_envs)
@@ -140,22 +142,23 @@ class VineSampler:
         # a recurrent pi_old: the rollout state is the observation AND the hidden state there
         h = h_critic = memory = window = None
         if self.recurrent:
-            h, h_critic = batch.flat(batch.seq.actor_states)[idx], batch.flat(batch.seq.critic_states)[idx]
+            h, h_critic = batch.flat(batch.seq.actor_states)[idx], batch.flat(batch.seq.critic_states)[idx]  # type: ignore[union-attr]  # recurrent
             with torch.no_grad():  # the state after the rollout state's step, where every branch goes on from
-                memory = self.actor.step(torch.as_tensor(obs, dtype=torch.float32, device=self.device),
+                memory = self.actor.step(torch.as_tensor(obs, dtype=torch.float32, device=self.device),  # type: ignore[operator]  # a RecurrentActor
                                          h.to(self.device))[1]
             window = self._windows(batch, chosen)
 
         # 2. K actions per rollout state
-        policy = RecurrentPolicy(self.actor, self.device) if self.recurrent else make_policy(self.actor, self.device)
+        policy: Any = (RecurrentPolicy(self.actor, self.device) if self.recurrent  # act() follows recurrent
+                       else make_policy(self.actor, self.device))
         if self.enumerated:
             actions = np.tile(np.arange(self.K), (len(chosen), 1))
         elif self.recurrent:
-            actions = policy.act(np.repeat(obs, self.K, 0), (h.repeat_interleave(self.K, 0).to(self.device),),
-                                 self.rng)[0].reshape(len(chosen), self.K, *self.act_space.shape)
+            actions = policy.act(np.repeat(obs, self.K, 0), (h.repeat_interleave(self.K, 0).to(self.device),),  # type: ignore[union-attr]  # recurrent: h
+                                 self.rng)[0].reshape(len(chosen), self.K, *self.act_space.shape)  # type: ignore[misc]  # a Box or MultiDiscrete
         else:
             actions = policy.act(np.repeat(obs, self.K, 0), self.rng).reshape(len(chosen), self.K,
-                                                                              *self.act_space.shape)
+                                                                              *self.act_space.shape)  # type: ignore[misc]
 
         # 3. branch rollouts, common random numbers within a state
         q = np.empty((len(chosen), self.K))
@@ -189,7 +192,7 @@ class VineSampler:
         t0 = (t - L + 1).clamp(0, T - L)
         times = t0[:, None] + torch.arange(L)                                    # (n_states, L)
         s = batch.seq
-        return Sequences(batch.obs[times, n[:, None]], s.starts[times, n[:, None]], s.actor_states[t0, n], t - t0)
+        return Sequences(batch.obs[times, n[:, None]], s.starts[times, n[:, None]], s.actor_states[t0, n], t - t0)  # type: ignore[union-attr]  # recurrent
 
     def state_dict(self) -> dict:
         # the branch env needs nothing: every branch starts with a restore

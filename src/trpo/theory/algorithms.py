@@ -60,7 +60,7 @@ class Trace(Sequence):
     def __len__(self) -> int:
         return len(self.etas)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         return self.etas[i] if isinstance(i, slice) else float(self.etas[i])
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
@@ -109,7 +109,8 @@ def algorithm1(mdp: TabularMDP, pi0: np.ndarray, iters: int, C: float | None = N
     ``C >= C_i``).  ``info``: ``C``, ``kl_max`` of each step, ``M_new = M_i(pi_{i+1})``.
     """
     pi = as_policy(mdp, pi0).copy()
-    policies, info = [pi], {"C": [], "kl_max": [], "M_new": []}
+    policies = [pi]
+    info: dict[str, list[float]] = {"C": [], "kl_max": [], "M_new": []}
     for _ in range(iters):
         C_i = penalty_coefficient(mdp, pi) if C is None else float(C)
         new = algorithm1_step(mdp, pi, C_i)
@@ -239,7 +240,8 @@ def exact_trpo(
     """
     pi = as_policy(mdp, pi0).copy()
     theta = _theta_from_policy(pi)
-    policies, info = [pi], {"kl_mean": [], "step_fraction": []}
+    policies = [pi]
+    info: dict[str, list[float]] = {"kl_mean": [], "step_fraction": []}
     for _ in range(iters):
         x, g = natural_direction(mdp, theta)
         shs = float(np.sum(g * x))  # x^T F x = g^T x since F x = g
@@ -295,7 +297,8 @@ def cpi(mdp: TabularMDP, pi0: np.ndarray, iters: int) -> Trace:
     """
     g = mdp.gamma
     pi = as_policy(mdp, pi0).copy()
-    policies, info = [pi], {"alpha": []}
+    policies = [pi]
+    info: dict[str, list[float]] = {"alpha": []}
     for _ in range(iters):
         A = advantages(mdp, pi)
         pi_prime = greedy(A)

@@ -86,7 +86,7 @@ def bounds_along_mixture(mdp: TabularMDP, path: Path, rng: np.random.Generator) 
 
     def along(grid):
         """eta, L and every bound at the mixtures (1 - a) pi_old + a pi' for a in grid."""
-        curves = {k: [] for k in ("eta", "L", "migt", "tight", "kl", "cpi")}
+        curves: dict[str, list[float]] = {k: [] for k in ("eta", "L", "migt", "tight", "kl", "cpi")}
         for a in grid:
             pi = bounds.cpi_mixture(pi_old, pi_prime, a)
             curves["eta"].append(eta(mdp, pi))
@@ -147,13 +147,15 @@ def eta_vs_L_theta(mdp: TabularMDP, path: Path, rng: np.random.Generator) -> dic
 
     def curves(axis, taus: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """eta, L and M = L - C KL_max at theta_0 + tau x for every tau, drawn on ``axis``."""
-        e, L, M = [], [], []
+        es: list[float] = []
+        Ls: list[float] = []
+        Ms: list[float] = []
         for tau in taus:
             pi = softmax(theta0 + tau * x)
-            e.append(eta(mdp, pi))
-            L.append(surrogate(mdp, pi0, pi))
-            M.append(L[-1] - C * kl_max(pi0, pi))
-        e, L, M = np.array(e), np.array(L), np.array(M)
+            es.append(eta(mdp, pi))
+            Ls.append(surrogate(mdp, pi0, pi))
+            Ms.append(Ls[-1] - C * kl_max(pi0, pi))
+        e, L, M = np.array(es), np.array(Ls), np.array(Ms)
         axis.plot(taus, e, color=COLORS["eta"], lw=2, label="η(π_θ)")
         axis.plot(taus, L, color=COLORS["L"], label="L_π0(π_θ)")
         axis.plot(taus, M, color=COLORS["kl"], label="M(π_θ) = L − C·KL_max")
@@ -188,13 +190,15 @@ def minorization(mdp: TabularMDP, path: Path, rng: np.random.Generator) -> dict[
         up = np.where(d < 0, -pi_i / d, np.inf).min()
         down = np.where(d > 0, pi_i / d, np.inf).min()
     s_grid = np.linspace(-min(down, 2.0) * 0.999, min(up, 3.0) * 0.999, 301)
-    e, M, L = [], [], []
+    es: list[float] = []
+    Ms: list[float] = []
+    Ls: list[float] = []
     for s in s_grid:
         pi = pi_i + s * d
-        e.append(eta(mdp, pi))
-        L.append(surrogate(mdp, pi_i, pi))
-        M.append(algorithm1_objective(mdp, pi_i, pi, C))
-    e, M, L = map(np.array, (e, M, L))
+        es.append(eta(mdp, pi))
+        Ls.append(surrogate(mdp, pi_i, pi))
+        Ms.append(algorithm1_objective(mdp, pi_i, pi, C))
+    e, M, L = map(np.array, (es, Ms, Ls))
     fig, (ax,) = _figure(1, width=6.5)
     ax.plot(s_grid, e, color=COLORS["eta"], lw=2, label="η(π)")
     ax.plot(s_grid, L, color=COLORS["L"], label="L_πi(π)")
@@ -220,17 +224,20 @@ def minorization(mdp: TabularMDP, path: Path, rng: np.random.Generator) -> dict[
 
 def tightness(path: Path, rng: np.random.Generator, n_mdps: int = 40, gamma: float = 0.9) -> dict[str, float]:
     """How loose is Theorem 1?  ``|eta - L|`` against ``alpha = D_TV^max`` over random pairs."""
-    alphas, gaps, pens, pens_tight = [], [], [], []
+    alpha_l: list[float] = []
+    gap_l: list[float] = []
+    pen_l: list[float] = []
+    pen_tight_l: list[float] = []
     for m in range(n_mdps):
         mdp = TabularMDP.random(5, 3, gamma, rng, concentration=(1.0, 0.1)[m % 2])
         for kind in PAIR_KINDS * 2:
             pi, pi_new = policy_pair(mdp, kind, rng)
             L = surrogate(mdp, pi, pi_new)
-            alphas.append(tv_max(pi, pi_new))
-            gaps.append(abs(eta(mdp, pi_new) - L))
-            pens.append(bounds.migt_penalty(mdp, pi, pi_new))
-            pens_tight.append(bounds.migt_penalty_tight(mdp, pi, pi_new))
-    alphas, gaps, pens, pens_tight = map(np.array, (alphas, gaps, pens, pens_tight))
+            alpha_l.append(tv_max(pi, pi_new))
+            gap_l.append(abs(eta(mdp, pi_new) - L))
+            pen_l.append(bounds.migt_penalty(mdp, pi, pi_new))
+            pen_tight_l.append(bounds.migt_penalty_tight(mdp, pi, pi_new))
+    alphas, gaps, pens, pens_tight = map(np.array, (alpha_l, gap_l, pen_l, pen_tight_l))
     ratio = gaps / pens
     fig, (ax, ax2) = _figure(2)
     ax.loglog(alphas, pens, ".", color=COLORS["migt"], ms=4, label="penalty 4εγα²/(1−γ)²")

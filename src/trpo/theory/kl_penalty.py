@@ -181,7 +181,7 @@ def _lambdas(states: _States, t: float, u_warm: np.ndarray) -> tuple[np.ndarray,
     reg1 = states.active & ~reg2
     lam[reg2] = np.exp(states.elog_zo[reg2] - t)
     dlam[reg2] = -lam[reg2]
-    curve = {}
+    curve: dict[str, np.ndarray] = {}
     idx = np.flatnonzero(reg1)
     if idx.size:
         u, curve = _solve_u(states.curve.rows(idx), t, u_warm[idx])

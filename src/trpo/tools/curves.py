@@ -36,7 +36,7 @@ def read_metrics(run_dir: str | Path, label: str | None = None) -> dict[str, np.
         vals = []
         for r in rows:
             try:
-                vals.append(float(r.get(k)))
+                vals.append(float(r.get(k)))  # type: ignore[arg-type]  # None (a short row): TypeError, below
             except (TypeError, ValueError):
                 vals.append(NAN)
         out[k] = np.asarray(vals, float)

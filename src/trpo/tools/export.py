@@ -58,6 +58,11 @@ class DeployablePolicy(nn.Module):
     Built from a copy of the agent's actor, so the agent is left as it was. Uses only the actor
     vocabulary (``dist_params``, ``mode``): any ``Actor`` subclass that implements it works."""
 
+    obs_mean: Tensor  # buffers
+    obs_std: Tensor
+    act_low: Tensor
+    act_high: Tensor
+
     def __init__(self, agent):
         super().__init__()
         import gymnasium as gym
@@ -116,7 +121,7 @@ class DeployablePolicy(nn.Module):
         return a.to(self.act_dtype)
 
 
-def deployable(agent) -> nn.Module:
+def deployable(agent) -> DeployablePolicy:
     """The agent's deterministic policy as one module: raw observation batch -> env action batch."""
     return DeployablePolicy(agent).eval()
 
@@ -264,7 +269,7 @@ def export_onnx(policy: DeployablePolicy, path: Path, obs: np.ndarray) -> None:
             prog = torch.onnx.export(policy, example, dynamo=True, input_names=inputs, output_names=outputs,
                                      dynamic_shapes=tuple({0: batch} for _ in example), opset_version=OPSET,
                                      external_data=False)
-            prog.save(str(path))
+            prog.save(str(path))  # type: ignore[union-attr]  # dynamo=True returns the program
             return
         except Exception as e:  # noqa: BLE001 — an actor torch.export cannot capture: the older exporter
             errors.append(f"{type(e).__name__}: {_first_line(e)}")

@@ -353,11 +353,11 @@ def make_figure(runs: list[Run], png: Path) -> list[str]:  # noqa: C901 - six pa
     # (a) training return and periodic evaluation
     ax = axes[0]
     drew = _plot_band(ax, _series(runs, "episode_return_mean"), "C0", "training return")
-    evals = [(r.x, r.col("eval_return_mean")) for r in runs if r.col("eval_return_mean") is not None]
+    evals = [(r.x, y) for r in runs if (y := r.col("eval_return_mean")) is not None]
     has_eval = any(np.isfinite(y).any() for _, y in evals)
     if has_eval:
         grid = common_grid(evals)
-        Y = np.stack([on_grid(x, y, grid) for x, y in evals])
+        Y = np.stack([on_grid(x, y, grid) for x, y in evals])  # type: ignore[arg-type]  # has_eval: a grid
         mean, _, _, _ = _nanstats(Y)
         ax.plot(grid, mean, color="C3", lw=1.6, label=f"evaluation (mean of {_runs(len(evals))})")
         for x, y in evals:
@@ -377,7 +377,7 @@ def make_figure(runs: list[Run], png: Path) -> list[str]:  # noqa: C901 - six pa
     # (b) KL per update against its bound
     ax = axes[1]
     titles.append(_panel(ax, "b", "mean KL per update", runs, "kl", "C1"))
-    refs = {}
+    refs: dict[float, str] = {}
     for r in runs:
         ref = _kl_reference(r)
         if ref and math.isfinite(ref[1]) and "kl" in r.metrics:
@@ -472,7 +472,7 @@ def _readings(runs: list[Run]) -> list[str]:  # noqa: C901 - a flat list of inde
         firsts.append(_first_finite(y))
         lasts.append(_last_finite(y))
     if firsts:
-        out.append(f"training return went from {_f(np.mean(firsts))} to {_f(np.mean(lasts))} "
+        out.append(f"training return went from {_f(np.mean(firsts))} to {_f(np.mean(lasts))} "  # type: ignore[arg-type]
                    f"(first and last logged value, mean of {_runs(len(firsts))}).")
     lengths = sorted({int(r.steps) for r in runs if math.isfinite(r.steps)})
     if len(lengths) > 1:
@@ -525,12 +525,12 @@ def _readings(runs: list[Run]) -> list[str]:  # noqa: C901 - a flat list of inde
     e1 = [_last_finite(r.col("entropy")) for r in runs if r.col("entropy") is not None]
     pairs = [(a, b) for a, b in zip(e0, e1) if math.isfinite(a) and math.isfinite(b)]
     if pairs:
-        a, b = float(np.mean([p[0] for p in pairs])), float(np.mean([p[1] for p in pairs]))
-        if a > 0:
-            out.append(f"entropy {'fell' if b <= a else 'rose'} to {100 * b / a:.0f}% of its initial value "
-                       f"({a:.3g} → {b:.3g}, mean of {_runs(len(pairs))}).")
+        e_a, e_b = float(np.mean([p[0] for p in pairs])), float(np.mean([p[1] for p in pairs]))
+        if e_a > 0:
+            out.append(f"entropy {'fell' if e_b <= e_a else 'rose'} to {100 * e_b / e_a:.0f}% of its initial value "
+                       f"({e_a:.3g} → {e_b:.3g}, mean of {_runs(len(pairs))}).")
         else:
-            out.append(f"entropy went from {a:.3g} to {b:.3g} (mean of {_runs(len(pairs))}; "
+            out.append(f"entropy went from {e_a:.3g} to {e_b:.3g} (mean of {_runs(len(pairs))}; "
                        "a differential entropy at or below 0, so no ratio).")
 
     # explained variance, over the last part of each run's rows; NaN rows are updates whose targets

@@ -74,7 +74,8 @@ def describe_spaces() -> str:
             return "{" + " | ".join(map(str, spec[1])) + "}"
         return f"{'log-uniform' if spec[0] == 'log' else 'uniform'}[{spec[1]:g}, {spec[2]:g}]"
 
-    out, seen = [], {}
+    out: list[str] = []
+    seen: dict[str, list[str]] = {}
     from trpo.algos import ALGOS
     for algo in ALGOS:
         key = json.dumps(search_space(algo), sort_keys=True)
@@ -407,7 +408,7 @@ def print_best(study, n: int = 5) -> None:
                     f"{info.get('last_evals', LAST_EVALS)} periodic evaluations)")
     for col, just in (("trial", "right"), ("objective", "right"), ("final eval", "right"),
                       ("best eval", "right"), ("wall", "right"), ("parameters", "left")):
-        t.add_column(col, justify=just)
+        t.add_column(col, justify=just)  # type: ignore[arg-type]  # 'left' or 'right'
     for tr in done:
         a = tr.user_attrs
         f = lambda v: "n/a" if v is None else f"{v:.1f}"  # noqa: E731

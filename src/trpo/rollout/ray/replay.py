@@ -53,7 +53,7 @@ class Noise:
     def __init__(self, actor):
         if NumpyPolicy.supports(actor):
             p = NumpyPolicy(actor)
-            self.kind, self.width, self.nvec = p.kind.__name__, p.layers[-1][1].shape[0], p.nvec
+            self.kind, self.width, self.nvec = p.kind.__name__, p.layers[-1][1].shape[0], p.nvec  # type: ignore[union-attr]  # a plain actor
         else:  # TorchPolicy: one integer (a torch seed) per call
             self.kind, self.width, self.nvec = "torch", 0, None
 
@@ -64,8 +64,8 @@ class Noise:
             return ("gumbel",), (rng.gumbel(size=(S, M, self.width)),)
         if self.kind == "MultiCategoricalActor":  # per call: part j is gumbel(size=(M, nvec[j]))
             flat = rng.gumbel(size=(S, M * self.width))
-            cuts = M * np.concatenate([[0], np.cumsum(self.nvec)])
-            parts = tuple(flat[:, a:b].reshape(S, M, int(n)) for a, b, n in zip(cuts[:-1], cuts[1:], self.nvec))
+            cuts = M * np.concatenate([[0], np.cumsum(self.nvec)])  # type: ignore[arg-type]  # MultiCategorical: nvec
+            parts = tuple(flat[:, a:b].reshape(S, M, int(n)) for a, b, n in zip(cuts[:-1], cuts[1:], self.nvec))  # type: ignore[arg-type]
             return ("gumbel",) * len(parts), parts
         # a torch sampler cannot be split by rows: every worker gets its own seed per call
         return ("integers",), (rng.integers(2**63 - 1, size=(S, W)),)

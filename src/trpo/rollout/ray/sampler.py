@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,7 +114,7 @@ class RaySampler:
         except BaseException:  # nothing of this batch was used: a checkpoint now is the last batch's
             self.rng.bit_generator.state = rng_state
             if self.is_vine:
-                self.vine_rng.bit_generator.state = vine_state
+                self.vine_rng.bit_generator.state = vine_state  # type: ignore[assignment]
             raise
         t2 = time.perf_counter()
         batch = self._merge(outs, vine_plan)
@@ -138,7 +139,8 @@ class RaySampler:
         if self.is_vine:  # VineSampler.collect draws the rollout set before its trunk
             chosen = np.sort(self.vine_rng.choice(T * N, self.n_states, replace=False))
         trunk = self.noise.draw(self.rng, T, N, W)
-        plans = [{"trunk": self.noise.take(trunk, k, slice(k * n, (k + 1) * n))} for k in range(W)]
+        plans: list[dict[str, Any]] = [{"trunk": self.noise.take(trunk, k, slice(k * n, (k + 1) * n))}
+                                       for k in range(W)]
         if self.is_vine:
             acts = None if self.enumerated else self.noise.draw(self.vine_rng, 1, len(chosen) * self.K, W)
             crn = self.vine_rng.integers(2**63 - 1, size=len(chosen))
@@ -289,7 +291,7 @@ class RaySampler:
         """The local samplers' format (a SinglePathSampler of N envs; for vine, a VineSampler's),
         from the workers' states at the end of the last batch: no remote call."""
         have = all(s is not None for s in self.states)
-        d = {"rng": self.rng.bit_generator.state,
+        d: dict[str, Any] = {"rng": self.rng.bit_generator.state,
              "ep_return": np.concatenate([s["ep_return"] for s in self.states]) if have else np.zeros(self.N),
              "ep_length": np.concatenate([s["ep_length"] for s in self.states]) if have else np.zeros(self.N, np.int64)}
         if all(s is not None and "envs" in s for s in self.states):
@@ -321,7 +323,7 @@ class RaySampler:
         return True
 
     def worker_pids(self) -> list[int]:
-        return [i.get("pid") for i in self.info]
+        return [i.get("pid") for i in self.info]  # type: ignore[misc]  # every worker reports its pid
 
     def summary(self) -> dict:
         tm = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.timing.items()}

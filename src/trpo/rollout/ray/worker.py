@@ -49,11 +49,11 @@ class RolloutWorker:
             self.vine = None
             if vine:  # its checks, snapshotting envs, trunk and branch env; the driver plans each batch
                 self.vine = VineSampler(envs, env.make, SamplerContext(cfg, env, self.actor, critic, self.obs_norm,
-                                                                       self.rewards, cpu))
+                                                                       self.rewards, cpu))  # type: ignore[arg-type]  # _RawRewards: RewardScaler's interface
                 self.sp = self.vine.trunk
                 self.sp.T = T
             else:
-                self.sp = SinglePathSampler(envs, self.actor, self.obs_norm, self.rewards, T, seed, cpu)
+                self.sp = SinglePathSampler(envs, self.actor, self.obs_norm, self.rewards, T, seed, cpu)  # type: ignore[arg-type]
         except BaseException:
             envs.close()
             raise
@@ -82,7 +82,7 @@ class RolloutWorker:
         t0 = time.perf_counter()
         self.actor.load_state_dict(weights)
         self.obs_norm.rms.load_state_dict(obs_rms)
-        self.sp.rng = ReplayRNG([plan["trunk"]])
+        self.sp.rng = ReplayRNG([plan["trunk"]])  # type: ignore[assignment]  # Generator's interface
         try:
             if self.vine is None:
                 batch, vine = self.sp.collect(), None
@@ -104,7 +104,8 @@ class RolloutWorker:
     def _vine(self, plan: dict):
         """The local vine sampler's steps 1-3 for this worker's share of the rollout set
         (``plan["states"]``: flat indices t * num_envs + i into its trunk, sorted)."""
-        vs, n = self.vine, self.sp.N
+        vs: VineSampler = self.vine  # type: ignore[assignment]  # run() calls this with one
+        n = self.sp.N
         frozen = ObsNormalizer(self.obs_norm.rms.mean.shape, self.obs_norm.enabled, self.obs_norm.clip)
         frozen.rms.load_state_dict(self.obs_norm.rms.state_dict())  # pi_old for the branches
         local = np.asarray(plan["states"], np.int64)
@@ -118,7 +119,7 @@ class RolloutWorker:
             actions = np.tile(np.arange(vs.K), (len(local), 1))
         else:
             actions = policy.act(np.repeat(obs, vs.K, 0), ReplayRNG([plan["actions"]]))
-            actions = np.asarray(actions).reshape(len(local), vs.K, *vs.act_space.shape)
+            actions = np.asarray(actions).reshape(len(local), vs.K, *vs.act_space.shape)  # type: ignore[misc]  # a Box or MultiDiscrete
         q = np.empty((len(local), vs.K))
         steps = 0
         for j, f in enumerate(local):
