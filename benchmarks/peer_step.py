@@ -11,7 +11,7 @@ tests/algos/test_kl_per_action_dim.py checks the same agreement on Hopper in eve
 from trpo.system import cpu_model
 
 print(cpu_model())
-import copy, torch, numpy as np
+import copy, torch
 torch.set_num_threads(1)
 from sb3_contrib import TRPO
 from stable_baselines3.common.env_util import make_vec_env

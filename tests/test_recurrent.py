@@ -15,7 +15,7 @@ from trpo.functional import fisher_vector_product
 from trpo.functional.fisher import gauss_newton_fvp
 from trpo.functional.sequences import Sequences, chunk, unchunk
 from trpo.nets.normalize import ObsNormalizer, RewardScaler
-from trpo.nets.policies import flat_params, set_flat_params
+from trpo.nets.policies import flat_params
 from trpo.nets.recurrent import RecurrentActor, RecurrentCore, RecurrentCritic
 from trpo.rollout.single_path import SinglePathSampler
 from tests.reliability.test_rel_resume import _assert_same_state

@@ -1,5 +1,4 @@
 """Weights & Biases tracking (offline) and the initial report before training."""
-import os
 
 import gymnasium as gym
 import numpy as np

@@ -1,12 +1,10 @@
 """kl_per_action_dim: the trust region of sb3-contrib's TRPO, whose KL is the mean over states *and*
 action dimensions. Checked against that definition written independently (torch.distributions,
 autograd Hessian, plain CG) and against sb3-contrib's own step on one batch."""
-import copy
 import json
 import math
 
 import gymnasium as gym
-import numpy as np
 import pytest
 import torch
 

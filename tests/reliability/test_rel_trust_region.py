@@ -1,7 +1,6 @@
 """Trust-region guarantees under injected faults: a rejected line search leaves the parameters
 bit-identical, NaN in the Fisher / CG stops the run with one line and an intact checkpoint, the
 accepted KL never exceeds delta, the log-std stays in its documented bounds."""
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings

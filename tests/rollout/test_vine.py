@@ -163,8 +163,6 @@ def test_vine_sampler_counts_every_step(env_id, K, monkeypatch):
 
 
 def test_vine_needs_sync_envs():
-    from trpo.agent import Agent
-    from trpo.nets.normalize import RewardScaler
     from trpo.rollout.vine import VineSampler
 
     class NotSync:  # an async vector env has no in-process .envs
