@@ -289,7 +289,7 @@ class Config:
         """A copy with ``kw`` changed and marked as given (by ``_source``)."""
         new = from_dict({**self.to_dict(), **kw}, source=None)
         new._sources = {**self.sources, **dict.fromkeys(kw, _source)}  # type: ignore[attr-defined]  # not a field (sources)
-        new._provenance = {**self.__dict__.get("_provenance", {}), **dict.fromkeys(kw, _source)}  # type: ignore[attr-defined]
+        new._provenance = {**self.__dict__.get("_provenance", {}), **dict.fromkeys(kw, _source)}  # type: ignore[attr-defined]  # not a field
         return new
 
     def resolved(self, provenance: dict[str, str] | None = None, **kw) -> Config:
@@ -298,7 +298,7 @@ class Config:
         record of where values came from."""
         new = dataclasses.replace(self, **kw)
         new._sources = self.sources  # type: ignore[attr-defined]  # not a field (sources)
-        new._provenance = {**self.__dict__.get("_provenance", {}), **(provenance or {})}  # type: ignore[attr-defined]
+        new._provenance = {**self.__dict__.get("_provenance", {}), **(provenance or {})}  # type: ignore[attr-defined]  # not a field
         return new
 
     @property
@@ -357,7 +357,7 @@ def describe_fields(width: int = 100) -> str:
         if f.metadata["section"] != section:
             section = f.metadata["section"]
             out.append(f"\n[{section}]")
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]  # not MISSING here
         allowed = choices_of(name)
         rng = f.metadata["range"]
         extra = (f"; one of {', '.join(allowed)}" if allowed else "") + (f"; range {_fmt_range(*rng)}" if rng else "")

@@ -151,7 +151,7 @@ def layer(cfg: Config) -> Config:
         prov["batch_steps"] += f", rounded down to a multiple of num_envs = {num_envs}"
     out = from_dict({**cfg.to_dict(), **changes}, source=None)  # validated: a preset's values too
     out._sources = given  # type: ignore[attr-defined]  # not fields: Config.sources, .provenance
-    out._provenance = prov  # type: ignore[attr-defined]
+    out._provenance = prov  # type: ignore[attr-defined]  # not a field
     return out
 
 

@@ -99,7 +99,7 @@ def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteratio
     changes = {k: getattr(cfg, k) for k in given if k in RESUMABLE}
     out = from_dict({**saved.to_dict(), **changes}, source=None)
     out._sources = dict.fromkeys(changes, "user")  # type: ignore[attr-defined]  # not fields: Config.sources
-    out._provenance = {**provenance, **dict.fromkeys(changes, mark)}  # type: ignore[attr-defined]
+    out._provenance = {**provenance, **dict.fromkeys(changes, mark)}  # type: ignore[attr-defined]  # not a field
     return out
 
 

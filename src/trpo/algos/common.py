@@ -133,7 +133,7 @@ def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor,
         adv = normalize(adv)
     check_finite("advantages", adv)
     # recurrent policies: obs and critic_obs are Sequences, which the recurrent networks read
-    return b.inputs(), b.inputs(critic=True), b.rows(b.actions), adv, targets  # type: ignore[return-value]
+    return b.inputs(), b.inputs(critic=True), b.rows(b.actions), adv, targets  # type: ignore[return-value]  # see above
 
 
 @torch.no_grad()

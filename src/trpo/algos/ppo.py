@@ -122,7 +122,7 @@ class PPO(LearnerBase):
                 with torch.no_grad():
                     clipped += float(((logp - logp_old[idx]).exp() - 1.0).abs().gt(cfg.clip_range).float().mean())
                 n_mb += 1
-                if self.penalty and float(kl_mb.detach().mean()) > KL_STOP * cfg.kl_target:  # type: ignore[union-attr]
+                if self.penalty and float(kl_mb.detach().mean()) > KL_STOP * cfg.kl_target:  # type: ignore[union-attr]  # penalty: kl
                     stopped_early = 1  # ppo-kl's safeguard: the penalty alone let pi run away
                     break
             if stopped_early:

@@ -59,9 +59,9 @@ class Reinforce(PolicyAndCriticAdam):
         cfg, actor = self.cfg, self.actor
         b = batch.to(self.device)
         # Tensor for MLP policies; Sequences for recurrent ones, which the recurrent networks read
-        obs: Tensor = b.inputs()  # type: ignore[assignment]
+        obs: Tensor = b.inputs()  # type: ignore[assignment]  # see above
         actions = b.rows(b.actions)  # rows: steps, or chunks of a recurrent policy's
-        critic_obs: Tensor = b.inputs(critic=True)  # type: ignore[assignment]
+        critic_obs: Tensor = b.inputs(critic=True)  # type: ignore[assignment]  # see above
 
         # 1-2. the weights of grad log pi: reward-to-go minus the baseline (a2c: the advantages)
         weights, targets, extra = self.weights(b, obs, critic_obs, actions)

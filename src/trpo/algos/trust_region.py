@@ -55,7 +55,7 @@ def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...],
     params = list(actor.parameters())[1 if n_extra else 0:]  # [extra (a Gaussian's log-std), net...]
     if len(params) != len(net_params) or any(a is not b for a, b in zip(params, net_params)):
         return None  # parameters laid out otherwise
-    return tanh_mlp_gauss_newton_fvp([m.weight for m in layers], [m.bias for m in layers],  # type: ignore[union-attr]
+    return tanh_mlp_gauss_newton_fvp([m.weight for m in layers], [m.bias for m in layers],  # type: ignore[union-attr]  # an MLP
                                      obs, head_fisher,
                                      extra_fisher, n_extra, damping)
 
@@ -83,7 +83,7 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
     if cfg.fvp == "gauss-newton":  # J^T M J v: no second derivative through the network
         old_idx = tuple(p[idx] for p in kl_old)
         fvp = (written_out_fvp(actor, kl_obs[idx], old_idx, cfg.cg_damping)
-               or gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl, old_idx, params, cfg.cg_damping))  # type: ignore[arg-type]
+               or gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl, old_idx, params, cfg.cg_damping))  # type: ignore[arg-type]  # tuples
     else:
         mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
         fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)

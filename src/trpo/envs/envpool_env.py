@@ -164,7 +164,7 @@ class EnvPoolVectorEnv:
         self._ids = np.arange(num_envs, dtype=np.int32)
         self._make(seed)
         self.single_observation_space = self._pool.observation_space  # type: ignore[attr-defined]  # set by _make
-        self.single_action_space = self._pool.action_space  # type: ignore[attr-defined]
+        self.single_action_space = self._pool.action_space  # type: ignore[attr-defined]  # set by _make
 
     def _make(self, seed: int) -> None:
         if self._pool is not None:

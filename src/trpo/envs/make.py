@@ -136,7 +136,7 @@ def make_env(env_id: str, atari_preprocessing: bool = True, **kwargs) -> gym.Env
     name = lookup(env_id)
     atari = atari_preprocessing and is_atari(env_id)
     with _env_errors(env_id):
-        env = gym.make(name, **({"frameskip": 1} if atari else {}), **kwargs)  # type: ignore[arg-type]
+        env = gym.make(name, **({"frameskip": 1} if atari else {}), **kwargs)  # type: ignore[arg-type]  # env kwargs
         if is_minatar(env_id):
             return minatar_wrappers(env)
         return atari_wrappers(env) if atari else env
@@ -252,7 +252,7 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
             validate_step(env_id, base.observation_space, out[0], 0.0, "reset")  # type: ignore[arg-type]  # checked: a Box
             made.action_space.seed(0)
             for t in range(5):
-                out = base.step(made.action_space.sample())  # type: ignore[assignment]
+                out = base.step(made.action_space.sample())  # type: ignore[assignment]  # reset's pair, then step's 5
                 if len(out) != 5:
                     raise EnvError(f"environment '{env_id}': step() returned {len(out)} values; Gymnasium 1.x "
                                    "envs return (obs, reward, terminated, truncated, info)")

@@ -198,7 +198,7 @@ def snapshot(env: gym.Env) -> dict:
     layers = _layers(env)
     base = layers[-1]
     return {"env_class": f"{type(base).__module__}.{type(base).__name__}",
-            "wrappers": [[type(w).__name__, _wrapper_state(w)] for w in layers[:-1]],  # type: ignore[arg-type]
+            "wrappers": [[type(w).__name__, _wrapper_state(w)] for w in layers[:-1]],  # type: ignore[arg-type]  # the wrappers
             "np_random": base.np_random.bit_generator.state,
             "np_random_seed": getattr(base, "_np_random_seed", None),
             "base": get(base)}

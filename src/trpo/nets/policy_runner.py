@@ -84,7 +84,7 @@ class RecurrentPolicy:
         x = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         params, h = self.actor.step(x, state[0])  # type: ignore[operator]  # a RecurrentActor
         a = self.actor.mode(params) if deterministic else self.actor.sample(params, gen)
-        new = (h,) if self.critic is None else (h, self.critic.step(x, state[1])[1])  # type: ignore[operator]
+        new = (h,) if self.critic is None else (h, self.critic.step(x, state[1])[1])  # type: ignore[operator]  # a RecurrentCritic
         return a.cpu().numpy(), new
 
     @staticmethod

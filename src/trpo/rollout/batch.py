@@ -101,7 +101,7 @@ class Batch:
             if "obs" not in self._chunked:
                 self._chunked["obs"] = chunk(self.obs, L), chunk(s.starts, L)
             states = s.critic_states if critic else s.actor_states
-            self._chunked[key] = Sequences(*self._chunked["obs"], chunk(states, L)[:, 0])  # type: ignore[call-arg]
+            self._chunked[key] = Sequences(*self._chunked["obs"], chunk(states, L)[:, 0])  # type: ignore[call-arg]  # obs and starts from the tuple
         return self._chunked[key]
 
     def unrows(self, x: Tensor) -> Tensor:

@@ -158,7 +158,7 @@ class VineSampler:
                                  self.rng)[0].reshape(len(chosen), self.K, *self.act_space.shape)  # type: ignore[misc]  # a Box or MultiDiscrete
         else:
             actions = policy.act(np.repeat(obs, self.K, 0), self.rng).reshape(len(chosen), self.K,
-                                                                              *self.act_space.shape)  # type: ignore[misc]
+                                                                              *self.act_space.shape)  # type: ignore[misc]  # a Box or MultiDiscrete
 
         # 3. branch rollouts, common random numbers within a state
         q = np.empty((len(chosen), self.K))

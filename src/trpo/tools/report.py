@@ -472,7 +472,7 @@ def _readings(runs: list[Run]) -> list[str]:  # noqa: C901 - a flat list of inde
         firsts.append(_first_finite(y))
         lasts.append(_last_finite(y))
     if firsts:
-        out.append(f"training return went from {_f(np.mean(firsts))} to {_f(np.mean(lasts))} "  # type: ignore[arg-type]
+        out.append(f"training return went from {_f(np.mean(firsts))} to {_f(np.mean(lasts))} "  # type: ignore[arg-type]  # np.float64 is a float
                    f"(first and last logged value, mean of {_runs(len(firsts))}).")
     lengths = sorted({int(r.steps) for r in runs if math.isfinite(r.steps)})
     if len(lengths) > 1:

@@ -65,7 +65,7 @@ class Noise:
         if self.kind == "MultiCategoricalActor":  # per call: part j is gumbel(size=(M, nvec[j]))
             flat = rng.gumbel(size=(S, M * self.width))
             cuts = M * np.concatenate([[0], np.cumsum(self.nvec)])  # type: ignore[arg-type]  # MultiCategorical: nvec
-            parts = tuple(flat[:, a:b].reshape(S, M, int(n)) for a, b, n in zip(cuts[:-1], cuts[1:], self.nvec))  # type: ignore[arg-type]
+            parts = tuple(flat[:, a:b].reshape(S, M, int(n)) for a, b, n in zip(cuts[:-1], cuts[1:], self.nvec))  # type: ignore[arg-type]  # nvec set
             return ("gumbel",) * len(parts), parts
         # a torch sampler cannot be split by rows: every worker gets its own seed per call
         return ("integers",), (rng.integers(2**63 - 1, size=(S, W)),)

@@ -114,7 +114,7 @@ class RaySampler:
         except BaseException:  # nothing of this batch was used: a checkpoint now is the last batch's
             self.rng.bit_generator.state = rng_state
             if self.is_vine:
-                self.vine_rng.bit_generator.state = vine_state  # type: ignore[assignment]
+                self.vine_rng.bit_generator.state = vine_state  # type: ignore[assignment]  # saved above
             raise
         t2 = time.perf_counter()
         batch = self._merge(outs, vine_plan)

@@ -53,7 +53,7 @@ class RolloutWorker:
                 self.sp = self.vine.trunk
                 self.sp.T = T
             else:
-                self.sp = SinglePathSampler(envs, self.actor, self.obs_norm, self.rewards, T, seed, cpu)  # type: ignore[arg-type]
+                self.sp = SinglePathSampler(envs, self.actor, self.obs_norm, self.rewards, T, seed, cpu)  # type: ignore[arg-type]  # duck-typed
         except BaseException:
             envs.close()
             raise
