@@ -145,3 +145,7 @@ def test_the_mean_action_falling_behind_sampling_warns_once_with_its_remedy():
     calm = RunWatch(SimpleNamespace(max_kl=0.01), agent)
     for det in (3100.0, 100.0, 3150.0, 90.0):                 # never twice in a row
         assert calm._policy_modes({"eval_return_mean": det, "eval_stochastic_return_mean": 3200.0}) == []
+    noisy = RunWatch(SimpleNamespace(max_kl=0.01), agent, eval_episodes=5)  # early in training: noise
+    for _ in range(3):
+        assert noisy._policy_modes({"eval_return_mean": 14.0, "eval_return_std": 6.0,
+                                    "eval_stochastic_return_mean": 23.2, "eval_stochastic_return_std": 12.0}) == []

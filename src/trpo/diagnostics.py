@@ -23,17 +23,20 @@ REJECT_WINDOW, REJECT_RATE = 10, 0.5     # ... while at least half of the last 1
 SMALL_KL_FRACTION, SMALL_KL_ITERS = 0.01, 20   # KL below 1% of max_kl for 20 iterations in a row
 EV_FLOOR, EV_ITERS, EV_GRACE = 0.05, 20, 10    # explained variance below 0.05 for 20 iterations
 OBS_STD_LIMIT = 1e4           # raw observation std (normalisation on) or |obs| (off) beyond this
-MODE_GAP, MODE_EVALS = 0.25, 2  # the mean action scores 25% (of the sampled return's size) below sampling, twice
+# the mean action scores 25% (of the sampled return's size) and two standard errors below sampling, twice
+MODE_GAP, MODE_EVALS = 0.25, 2
 
 
 class RunWatch:
     """Each warning fires at most once per run."""
 
-    def __init__(self, cfg, agent=None, enabled: bool = True, algo=None):
+    def __init__(self, cfg, agent=None, enabled: bool = True, algo=None, eval_episodes: int = 5):
         """``cfg``: the trust region (``max_kl``); ``algo``: the algorithm's registry entry
         (``trpo.algos.ALGOS``), which says whether its steps pass a line search and what KL bound
-        it works against; None: the rows' columns say."""
+        it works against; None: the rows' columns say. ``eval_episodes``: the episodes of each
+        periodic evaluation (for the standard errors of its returns)."""
         self.cfg, self.agent, self.enabled, self.algo = cfg, agent, enabled, algo
+        self.eval_episodes = max(1, eval_episodes)
         self.fired: list[str] = []
         self.entropy0: float | None = None
         self.accepted: deque = deque(maxlen=REJECT_WINDOW)
@@ -65,7 +68,10 @@ class RunWatch:
         if det is None or sto is None or not (math.isfinite(det) and math.isfinite(sto)):
             return []
         gap = sto - det
-        self.mode_gaps = self.mode_gaps + 1 if gap > MODE_GAP * max(abs(sto), 1.0) else 0
+        # and beyond noise: two standard errors of the difference of the two evaluations' means
+        sd_d, sd_s = row.get("eval_return_std") or 0.0, row.get("eval_stochastic_return_std") or 0.0
+        noise = 2.0 * math.sqrt((sd_d ** 2 + sd_s ** 2) / self.eval_episodes)
+        self.mode_gaps = self.mode_gaps + 1 if gap > max(MODE_GAP * max(abs(sto), 1.0), noise) else 0
         if self.mode_gaps < MODE_EVALS:
             return []
         gaussian = self.agent is not None and not getattr(self.agent.actor, "discrete", True)

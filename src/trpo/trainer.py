@@ -245,7 +245,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
     last_return, last_length = float("nan"), float("nan")
     interrupted = stop_reason = None
     trust_region = effective_trust_region(cfg, agent.act_space)  # max_kl and damping as the step uses them
-    watch = RunWatch(trust_region, agent, enabled=cfg.warnings, algo=ALGOS[cfg.algo])
+    watch = RunWatch(trust_region, agent, enabled=cfg.warnings, algo=ALGOS[cfg.algo],
+                     eval_episodes=cfg.eval_periodic_episodes)
     tracker = make_tracker(cfg, run.path)
     mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:
