@@ -89,9 +89,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
-def save_checkpoint(ckpt_dir: Path, iteration: int, state: dict, meta: dict, keep: int = 3) -> Path:
+def save_checkpoint(ckpt_dir: Path, iteration: int, state: dict, meta: dict, keep: int | None = 3) -> Path:
     """Save ``state`` (a nested dict with tensors) as checkpoint number ``iteration``; keep the
-    ``keep`` most recent ones. Returns the manifest path."""
+    ``keep`` most recent ones (None: all). Returns the manifest path."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
@@ -104,7 +104,7 @@ def save_checkpoint(ckpt_dir: Path, iteration: int, state: dict, meta: dict, kee
                 **meta, "state": tree}
     path = ckpt_dir / f"{stem}.json"
     atomic_write(path, json.dumps(manifest).encode())
-    for old in list_checkpoints(ckpt_dir)[:-keep]:
+    for old in list_checkpoints(ckpt_dir)[:-keep] if keep else []:
         old.unlink(missing_ok=True)
         old.with_suffix(".safetensors").unlink(missing_ok=True)
     return path

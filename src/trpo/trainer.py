@@ -29,6 +29,8 @@ from trpo.agent import Agent
 from trpo.algos import ALGOS
 from trpo.algos.build import build_learner
 from trpo.algos.trust_region import effective_trust_region, trust_region_scale
+from trpo.callbacks import Callback as CallbackBase
+from trpo.callbacks import RunHandle, as_callback
 from trpo.checkpoint import describe, list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
@@ -41,7 +43,8 @@ from trpo.rollout.base import SamplerContext
 from trpo.runs import RunDir, default_run_dir
 from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
 
-# callback(row, agent) after every iteration; a true return value stops the run cleanly
+# callback(row, agent) after every iteration; a true return value stops the run cleanly. Also a
+# trpo.callbacks.Callback (with its on_start hook) or a list of callbacks (trpo.callbacks.as_callback)
 Callback = Callable[[dict, Agent], Any]
 
 
@@ -104,7 +107,7 @@ def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteratio
 
 
 def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
-          overwrite: bool = False, progress: bool = True, callback: Callback | None = None,
+          overwrite: bool = False, progress: bool = True, callback: Callback | list[Callback] | None = None,
           env_fn: Callable | None = None, checkpoint: str | Path | None = None) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
@@ -118,9 +121,15 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     lists them (e.g. a larger ``total_steps``, another ``device``); any other given key is a
     ConfigError. A resume prints the checkpoint it continues from (iteration, env steps).
     ``callback(row, agent)``: called after every iteration with the metrics row; returning a true
-    value stops the run cleanly (a checkpoint is written, then the final evaluation).
-    ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run).
+    value stops the run cleanly (a checkpoint is written, then the final evaluation); a string
+    return value is the reason (``stop_reason = "callback: ..."``). A ``trpo.callbacks.Callback``
+    also gets ``on_start(run)`` (a ``RunHandle``: run directory, counters, ``save_checkpoint``);
+    a list of callbacks is a ``CallbackList`` (``trpo.callbacks``).
+    ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run),
+    or of a ``gymnasium.vector.VectorEnv`` of ``cfg.num_envs`` envs that single-path sampling steps
+    as it is (``trpo.envs.make.EnvSpec``: what that rules out, how it is evaluated).
     """
+    callbacks = as_callback(callback)  # before anything is built: a wrong type is a TypeError here
     state: dict | None = None
     manifest: Any = None  # set with state
     if resume is not None:
@@ -173,7 +182,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         run.write_config(cfg)
         run.open_metrics(keep_up_to_iteration=int(counters["iteration"]) if state is not None else None)
         try:
-            result = _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callback)
+            result = _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, callbacks)
         except NonFiniteError as e:  # nothing bad was applied or saved: point at the last good state
             run.close()
             ckpts = list_checkpoints(run.ckpt_dir)
@@ -202,7 +211,7 @@ def _set_rng_states(state: dict) -> None:
 
 
 def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward_scaler, counters,
-                best: bool = False) -> None:
+                best: bool = False, to: Path | None = None, keep: int | None = None) -> Path:
     learner.sync()  # the critic and its optimiser state as of the last update
     state = {"agent": agent.state_dict(), "learner": learner.state_dict(),
              "reward_scaler": reward_scaler.state_dict(), "sampler": sampler.state_dict(),
@@ -210,9 +219,10 @@ def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward
              "numpy_rng": np.random.get_state()}
     meta = {"version": __version__, "config": cfg.to_dict(), "provenance": cfg.provenance, "counters": dict(counters)}
     if best:  # checkpoints/best: its own folder, one checkpoint, never touched by the rotation
-        save_checkpoint(run.ckpt_dir / "best", counters["iteration"], state, meta, keep=1)
-    else:
-        save_checkpoint(run.ckpt_dir, counters["iteration"], state, meta, keep=cfg.keep_checkpoints)
+        return save_checkpoint(run.ckpt_dir / "best", counters["iteration"], state, meta, keep=1)
+    if to is not None:  # a callback's (RunHandle.save_checkpoint): its folder, its rotation
+        return save_checkpoint(to, counters["iteration"], state, meta, keep=keep)
+    return save_checkpoint(run.ckpt_dir, counters["iteration"], state, meta, keep=cfg.keep_checkpoints)
 
 
 def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: dict) -> dict[str, float]:
@@ -238,7 +248,7 @@ def _periodic_eval(cfg: Config, agent: Agent, learner, run: RunDir, counters: di
 
 
 def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress,  # noqa: C901 - the training loop, in order
-          callback) -> TrainResult:
+          callback: CallbackBase) -> TrainResult:
     from trpo.progress import TrainingProgress
     from trpo.tracking import make_tracker
 
@@ -249,6 +259,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                      eval_episodes=cfg.eval_periodic_episodes)
     tracker = make_tracker(cfg, run.path)
     mid_iteration = False  # a hard interrupt inside an iteration leaves no consistent state to save
+    callback.on_start(RunHandle(run.path, cfg, counters, lambda to, keep: _checkpoint(
+        run, cfg, agent, learner, sampler, reward_scaler, counters, to=to, keep=keep)))
     with _StopFlag() as stop, TrainingProgress(cfg, counters["env_steps"], enabled=progress) as bar:
         try:
             while counters["env_steps"] < cfg.total_steps and stop.signal is None and stop_reason is None:
@@ -289,8 +301,9 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                 for msg in watch.observe(row, batch):
                     bar.print(f"warning: {msg}")
                 bar.update(counters["env_steps"], last_return)
-                if callback and callback(row, agent):
-                    stop_reason = stop_reason or "callback"
+                asked = callback(row, agent)
+                if asked:
+                    stop_reason = stop_reason or (f"callback: {asked}" if isinstance(asked, str) else "callback")
                 if counters["iteration"] % cfg.checkpoint_every == 0 or stop_reason:
                     _checkpoint(run, cfg, agent, learner, sampler, reward_scaler, counters)
                 counters["wall_s"] += time.perf_counter() - t_book
