@@ -109,6 +109,11 @@ class Agent:
         games, a user's env) is cut at ``max_episode_steps`` (default ``EVAL_STEP_CAP``), so that a
         deterministic policy that never loses (a submarine that never dives) cannot hang the run."""
         seed = self.cfg.seed + seeds.FINAL_EVAL if seed is None else seed
+        if self.env.vector:
+            if video_dir:
+                from trpo.errors import TrpoError
+                raise TrpoError("videos record one env; env_fn returns a gymnasium VectorEnv")
+            return self._evaluate_vector(episodes, seed, deterministic, max_episode_steps or EVAL_STEP_CAP)
         env = self.env.make(**({"render_mode": "rgb_array"} if video_dir else {}))
         spec_limit = env.spec.max_episode_steps if env.spec is not None else None
         cap = max_episode_steps or spec_limit or EVAL_STEP_CAP
@@ -143,6 +148,50 @@ class Agent:
                 returns.append(total)
         finally:
             env.close()
+        return float(np.mean(returns)), float(np.std(returns)), returns
+
+
+    def _evaluate_vector(self, episodes: int, seed: int, deterministic: bool,
+                         cap: int) -> tuple[float, float, list[float]]:
+        """``evaluate`` on a fresh VectorEnv from the user's ``env_fn`` (``EnvSpec.vector``): every env
+        runs episodes to completion, env i counting the first (episodes + i) // n it finishes (so
+        that short episodes are not over-represented), an episode cut at ``cap`` steps. Env i is
+        reset with seed + i once; its later episodes follow from its own RNG (not seed + episode, as
+        with one env). Returns the episodes' returns in the order they ended."""
+        envs = self.env.make_vector(self.env.vector)
+        n = envs.num_envs
+        targets = np.array([(episodes + i) // n for i in range(n)])
+        counts, total, steps = np.zeros(n, int), np.zeros(n), np.zeros(n, int)
+        recurrent = self.recurrent
+        policy: Any = (RecurrentPolicy(self.actor, self.device) if recurrent  # act()'s signature follows recurrent
+                       else make_policy(self.actor, self.device))
+        rng = np.random.default_rng(seed)
+        state = policy.initial_state(n) if recurrent else None
+        returns: list[float] = []
+        try:
+            obs, _ = envs.reset(seed=seed)
+            while (counts < targets).any():
+                x = self.obs_norm(np.asarray(obs))
+                if recurrent:
+                    a, state = policy.act(x, state, rng, deterministic)
+                else:
+                    a = policy.act(x, rng, deterministic)
+                obs, r, term, trunc, _ = envs.step(action_to_env(self.act_space, a))
+                total += r
+                steps += 1
+                done = np.asarray(term) | np.asarray(trunc)
+                cut = ~done & (steps >= cap)
+                if cut.any():  # no end of its own within the cap: the episode ends here
+                    obs = envs.reset(options={"reset_mask": cut})[0]
+                for i in np.flatnonzero(done | cut):
+                    if counts[i] < targets[i]:
+                        returns.append(float(total[i]))
+                        counts[i] += 1
+                total[done | cut], steps[done | cut] = 0.0, 0
+                if recurrent:
+                    state = policy.reset(state, done | cut)
+        finally:
+            envs.close()
         return float(np.mean(returns)), float(np.std(returns)), returns
 
 

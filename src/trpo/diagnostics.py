@@ -163,29 +163,10 @@ def initial_report(cfg, env, agent, episodes: int = 5, max_steps: int = 5_000) -
     warnings."""
     import torch
 
-    e = env.make()
-    rng = np.random.default_rng(cfg.seed + seeds.INITIAL_REPORT)
-    e.action_space.seed(cfg.seed + seeds.INITIAL_REPORT)
-    obs_seen: list[np.ndarray] = []
-    returns, rewards, steps = [], [], 0
-    try:
-        for _ep in range(episodes):
-            o, _ = e.reset(seed=int(rng.integers(2**31)))
-            total, done = 0.0, False
-            while not done and steps < max_steps:
-                if len(obs_seen) < 1_000:
-                    obs_seen.append(np.asarray(o, np.float64).ravel())
-                o, r, term, trunc, _ = e.step(e.action_space.sample())
-                total += float(r)
-                rewards.append(float(r))
-                steps += 1
-                done = term or trunc
-            if done:
-                returns.append(total)
-            if steps >= max_steps:
-                break
-    finally:
-        e.close()
+    if env.vector:
+        returns, obs_seen, rewards = _random_rollout_vector(env, cfg.seed + seeds.INITIAL_REPORT, episodes, max_steps)
+    else:
+        returns, obs_seen, rewards = _random_rollout(env, cfg.seed + seeds.INITIAL_REPORT, episodes, max_steps)
     obs = np.stack(obs_seen) if obs_seen else np.zeros((1, 1))
     with torch.no_grad():
         x = torch.as_tensor(agent.obs_norm(np.stack(obs_seen[:256]).reshape(-1, *agent.obs_space.shape)
@@ -209,6 +190,61 @@ def initial_report(cfg, env, agent, episodes: int = 5, max_steps: int = 5_000) -
     warnings = _initial_warnings(cfg, agent, obs, np.asarray(rewards))
     print("\n".join(lines + [f"warning: {w}" for w in warnings]))
     return warnings
+
+
+def _random_rollout(env, seed: int, episodes: int, max_steps: int) -> tuple[list, list, list]:
+    """A random policy's returns (episodes that ended), up to 1,000 observations and every reward."""
+    e = env.make()
+    rng = np.random.default_rng(seed)
+    e.action_space.seed(seed)
+    obs_seen: list[np.ndarray] = []
+    returns, rewards, steps = [], [], 0
+    try:
+        for _ep in range(episodes):
+            o, _ = e.reset(seed=int(rng.integers(2**31)))
+            total, done = 0.0, False
+            while not done and steps < max_steps:
+                if len(obs_seen) < 1_000:
+                    obs_seen.append(np.asarray(o, np.float64).ravel())
+                o, r, term, trunc, _ = e.step(e.action_space.sample())
+                total += float(r)
+                rewards.append(float(r))
+                steps += 1
+                done = term or trunc
+            if done:
+                returns.append(total)
+            if steps >= max_steps:
+                break
+    finally:
+        e.close()
+    return returns, obs_seen, rewards
+
+
+def _random_rollout_vector(env, seed: int, episodes: int, max_steps: int) -> tuple[list, list, list]:
+    """``_random_rollout`` on the user's VectorEnv (``EnvSpec.vector``): every env at once, until
+    ``episodes`` episodes ended or ``max_steps`` env steps were taken."""
+    e = env.make_vector(env.vector)
+    e.action_space.seed(seed)
+    obs_seen: list[np.ndarray] = []
+    returns: list[float] = []
+    rewards: list[float] = []
+    steps = 0
+    try:
+        o, _ = e.reset(seed=seed)
+        total = np.zeros(e.num_envs)
+        while len(returns) < episodes and steps < max_steps:
+            if len(obs_seen) < 1_000:
+                obs_seen.extend(np.asarray(o, np.float64).reshape(e.num_envs, -1))
+            o, r, term, trunc, _ = e.step(e.action_space.sample())
+            total += r
+            rewards.extend(float(x) for x in r)
+            steps += e.num_envs
+            done = np.asarray(term) | np.asarray(trunc)
+            returns.extend(float(total[i]) for i in np.flatnonzero(done))
+            total[done] = 0.0
+    finally:
+        e.close()
+    return returns[:episodes], obs_seen, rewards
 
 
 def _initial_warnings(cfg, agent, obs: np.ndarray, rewards: np.ndarray) -> list[str]:

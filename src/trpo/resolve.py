@@ -203,4 +203,25 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
     marks = {k: prov[k] + ", resolved" for k, v in concrete.items()
              if v != getattr(cfg, k) and not prov[k].endswith(", resolved")}
     cfg = cfg.resolved(provenance=marks, **concrete)
-    return cfg, EnvSpec.from_config(cfg, env_fn)
+    env = EnvSpec.from_config(cfg, env_fn)
+    if env.vector:
+        check_user_vector_env(cfg, env)
+    return cfg, env
+
+
+def check_user_vector_env(cfg: Config, env: EnvSpec) -> None:
+    """A user's VectorEnv (``env_fn`` returns one) runs with the single-path sampler in this process,
+    with as many envs as it has; the rest is refused with one line saying why."""
+    why = "env_fn returns a gymnasium VectorEnv"
+    if env.vector != cfg.num_envs:
+        raise ConfigError(f"{why} of {env.vector} envs but num_envs = {cfg.num_envs}: set num_envs = {env.vector}")
+    key = sampler_key(cfg)
+    if key == "vine":
+        raise ConfigError(f"sampler 'vine' snapshots each env of the trunk and rolls out branches in one env; {why}, "
+                          "whose envs trpo cannot reach one by one: return one env from env_fn, or use "
+                          "sampler 'single-path'")
+    if key != "single-path":
+        raise ConfigError(f"sampler {key!r} ({'backend ray' if key == 'ray' else f'algo {cfg.algo!r}'}) makes an env "
+                          f"in each worker; {why}, which runs in this process only: return one env from env_fn")
+    if cfg.video_every and cfg.eval_periodic_episodes:
+        raise ConfigError(f"config key 'video_every' records an episode of one env; {why}: set video_every = 0")

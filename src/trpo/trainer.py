@@ -173,8 +173,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
             reward_scaler.load_state_dict(state.get("reward_scaler") or {"rms": state["reward_rms"]})
             if not sampler.load_state_dict(state["sampler"]):
                 reward_scaler.ret[:] = 0.0  # fresh episodes: no running discounted return
-                print("note: resuming with freshly reset environments (async or not snapshottable envs): "
-                      "the continuation is not bitwise identical to an uninterrupted run")
+                print("note: resuming with freshly reset environments (async envs, a user's VectorEnv or envs that "
+                      "cannot be snapshotted): the continuation is not bitwise identical to an uninterrupted run")
             _set_rng_states(state)
             counters.update(manifest["counters"])
         elif progress and cfg.warnings:

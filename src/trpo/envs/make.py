@@ -10,14 +10,14 @@ import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from trpo.envs.ids import is_atari, is_minatar, lookup
-from trpo.errors import EnvError
+from trpo.errors import ConfigError, EnvError
 
 
 def atari_wrappers(env: gym.Env) -> gym.Env:
@@ -176,23 +176,91 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
                             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **extra, **env_kwargs)
 
 
+class UserVectorEnv(gym.vector.VectorEnv):
+    """A user's ``gymnasium.vector.VectorEnv`` (from ``env_fn``) as trpo's samplers step it:
+    same-step autoreset (the reset observation returned at once, the final one in
+    ``info["final_obs"]``). A vector env made with ``AutoresetMode.SAME_STEP`` passes through; one
+    with ``NEXT_STEP`` (Gymnasium's default) or ``DISABLED`` has the envs whose episode ended
+    reset at once by ``reset(options={"reset_mask": ...})`` (Gymnasium >= 1.1; a vector env of
+    one's own must honour it), so that no step of a batch is a no-op reset step.
+
+    It shows no sub-envs (no ``envs``, no snapshots): what the user's vector env holds besides its
+    envs (wrappers' statistics, its own buffers) cannot be saved, so trpo never claims to."""
+
+    def __init__(self, env: gym.vector.VectorEnv):
+        self.env = env
+        self.num_envs = env.num_envs
+        self.single_observation_space, self.single_action_space = env.single_observation_space, env.single_action_space
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+        mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        self.same_step = mode in (AutoresetMode.SAME_STEP, AutoresetMode.SAME_STEP.value)
+        self.metadata = {**env.metadata, "autoreset_mode": AutoresetMode.SAME_STEP}
+        self.render_mode = getattr(env, "render_mode", None)
+
+    def reset(self, *, seed=None, options=None):
+        return self.env.reset(seed=seed, options=options)
+
+    def reset_envs(self, mask: np.ndarray):
+        """Reset the envs ``mask`` marks (the others keep their episodes); the new observations."""
+        return self.env.reset(options={"reset_mask": np.asarray(mask, np.bool_)})[0]
+
+    def step(self, actions):
+        obs, r, term, trunc, info = self.env.step(actions)
+        done = np.asarray(term) | np.asarray(trunc)
+        if self.same_step or not done.any():
+            return obs, r, term, trunc, info
+        final = np.empty(self.num_envs, object)
+        for i in np.flatnonzero(done):
+            final[i] = np.array(obs[i], copy=True)
+        info = {**info, "final_obs": final, "_final_obs": done.copy()}
+        return self.reset_envs(done), r, term, trunc, info
+
+    def close(self, **kwargs):
+        self.env.close(**kwargs)
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """The run's environment. ``env_fn`` (``trpo.train(cfg, env_fn=...)``): a user's factory of
-    one env, used instead of the id everywhere (vector envs are ``sync``/``async`` copies of it)."""
+    one env, used instead of the id everywhere (vector envs are ``sync``/``async`` copies of it),
+    or of a ``gymnasium.vector.VectorEnv``. ``from_config`` calls it once to see which (and keeps
+    the spaces). ``vector``: the number of envs in the user's VectorEnv, 0 when ``env_fn`` makes
+    one env (or there is none).
+
+    A user's VectorEnv is stepped as it is (``UserVectorEnv``): its ``num_envs`` must equal the
+    run's ``num_envs``; there is no single env (``make`` refuses), so the checks, the initial report
+    and the evaluation run on a fresh VectorEnv from ``env_fn`` (``Agent.evaluate``), and nothing
+    that needs one env or per-env snapshots runs with it (vine sampling, Ray and a3c workers,
+    videos: ``trpo.resolve`` refuses them; a resume starts from freshly reset envs)."""
 
     env_id: str
     kwargs: dict = field(default_factory=dict)
     atari_preprocessing: bool = True
     vector_mode: str = "sync"
-    env_fn: Callable[[], gym.Env] | None = None
+    env_fn: Callable[..., Any] | None = None  # -> gym.Env, or gym.vector.VectorEnv (``vector``)
+    vector: int = 0
+    _spaces: tuple | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_config(cls, cfg, env_fn: Callable[[], gym.Env] | None = None) -> EnvSpec:
-        return cls(cfg.env_id, dict(cfg.env_kwargs), cfg.atari_preprocessing, cfg.vector_mode, env_fn)
+        vector, spaces = 0, None
+        if env_fn is not None:  # one call: one env or a VectorEnv?
+            probe = env_fn()
+            try:
+                if isinstance(probe, gym.vector.VectorEnv):
+                    vector, spaces = probe.num_envs, (probe.single_observation_space, probe.single_action_space)
+                elif isinstance(probe, gym.Env):
+                    spaces = (probe.observation_space, probe.action_space)
+            finally:
+                if isinstance(probe, (gym.Env, gym.vector.VectorEnv)):
+                    probe.close()
+        return cls(cfg.env_id, dict(cfg.env_kwargs), cfg.atari_preprocessing, cfg.vector_mode, env_fn, vector, spaces)
 
     def make(self, **extra: Any) -> gym.Env:
         """One env (``extra``: e.g. ``render_mode`` for videos)."""
+        if self.vector:
+            raise EnvError(f"env_fn makes a gymnasium VectorEnv of {self.vector} envs: there is no single env "
+                           "to make (return one env from env_fn for this)")
         if self.env_fn is not None:
             env = self.env_fn(**extra) if extra else self.env_fn()
             if not isinstance(env, gym.Env):
@@ -202,6 +270,15 @@ class EnvSpec:
 
     def make_vector(self, num_envs: int, mode: str | None = None) -> gym.vector.VectorEnv:
         mode = mode or self.vector_mode
+        if self.vector and self.env_fn is not None:
+            envs = self.env_fn()
+            if not isinstance(envs, gym.vector.VectorEnv):
+                raise EnvError(f"env_fn returned {type(envs).__name__}, not a gymnasium VectorEnv as before")
+            if envs.num_envs != num_envs:
+                envs.close()
+                raise ConfigError(f"env_fn's VectorEnv has {envs.num_envs} envs but num_envs = {num_envs}: "
+                                  f"set num_envs = {envs.num_envs}")
+            return UserVectorEnv(envs)
         if self.env_fn is not None:
             if mode not in ("sync", "async"):
                 raise EnvError(f"an env_fn env runs with vector_mode 'sync' or 'async', not {mode!r}")
@@ -210,7 +287,11 @@ class EnvSpec:
         return make_vector_env(self.env_id, num_envs, mode, self.atari_preprocessing, self.kwargs)
 
     def spaces(self) -> tuple[gym.Space, gym.Space]:
-        """(observation space, action space) of one env (made and closed)."""
+        """(observation space, action space) of one env (made and closed; those ``from_config``
+        saw, for an ``env_fn``)."""
+        if self._spaces is not None:
+            check_spaces(self.env_id, *self._spaces)
+            return self._spaces
         env = self.make()
         try:
             check_spaces(self.env_id, env.observation_space, env.action_space)
@@ -240,6 +321,8 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
 
     spec = env if isinstance(env, EnvSpec) else EnvSpec(env, atari_preprocessing=atari_preprocessing)
     env_id = spec.env_id
+    if spec.vector:
+        return _check_vector_env(spec)
     made = spec.make()
     try:
         check_spaces(env_id, made.observation_space, made.action_space)
@@ -272,6 +355,26 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
                                f"{str(e).splitlines()[0]}") from None
     finally:
         made.close()
+
+
+def _check_vector_env(spec: EnvSpec) -> None:
+    """``check_env`` for a user's VectorEnv: the spaces, then reset and 5 random steps, each env's
+    observation and reward checked as one env's would be. Gymnasium's env checker takes one env:
+    it does not run (check the env your VectorEnv is made of with ``trpo.envs.make.check_env``)."""
+    envs = spec.make_vector(spec.vector)
+    try:
+        check_spaces(spec.env_id, envs.single_observation_space, envs.single_action_space)
+        space = cast(gym.spaces.Box, envs.single_observation_space)  # check_spaces: a numeric Box
+        obs, _ = envs.reset(seed=0)
+        for i in range(envs.num_envs):
+            validate_step(spec.env_id, space, obs[i], 0.0, f"reset (env {i})")
+        envs.action_space.seed(0)
+        for t in range(5):
+            obs, reward, _, _, _ = envs.step(envs.action_space.sample())
+            for i in range(envs.num_envs):
+                validate_step(spec.env_id, space, obs[i], reward[i], f"step {t + 1} (env {i})")
+    finally:
+        envs.close()
 
 
 def validate_step(env_id: str, space: gym.spaces.Box, obs, reward, where: str = "step") -> None:
