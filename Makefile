@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-fast test-floor install install-test clean results
+.PHONY: demo test test-fast test-floor install install-test clean results lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,12 @@ demo: install
 	$(BIN)/trpo train CartPole-v1 --algo trpo --total-steps 100000 --seed 0 --run-dir runs/demo --overwrite
 	@echo "plot it again any time: $(BIN)/trpo plot runs/demo -o runs/demo/learning_curve.png"
 
-## make test: install with the test extras and run the whole suite (learning tests included)
-test: install-test
+## make lint: ruff (the rule set: pyproject.toml [tool.ruff]) and mypy ([tool.mypy]) on src/
+lint: install-test
+	$(BIN)/ruff check src && $(BIN)/mypy
+
+## make test: install with the test extras, lint, and run the whole suite (learning tests included)
+test: install-test lint
 	$(BIN)/python -m pytest -n 2 --timeout 900 tests
 
 ## make test-floor: the test suite again (all but the slow learning tests and the Ray sampler's) on the oldest
