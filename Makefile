@@ -61,4 +61,4 @@ results: install-test
 	$(BIN)/python benchmarks/pages.py
 
 clean:
-	rm -rf $(VENV) $(FLOOR_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(FLOOR_VENV) runs .pytest_cache .mypy_cache .ruff_cache
