@@ -66,7 +66,7 @@ def test_train_eval_plot_resume(tmp_path):
     (["train", "CartPole-v1", "--algo", "nope"], "invalid choice"),
     (["train", "CartPole-v1", "--total-steps", "x"], "invalid int"),
     (["train", "CartPole-v1", "--config", "/no/such.toml"], "not found"),
-    (["eval", "/no/such/run"], "no checkpoint"),
+    (["eval", "/no/such/run"], "no such run directory"),
     (["plot", "/no/such/run"], "not a run directory"),
     (["frobnicate"], "invalid choice"),
 ])
