@@ -270,3 +270,42 @@ def test_action_spaces_map_to_the_built_in_heads():
     assert plain_actor_class(make_actor(box, gym.spaces.Discrete(2), (8,))) is CategoricalActor
     assert plain_actor_class(make_actor(box, gym.spaces.Box(-1, 1, (2,)), (8,))) is GaussianActor
     assert plain_actor_class(make_actor(box, gym.spaces.MultiDiscrete([2, 3]), (8,))) is MultiCategoricalActor
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "silu"])
+def test_numpy_acting_equals_torch_acting_for_every_activation(activation):
+    """Every activation a config may name keeps numpy acting (the one rule recognises it), and
+    numpy's forward pass is torch's: the head outputs agree to float64 rounding, deterministic
+    actions exactly; an activation the table lacks acts in torch."""
+    from trpo.nets.policies import plain_mlp
+
+    torch.manual_seed(0)
+    obs = (3.0 * np.random.default_rng(0).standard_normal((128, 3))).astype(np.float32)
+    for actor in (GaussianActor(3, 2, (8, 8), activation=activation),
+                  CategoricalActor(3, 4, (8, 8), activation=activation),
+                  MultiCategoricalActor(3, [3, 2], (8,), activation=activation)):
+        with torch.no_grad():
+            actor.net[-1].weight.mul_(100.0)  # outputs of order one, not 0.01
+        assert plain_mlp(actor.net)[1] == activation
+        policy = make_policy(actor, torch.device("cpu"))
+        assert isinstance(policy, NumpyPolicy)
+        with torch.no_grad():
+            ref = actor.double().net(torch.as_tensor(obs, dtype=torch.float64)).numpy()
+        np.testing.assert_allclose(policy._out(obs), ref, rtol=1e-12, atol=1e-12)
+        with torch.no_grad():
+            want = actor.mode(actor.dist_params(torch.as_tensor(obs, dtype=torch.float64))).numpy()
+        got = policy.act(obs, np.random.default_rng(1), deterministic=True)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    other = CategoricalActor(3, 4, (8,))
+    other.net[1] = torch.nn.Softplus()
+    assert plain_actor_class(other) is None and isinstance(make_policy(other, torch.device("cpu")), TorchPolicy)
+
+
+def test_the_activation_tables_agree():
+    """The modules a config may name, their numpy forwards and the written-out derivatives: one
+    set of names, the config's choices."""
+    from trpo.config import CHOICES
+    from trpo.functional.mlp import ACTIVATIONS as DERIVATIVES
+    from trpo.nets.policies import ACTIVATIONS
+
+    assert set(ACTIVATIONS) == set(DERIVATIVES) == set(CHOICES["activation"])

@@ -117,7 +117,22 @@ class Config:
 
     _section("networks")
     hidden: tuple[int, ...] = _f((64, 64), help=(
-        "Hidden layer sizes of the actor and of the critic (tanh MLPs; unused for image observations)."))
+        "Hidden layer sizes of the actor and of the critic (MLPs of ``activation``; unused for image "
+        "observations); ``actor_hidden`` / ``critic_hidden`` override it for one of them."))
+    actor_hidden: tuple[int, ...] = _f((), help=(
+        "Hidden layer sizes of the actor's MLP (of a recurrent actor: the MLP after its cell); empty "
+        "(the default): ``hidden``."))
+    critic_hidden: tuple[int, ...] = _f((), help=(
+        "Hidden layer sizes of the critic's MLP (of a recurrent critic: the MLP after its cell); "
+        "empty (the default): ``hidden``."))
+    activation: str = _f("tanh", choices=("tanh", "relu", "elu", "gelu", "silu"), help=(
+        "Activation of the actor's and the critic's hidden layers (the MLPs; the CNN trunks keep "
+        "ReLU). Every choice keeps the fast paths: numpy acting, the written-out critic gradient "
+        "and Fisher-vector product (elu: alpha 1; gelu: exact, with erf)."))
+    ortho_init: bool = _f(True, help=(
+        "Orthogonal initialisation of the MLP layers (gain sqrt 2 on hidden layers, 0.01 on the "
+        "actor's output, 1 on the critic's; zero biases), the peers' default. False: PyTorch's default "
+        "Linear init. The CNN trunks and recurrent cells keep their orthogonal init."))
     cnn: str = _f("trpo", choices=("trpo", "nature", "minatar"), help=(
         "Network for image observations (a 3-D uint8 Box, e.g. Atari frames), actor and critic each "
         "their own: ``trpo``, the TRPO paper's (Schulman et al. 2015, Fig. 3: two conv layers of 16 "
@@ -253,7 +268,8 @@ class Config:
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
+        for k in TUPLE_KEYS:
+            d[k] = list(getattr(self, k))
         return d
 
     def to_toml(self, provenance: dict[str, str] | None = None) -> str:
@@ -307,6 +323,8 @@ class Config:
 
 
 FIELDS = {f.name: f for f in fields(Config)}
+TUPLE_KEYS = tuple(n for n, f in FIELDS.items() if f.type == "tuple[int, ...]")  # lists of layer sizes
+EMPTY_ALLOWED = ("actor_hidden", "critic_hidden")  # empty: "as ``hidden``"
 PROVENANCE = "provenance"  # the table of config.toml that records where each value came from
 _dataclass_init = Config.__init__
 
@@ -370,7 +388,7 @@ def describe_fields(width: int = 100) -> str:
 
 def _fmt_default(v: Any) -> str:
     if isinstance(v, tuple):
-        return ",".join(map(str, v))
+        return ",".join(map(str, v)) if v else "[]"
     if isinstance(v, str):
         return repr(v)
     return str(v)
@@ -423,10 +441,12 @@ def _coerce(name: str, value: Any) -> Any:  # noqa: C901 - one flat branch per c
                 value = [int(v) for v in value.strip("()[] ").split(",") if v.strip()]
             except ValueError:
                 pass
-        if isinstance(value, (list, tuple)) and value and all(
+        if isinstance(value, (list, tuple)) and (value or name in EMPTY_ALLOWED) and all(
                 isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
             return tuple(value)
-        raise ConfigError(f"config key '{name}': expected a non-empty list of positive integers, got {value!r}")
+        what = "a list of positive integers (empty: as 'hidden')" if name in EMPTY_ALLOWED else \
+            "a non-empty list of positive integers"
+        raise ConfigError(f"config key '{name}': expected {what}, got {value!r}")
     raise ConfigError(f"config key '{name}': expected {ftype}, got {value!r}")
 
 

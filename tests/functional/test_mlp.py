@@ -89,3 +89,94 @@ def test_jvp_and_vjp_match_torch_autograd_functional(hidden):
         gw, gb = tanh_mlp_vjp(W, hs, u, slopes)
         for got, ref in zip([t for pair in zip(gw, gb) for t in pair], vjp_ref):
             torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
+
+
+# --- every activation a config may name: the written-out derivatives against autograd ---------------
+ACTS = ["tanh", "relu", "elu", "gelu", "silu"]
+
+
+@pytest.mark.parametrize("activation", ACTS)
+@pytest.mark.parametrize("hidden", [(7,), (5, 9, 3)])
+def test_critic_grads_match_autograd_for_every_activation(activation, hidden):
+    from trpo.functional.mlp import mlp_mse_grads
+    from trpo.nets.policies import plain_critic_mlp
+
+    torch.manual_seed(0)
+    critic = Critic(6, hidden, activation).double()
+    x, y = torch.randn(33, 6, dtype=torch.float64), torch.randn(33, dtype=torch.float64)
+    layers, act = plain_critic_mlp(critic)
+    assert act == activation and len(layers) == len(hidden) + 1
+    assert (tanh_mlp_layers(critic) is not None) == (activation == "tanh")  # the tanh-only name stays tanh-only
+    loss, gw, gb = mlp_mse_grads([m.weight for m in layers], [m.bias for m in layers], x, y, activation)
+    ref = (critic(x) - y).pow(2).mean()
+    ref.backward()
+    torch.testing.assert_close(loss, ref.detach(), rtol=1e-12, atol=0)
+    for m, w, b in zip(layers, gw, gb):
+        torch.testing.assert_close(w, m.weight.grad, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(b, m.bias.grad, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ACTS)
+def test_fast_fit_equals_autograd_fit_for_every_activation(activation):
+    torch.manual_seed(1)
+    fast = Critic(4, (16, 16), activation).double()
+    slow = _AutogradCritic(4, (16, 16), activation).double()
+    slow.load_state_dict(fast.state_dict())
+    obs = torch.randn(200, 4, dtype=torch.float64)
+    y = obs.sum(1).sin()
+    losses = []
+    for c in (fast, slow):
+        torch.manual_seed(2)
+        losses.append(fit_critic(c, adam(c.parameters(), 1e-2), obs, y, epochs=3, minibatch=32))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-9)
+    for p, q in zip(fast.parameters(), slow.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("activation", ACTS)
+def test_jvp_and_vjp_match_autograd_for_every_activation(activation):
+    from trpo.functional.mlp import ACTIVATIONS, mlp_forward
+
+    torch.manual_seed(3)
+    sizes = [4, 5, 6, 3]
+    W = [torch.randn(o, i, dtype=torch.float64) for i, o in zip(sizes[:-1], sizes[1:])]
+    b = [torch.randn(o, dtype=torch.float64) for o in sizes[1:]]
+    x = torch.randn(10, 4, dtype=torch.float64)
+    module = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "gelu": nn.GELU, "silu": nn.SiLU}[activation]()
+
+    def net(*wb):
+        h = x
+        for l in range(len(W)):
+            h = h @ wb[2 * l].t() + wb[2 * l + 1]
+            if l < len(W) - 1:
+                h = module(h)
+        return h
+
+    theta = tuple(t for pair in zip(W, b) for t in pair)
+    hs, slopes = mlp_forward(W, b, x, activation)
+    assert len(slopes) == len(W) - 1 and activation in ACTIVATIONS
+    torch.testing.assert_close(hs[-1], net(*theta), rtol=1e-12, atol=1e-12)
+    v = tuple(torch.randn_like(t) for t in theta)
+    _, jv_ref = torch.autograd.functional.jvp(net, theta, v)
+    torch.testing.assert_close(tanh_mlp_jvp(W, hs, list(v[0::2]), list(v[1::2]), slopes), jv_ref,
+                               rtol=1e-10, atol=1e-12)
+    u = torch.randn(10, 3, dtype=torch.float64)
+    _, vjp_ref = torch.autograd.functional.vjp(net, theta, u)
+    gw, gb = tanh_mlp_vjp(W, hs, u, slopes)
+    for got, ref in zip([t for pair in zip(gw, gb) for t in pair], vjp_ref):
+        torch.testing.assert_close(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_the_tanh_forms_are_the_old_ones_to_the_bit():
+    """activation = tanh (the default) computes exactly what the tanh-only functions compute."""
+    from trpo.functional.mlp import mlp_forward, mlp_mse_grads
+
+    torch.manual_seed(4)
+    W = [torch.randn(8, 4), torch.randn(1, 8)]
+    b = [torch.randn(8), torch.randn(1)]
+    x, y = torch.randn(16, 4), torch.randn(16)
+    hs, slopes = mlp_forward(W, b, x)
+    assert all(torch.equal(p, q) for p, q in zip(hs, tanh_mlp_forward(W, b, x)))
+    assert all(torch.equal(p, q) for p, q in zip(slopes, tanh_slopes(hs)))
+    for p, q in zip(mlp_mse_grads(W, b, x, y)[1], tanh_mlp_mse_grads(W, b, x, y)[1]):
+        assert torch.equal(p, q)

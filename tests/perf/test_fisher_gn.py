@@ -165,10 +165,40 @@ def test_other_actors_fall_back_to_autograd():
         def dist_params(self, obs):  # any change of the head's computation
             return (self.net(obs) + 1.0,)
 
-    relu = CategoricalActor(3, 2, (4,))
-    relu.net[1] = torch.nn.ReLU()
+    softplus = CategoricalActor(3, 2, (4,))  # an activation the written-out derivatives do not know
+    softplus.net[1] = torch.nn.Softplus()
+    leaky = CategoricalActor(3, 2, (4,))
+    leaky.net[1] = torch.nn.LeakyReLU()
+    mixed = CategoricalActor(3, 2, (4, 4), activation="relu")  # one activation per net, not two
+    mixed.net[3] = torch.nn.Tanh()
+    elu = CategoricalActor(3, 2, (4,))
+    elu.net[1] = torch.nn.ELU(alpha=0.5)  # a known activation configured otherwise
     obs = torch.randn(5, 3)
-    for a in (Shifted(3, 2, (4,)), relu):
+    for a in (Shifted(3, 2, (4,)), softplus, leaky, mixed, elu):
         with torch.no_grad():
             old = a.dist_params(obs)
         assert written_out_fvp(a, obs, old, 0.1) is None
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "silu"])
+def test_written_out_product_equals_autograd_for_every_activation(activation):
+    """Every activation a config may name keeps the written-out product, equal to autograd's
+    Gauss-Newton product and to the full Hessian of the mean KL."""
+    from trpo.algos.trust_region import written_out_fvp
+
+    torch.manual_seed(5)
+    for actor in (GaussianActor(4, 2, (6, 5), log_std_init=0.3, activation=activation),
+                  CategoricalActor(4, 3, (6, 5), activation=activation),
+                  MultiCategoricalActor(4, [2, 3], (6,), activation=activation)):
+        actor = actor.double()
+        obs = torch.randn(13, 4, dtype=torch.float64)
+        with torch.no_grad():
+            old = actor.dist_params(obs)
+        mine = written_out_fvp(actor, obs, old, 0.1)
+        assert mine is not None
+        ref = gauss_newton_fvp(lambda a=actor: a.dist_params(obs), actor.kl, old, list(actor.parameters()), 0.1)
+        H = _full_hessian(actor, obs, old)
+        for _ in range(2):
+            v = torch.randn(sum(p.numel() for p in actor.parameters()), dtype=torch.float64)
+            torch.testing.assert_close(mine(v), ref(v), rtol=1e-9, atol=1e-12)
+            torch.testing.assert_close(mine(v), H @ v + 0.1 * v, rtol=1e-8, atol=1e-10)

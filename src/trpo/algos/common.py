@@ -6,9 +6,9 @@ from torch import Tensor, nn
 
 from trpo.algos.base import LearnerBase
 from trpo.functional import gae
-from trpo.functional.mlp import tanh_mlp_mse_grads
+from trpo.functional.mlp import mlp_mse_grads
 from trpo.functional.sequences import row_length
-from trpo.nets.policies import Actor, Critic, plain_critic_layers
+from trpo.nets.policies import Actor, Critic, plain_critic_mlp
 from trpo.optim import FusedAdam
 from trpo.rollout import Batch
 
@@ -148,15 +148,17 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
     """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (policy-gradients lecture notes §3.3, the value baseline).
     Returns the mean squared error over the batch after the fit.
 
-    For a plain tanh-MLP critic the gradients come from ``tanh_mlp_mse_grads`` (backpropagation
-    written out: ~2x cheaper than autograd at this size); any other critic uses autograd.
+    For a plain MLP critic (``plain_critic_mlp``: tanh or another activation the written-out
+    derivatives know) the gradients come from ``mlp_mse_grads`` (backpropagation written out: ~2x
+    cheaper than autograd at this size); any other critic uses autograd.
     ``perms`` (epochs, B): the minibatch order of each epoch, else drawn here with torch.randperm
     (``critic_permutations`` draws the same ones ahead of time).
     A recurrent critic's rows are chunks (``obs`` its Sequences): minibatches of
     ``minibatch / seq_len`` chunks, the same number of steps."""
     B = obs.shape[0]
     minibatch = max(1, minibatch // row_length(obs))
-    layers = plain_critic_layers(critic)
+    plain = plain_critic_mlp(critic)
+    layers, activation = plain if plain is not None else (None, "")
     params = [p for lin in layers for p in (lin.weight, lin.bias)] if layers else []
     for e in range(epochs):
         perm = torch.randperm(B, device=obs.device) if perms is None else perms[e]
@@ -164,7 +166,7 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
         for i in range(0, B, minibatch):
             o, y = obs_p[i:i + minibatch], targets_p[i:i + minibatch]
             if layers:
-                _, gw, gb = tanh_mlp_mse_grads([m.weight for m in layers], [m.bias for m in layers], o, y)
+                _, gw, gb = mlp_mse_grads([m.weight for m in layers], [m.bias for m in layers], o, y, activation)
                 for p, g in zip(params, (g for pair in zip(gw, gb) for g in pair)):
                     p.grad = g
             else:

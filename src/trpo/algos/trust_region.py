@@ -14,8 +14,8 @@ from trpo.algos.common import check_finite
 from trpo.config import Config
 from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
-from trpo.functional.fisher import gauss_newton_fvp, tanh_mlp_gauss_newton_fvp
-from trpo.nets.policies import Actor, flat_params, set_flat_params, tanh_mlp_linears
+from trpo.functional.fisher import gauss_newton_fvp, mlp_gauss_newton_fvp
+from trpo.nets.policies import Actor, flat_params, plain_mlp, set_flat_params
 
 
 def trust_region_scale(cfg: Config, act_space) -> int:
@@ -44,20 +44,23 @@ def effective_trust_region(cfg: Config, act_space) -> Config:
 
 def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...],
                     damping: float) -> Callable[[Tensor], Tensor] | None:
-    """The Gauss-Newton product with J v and J^T u written out, for the built-in tanh-MLP actors
-    (``Actor.fisher_parts``); None for any other actor (the autograd form is used)."""
+    """The Gauss-Newton product with J v and J^T u written out, for the built-in MLP actors
+    (``Actor.fisher_parts``, ``plain_mlp``: tanh or another activation the written-out derivatives
+    know); None for any other actor (the autograd form is used)."""
     parts = actor.fisher_parts(old)
     if parts is None:
         return None
     head_fisher, extra_fisher, n_extra = parts
-    layers = tanh_mlp_linears(actor.net)
-    net_params = [t for m in layers for t in (m.weight, m.bias)]  # type: ignore[union-attr]  # fisher_parts: an MLP
+    plain = plain_mlp(actor.net)
+    if plain is None:
+        return None
+    layers, activation = plain
+    net_params = [t for m in layers for t in (m.weight, m.bias)]
     params = list(actor.parameters())[1 if n_extra else 0:]  # [extra (a Gaussian's log-std), net...]
     if len(params) != len(net_params) or any(a is not b for a, b in zip(params, net_params)):
         return None  # parameters laid out otherwise
-    return tanh_mlp_gauss_newton_fvp([m.weight for m in layers], [m.bias for m in layers],  # type: ignore[union-attr]  # an MLP
-                                     obs, head_fisher,
-                                     extra_fisher, n_extra, damping)
+    return mlp_gauss_newton_fvp([m.weight for m in layers], [m.bias for m in layers], obs, head_fisher,
+                                extra_fisher, n_extra, damping, activation)
 
 
 def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Tensor,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from trpo.functional.mlp import tanh_mlp_forward, tanh_mlp_jvp, tanh_mlp_vjp, tanh_slopes
+from trpo.functional.mlp import mlp_forward, tanh_mlp_jvp, tanh_mlp_vjp
 
 
 def flat_grad(y: Tensor | Sequence[Tensor], params: Sequence[Tensor], **kw) -> Tensor:
@@ -83,13 +83,14 @@ def gauss_newton_fvp(head: Callable[[], Sequence[Tensor]], kl: Callable[[Sequenc
     return fvp
 
 
-def tanh_mlp_gauss_newton_fvp(weights: Sequence[Tensor], biases: Sequence[Tensor], x: Tensor,
-                              head_fisher: Callable[[Tensor], Tensor],
-                              extra_fisher: Callable[[Tensor], Tensor] | None = None, n_extra: int = 0,
-                              damping: float = 0.0) -> Callable[[Tensor], Tensor]:
-    """``gauss_newton_fvp`` for a policy whose head outputs q are a tanh MLP of the state, with
-    J v and J^T u written out (``trpo.functional.mlp``) and M in closed form: ~2x faster than the
-    autograd form at 1-2k states (docs/benchmarks.md, "bench_fvp.py").
+def mlp_gauss_newton_fvp(weights: Sequence[Tensor], biases: Sequence[Tensor], x: Tensor,
+                         head_fisher: Callable[[Tensor], Tensor],
+                         extra_fisher: Callable[[Tensor], Tensor] | None = None, n_extra: int = 0,
+                         damping: float = 0.0, activation: str = "tanh") -> Callable[[Tensor], Tensor]:
+    """``gauss_newton_fvp`` for a policy whose head outputs q are an MLP of the state (tanh, or
+    another activation of ``trpo.functional.mlp.ACTIVATIONS``), with J v and J^T u written out
+    (``trpo.functional.mlp``) and M in closed form: ~2x faster than the autograd form at 1-2k
+    states (docs/benchmarks.md, "bench_fvp.py").
 
     v is laid out as [v_extra, vec(W_1), b_1, ..., vec(W_L), b_L] (``Module.parameters()`` order
     for a policy that holds the extra parameters itself and the network as a child).
@@ -100,8 +101,7 @@ def tanh_mlp_gauss_newton_fvp(weights: Sequence[Tensor], biases: Sequence[Tensor
     which has no cross term with the network's at theta_old (see ``GaussianActor.fisher_parts``).
     """
     weights, biases = [w.detach() for w in weights], [b.detach() for b in biases]
-    hs = tanh_mlp_forward(weights, biases, x)
-    slopes = tanh_slopes(hs)
+    hs, slopes = mlp_forward(weights, biases, x, activation)
     n = x.shape[0]
     sizes = [t.numel() for pair in zip(weights, biases) for t in pair]
     L = len(weights)
@@ -117,3 +117,6 @@ def tanh_mlp_gauss_newton_fvp(weights: Sequence[Tensor], biases: Sequence[Tensor
         return torch.cat(parts).add_(v, alpha=damping)
 
     return fvp
+
+
+tanh_mlp_gauss_newton_fvp = mlp_gauss_newton_fvp  # the tanh MLP's (activation's default), by its old name

@@ -19,32 +19,81 @@ import torch
 from torch import Tensor, nn
 
 from trpo.functional import kl as K
+from trpo.functional.mlp import ACTIVATIONS as MLP_ACTIVATIONS
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0  # documented bounds on the Gaussian log-std (std in [0.0067, 7.4])
 
 
-def mlp(sizes: list[int], activation=nn.Tanh, out_gain: float = 1.0) -> nn.Sequential:
-    """Tanh MLP with orthogonal init (gain sqrt 2 on hidden layers), the peers' default."""
+def _gelu_np(x: np.ndarray) -> np.ndarray:
+    return torch.nn.functional.gelu(torch.from_numpy(x)).numpy()  # erf: torch's, on the array itself
+
+
+def _silu_np(x: np.ndarray) -> np.ndarray:
+    return torch.nn.functional.silu(torch.from_numpy(x)).numpy()
+
+
+#: the activations a config may name (``activation``): each one's module and its numpy forward for
+#: ``policy_runner`` (float64); their derivatives are ``trpo.functional.mlp.ACTIVATIONS``. The one
+#: table behind the fast-path rule (``plain_mlp``): an activation that is not here (or a module
+#: configured otherwise, as ELU with alpha != 1 or GELU's tanh approximation) takes the torch path.
+ACTIVATIONS: dict[str, tuple[type[nn.Module], Callable[[np.ndarray], np.ndarray]]] = {
+    "tanh": (nn.Tanh, np.tanh),
+    "relu": (nn.ReLU, lambda x: np.maximum(x, 0.0)),
+    "elu": (nn.ELU, lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))),
+    "gelu": (nn.GELU, _gelu_np),
+    "silu": (nn.SiLU, _silu_np),
+}
+
+
+def activation_name(m: nn.Module) -> str | None:
+    """The ``ACTIVATIONS`` name of the activation module ``m`` when the written-out paths compute
+    exactly what it does; None otherwise."""
+    for name, (cls, _) in ACTIVATIONS.items():
+        if type(m) is cls and name in MLP_ACTIVATIONS:
+            if (name == "elu" and m.alpha != 1.0) or (name == "gelu" and m.approximate != "none"):
+                return None
+            return name
+    return None
+
+
+def mlp(sizes: list[int], activation: str | type[nn.Module] = nn.Tanh, out_gain: float = 1.0,
+        ortho_init: bool = True) -> nn.Sequential:
+    """MLP (tanh by default; ``activation`` a module class or an ``ACTIVATIONS`` name) with
+    orthogonal init (gain sqrt 2 on hidden layers, ``out_gain`` on the last, zero biases), the
+    peers' default; ``ortho_init=False`` keeps PyTorch's default Linear init."""
+    act = ACTIVATIONS[activation][0] if isinstance(activation, str) else activation
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         lin = nn.Linear(sizes[i], sizes[i + 1])
         last = i == len(sizes) - 2
-        nn.init.orthogonal_(lin.weight, gain=out_gain if last else math.sqrt(2))
-        nn.init.zeros_(lin.bias)
+        if ortho_init:
+            nn.init.orthogonal_(lin.weight, gain=out_gain if last else math.sqrt(2))
+            nn.init.zeros_(lin.bias)
         layers.append(lin)
         if not last:
-            layers.append(activation())
+            layers.append(act())
     return nn.Sequential(*layers)
+
+
+def plain_mlp(net: nn.Module) -> tuple[list[nn.Linear], str] | None:
+    """(its Linear layers, its activation's name) when ``net`` is exactly Linear, f, Linear, ...,
+    Linear with one activation f of ``ACTIVATIONS`` throughout (a single Linear: "tanh", unused);
+    else None. The rule behind every fast path (numpy acting, the written-out critic gradient and
+    Fisher product): what it does not recognise takes the torch / autograd path."""
+    if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
+        return None
+    mods: list[nn.Module] = list(net.children())
+    linears = [m for m in mods[::2] if type(m) is nn.Linear]
+    names = [n for n in map(activation_name, mods[1::2]) if n is not None]
+    if len(linears) != len(mods[::2]) or len(names) != len(mods[1::2]) or len(set(names)) > 1:
+        return None
+    return linears, (names[0] if names else "tanh")
 
 
 def tanh_mlp_linears(net: nn.Module) -> list[nn.Linear] | None:
     """The Linear layers of ``net`` when it is exactly Linear, Tanh, ..., Linear; else None."""
-    if not isinstance(net, nn.Sequential) or len(net) % 2 == 0:
-        return None
-    for i, m in enumerate(net):
-        if type(m) is not (nn.Linear if i % 2 == 0 else nn.Tanh):
-            return None
-    return list(net[::2])  # type: ignore[call-overload]  # checked above: Linear at the even places
+    found = plain_mlp(net)
+    return found[0] if found is not None and found[1] == "tanh" else None
 
 
 def flat_obs_dim(space: gym.Space) -> int:
@@ -157,7 +206,7 @@ class Actor(nn.Module):
         return None
 
     def numpy_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(W, b) of every Linear layer of a plain tanh MLP, for the fast numpy sampler."""
+        """(W, b) of every Linear layer of a plain MLP (``plain_mlp``), for the fast numpy sampler."""
         return [(m.weight.detach().cpu().double().numpy().copy(), m.bias.detach().cpu().double().numpy().copy())
                 for m in self.net if isinstance(m, nn.Linear)]  # type: ignore[attr-defined]  # a Sequential
 
@@ -165,9 +214,10 @@ class Actor(nn.Module):
 class CategoricalActor(Actor):
     discrete = True
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64)):
+    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
+                 ortho_init: bool = True):
         super().__init__()
-        self.net = mlp([obs_dim, *hidden, n_actions], out_gain=0.01)
+        self.net = mlp([obs_dim, *hidden, n_actions], activation, out_gain=0.01, ortho_init=ortho_init)
 
     def dist_params(self, obs):
         return (self.net(obs),)
@@ -200,10 +250,11 @@ class MultiCategoricalActor(Actor):
 
     discrete = True
 
-    def __init__(self, obs_dim: int, nvec: list[int], hidden: tuple[int, ...] = (64, 64)):
+    def __init__(self, obs_dim: int, nvec: list[int], hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
+                 ortho_init: bool = True):
         super().__init__()
         self.nvec = [int(n) for n in nvec]
-        self.net = mlp([obs_dim, *hidden, sum(self.nvec)], out_gain=0.01)
+        self.net = mlp([obs_dim, *hidden, sum(self.nvec)], activation, out_gain=0.01, ortho_init=ortho_init)
 
     def _split(self, logits):
         return torch.split(logits, self.nvec, dim=-1)
@@ -245,9 +296,10 @@ class GaussianActor(Actor):
     act_high: Tensor
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (64, 64), log_std_init: float = 0.0,
-                 bounds: tuple[np.ndarray, np.ndarray] | None = None):
+                 bounds: tuple[np.ndarray, np.ndarray] | None = None, activation: str = "tanh",
+                 ortho_init: bool = True):
         super().__init__()
-        self.net = mlp([obs_dim, *hidden, act_dim], out_gain=0.01)
+        self.net = mlp([obs_dim, *hidden, act_dim], activation, out_gain=0.01, ortho_init=ortho_init)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std_init)))
         # ``bounds`` (low, high): the Box the env clips actions to. Given, log_prob is the log-probability
         # of the clipped action (clipped-action policy gradient, Fujita & Maeda 2018); None: the density.
@@ -307,37 +359,46 @@ def plain_actor_class(actor: nn.Module) -> type | None:
     ``MultiCategoricalActor`` or ``GaussianActor``) whose formulas ``actor`` computes, or None.
 
     ``actor`` qualifies when it is an instance of that class, its own type overrides none of the
-    methods that define the distribution, and its ``net`` is exactly Linear, Tanh, ..., Linear. A
+    methods that define the distribution, and its ``net`` is a plain MLP (``plain_mlp``: Linear, f,
+    ..., Linear with f one activation of ``ACTIVATIONS``). A
     user's subclass that only adds things takes the fast path; one that changes the distribution
     falls back to autograd and torch sampling, never to the wrong formula."""
     for cls in (GaussianActor, MultiCategoricalActor, CategoricalActor):
         if isinstance(actor, cls):
             same = all(getattr(type(actor), m, None) is getattr(cls, m, None) for m in _DISTRIBUTION_METHODS)
-            return cls if same and tanh_mlp_linears(actor.net) is not None else None
+            return cls if same and plain_mlp(actor.net) is not None else None
     return None
 
 
 class Critic(nn.Module):
-    """V_psi(s): a tanh MLP with a scalar output."""
+    """V_psi(s): an MLP (tanh by default) with a scalar output."""
 
     recurrent = False
 
-    def __init__(self, obs_dim: int, hidden: tuple[int, ...] = (64, 64)):
+    def __init__(self, obs_dim: int, hidden: tuple[int, ...] = (64, 64), activation: str = "tanh",
+                 ortho_init: bool = True):
         super().__init__()
-        self.net = mlp([obs_dim, *hidden, 1], out_gain=1.0)
+        self.net = mlp([obs_dim, *hidden, 1], activation, out_gain=1.0, ortho_init=ortho_init)
 
     def forward(self, obs: Tensor) -> Tensor:
         return self.net(obs).squeeze(-1)
 
 
-def plain_critic_layers(critic: nn.Module) -> list[nn.Linear] | None:
+def plain_critic_mlp(critic: nn.Module) -> tuple[list[nn.Linear], str] | None:
     """The critic's fast path (backpropagation written out in ``fit_critic``), by the same rule as
-    ``plain_actor_class``: a ``Critic`` whose type keeps ``forward`` and whose net is exactly a tanh
-    MLP ending in Linear(-, 1); its Linear layers, else None."""
+    ``plain_actor_class``: a ``Critic`` whose type keeps ``forward`` and whose net is a plain MLP
+    (``plain_mlp``) ending in Linear(-, 1); (its Linear layers, its activation), else None."""
     if not isinstance(critic, Critic) or type(critic).forward is not Critic.forward:
         return None
-    layers = tanh_mlp_linears(critic.net)
-    return layers if layers is not None and layers[-1].out_features == 1 else None
+    found = plain_mlp(critic.net)
+    return found if found is not None and found[0][-1].out_features == 1 else None
+
+
+def plain_critic_layers(critic: nn.Module) -> list[nn.Linear] | None:
+    """``plain_critic_mlp``'s Linear layers for a tanh critic (what ``tanh_mlp_mse_grads``
+    computes); None for any other."""
+    found = plain_critic_mlp(critic)
+    return found[0] if found is not None and found[1] == "tanh" else None
 
 
 def _categorical_fisher(p: Tensor) -> Callable[[Tensor], Tensor]:
@@ -349,20 +410,23 @@ def _categorical_fisher(p: Tensor) -> Callable[[Tensor], Tensor]:
 
 
 def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ...], log_std_init: float = 0.0,
-               cnn: str = "trpo", clipped_logprob: bool = False) -> Actor:
-    """The actor for these spaces: a tanh MLP on flat observations; for images an ``ImageTrunk``
-    followed by the head's linear layer (``net = Sequential(trunk, Linear)``)."""
+               cnn: str = "trpo", clipped_logprob: bool = False, activation: str = "tanh",
+               ortho_init: bool = True) -> Actor:
+    """The actor for these spaces: an MLP (``activation``, tanh by default) on flat observations;
+    for images an ``ImageTrunk`` (ReLU, orthogonal init, always) followed by the head's linear
+    layer (``net = Sequential(trunk, Linear)``)."""
     shape: tuple[int, ...] = obs_space.shape  # type: ignore[assignment]  # Box and Discrete spaces have one
     trunk = ImageTrunk(shape, image_spec(shape, cnn)) if is_image_space(obs_space) else None
     obs_dim, hidden = (trunk.out_dim, ()) if trunk else (flat_obs_dim(obs_space), hidden)
     if isinstance(act_space, gym.spaces.Discrete):
-        actor: Actor = CategoricalActor(obs_dim, int(act_space.n), hidden)
+        actor: Actor = CategoricalActor(obs_dim, int(act_space.n), hidden, activation, ortho_init)
     elif isinstance(act_space, gym.spaces.MultiDiscrete) and act_space.nvec.ndim == 1:
-        actor = MultiCategoricalActor(obs_dim, list(act_space.nvec), hidden)
+        actor = MultiCategoricalActor(obs_dim, list(act_space.nvec), hidden, activation, ortho_init)
     elif isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
         bounded = clipped_logprob and bool(np.isfinite(act_space.low).any() or np.isfinite(act_space.high).any())
         actor = GaussianActor(obs_dim, int(act_space.shape[0]), hidden, log_std_init,
-                              bounds=(act_space.low, act_space.high) if bounded else None)
+                              bounds=(act_space.low, act_space.high) if bounded else None, activation=activation,
+                              ortho_init=ortho_init)
     else:
         raise ValueError(f"unsupported action space {act_space}: trpo supports Discrete, "
                          "1-D MultiDiscrete and 1-D Box action spaces")
@@ -371,13 +435,14 @@ def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ..
     return actor
 
 
-def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo") -> Critic:
-    """V_psi: a tanh MLP; for images its own ``ImageTrunk`` followed by a linear layer."""
+def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo", activation: str = "tanh",
+                ortho_init: bool = True) -> Critic:
+    """V_psi: an MLP (``activation``); for images its own ``ImageTrunk`` followed by a linear layer."""
     if not is_image_space(obs_space):
-        return Critic(flat_obs_dim(obs_space), hidden)
+        return Critic(flat_obs_dim(obs_space), hidden, activation, ortho_init)
     shape: tuple[int, ...] = obs_space.shape  # type: ignore[assignment]  # an image space: a Box
     trunk = ImageTrunk(shape, image_spec(shape, cnn))
-    critic = Critic(trunk.out_dim, ())
+    critic = Critic(trunk.out_dim, (), activation, ortho_init)
     critic.net = nn.Sequential(trunk, critic.net)
     return critic
 

@@ -16,7 +16,8 @@ A network reads observations in two ways:
 Actor and critic each have their own recurrent core (separate parameters, as the MLP ones).
 
 Layout: observation -> (an ``ImageTrunk`` for images) -> GRU or LSTM cell of ``rnn_hidden`` units
--> the tanh MLP ``hidden`` -> the head (the built-in actors' distributions, or V). The cells are
+-> the MLP ``actor_hidden`` / ``critic_hidden`` (default ``hidden``; ``activation``) -> the head
+(the built-in actors' distributions, or V). The cells are
 written out from two Linear layers so that differentiating through their backward pass (both
 Fisher-vector product forms do) never depends on a fused kernel having a double backward;
 initialisation as sb3-contrib's RecurrentPPO (orthogonal weights, zero biases).
@@ -124,12 +125,13 @@ class RecurrentActor(_Memory, Actor):
     distribution: Categorical, MultiCategorical or diagonal Gaussian)."""
 
     def __init__(self, obs_space, act_space, hidden: tuple[int, ...], kind: str, rnn_hidden: int,
-                 log_std_init: float = 0.0, cnn: str = "trpo", clipped_logprob: bool = False):
+                 log_std_init: float = 0.0, cnn: str = "trpo", clipped_logprob: bool = False,
+                 activation: str = "tanh", ortho_init: bool = True):
         super().__init__()
         self.encoder = _Encoder(obs_space, rnn_hidden, kind, cnn)
         from gymnasium.spaces import Box
         self.head = make_actor(Box(-1.0, 1.0, (rnn_hidden,)), act_space, hidden, log_std_init,
-                               clipped_logprob=clipped_logprob)
+                               clipped_logprob=clipped_logprob, activation=activation, ortho_init=ortho_init)
         self.discrete = self.head.discrete
 
     def dist_params(self, x: Sequences) -> tuple[Tensor, ...]:  # type: ignore[override]  # reads Sequences
@@ -158,12 +160,13 @@ class RecurrentActor(_Memory, Actor):
 
 
 class RecurrentCritic(_Memory, nn.Module):
-    """V_psi(h_t): its own encoder (cell and state), then a tanh MLP with a scalar output."""
+    """V_psi(h_t): its own encoder (cell and state), then an MLP (tanh by default) with a scalar output."""
 
-    def __init__(self, obs_space, hidden: tuple[int, ...], kind: str, rnn_hidden: int, cnn: str = "trpo"):
+    def __init__(self, obs_space, hidden: tuple[int, ...], kind: str, rnn_hidden: int, cnn: str = "trpo",
+                 activation: str = "tanh", ortho_init: bool = True):
         super().__init__()
         self.encoder = _Encoder(obs_space, rnn_hidden, kind, cnn)
-        self.net = mlp([rnn_hidden, *hidden, 1], out_gain=1.0)
+        self.net = mlp([rnn_hidden, *hidden, 1], activation, out_gain=1.0, ortho_init=ortho_init)
 
     def forward(self, x: Sequences) -> Tensor:
         if not isinstance(x, Sequences):
