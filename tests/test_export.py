@@ -113,13 +113,13 @@ def check_both_formats(run_dir, continuous, min_distinct=2):
     return agent, obs, want
 
 
-def custom_run(tmp_path, env_id, head_gain=1.0, seed=0):
+def custom_run(tmp_path, env_id, head_gain=1.0, seed=0, **cfg_kw):
     """A run directory for ``env_id`` without training: a fresh agent whose head is scaled up and
     centred (so the actions spread over and beyond the Box) and whose normaliser has non-trivial
-    statistics."""
+    statistics (``cfg_kw``: config keys, e.g. the networks')."""
     torch.manual_seed(seed)
     env = gym.make(env_id)
-    cfg = trpo.Config(env_id=env_id, device="cpu", check_env=False)
+    cfg = trpo.Config(env_id=env_id, device="cpu", check_env=False, **cfg_kw)
     agent = Agent(cfg, env.observation_space, env.action_space, torch.device("cpu"))
     env.close()
     head = [m for m in agent.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
@@ -165,6 +165,21 @@ def test_box_asymmetric_bounds_are_clipped(tmp_path):
     for j in range(3):  # each bound is hit and the interior is reached
         assert (want[:, j] == low[j]).any() and (want[:, j] == high[j]).any()
         assert ((want[:, j] > low[j]) & (want[:, j] < high[j])).any()
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "silu"])
+def test_every_activation_exports_with_parity(tmp_path, activation):
+    """The networks keys: every activation (here with its own actor layout and PyTorch's init) is
+    exported with Agent.act's actions, continuous ones through the clipping, and Agent.act takes
+    the numpy path for each."""
+    from trpo.nets.policy_runner import NumpyPolicy
+
+    run = custom_run(tmp_path, "TrpoExportAsymBox-v0", head_gain=30.0, activation=activation,
+                     actor_hidden=(16, 8), critic_hidden=(8,), ortho_init=activation != "tanh")
+    agent, _, want = check_both_formats(run, continuous=True, min_distinct=50)
+    assert isinstance(agent.actor.net[1], type(agent.critic.net[1]))
+    assert [m.out_features for m in agent.actor.net[::2]] == [16, 8, 3] and agent.critic.net[0].out_features == 8
+    assert NumpyPolicy.supports(agent.actor)
 
 
 def test_multidiscrete(tmp_path):

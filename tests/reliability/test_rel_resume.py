@@ -71,6 +71,27 @@ def test_exact_resume_in_fresh_process_is_bitwise(tmp_path, vector_mode):
     assert ra == rb
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "silu"])
+def test_exact_resume_for_every_activation(tmp_path, activation):
+    """The networks keys survive a resume: K iterations, then resumed to 2K (in this process, from
+    the checkpoint's config) == 2K uninterrupted, bitwise (its own layouts and, but for tanh,
+    PyTorch's default init)."""
+    steps = 64 * 3
+    half, full = tmp_path / "half", tmp_path / "full"
+    nets = ["--set", f"activation={activation}", "--set", "actor_hidden=16", "--set", "critic_hidden=8,8",
+            "--set", f"ortho_init={activation == 'tanh'}", "--set", "critic_fit=inline"]
+    assert main(["train", "CartPole-v1", "--total-steps", str(steps), "--run-dir", str(half), *COMMON, *nets]) == 0
+    assert main(["train", "--resume", str(half), "--total-steps", str(2 * steps), "--quiet"]) == 0
+    assert main(["train", "CartPole-v1", "--total-steps", str(2 * steps), "--run-dir", str(full), *COMMON,
+                 *nets]) == 0
+    a, ma = load_checkpoint(half)
+    b, _ = load_checkpoint(full)
+    assert ma["config"]["activation"] == activation and ma["config"]["critic_hidden"] == [8, 8]
+    assert a["agent"]["actor"]["net.0.weight"].shape == (16, 4)
+    _assert_same_state(a, b)
+    assert _rows(half) == _rows(full)
+
+
 def _wait_for_rows(run, n, proc, timeout=90):
     t0 = time.time()
     while time.time() - t0 < timeout:

@@ -24,6 +24,10 @@ observation), which makes its actions agree with ``Agent.act`` to float32 roundi
 actor (the CNN) runs in its own dtype, as in ``Agent.act``. Every export is checked against
 ``Agent.act`` on a few hundred observations before it is reported written.
 
+onnxruntime has no float64 ``Erf``: a float64 graph with GELU activations (``activation = "gelu"``)
+evaluates erf in float32 in its ONNX form (TorchScript keeps float64), which leaves its actions
+within float32 rounding of ``Agent.act``'s, as the check requires.
+
 ONNX goes through ``torch.onnx.export(dynamo=True)`` (``torch.export`` then onnxscript, the
 exporter torch maintains; opset 18) with a dynamic batch axis; should ``torch.export`` not capture
 an unusual actor, the TorchScript-based exporter is tried instead. Needs ``pip install
@@ -179,15 +183,23 @@ def check_parity(agent, run, obs: np.ndarray, what: str) -> None:
     """Raise TrpoError (one line) unless ``run(obs)`` gives ``Agent.act``'s actions (for a
     recurrent policy ``run(obs, state)`` its actions and next states)."""
     states = probe_states(agent, len(obs))
+
+    def _run(*args):
+        try:
+            return run(*args)
+        except Exception as e:  # noqa: BLE001 - whatever the runtime says, as one line
+            raise TrpoError(f"exported {what} cannot be run: {type(e).__name__}: {_first_line(e)}; "
+                            "nothing was written") from None
+
     if states is not None:
         want, want_h = agent.act(obs, state=torch.from_numpy(states))
-        got, got_h = run(obs, states)
+        got, got_h = _run(obs, states)
         if not np.allclose(np.asarray(got_h, np.float64), want_h.numpy().astype(np.float64), rtol=1e-4, atol=1e-5):
             raise TrpoError(f"exported {what} disagrees with Agent.act on the next hidden state; nothing was written")
         want, got = np.asarray(want), np.asarray(got)
     else:
         want = np.asarray(agent.act(obs))
-        got = np.asarray(run(obs))
+        got = np.asarray(_run(obs))
     if got.shape != want.shape:
         raise TrpoError(f"exported {what} gives actions of shape {got.shape}, Agent.act {want.shape}")
     if np.issubdtype(want.dtype, np.floating):
@@ -256,10 +268,31 @@ def _onnx_modules():
     return onnxruntime
 
 
+class _Float32ErfGELU(nn.Module):
+    """Exact GELU, x Phi(x), with erf evaluated in float32 (onnxruntime's CPU Erf is float32 only)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return 0.5 * x * (1.0 + torch.erf(x.to(torch.float32) * (0.5 ** 0.5)).to(x.dtype))
+
+
+def _onnx_runnable(policy: DeployablePolicy) -> nn.Module:
+    """``policy``, or a copy with every exact GELU of a float64 graph replaced by ``_Float32ErfGELU``."""
+    if policy.compute_dtype != torch.float64 or not any(
+            type(m) is nn.GELU and m.approximate == "none" for m in policy.modules()):
+        return policy
+    policy = copy.deepcopy(policy)
+    for m in list(policy.modules()):
+        for name, child in m.named_children():
+            if type(child) is nn.GELU and child.approximate == "none":
+                setattr(m, name, _Float32ErfGELU())
+    return policy
+
+
 def export_onnx(policy: DeployablePolicy, path: Path, obs: np.ndarray) -> None:
     """``torch.onnx.export(dynamo=True)`` with a dynamic batch axis, one self-contained file; the
     TorchScript-based exporter when ``torch.export`` cannot capture the actor."""
     _onnx_modules()
+    policy = _onnx_runnable(policy)
     example = _example(policy, obs)
     inputs, outputs = _names(policy)
     errors = []
