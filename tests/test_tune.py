@@ -154,3 +154,21 @@ def test_batch_sizes_that_do_not_fit_the_budget_are_not_sampled():
     assert space["batch_steps"] == ("cat", (512, 1024))  # 3 iterations of each fit in 4,096 steps
     with pytest.raises(ConfigError, match="too small"):
         fitting_space(search_space("trpo"), layered, 1000, 3)
+
+
+def test_activation_is_searched_and_can_be_fixed(tmp_path):
+    """``activation`` is in the trust-region and PPO spaces; ``--set activation=relu`` fixes it (not
+    searched, the trial runs with it); layer sizes given as "64,64" strings become lists for
+    actor_hidden / critic_hidden as for hidden."""
+    assert search_space("trpo")["activation"] == ("cat", ("tanh", "relu")) == search_space("ppo")["activation"]
+    study = tune("CartPole-v1", "trpo", 1, total_steps=2048, overrides=[*TINY, "activation=relu"], quiet=True,
+                 storage=tmp_path / "a.db", output=tmp_path / "best.toml")
+    (t,) = study.trials
+    assert "activation" not in t.params and "hidden" in t.params
+    assert load_toml(f"{t.user_attrs['run_dir']}/config.toml").activation == "relu"
+    base, _ = _base_config("CartPole-v1", "trpo", 100_000, 0, {})
+    trial = optuna.create_study().ask()
+    got = suggest(trial, {"actor_hidden": ("cat", ("32,16",)), "critic_hidden": ("cat", ("8",))}, base.num_envs)
+    assert got == {"actor_hidden": [32, 16], "critic_hidden": [8]}
+    cfg = base.replace(**got)
+    assert cfg.actor_hidden == (32, 16) and cfg.critic_hidden == (8,)

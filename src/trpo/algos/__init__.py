@@ -19,18 +19,19 @@ from dataclasses import dataclass, field
 # float, ("cat", choices) categorical (docs/tuning.md)
 GAMMAS = (0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
 LAMBDAS = (0.8, 0.9, 0.92, 0.95, 0.98, 0.99, 1.0)
-HIDDEN = ("64,64", "128,128", "256,256")
+HIDDEN = ("64,64", "128,128", "256,256")  # layer sizes as "64,64" strings (also for actor_/critic_hidden)
+ACTIVATIONS = ("tanh", "relu")
 GRAD_NORMS = (0.3, 0.5, 0.7, 1.0, 2.0, 5.0)
 SPACE_TRUST_REGION = {
     "max_kl": ("log", 1e-3, 0.1), "gamma": ("cat", GAMMAS), "gae_lambda": ("cat", LAMBDAS),
     "batch_steps": ("cat", (512, 1024, 2048, 4096, 8192)), "cg_damping": ("log", 1e-3, 0.5),
     "cg_iters": ("cat", (5, 10, 20, 30)), "critic_lr": ("log", 1e-4, 1e-2), "critic_epochs": ("cat", (5, 10, 20, 40)),
-    "hidden": ("cat", HIDDEN)}
+    "hidden": ("cat", HIDDEN), "activation": ("cat", ACTIVATIONS)}
 SPACE_PPO = {
     "lr": ("log", 1e-5, 3e-3), "gamma": ("cat", GAMMAS), "gae_lambda": ("cat", LAMBDAS),
     "batch_steps": ("cat", (256, 512, 1024, 2048, 4096, 8192)), "minibatch_size": ("cat", (32, 64, 128, 256, 512)),
     "epochs": ("cat", (1, 5, 10, 20)), "entropy_coef": ("log", 1e-8, 0.1), "vf_coef": ("float", 0.1, 1.0),
-    "max_grad_norm": ("cat", GRAD_NORMS), "hidden": ("cat", HIDDEN)}
+    "max_grad_norm": ("cat", GRAD_NORMS), "hidden": ("cat", HIDDEN), "activation": ("cat", ACTIVATIONS)}
 SPACE_ACTOR_CRITIC = {
     "lr": ("log", 1e-5, 1e-2), "gamma": ("cat", GAMMAS), "gae_lambda": ("cat", LAMBDAS),
     "batch_steps": ("cat", (256, 512, 1024, 2048, 4096, 8192)), "critic_lr": ("log", 1e-4, 1e-2),

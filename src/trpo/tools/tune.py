@@ -43,6 +43,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from trpo.config import TUPLE_KEYS
 from trpo.errors import ConfigError, NonFiniteError
 
 MISSING_OPTUNA = "trpo tune needs Optuna: pip install 'trpo[tune]'"
@@ -100,8 +101,8 @@ def suggest(trial, space: dict[str, tuple], num_envs: int) -> dict[str, Any]:
             v = trial.suggest_categorical(name, list(spec[1]))
         else:
             v = _round(trial.suggest_float(name, spec[1], spec[2], log=spec[0] == "log"))
-        if name == "hidden":
-            v = [int(x) for x in str(v).split(",")]
+        if name in TUPLE_KEYS:  # hidden, actor_hidden, critic_hidden: "64,64" -> [64, 64] ("" -> [])
+            v = [int(x) for x in str(v).split(",") if x.strip()]
         if name == "batch_steps":
             v = max(num_envs, v // num_envs * num_envs)
         out[name] = v
@@ -361,7 +362,7 @@ def tune(env_id: str, algo: str = "trpo", trials: int = 20, *,  # noqa: C901 - a
 
 
 def _params(t) -> str:
-    """The values the trial's run used (floats rounded as in its config, ``hidden`` as a list)."""
+    """The values the trial's run used (floats rounded as in its config, layer sizes as lists)."""
     def fmt(v):
         return ",".join(map(str, v)) if isinstance(v, list) else format(v, "g") if isinstance(v, float) else str(v)
 
