@@ -12,11 +12,12 @@ def train(*args, **kwargs):
     return _train(*args, **kwargs)
 
 
-def load(path, device=None, best: bool = False, env_fn=None):
+def load(path, device=None, best: bool = False, env_fn=None, actor=None, critic=None):
     """Load an :class:`trpo.agent.Agent` from a run directory or checkpoint manifest (``best``: the
-    best-evaluated policy, ``checkpoints/best``; ``env_fn``: the env factory the run trained with)."""
+    best-evaluated policy, ``checkpoints/best``; ``env_fn``: the env factory the run trained with;
+    ``actor`` / ``critic``: the own networks it trained with, given again)."""
     from trpo.agent import Agent
-    return Agent.load(path, device=device, best=best, env_fn=env_fn)
+    return Agent.load(path, device=device, best=best, env_fn=env_fn, actor=actor, critic=critic)
 
 
 __all__ = ["Config", "load_toml", "train", "load", "TrpoError", "ConfigError", "CheckpointError",

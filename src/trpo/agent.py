@@ -1,6 +1,7 @@
 """A trained (or training) agent: config, actor, critic and observation normaliser.
 
     agent = Agent.load("runs/my_run")          # from a run directory or a checkpoint manifest
+    agent = Agent.load("runs/mine", actor=MyNet)  # a run trained with its own networks: give them again
     action = agent.act(obs)                    # deterministic by default
     mean, std, returns = agent.evaluate(episodes=10)
 """
@@ -17,8 +18,8 @@ from trpo import seeds
 from trpo.checkpoint import describe, load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.envs.make import EnvSpec
-from trpo.errors import CheckpointError
-from trpo.nets.factory import make_networks
+from trpo.errors import CheckpointError, ConfigError
+from trpo.nets.factory import make_networks, network_name
 from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.resolve import resolve_device
 from trpo.rollout.single_path import action_to_env
@@ -31,12 +32,23 @@ EVAL_STEP_CAP = 27_000
 
 class Agent:
     def __init__(self, cfg: Config, obs_space: gym.Space, act_space: gym.Space, device: torch.device | None = None,
-                 env: EnvSpec | None = None):
+                 env: EnvSpec | None = None, actor=None, critic=None):
+        """``actor`` / ``critic``: one's own networks instead of the config's (an instance, a
+        factory of () or of (obs_space, act_space); the protocol: ``trpo.nets.factory``)."""
         self.cfg = cfg
         self.device = device or resolve_device(cfg.device)
         self.obs_space, self.act_space = obs_space, act_space
         self.env = env or EnvSpec.from_config(cfg)  # what ``evaluate`` makes its env from
-        self.actor, self.critic, self.obs_norm = make_networks(cfg, obs_space, act_space, self.device)
+        try:
+            self.actor, self.critic, self.obs_norm = make_networks(cfg, obs_space, act_space, self.device,
+                                                                   actor=actor, critic=critic)
+        except ValueError as e:
+            if actor is None and critic is None:
+                raise
+            raise ConfigError(str(e)) from None
+        # which networks are one's own, and their classes (recorded in checkpoints: a load needs them again)
+        self.own_networks = {role: network_name(net) for role, net, given in
+                             (("actor", self.actor, actor), ("critic", self.critic, critic)) if given is not None}
         self.checkpoint: str | None = None  # set by load()
 
     def state_dict(self) -> dict:
@@ -52,18 +64,22 @@ class Agent:
             raise CheckpointError(f"checkpoint does not match this configuration: {str(e).splitlines()[0]}") from None
 
     @classmethod
-    def load(cls, path: str | Path, device: str | None = None, best: bool = False, env_fn=None) -> Agent:
+    def load(cls, path: str | Path, device: str | None = None, best: bool = False, env_fn=None,
+             actor=None, critic=None) -> Agent:
         """From a run directory (its latest checkpoint; ``best``: ``checkpoints/best``, the policy
         of the best periodic evaluation) or a checkpoint manifest. ``env_fn``: the env factory a
-        run trained with ``trpo.train(cfg, env_fn=...)`` used, for ``evaluate``."""
+        run trained with ``trpo.train(cfg, env_fn=...)`` used, for ``evaluate``. ``actor`` /
+        ``critic``: the same own networks a run trained with (``trpo.train(cfg, actor=...)``); the
+        checkpoint holds their weights, not their code."""
         if not Path(path).exists():
             raise CheckpointError(f"no such run directory or checkpoint: {path}")
         state, manifest = load_checkpoint(_best_path(path) if best else path)
+        check_own_networks(manifest, actor, critic)
         cfg = from_dict(manifest["config"], source=None)
         if device is not None:
             cfg = cfg.replace(device=device)
         env = EnvSpec.from_config(cfg, env_fn)
-        agent = cls(cfg, *env.spaces(), env=env)
+        agent = cls(cfg, *env.spaces(), env=env, actor=actor, critic=critic)
         agent.load_state_dict(state["agent"])
         agent.checkpoint = describe(manifest)  # which checkpoint: "PATH (iteration N, S env steps)"
         return agent
@@ -193,6 +209,21 @@ class Agent:
         finally:
             envs.close()
         return float(np.mean(returns)), float(np.std(returns)), returns
+
+
+def check_own_networks(manifest: dict, actor, critic) -> None:
+    """CheckpointError (one line) unless ``actor`` / ``critic`` are given exactly where the
+    checkpoint's run trained its own networks (``own_networks`` in its manifest)."""
+    own = manifest.get("own_networks") or {}
+    for role, given in (("actor", actor), ("critic", critic)):
+        if role in own and given is None:
+            raise CheckpointError(f"{manifest.get('path', 'this run')} was trained with its own {role} network "
+                                  f"({own[role]}) and holds its weights only: give the same module again from "
+                                  f"Python: trpo.load(..., {role}=...), trpo.train(..., resume=..., {role}=...), "
+                                  f"trpo.tools.export.export(..., {role}=...)")
+        if role not in own and given is not None:
+            raise CheckpointError(f"{manifest.get('path', 'this run')} was trained with the built-in {role} network: "
+                                  f"leave {role}= out")
 
 
 def _best_path(path: str | Path) -> Path:

@@ -25,7 +25,7 @@ import torch
 
 from trpo import seeds
 from trpo._version import __version__
-from trpo.agent import Agent
+from trpo.agent import Agent, check_own_networks
 from trpo.algos import ALGOS
 from trpo.algos.build import build_learner
 from trpo.algos.trust_region import effective_trust_region, trust_region_scale
@@ -108,7 +108,8 @@ def _resume_config(cfg: Config | None, saved: Config, provenance: dict, iteratio
 
 def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str | Path | None = None,
           overwrite: bool = False, progress: bool = True, callback: Callback | list[Callback] | None = None,
-          env_fn: Callable | None = None, checkpoint: str | Path | None = None) -> TrainResult:
+          env_fn: Callable | None = None, checkpoint: str | Path | None = None,
+          actor=None, critic=None) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env_id``; write the run directory; return the agent and summary.
 
     ``cfg`` is layered once (``trpo.resolve.layer``): defaults < the env's preset < config file <
@@ -128,6 +129,11 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     ``env_fn``: a factory of one env, used instead of ``cfg.env_id`` (which then only names the run),
     or of a ``gymnasium.vector.VectorEnv`` of ``cfg.num_envs`` envs that single-path sampling steps
     as it is (``trpo.envs.make.EnvSpec``: what that rules out, how it is evaluated).
+    ``actor`` / ``critic``: one's own networks instead of the config's (an ``nn.Module``, a factory
+    of () or of (obs_space, act_space); the protocol: ``trpo.nets.factory``, docs/networks.md);
+    their weights go into the checkpoints, their code does not: a resume, ``trpo.load`` and
+    ``export`` need the same modules given again. MLP policies, local sampling (not a3c's workers
+    nor ``backend = "ray"``, which build their networks from the config).
     """
     callbacks = as_callback(callback)  # before anything is built: a wrong type is a TypeError here
     state: dict | None = None
@@ -137,12 +143,16 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
             raise ConfigError(f"--checkpoint {checkpoint} is not a checkpoint of the run {resume} "
                               f"(expected {Path(resume) / 'checkpoints'}/ckpt-NNNNNN.json)")
         state, manifest = load_checkpoint(checkpoint or resume)  # the newest valid one by default
+        check_own_networks(manifest, actor, critic)
         saved = from_dict(manifest["config"], source=None)
         cfg = _resume_config(cfg, saved, manifest.get("provenance") or saved.provenance,
                              manifest["counters"]["iteration"])
         run_dir = Path(resume)
     validate(cfg)  # type: ignore[arg-type]  # None only with resume, which sets it
     cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # type: ignore[arg-type]  # layered and made concrete
+    if (actor is not None or critic is not None) and (cfg.backend == "ray" or cfg.sampler == "async"):
+        raise ConfigError("own actor/critic networks train with local sampling: not with backend 'ray' or "
+                          f"algo {cfg.algo!r}'s async workers (they build their networks from the config)")
     if progress or state is not None:  # a resume always says where it picks up
         print(describe_layering(cfg) if state is None else
               f"resuming from {describe(manifest)}; changed: "
@@ -158,7 +168,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     if cfg.check_env and resume is None:
         check_env(env)
     obs_space, act_space = env.spaces()
-    agent = Agent(cfg, obs_space, act_space, device, env=env)
+    agent = Agent(cfg, obs_space, act_space, device, env=env, actor=actor, critic=critic)
     learner = build_learner(cfg, agent, device)  # kl_per_action_dim folded in; config.toml keeps cfg as given
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
     sampler = None
@@ -217,7 +227,8 @@ def _checkpoint(run: RunDir, cfg: Config, agent: Agent, learner, sampler, reward
              "reward_scaler": reward_scaler.state_dict(), "sampler": sampler.state_dict(),
              "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
              "numpy_rng": np.random.get_state()}
-    meta = {"version": __version__, "config": cfg.to_dict(), "provenance": cfg.provenance, "counters": dict(counters)}
+    meta = {"version": __version__, "config": cfg.to_dict(), "provenance": cfg.provenance, "counters": dict(counters),
+            **({"own_networks": agent.own_networks} if agent.own_networks else {})}
     if best:  # checkpoints/best: its own folder, one checkpoint, never touched by the rotation
         return save_checkpoint(run.ckpt_dir / "best", counters["iteration"], state, meta, keep=1)
     if to is not None:  # a callback's (RunHandle.save_checkpoint): its folder, its rotation

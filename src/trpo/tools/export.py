@@ -275,7 +275,7 @@ class _Float32ErfGELU(nn.Module):
         return 0.5 * x * (1.0 + torch.erf(x.to(torch.float32) * (0.5 ** 0.5)).to(x.dtype))
 
 
-def _onnx_runnable(policy: DeployablePolicy) -> nn.Module:
+def _onnx_runnable(policy: DeployablePolicy) -> DeployablePolicy:
     """``policy``, or a copy with every exact GELU of a float64 graph replaced by ``_Float32ErfGELU``."""
     if policy.compute_dtype != torch.float64 or not any(
             type(m) is nn.GELU and m.approximate == "none" for m in policy.modules()):
@@ -341,15 +341,17 @@ def torchscript_runner(path: Path):
     return run
 
 
-def export(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None) -> Path:
+def export(run_dir: str | Path, fmt: str = "onnx", out: str | Path | None = None, *, actor=None,
+           critic=None) -> Path:
     """Write the run's deterministic policy (raw observation -> env action) as ONNX or TorchScript
     (default ``RUN_DIR/policy.onnx`` / ``RUN_DIR/policy.pt``), check it against ``Agent.act`` and
-    return its path. Raises ConfigError for bad arguments, CheckpointError for a directory that is
+    return its path. ``actor`` / ``critic``: the own networks the run trained with, given again
+    (``trpo.load``). Raises ConfigError for bad arguments, CheckpointError for a directory that is
     not a run, TrpoError when the extra is missing or the check fails."""
-    return _export(run_dir, fmt, out)[0]
+    return _export(run_dir, fmt, out, actor=actor, critic=critic)[0]
 
 
-def _export(run_dir, fmt, out, checkpoint=None):
+def _export(run_dir, fmt, out, checkpoint=None, actor=None, critic=None):
     from trpo.agent import Agent
 
     if fmt not in FORMATS:
@@ -359,7 +361,7 @@ def _export(run_dir, fmt, out, checkpoint=None):
     run_dir = Path(run_dir)
     if not run_dir.exists():
         raise ConfigError(f"no such run directory: {run_dir}")
-    agent = Agent.load(checkpoint or run_dir, device="cpu")
+    agent = Agent.load(checkpoint or run_dir, device="cpu", actor=actor, critic=critic)
     if out is None:  # a run directory, or the run a checkpoint manifest belongs to
         base = run_dir if run_dir.is_dir() else run_dir.parent
         out = (base.parent if base.name == "checkpoints" else base) / FORMATS[fmt]
