@@ -133,7 +133,7 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     of () or of (obs_space, act_space); the protocol: ``trpo.nets.factory``, docs/networks.md);
     their weights go into the checkpoints, their code does not: a resume, ``trpo.load`` and
     ``export`` need the same modules given again. MLP policies, local sampling (not a3c's workers
-    nor ``backend = "ray"``, which build their networks from the config).
+    nor the Ray backend's, which build their networks from the config).
     """
     callbacks = as_callback(callback)  # before anything is built: a wrong type is a TypeError here
     state: dict | None = None
@@ -150,9 +150,6 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         run_dir = Path(resume)
     validate(cfg)  # type: ignore[arg-type]  # None only with resume, which sets it
     cfg, env = resolve_run(cfg, env_fn, presets=state is None)  # type: ignore[arg-type]  # layered and made concrete
-    if (actor is not None or critic is not None) and (cfg.backend == "ray" or cfg.sampler == "async"):
-        raise ConfigError("own actor/critic networks train with local sampling: not with backend 'ray' or "
-                          f"algo {cfg.algo!r}'s async workers (they build their networks from the config)")
     if progress or state is not None:  # a resume always says where it picks up
         print(describe_layering(cfg) if state is None else
               f"resuming from {describe(manifest)}; changed: "
@@ -174,7 +171,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     sampler = None
     try:
         sampler = get_sampler(sampler_key(cfg)).build(SamplerContext(
-            cfg, env, agent.actor, agent.critic, agent.obs_norm, reward_scaler, device, learner.rollout_fn))
+            cfg, env, agent.actor, agent.critic, agent.obs_norm, reward_scaler, device, learner.rollout_fn,
+            own_networks=bool(agent.own_networks)))
         run = RunDir(run_dir or default_run_dir(cfg), fresh=state is None, overwrite=overwrite)
         counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0}
         if state is not None:

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from trpo.config import Config, from_dict
-from trpo.errors import TrpoError, WorkerFailureError
-from trpo.rollout.base import SamplerContext
+from trpo.errors import ConfigError, TrpoError, WorkerFailureError
+from trpo.rollout.base import OWN_NETWORKS_REFUSED, SamplerContext
 from trpo.rollout.batch import Batch
 from trpo.rollout.ray.runtime import START_TIMEOUT_S, first_line, import_ray, init_ray, warn
 
@@ -71,6 +71,8 @@ class AsyncWorkers:
 
     @classmethod
     def build(cls, ctx: SamplerContext) -> AsyncWorkers:
+        if ctx.own_networks:
+            raise ConfigError(OWN_NETWORKS_REFUSED)
         return cls(ctx)
 
     def __init__(self, ctx: SamplerContext):

@@ -37,6 +37,12 @@ class SamplerContext:
     reward_scaler: RewardScaler
     device: torch.device
     rollout_fn: Callable[..., Any] | None = None
+    own_networks: bool = False          # actor or critic of the user's own (``trpo.train(actor=...)``): samplers
+                                        # whose workers build their networks from the config refuse them
+
+
+OWN_NETWORKS_REFUSED = ("own actor/critic networks train with local sampling: not with backend 'ray' or "
+                        "a3c's async workers (they build their networks from the config)")
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from trpo.errors import ConfigError, TrpoError, WorkerFailureError
-from trpo.rollout.base import SamplerContext
+from trpo.rollout.base import OWN_NETWORKS_REFUSED, SamplerContext
 from trpo.rollout.batch import Batch, VineData
 from trpo.rollout.ray.replay import Noise
 from trpo.rollout.ray.runtime import START_TIMEOUT_S, first_line, import_ray, init_ray, warn
@@ -23,6 +23,8 @@ class RaySampler:
 
     @classmethod
     def build(cls, ctx: SamplerContext) -> RaySampler:
+        if ctx.own_networks:
+            raise ConfigError(OWN_NETWORKS_REFUSED)
         return cls(ctx)
 
     def __init__(self, ctx: SamplerContext):
