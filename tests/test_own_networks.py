@@ -128,3 +128,28 @@ def test_errors_are_one_line(tmp_path):
     r = trpo.train(cfg.replace(total_steps=128), tmp_path / "f", progress=False)
     with pytest.raises(CheckpointError, match="built-in actor"):
         trpo.load(r.run_dir, actor=Policy)
+
+
+def _code_block(text: str, heading: str) -> str:
+    section = text.split(heading, 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.parametrize("page, heading", [("README.md", "### Your own networks"),
+                                           ("docs/networks.md", "### A worked example")])
+def test_the_documented_examples_run(tmp_path, monkeypatch, page, heading):
+    """The README's and docs/networks.md's examples, as written, on a tiny budget."""
+    from pathlib import Path
+
+    code = _code_block((Path(__file__).resolve().parents[1] / page).read_text(), heading)
+    assert "total_steps=100_000" in code
+    small = ", ".join(f"{k}={v!r}" for k, v in {**TINY, "total_steps": 256}.items())
+    code = code.replace("total_steps=100_000", small).replace("total_steps=200_000", "total_steps=512")
+    if "export(" in code:
+        pytest.importorskip("onnxruntime")
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {"__name__": "__main__"}
+    exec(compile(code, page, "exec"), ns)  # noqa: S102 - the documentation's own code
+    agent = ns["agent"]
+    assert agent.act(np.zeros(4, np.float32)) in (0, 1)
+    assert (tmp_path / "runs" / "own" / "config.toml").exists()
