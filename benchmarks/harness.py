@@ -74,6 +74,9 @@ SUITES: dict[str, Suite] = {
     "mujoco-heldout-ours": Suite(
         "ours only of mujoco-heldout (the same records)", MUJOCO5, ("trpo",), ("ours",), HELD_OUT, 1_000_000,
         50_000, extra={"records_of": "mujoco-heldout"}),
+    "ppo-hopper-heldout": Suite(
+        "PPO with the shipped mujoco-ppo preset (the clipped-action log-probability, chosen on seeds 0-1) at 1M "
+        "steps on Hopper-v5, held-out seeds", ("Hopper-v5",), ("ppo",), ("ours",), (100, 101), 1_000_000, 50_000),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
