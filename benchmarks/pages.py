@@ -277,12 +277,34 @@ def block_ppo_capg() -> str:
     return "\n".join(L)
 
 
+def block_ppo_heldout() -> str:
+    """The mujoco-ppo preset on held-out seeds (records/ppo-hopper-heldout/, the harness)."""
+    recs = sorted((RECORDS / "ppo-hopper-heldout").glob("*.json"))
+    if not recs:
+        return "Not run yet (`python benchmarks/harness.py run ppo-hopper-heldout -j 2`)."
+    L = ["| seed | best periodic (deterministic) | final deterministic (10 ep) | final stochastic (10 ep) | "
+         "periodic evaluations, 700k-1M | raw record |", "|---:|---:|---:|---:|---|---|"]
+    for f in recs:
+        r = json.loads(f.read_text())
+        res = r["result"]
+        late = [f"{e[2]:,.0f}" for e in res["eval_curve"] if e[0] >= 700_000]
+        L.append(f"| {r['run']['seed']} | {res['best_eval_return']:,.0f} | **{res['final_eval_return']:,.1f}** | "
+                 f"{res['final_eval_stochastic_return']:,.1f} | {', '.join(late)} | "
+                 f"[{f.name}](../../benchmarks/records/ppo-hopper-heldout/{f.name}) |")
+    commits = sorted({(json.loads(f.read_text())["machine"].get("git") or {}).get("commit", "?")[:7] for f in recs})
+    L.append("")
+    L.append(f"Made with the harness at commit {', '.join(commits)}; periodic evaluations every 50,000 steps, "
+             "10 episodes each (the table above used the trainer's default, 5 episodes about every 50k steps).")
+    return "\n".join(L)
+
+
 BLOCKS = {
     ("README.md", "speed"): block_readme_speed,
     ("README.md", "heldout"): block_readme_heldout,
     ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,
+    ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,
 }
 
 
