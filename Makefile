@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: demo test test-fast test-floor install install-test clean results lint
+.PHONY: demo test test-fast test-floor install install-test clean results lint docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 # The tests take the bench extra too: sb3-contrib's TRPO is an independent reference for one test.
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) -e '.[test,bench]'
+	$(PIP) -e '.[test,bench,docs]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -31,8 +31,13 @@ demo: install
 lint: install-test
 	$(BIN)/ruff check src && $(BIN)/mypy
 
-## make test: install with the test extras, lint, and run the whole suite (learning tests included)
-test: install-test lint
+## make docs: the documentation site into site/ (mkdocs.yml; strict: a broken link, a missing file or a
+## failed API page fails it). Serve it while editing: .venv/bin/mkdocs serve
+docs: install-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet
+
+## make test: install with the test extras, lint, build the docs site, and run the whole suite (learning tests included)
+test: install-test lint docs
 	$(BIN)/python -m pytest -n 2 --timeout 900 tests
 
 ## make test-floor: the test suite again (all but the slow learning tests and the Ray sampler's) on the oldest
