@@ -239,7 +239,7 @@ def run_parts(seconds: float) -> dict:
     print("merge", parts["merge"], flush=True)
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
 
     @ray.remote(num_cpus=1)
     class Echo:

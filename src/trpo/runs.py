@@ -106,3 +106,52 @@ class RunDir:
         if self._tb:
             self._tb.close()
             self._tb = None
+
+
+# --- a run that ends without a word -------------------------------------------------------------
+_WATCHER = r"""
+import json, signal, sys, time
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle
+if sys.stdin.buffer.read().endswith(b"ok"):  # EOF: the trainer closed the pipe, or died
+    sys.exit(0)
+run = Path(sys.argv[1])
+ckpts = sorted(run.glob("checkpoints/ckpt-*.json"))
+where = "no checkpoint was saved: start it again"
+if ckpts:
+    try:
+        c = json.loads(ckpts[-1].read_text())["counters"]
+        where = (f"the last checkpoint is iteration {c['iteration']} ({c['env_steps']:,} env steps): "
+                 f"trpo train --resume {run}")
+    except (OSError, ValueError, KeyError):
+        where = f"resume from the newest valid checkpoint: trpo train --resume {run}"
+print(f"error: the run in {run} ended without a word at {time.strftime('%H:%M:%S')} (process {sys.argv[2]}): "
+      f"{sys.argv[3]}; {where}", file=sys.stderr, flush=True)
+"""
+
+
+class SilentExitWatch:
+    """A small process that prints one line when the trainer's process ends without running its
+    own exit path: Ray ends the driver from its C++ core, with exit status 1 and no Python code
+    run, when the Ray node under the driver dies (a kill -9 and the out-of-memory killer look the
+    same). The trainer holds a pipe to it; a normal end (return or exception) writes "ok" first."""
+
+    def __init__(self, run_path: Path, why: str):
+        import os
+        import subprocess
+        import sys
+
+        self._proc: Any = subprocess.Popen(
+            [sys.executable, "-c", _WATCHER, str(run_path), str(os.getpid()), why],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+
+    def done(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self._proc.stdin.write(b"ok")
+            self._proc.stdin.close()
+            self._proc.wait(timeout=10)
+        except (OSError, ValueError, Exception):  # noqa: BLE001 - the watcher is informational
+            self._proc.kill()
+        self._proc = None

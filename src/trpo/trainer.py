@@ -40,7 +40,7 @@ from trpo.nets.normalize import RewardScaler
 from trpo.resolve import describe_layering, resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
-from trpo.runs import RunDir, default_run_dir
+from trpo.runs import RunDir, SilentExitWatch, default_run_dir
 from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
 
 # callback(row, agent) after every iteration; a true return value stops the run cleanly. Also a
@@ -169,11 +169,16 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     learner = build_learner(cfg, agent, device)  # kl_per_action_dim folded in; config.toml keeps cfg as given
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
     sampler = None
+    run_path = Path(run_dir or default_run_dir(cfg))
+    watch = (SilentExitWatch(run_path, "Ray ends the driver this way when the Ray node it runs on dies, and a "
+                             "kill -9 or the out-of-memory killer look the same") if cfg.backend == "ray" else None)
     try:
         sampler = get_sampler(sampler_key(cfg)).build(SamplerContext(
             cfg, env, agent.actor, agent.critic, agent.obs_norm, reward_scaler, device, learner.rollout_fn,
             own_networks=bool(agent.own_networks)))
-        run = RunDir(run_dir or default_run_dir(cfg), fresh=state is None, overwrite=overwrite)
+        if progress and hasattr(sampler, "describe"):
+            print(sampler.describe())  # e.g. the Ray backend: workers, nodes, start-up time
+        run = RunDir(run_path, fresh=state is None, overwrite=overwrite)
         counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0}
         if state is not None:
             agent.load_state_dict(state["agent"])
@@ -206,6 +211,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         if sampler is not None:
             sampler.close()
         learner.close()
+        if watch is not None:
+            watch.done()
     return result
 
 

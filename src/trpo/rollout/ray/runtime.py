@@ -33,7 +33,8 @@ def init_ray(ray, address: str, min_cpus: int, object_store_bytes: int = 0) -> b
             ray.init(address=address, **quiet)
         else:
             store = max(256 * 2**20, 3 * object_store_bytes)
-            ray.init(num_cpus=max(min_cpus, usable_cores()), **quiet,
+            # address "local": a new instance even where `ray start` runs one (ray.init() would join it)
+            ray.init(address="local", num_cpus=max(min_cpus, usable_cores()), **quiet,
                      **({"object_store_memory": store} if store <= 2 * 2**30 else {}))
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"join the Ray cluster at {address!r}" if address else "start a local Ray instance"

@@ -38,6 +38,7 @@ class RaySampler:
             raise ConfigError(f"config key 'batch_steps' = {cfg.batch_steps} must be a multiple of workers * num_envs "
                               f"= {cfg.workers} * {n} on the Ray backend")
         obs_bytes = int(np.prod(ctx.obs_norm.rms.mean.shape)) * 4
+        t0 = time.perf_counter()
         self._own_ray = init_ray(ray, cfg.ray_address, cfg.workers, cfg.batch_steps * obs_bytes)
         self.workers_list: list = []
         try:
@@ -45,6 +46,14 @@ class RaySampler:
         except BaseException:
             self.close()
             raise
+        self.startup_s = time.perf_counter() - t0  # Ray's start (or join) and every worker up
+
+    def describe(self) -> str:
+        """The run's header line for this backend."""
+        where = f"the cluster at {self.cfg.ray_address}" if self.cfg.ray_address else "a local Ray instance"
+        nodes = len(self.node_ids)
+        return (f"backend ray: {self.W} workers x {self.n} envs on {nodes} node{'s' * (nodes != 1)} of {where}; "
+                f"Ray and the workers started in {self.startup_s:.1f} s")
 
     def _setup(self, ctx: SamplerContext) -> None:
         ray, cfg, n = self._ray, self.cfg, self.n
@@ -95,7 +104,7 @@ class RaySampler:
             branch_budget = max(0, cfg.batch_steps - self.T * N)  # as VineSampler, over N envs
             self.n_states = cfg.vine_rollout_states or max(1, branch_budget // (self.K * cfg.vine_branch_length))
             self.n_states = min(self.n_states, self.T * N)
-        self.nodes = len({i.get("node") for i in self.info})
+        self.node_ids = {i.get("node") for i in self.info}  # every node that ran a worker, restarts included
 
     def _spawn(self, k: int, state: dict | None, seed: int | None = None):
         seed = self.cfg.seed + k * self.n if seed is None else seed
@@ -204,6 +213,7 @@ class RaySampler:
                 continue
             if stage == "start":
                 self.info[k] = out
+                self.node_ids.add(out.get("node"))
                 submit(k)
             else:
                 outs[k] = out
@@ -330,7 +340,7 @@ class RaySampler:
     def summary(self) -> dict:
         tm = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.timing.items()}
         return {"workers": self.W, "worker_restarts": self.restarts, "worker_timeouts": self.timeouts,
-                "ray_nodes": self.nodes, "ray_timing": tm}
+                "ray_nodes": len(self.node_ids), "ray_startup_s": round(self.startup_s, 2), "ray_timing": tm}
 
     def close(self) -> None:
         ray = self._ray
