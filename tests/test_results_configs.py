@@ -9,7 +9,7 @@ from trpo.algos.trust_region import effective_trust_region
 from trpo.config import from_dict
 from trpo.resolve import resolve_run
 
-RAW = Path(__file__).resolve().parents[1] / "docs" / "results" / "mujoco" / "raw"
+RAW = Path(__file__).resolve().parents[1] / "benchmarks" / "records" / "pre-harness" / "mujoco" / "raw"
 
 
 def _as_run(cfg, act_space):
@@ -17,6 +17,10 @@ def _as_run(cfg, act_space):
     committed runs were made while the option recorded the folded values), and the preset's name
     left out (Hopper's runs were made when its settings were the `mujoco` preset's)."""
     return effective_trust_region(cfg, act_space).replace(kl_per_action_dim=False, preset="")
+
+
+def test_the_raw_runs_are_there():  # an empty glob would make the test below pass vacuously
+    assert len(list(RAW.glob("*_s*"))) == 25
 
 
 @pytest.mark.parametrize("run", sorted(RAW.glob("*_s*")), ids=lambda p: p.name)

@@ -4,7 +4,7 @@
     python docs/results/minatar/summarise.py runs/minatar6_1m _1m     # raw_1m/, table_1m.md, curves_1m.png
 
 Copies each finished run's config.toml, summary.json and metrics.csv into
-docs/results/minatar/raw/GAME_ALGO_sSEED/ (the raw results the page cites), and writes
+benchmarks/records/pre-harness/minatar/raw/GAME_ALGO_sSEED/ (the raw results the page cites), and writes
 docs/results/minatar/table.md (final deterministic evaluation, mean ± std over seeds and per seed,
 best periodic evaluation, steps, wall time, steps/s) and docs/results/minatar/curves.png (periodic
 evaluations, mean over seeds with a min-max band, per game and algorithm).
@@ -67,7 +67,7 @@ def main(runs_dir: str, tag: str = "") -> int:
                 s = json.loads((run / "summary.json").read_text())
                 if s.get("interrupted") or s.get("final_eval_return_mean") is None:
                     continue
-                dest = HERE / f"raw{tag}" / run.name
+                dest = HERE.parents[2] / "benchmarks" / "records" / "pre-harness" / "minatar" / f"raw{tag}" / run.name
                 dest.mkdir(parents=True, exist_ok=True)
                 for f in ("config.toml", "summary.json", "metrics.csv"):
                     shutil.copy(run / f, dest / f)

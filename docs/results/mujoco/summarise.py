@@ -2,7 +2,7 @@
 
     python docs/results/mujoco/summarise.py runs/mujoco
 
-Copies each run's config.toml, summary.json and metrics.csv into docs/results/mujoco/raw/ENV_sSEED/
+Copies each run's config.toml, summary.json and metrics.csv into benchmarks/records/pre-harness/mujoco/raw/ENV_sSEED/
 (the raw results the page cites), writes the table (final deterministic evaluation, mean ± std over
 seeds and per seed, next to the best published TRPO), one figure of evaluation curves with bands
 over seeds (docs/results/mujoco/curves.png), the Hopper figure for the README, and per-env debugging
@@ -88,7 +88,7 @@ def main(runs_dir: str) -> int:
     import matplotlib.pyplot as plt
 
     runs_dir = Path(runs_dir)
-    raw = HERE / "raw"
+    raw = HERE.parents[2] / "benchmarks" / "records" / "pre-harness" / "mujoco" / "raw"  # kept out of docs/
     table, curves = {}, {}
     for env in ENVS:
         for run in sorted(runs_dir.glob(f"{env}_s*")):

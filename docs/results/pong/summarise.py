@@ -2,7 +2,7 @@
 
     python docs/results/pong/summarise.py runs/pong/Pong_trpo_s0
 
-Copies the run's config.toml, metrics.csv and summary.json (if any) into docs/results/pong/raw/
+Copies the run's config.toml, metrics.csv and summary.json (if any) into benchmarks/records/pre-harness/pong/raw/
 and draws the training return (the mean of the episodes each batch ended; Pong's episodes last
 ~800-3,000 steps, so a batch of 4,096 steps ends a few of them) against env steps, with its
 running mean over 25 batches, and the policy's entropy.
@@ -25,8 +25,8 @@ def main(run: str) -> int:
     import matplotlib.pyplot as plt
 
     src = Path(run)
-    raw = HERE / "raw"
-    raw.mkdir(exist_ok=True)
+    raw = HERE.parents[2] / "benchmarks" / "records" / "pre-harness" / "pong" / "raw"  # kept out of docs/
+    raw.mkdir(parents=True, exist_ok=True)
     for name in ("config.toml", "metrics.csv", "summary.json"):
         if (src / name).exists():
             shutil.copy(src / name, raw / name)
