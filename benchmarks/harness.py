@@ -5,6 +5,7 @@ the peers through the same code, one raw record per run.
     python benchmarks/harness.py run mujoco-heldout -j 2       # run what is missing (resumable)
     python benchmarks/harness.py status mujoco-heldout         # done / missing
     python benchmarks/harness.py run mujoco-heldout --only "Hopper-v5 *"   # a part of it (fnmatch on the run's name)
+    python benchmarks/harness.py profile --env Hopper-v5 --iters 10          # where an iteration's time goes
 
 A run is one subprocess (``bench_trpo.py --worker ours|peer``: clean imports, RSS and thread
 settings). Its record, ``benchmarks/records/<suite>/<name>.json``, holds: the suite, the run's
@@ -222,6 +223,33 @@ def cmd_random(a) -> int:
     return 0
 
 
+def cmd_profile(a) -> int:
+    """Where one iteration's time goes (benchmarks/profile_iteration.py: the library's explicit
+    timers, trpo.timing), as a raw record in records/profile/ and a table on stdout."""
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from profile_iteration import breakdown, table
+
+    from trpo.config import Config, parse_overrides
+
+    cfg = Config(env_id=a.env, seed=a.seed, eval_periodic_episodes=0, eval_episodes=1, check_env=False)
+    cfg = cfg.replace(**parse_overrides(a.set or []))
+    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    b = breakdown(cfg, a.iters, a.warmup)
+    text = table(b)
+    rec = {"kind": "profile", "env": a.env, "sets": a.set or [], "iters": b["iters"], "warmup": a.warmup,
+           "command": "python benchmarks/harness.py " + " ".join(sys.argv[1:]) if a.record_command else None,
+           "resolved": b["resolved"].to_dict(), "ms_per_iter": b["ms_per_iter"], "steps_per_s": b["steps_per_s"],
+           "cpu_ms_per_iter": b["cpu_ms_per_iter"], "parts_ms": b["parts_ms"], "parts_cpu_ms": b["parts_cpu_ms"],
+           "calls_per_iter": b["calls_per_iter"], "table": text, "started": start["time"],
+           "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
+                       "versions": versions()}}
+    name = f"{a.env.replace('/', '_')}{'_' + a.label if a.label else ''}_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    write_atomic(RECORDS / "profile" / name, rec)
+    print(f"{rec['machine']['cpu']}\n\n{text}\n\nrecord: {(RECORDS / 'profile' / name).relative_to(ROOT)}")
+    return 0
+
+
 def cmd_list(a) -> int:
     for name, s in SUITES.items():
         print(f"{name}: {len(s.runs())} runs of {s.steps:,} steps - {s.description}")
@@ -238,6 +266,14 @@ def main(argv=None) -> int:
     r.add_argument("--envs", nargs="+", default=list(MUJOCO5))
     r.add_argument("--episodes", type=int, default=30)
     r.set_defaults(func=cmd_random)
+    pr = sub.add_parser("profile", help="where one iteration's time goes: a raw record in records/profile/")
+    pr.add_argument("--env", default="Hopper-v5")
+    pr.add_argument("--iters", type=int, default=10)
+    pr.add_argument("--warmup", type=int, default=1)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--set", action="append", help="KEY=VALUE config key (the run's own preset applies)")
+    pr.add_argument("--label", default="", help="a word for the record's name (e.g. before, after)")
+    pr.set_defaults(func=cmd_profile, record_command=True)
     for name, func in (("run", cmd_run), ("status", cmd_status)):
         s = sub.add_parser(name)
         s.add_argument("suite", choices=list(SUITES))

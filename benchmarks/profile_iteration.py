@@ -7,9 +7,9 @@ in CG / line search / critic fit / the rest), in wall and in process CPU time.
     python benchmarks/profile_iteration.py --env ALE/Pong-v5 --iters 2 --set critic_fit=inline
 
 It runs the real ``trpo.trainer.train`` for ``--warmup + --iters`` iterations with the library's own
-functions wrapped in timers (where the sampler and the learner look them up), so the numbers are for
-the real code path, whatever the algorithm, sampler, policy or preset. The wrapped parts never call
-one another: no time is counted twice. CPU time is the process's (all its threads: EnvPool's and
+explicit timers on (``trpo.timing``: ``part`` and ``timed`` at each part, in the code, off by
+default), so the numbers are for the real code path, whatever the algorithm, sampler, policy or
+preset. The timed parts never contain one another: no time is counted twice. CPU time is the process's (all its threads: EnvPool's and
 torch's too); with ``critic_fit = "process"`` the fit runs in the helper and only the hand-off and
 the wait count here. The first ``--warmup`` iterations are not counted. Prints a markdown table.
 ``benchmarks/bench_atari.py --only breakdown`` calls ``breakdown`` for its Atari and MinAtar tables.
@@ -17,141 +17,57 @@ the wait count here. The first ``--warmup`` iterations are not counted. Prints a
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
-import time
-from collections import defaultdict
 from pathlib import Path
-
-_ABSENT = object()
 
 
 def breakdown(cfg, iters: int, warmup: int = 1) -> dict:
-    """Train ``cfg`` for warmup + iters iterations with timers around each part; per counted
-    iteration: {"ms_per_iter", "cpu_ms_per_iter", "parts_ms", "parts_cpu_ms", "calls_per_iter",
-    "batch_steps", "steps_per_s", "resolved": the run's resolved Config}. Every function it wraps is
-    put back on return, so the process's library is as it was."""
-    import trpo.algos.critic_process as CP
-    import trpo.algos.trust_region as TR
-    import trpo.nets.policy_runner as PR
-    from trpo.algos import get_learner
-    from trpo.resolve import resolve_run, sampler_key
-    from trpo.rollout import SAMPLERS, get_sampler
-    from trpo.envs.make import EnvSpec
+    """Train ``cfg`` for warmup + iters iterations with the library's timers on (``trpo.timing``:
+    explicit timers at each part, in the code); per counted iteration: {"ms_per_iter",
+    "cpu_ms_per_iter", "parts_ms", "parts_cpu_ms", "calls_per_iter", "batch_steps", "steps_per_s",
+    "resolved": the run's resolved Config}. The timers are off again on return."""
+    from trpo.resolve import resolve_run
+    from trpo.timing import TIMERS
     from trpo.trainer import train
 
-    acc: dict[str, float] = defaultdict(float)
-    cpu: dict[str, float] = defaultdict(float)
-    calls: dict[str, int] = defaultdict(int)
-    total: dict[str, float] = defaultdict(float)
-    state = {"iteration": 0, "counting": False}
+    resolved, _ = resolve_run(cfg)  # the batch size the run will use (preset included)
+    done = {"iterations": 0}
 
-    def timed(label, fn):
-        def wrapper(*args, **kw):
-            t, c = time.perf_counter(), time.process_time()
-            out = fn(*args, **kw)
-            if state["counting"]:
-                acc[label] += time.perf_counter() - t
-                cpu[label] += time.process_time() - c
-                calls[label] += 1
-            return out
-        return wrapper
-
-    undo: list[tuple[object, str, object]] = []
-
-    def patch(obj, name, wrap):  # obj.name = wrap(obj.name), remembered for undoing
-        if hasattr(obj, name):
-            undo.append((obj, name, vars(obj).get(name, _ABSENT)))
-            setattr(obj, name, wrap(getattr(obj, name)))
-
-    resolved, _ = resolve_run(cfg)
-    learner_cls = get_learner(resolved.algo)
-    learner_mod = sys.modules[learner_cls.__module__]
-    # sampling: env stepping and policy inference
-    def make_vector_timed(make_vector):
-        def build(self, *args, **kw):
-            envs = make_vector(self, *args, **kw)
-            envs.step = timed("sampling: env step", envs.step)
-            return envs
-        return build
-    patch(EnvSpec, "make_vector", make_vector_timed)
-
-    def make_policy_timed(make):
-        def build(actor, device):
-            pol = make(actor, device)
-            pol.act = timed("sampling: policy inference", pol.act)
-            return pol
-        return build
-    for key in SAMPLERS:  # every sampler module that builds a policy runner
-        patch(sys.modules[get_sampler(key).__module__], "make_policy", make_policy_timed)
-    patch(PR.RecurrentPolicy, "act", lambda fn: timed("sampling: policy inference", fn))
-    # the update's parts, where the learner looks them up
-    for name, label in [("gae_batch", "update: GAE + critic values"),
-                        ("estimate_advantages", "update: GAE + critic values"),
-                        ("frozen_policy", "update: pi_old forward"), ("fit_critic", "update: critic fit")]:
-        patch(learner_mod, name, lambda fn, label=label: timed(label, fn))
-    patch(TR, "flat_grad", lambda fn: timed("update: policy gradient (forward + backward)", fn))
-    patch(TR, "backtracking_line_search", lambda fn: timed("update: line search", fn))
-
-    def fvp_factory(make):
-        build = timed("update: Fisher setup", make)
-
-        def wrapped(*args, **kw):
-            fvp = build(*args, **kw)
-            return timed("update: Fisher-vector products (CG)", fvp) if fvp is not None else None
-        return wrapped
-    for name in ("gauss_newton_fvp", "fisher_vector_product", "written_out_fvp"):
-        patch(TR, name, fvp_factory)
-    patch(CP.CriticFitProcess, "submit", lambda fn: timed("update: critic fit hand-off (process)", fn))
-    patch(CP.CriticFitProcess, "result", lambda fn: timed("update: waiting for the critic fit (process)", fn))
-
-    # the two halves of an iteration, around the sampler's collect and the learner's update
-    def around(label):  # sampling starts an iteration, the update ends it
-        def wrap(fn):
-            def wrapper(self, *args, **kw):
-                if label == "sampling":
-                    state["counting"] = state["iteration"] >= warmup
-                t, c = time.perf_counter(), time.process_time()
-                out = fn(self, *args, **kw)
-                if state["counting"]:
-                    total[label] += time.perf_counter() - t
-                    total[label + "_cpu"] += time.process_time() - c
-                if label == "update":
-                    state["iteration"] += 1
-                return out
-            return wrapper
-        return wrap
-    patch(get_sampler(sampler_key(resolved)), "collect", around("sampling"))
-    patch(learner_cls, "update", around("update"))
+    def count(row, agent) -> bool:
+        done["iterations"] += 1
+        if done["iterations"] == warmup:
+            TIMERS.start()  # the warm-up iterations are not counted
+        if done["iterations"] >= warmup + iters:
+            TIMERS.stop()  # not the run's end (the last critic fit waited for, the final evaluation)
+            return True
+        return False
 
     # enough steps for any sampler (vine's branches count too); the callback stops the run
     cfg = cfg.replace(total_steps=100 * (iters + warmup) * resolved.batch_steps, eval_every=0)
+    if warmup == 0:
+        TIMERS.start()
     try:
         with tempfile.TemporaryDirectory() as d:
-            train(cfg, run_dir=Path(d) / "run", progress=False,
-                  callback=lambda row, agent: state["iteration"] >= warmup + iters)
+            train(cfg, run_dir=Path(d) / "run", progress=False, callback=count)
     finally:
-        for obj, name, old in reversed(undo):
-            if old is _ABSENT:  # inherited: drop the override
-                delattr(obj, name)
-            else:
-                setattr(obj, name, old)
+        TIMERS.stop()
+    n = done["iterations"] - warmup
+    wall, cpu, calls = dict(TIMERS.wall), dict(TIMERS.cpu), dict(TIMERS.calls)
+    if n <= 0 or "sampling" not in wall:
+        raise RuntimeError(f"nothing was timed ({done['iterations']} iterations, warm-up {warmup})")
 
-    n = state["iteration"] - warmup
-
-    def parts(acc, sampling, update):
-        ms = {k: 1e3 * v / n for k, v in acc.items()}
-        ms["sampling: the rest (normalise, bookkeeping)"] = 1e3 * sampling / n - sum(
+    def parts(acc):
+        ms = {k: 1e3 * v / n for k, v in acc.items() if k not in ("sampling", "update")}
+        ms["sampling: the rest (normalise, bookkeeping)"] = 1e3 * acc["sampling"] / n - sum(
             v for k, v in ms.items() if k.startswith("sampling"))
-        ms["update: the rest (entropy, value loss, KL, ...)"] = 1e3 * update / n - sum(
+        ms["update: the rest (entropy, value loss, KL, ...)"] = 1e3 * acc["update"] / n - sum(
             v for k, v in ms.items() if k.startswith("update"))
         return ms
-    it_ms = 1e3 * (total["sampling"] + total["update"]) / n
+    it_ms = 1e3 * (wall["sampling"] + wall["update"]) / n
     steps = resolved.batch_steps
     return {"iters": n, "batch_steps": steps, "ms_per_iter": it_ms, "steps_per_s": steps / it_ms * 1e3,
-            "cpu_ms_per_iter": 1e3 * (total["sampling_cpu"] + total["update_cpu"]) / n,
-            "parts_ms": parts(acc, total["sampling"], total["update"]),
-            "parts_cpu_ms": parts(cpu, total["sampling_cpu"], total["update_cpu"]),
+            "cpu_ms_per_iter": 1e3 * (cpu["sampling"] + cpu["update"]) / n,
+            "parts_ms": parts(wall), "parts_cpu_ms": parts(cpu),
             "calls_per_iter": {k: v / n for k, v in calls.items()}, "resolved": resolved}
 
 

@@ -42,6 +42,7 @@ from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.runs import RunDir, SilentExitWatch, default_run_dir
 from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
+from trpo.timing import part
 
 # callback(row, agent) after every iteration; a true return value stops the run cleanly. Also a
 # trpo.callbacks.Callback (with its on_start hook) or a list of callbacks (trpo.callbacks.as_callback)
@@ -282,8 +283,10 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
             while counters["env_steps"] < cfg.total_steps and stop.signal is None and stop_reason is None:
                 t0 = time.perf_counter()
                 mid_iteration = True
-                batch = sampler.collect()
-                stats = learner.update(batch)
+                with part("sampling"):
+                    batch = sampler.collect()
+                with part("update"):
+                    stats = learner.update(batch)
                 if not all(math.isfinite(p.sum().item()) for p in agent.critic.parameters()):
                     raise NonFiniteError("non-finite values in the critic parameters after its fit")
                 dt = time.perf_counter() - t0

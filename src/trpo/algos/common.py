@@ -11,6 +11,7 @@ from trpo.functional.sequences import row_length
 from trpo.nets.policies import Actor, Critic, plain_critic_mlp
 from trpo.optim import FusedAdam
 from trpo.rollout import Batch
+from trpo.timing import timed
 
 
 @torch.no_grad()
@@ -120,6 +121,7 @@ def rescale(x: Tensor) -> Tensor:
     return x / (x.std() + 1e-8) if x.numel() > 1 else x
 
 
+@timed("update: GAE + critic values")
 def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The rows every actor-critic update starts from: (obs, critic_obs, actions, A, targets), with
     GAE(gamma, lambda) advantages from the current critic (standardised if
@@ -137,12 +139,14 @@ def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor,
 
 
 @torch.no_grad()
+@timed("update: pi_old forward")
 def frozen_policy(actor: Actor, obs: Tensor, actions: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
     """pi_old, detached: its distribution parameters on ``obs`` and log pi_old(a|s)."""
     old = actor.dist_params(obs)
     return old, actor.log_prob(old, actions)
 
 
+@timed("update: critic fit")
 def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
                epochs: int, minibatch: int, perms: Tensor | None = None) -> float:
     """min_psi E[(V_psi(s_t) - R_t)^2] by minibatch Adam (policy-gradients lecture notes §3.3, the value baseline).
@@ -204,6 +208,7 @@ def check_finite(name: str, x: Tensor) -> None:
 
 # --- first-order methods (reinforce, a2c, ppo, ppo-kl) --------------------------------------------
 
+@timed("update: GAE + critic values")
 def advantages(batch: Batch, critic: nn.Module, estimator: str, gamma: float, lam: float,
                n: int = 1) -> tuple[Tensor, Tensor]:
     """Actor-critic advantages and critic targets (A_t + V(s_t)), (T, N) each (policy-gradients lecture notes §3.4):

@@ -29,6 +29,7 @@ from torch import nn
 from trpo.errors import NonFiniteError, TrpoError
 from trpo.nets.policies import flat_params, set_flat_params
 from trpo.optim import FusedAdam
+from trpo.timing import timed
 
 
 def _to_bytes(obj) -> bytes:
@@ -153,6 +154,7 @@ class CriticFitProcess:
         raise TrpoError(f"the critic-fit helper process exited unexpectedly (exit code {self._proc.exitcode}); "
                         "the last checkpoint is intact; --set critic_fit=inline runs the fit in the main process")
 
+    @timed("update: critic fit hand-off (process)")
     def submit(self, obs: torch.Tensor, targets: torch.Tensor, perms: torch.Tensor, epochs: int,
                minibatch: int) -> None:
         self._finish()  # the critic holds the previous fit's parameters before they are sent
@@ -165,6 +167,7 @@ class CriticFitProcess:
         """A fit was submitted and its result not read yet."""
         return self._pending
 
+    @timed("update: waiting for the critic fit (process)")
     def result(self) -> float:
         self._pending = False
         mse, params = self._reply()

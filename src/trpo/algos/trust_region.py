@@ -16,6 +16,7 @@ from trpo.errors import NonFiniteError
 from trpo.functional import backtracking_line_search, fisher_vector_product, flat_grad, natural_step
 from trpo.functional.fisher import gauss_newton_fvp, mlp_gauss_newton_fvp
 from trpo.nets.policies import Actor, flat_params, plain_mlp, set_flat_params
+from trpo.timing import part, timed
 
 
 def trust_region_scale(cfg: Config, act_space) -> int:
@@ -77,19 +78,23 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
       NPG:  take beta x as it is (policy-gradients lecture notes §3.6.2).
     """
     params = list(actor.parameters())
-    L_old_t = objective()
-    g = flat_grad(L_old_t, params)
+    with part("update: policy gradient (forward + backward)"):
+        L_old_t = objective()
+        g = flat_grad(L_old_t, params)
     check_finite("the policy gradient", g)
     L_old = L_old_t.item()
 
     idx = slice(None) if fvp_idx is None else fvp_idx
-    if cfg.fvp == "gauss-newton":  # J^T M J v: no second derivative through the network
-        old_idx = tuple(p[idx] for p in kl_old)
-        fvp = (written_out_fvp(actor, kl_obs[idx], old_idx, cfg.cg_damping)
-               or gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl, old_idx, params, cfg.cg_damping))  # type: ignore[arg-type]  # tuples
-    else:
-        mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
-        fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)
+    with part("update: Fisher setup"):
+        if cfg.fvp == "gauss-newton":  # J^T M J v: no second derivative through the network
+            old_idx = tuple(p[idx] for p in kl_old)
+            fvp = (written_out_fvp(actor, kl_obs[idx], old_idx, cfg.cg_damping)
+                   or gauss_newton_fvp(lambda: actor.dist_params(kl_obs[idx]), actor.kl,  # type: ignore[arg-type]  # tuples
+                                       old_idx, params, cfg.cg_damping))
+        else:
+            mean_kl = actor.kl(tuple(p[idx] for p in kl_old), actor.dist_params(kl_obs[idx])).mean()
+            fvp = fisher_vector_product(mean_kl, params, cfg.cg_damping)
+    fvp = timed("update: Fisher-vector products (CG)")(fvp)
     try:
         nat = natural_step(g, fvp, cfg.max_kl, cfg.cg_iters)
     except FloatingPointError as e:  # a non-finite CG solution or s^T F s: stop, nothing applied
@@ -105,7 +110,8 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
         return gain, kl
 
     if line_search:
-        ls = backtracking_line_search(evaluate, nat.step, cfg.max_kl, cfg.ls_max_backtracks, cfg.ls_shrink)
+        with part("update: line search"):
+            ls = backtracking_line_search(evaluate, nat.step, cfg.max_kl, cfg.ls_max_backtracks, cfg.ls_shrink)
         accepted, frac, backtracks, gain, kl = ls.accepted, ls.step_fraction, ls.backtracks, ls.surrogate_gain, ls.kl
     else:
         gain, kl = evaluate(nat.step)

@@ -13,6 +13,7 @@ from trpo.nets.policies import Actor
 from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, SeqData
+from trpo.timing import part
 
 
 def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
@@ -127,7 +128,8 @@ class SinglePathSampler:
             if acts is None:
                 acts = np.empty((T, *a.shape), a.dtype)
             acts[t] = a
-            next_obs, r, te, tr, info = self.envs.step(action_to_env(self.act_space, a))
+            with part("sampling: env step"):
+                next_obs, r, te, tr, info = self.envs.step(action_to_env(self.act_space, a))
             self._check_obs(next_obs, f"step {t} of the batch")
             rews[t], term[t], trunc[t] = r, te, tr
             done = te | tr

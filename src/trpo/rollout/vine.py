@@ -35,6 +35,7 @@ from trpo.nets.policy_runner import RecurrentPolicy, make_policy
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, VineData
 from trpo.rollout.single_path import SinglePathSampler, action_to_env
+from trpo.timing import part
 
 
 class _SnapshottingEnvs:
@@ -69,7 +70,8 @@ def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_nor
     rng = np.random.default_rng(seed)
     a, total, discount = action, 0.0, 1.0
     for step in range(length):
-        obs, r, term, trunc, _ = env.step(action_to_env(act_space, a))
+        with part("sampling: env step"):
+            obs, r, term, trunc, _ = env.step(action_to_env(act_space, a))
         total += discount * float(r)
         discount *= gamma
         if term or trunc:
