@@ -159,6 +159,12 @@ def worker_ours_mlp(a) -> dict:
     return {**worker_ours(argparse.Namespace(**{**vars(a), "set": [*(a.set or []), "policy=mlp"]})), "impl": "ours-mlp"}
 
 
+def worker_ours_split(a) -> dict:
+    """Ours with vector_mode = "split" (trpo.envs.split): the same batches as sync, bit for bit."""
+    return {**worker_ours(argparse.Namespace(**{**vars(a), "set": [*(a.set or []), "vector_mode=split"]})),
+            "impl": "ours-split"}
+
+
 def worker_ours(a) -> dict:
     import torch
 
@@ -472,7 +478,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
     lines = [f"| {env} ({steps} steps) | steps/s | x peer | x env-only | final eval (10 ep, det.) | "
              "time to threshold (s) | steps to threshold | peak RSS (MB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for impl in ("ours", "ours-mlp", "sb3-contrib", "env-only"):
+    for impl in ("ours", "ours-split", "ours-mlp", "sb3-contrib", "env-only"):
         if impl not in by:
             continue
         rate = med(impl, "steps_per_s")
@@ -481,7 +487,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
             fmt(rate / env_rate if env_rate else None, ".2f"), fmt(med(impl, "final_eval_return"), ".1f"),
             fmt(med_inf(impl, "time_to_threshold_s"), ".1f"), fmt(med_inf(impl, "steps_to_threshold")),
             fmt(med(impl, "peak_rss_mb"))]) + " |")
-    for impl in ("ours", "ours-mlp", "sb3-contrib"):
+    for impl in ("ours", "ours-split", "ours-mlp", "sb3-contrib"):
         evals = [f"{r['seed']}: {r['final_eval_return']:.0f}" for r in by.get(impl, [])]
         if len(evals) > 1:
             lines.append(f"\n{impl} final eval by seed: {', '.join(evals)}")
@@ -503,7 +509,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed): the table shows "
                    "medians over seeds and repeats, and lists each seed's final eval")
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
-    p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, ours-mlp, peer")
+    p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, ours-mlp, ours-split, peer")
     p.add_argument("--peer", choices=["trpo", "recurrentppo"], default="trpo",
                    help="sb3-contrib's TRPO (RL-Zoo trpo.yml) or RecurrentPPO (RL-Zoo ppo_lstm.yml)")
     p.add_argument("--peer-steps", type=int, default=0, help="the peer's env steps (0 = --steps), e.g. RL-Zoo's budget")
@@ -519,12 +525,13 @@ def main(argv=None):
     p.add_argument("--env-steps", type=int, default=200_000, help="env-only: at most this many steps")
     p.add_argument("--env-seconds", type=float, default=5.0, help="env-only: at most this long")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "peer"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "ours-split", "peer"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         import warnings
         warnings.filterwarnings("ignore")
-        out = {"env": worker_env, "ours": worker_ours, "ours-mlp": worker_ours_mlp, "peer": worker_peer}[a.worker](a)
+        out = {"env": worker_env, "ours": worker_ours, "ours-mlp": worker_ours_mlp, "ours-split": worker_ours_split,
+               "peer": worker_peer}[a.worker](a)
         print(json.dumps(out))
         return
     kinds = [k.strip() for k in a.only.split(",") if k.strip()]
@@ -537,7 +544,7 @@ def main(argv=None):
             "eval_episodes": a.eval_episodes, "wall_budget_s": a.wall_budget,
             "equal_wall_time": "per seed, T = min(ours wall_s, peer wall_s); each side's return at T = its last "
                                "periodic evaluation at or before T",
-            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "git": git(),
                         "versions": versions(), "loadavg_at_start": os.getloadavg()},
             "command": " ".join([Path(sys.executable).name, *sys.argv]), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     Path(a.out).mkdir(parents=True, exist_ok=True)
@@ -563,6 +570,19 @@ def main(argv=None):
     print(md)
     print(f"\n(load average at the end: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} cores; "
           f"raw numbers in {path})")
+
+
+def git() -> dict | None:
+    """This tree's commit and whether src/ differs from it (the code the workers ran)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip() != ""
+        return {"commit": sha, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def versions() -> dict:

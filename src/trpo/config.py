@@ -64,8 +64,10 @@ class Config:
         "Seeds torch, numpy, the action sampler and the environments; a CPU run is repeatable."))
     num_envs: int = _f(8, range=(1, 4096, True, True), help=(
         "Parallel environments in the vector env (``a3c``: the number of workers, one env each)."))
-    vector_mode: str = _f("auto", choices=("auto", "sync", "async", "envpool", "vector_entry_point"), help=(
-        "``sync`` (one process) or ``async`` (a subprocess per env) Gymnasium vector env, ``envpool`` "
+    vector_mode: str = _f("auto", choices=("auto", "sync", "async", "split", "envpool", "vector_entry_point"), help=(
+        "``sync`` (one process) or ``async`` (a subprocess per env) Gymnasium vector env, ``split`` "
+        "(``sync`` slices: one in this process, one per other core in a helper handed its actions "
+        "through shared memory; the same batches as ``sync``, bit for bit), ``envpool`` "
         "(EnvPool's C++ ports on a thread pool; ``pip install 'trpo[envpool]'``; results are "
         "evaluated on Gymnasium's env), ``vector_entry_point`` (Gymnasium's array-at-once "
         "CartPole), or ``auto``: ``vector_entry_point`` for CartPole ids, ``envpool`` for ALE v5 ids "

@@ -166,14 +166,20 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
             raise EnvError(f"vector_mode 'vector_entry_point' supports Gymnasium's CartPole ids only, "
                            f"not '{env_id}'; use 'sync' or 'async'")
         return VectorCartPole(name, num_envs)  # type: ignore[return-value]  # VectorEnv's interface, duck-typed
-    if mode not in ("sync", "async"):
+    if mode not in ("sync", "async", "split"):
         raise EnvError(f"unknown vector_mode {mode!r}")
     atari = atari_preprocessing and is_atari(env_id)
     extra = ({"wrappers": [atari_wrappers], "frameskip": 1} if atari else
              {"wrappers": [minatar_wrappers]} if is_minatar(env_id) else {})
-    with _env_errors(env_id):
-        return gym.make_vec(name, num_envs=num_envs, vectorization_mode=mode,
-                            vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **extra, **env_kwargs)
+
+    def make(n: int, how: str) -> gym.vector.VectorEnv:
+        with _env_errors(env_id):
+            return gym.make_vec(name, num_envs=n, vectorization_mode=how,
+                                vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **extra, **env_kwargs)
+    if mode == "split":  # sync slices, one here and one per other core (trpo.envs.split)
+        from trpo.envs.split import SplitVectorEnv, default_helpers
+        return SplitVectorEnv(lambda n: make(n, "sync"), num_envs, default_helpers(num_envs))  # type: ignore[return-value]  # VectorEnv's interface
+    return make(num_envs, mode)
 
 
 class UserVectorEnv(gym.vector.VectorEnv):

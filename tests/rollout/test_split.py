@@ -1,0 +1,125 @@
+"""vector_mode "split" (trpo.envs.split): the envs in slices, one here and one per other core in a
+helper process stepped through shared memory. Its steps equal sync's with the same envs, bit for
+bit, across episode ends (final observations included); snapshots restore exactly; a helper's
+error or death is a one-line EnvError; a whole training run equals sync's metrics."""
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from trpo import Config
+from trpo.envs.make import make_vector_env
+from trpo.envs.split import SplitVectorEnv, _slices
+from trpo.errors import EnvError
+
+
+def test_slices_cover_every_env_once():
+    assert _slices(2, 2) == [(0, 1), (1, 2)]
+    assert _slices(5, 2) == [(0, 3), (3, 5)]
+    assert _slices(1, 4) == [(0, 1)]
+
+
+def _run(envs, actions):
+    out = [envs.reset(seed=7)[0]]
+    finals = []
+    for a in actions:
+        obs, r, te, tr, info = envs.step(a)
+        out += [obs, r, te, tr]
+        done = te | tr
+        finals += [np.asarray(info["final_obs"][i]) for i in np.flatnonzero(done)] if done.any() else []
+    return out, finals
+
+
+@pytest.mark.parametrize("env_id,n", [("Hopper-v5", 2), ("CartPole-v1", 3), ("Pendulum-v1", 4)])
+def test_the_same_steps_as_sync_bit_for_bit(env_id, n):
+    sync = make_vector_env(env_id, n, "sync")
+    split = SplitVectorEnv(lambda k: make_vector_env(env_id, k, "sync"), n, helpers=min(n - 1, 2))
+    try:
+        assert len(split.helpers) >= 1
+        rng = np.random.default_rng(0)
+        actions = [sync.action_space.sample() for _ in range(300)] if env_id == "CartPole-v1" else \
+            [rng.uniform(-1, 1, sync.action_space.shape).astype(np.float32) for _ in range(300)]
+        (a, fa), (b, fb) = _run(sync, actions), _run(split, actions)
+        assert len(fa) == len(fb) > 0  # episodes ended (and were reset) on the way
+        for x, y in zip(a + fa, b + fb):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+    finally:
+        sync.close()
+        split.close()
+
+
+def test_snapshots_restore_exactly():
+    split = make_vector_env("Hopper-v5", 2, "split")
+    try:
+        split.reset(seed=3)
+        acts = np.random.default_rng(1).uniform(-1, 1, (40, 2, 3)).astype(np.float32)
+        for a in acts[:20]:
+            split.step(a)
+        state = split.get_snapshot()
+        first = [split.step(a)[0] for a in acts[20:]]
+        assert split.set_snapshot(state)
+        again = [split.step(a)[0] for a in acts[20:]]
+        assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    finally:
+        split.close()
+
+
+DRIVER = os.getpid()
+
+
+class Boom:
+    """An env whose step raises after a few steps in a helper process (env 1), not here."""
+
+    def __new__(cls):
+        import gymnasium as gym
+
+        class _Boom(gym.Wrapper):
+            t = 0
+
+            def step(self, a):
+                self.t += 1
+                if self.t > 5 and os.getpid() != DRIVER:
+                    raise ValueError("the env broke")
+                return self.env.step(a)
+        return _Boom(gym.make("CartPole-v1"))
+
+
+def test_a_helpers_error_and_death_are_one_line_errors():
+    import gymnasium as gym
+
+    def make(k):
+        return gym.vector.SyncVectorEnv([Boom] * k, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    split = SplitVectorEnv(make, 2, helpers=1)
+    try:
+        split.reset(seed=0)
+        with pytest.raises(EnvError, match="the env broke"):
+            for _ in range(10):
+                split.step(np.zeros(2, np.int64))
+    finally:
+        split.close()
+    split = SplitVectorEnv(lambda k: make_vector_env("CartPole-v1", k, "sync"), 2, helpers=1)
+    try:
+        split.reset(seed=0)
+        os.kill(split.helpers[0]["proc"].pid, 9)
+        with pytest.raises(EnvError, match="helper process died"):
+            for _ in range(10):
+                split.step(np.zeros(2, np.int64))
+    finally:
+        split.close()
+
+
+def _metrics(run_dir) -> list[dict]:
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    return [{k: v for k, v in r.items() if k not in ("wall_s", "fps") and not k.endswith("_s")} for r in rows]
+
+
+def test_a_training_run_and_its_resume_equal_sync(tmp_path):
+    from trpo.trainer import train
+
+    common = dict(env_id="Hopper-v5", batch_steps=512, num_envs=2, eval_episodes=1,
+                  eval_periodic_episodes=0, check_env=False, checkpoint_every=1, seed=4)
+    train(Config(**common, vector_mode="sync", total_steps=2048), tmp_path / "sync", progress=False)
+    train(Config(**common, vector_mode="split", total_steps=1024), tmp_path / "split", progress=False)
+    train(Config(**common, vector_mode="split", total_steps=2048), resume=tmp_path / "split", progress=False)
+    assert _metrics(tmp_path / "split") == _metrics(tmp_path / "sync")
