@@ -112,8 +112,8 @@ def block_readme_speed() -> str:
 
     return (f"Side by side with sb3-contrib's TRPO (each pair measured in one command on one machine), "
             f"{_range([r['ratio'] for r in cp])} its env steps per second on CartPole-v1 "
-            f"({len(cp)} measurements, {span(cp)}) and {_range([r['ratio'] for r in hp])} on Hopper-v5 with the "
-            f"shipped MuJoCo settings ({len(hp)} measurements, {span(hp)}); the ranges are over every "
+            f"({len(cp)} measurement{'s' * (len(cp) != 1)}, {span(cp)}) and {_range([r['ratio'] for r in hp])} on Hopper-v5 with the "
+            f"shipped MuJoCo settings ({len(hp)} measurement{'s' * (len(hp) != 1)}, {span(hp)}); the ranges are over every "
             f"committed measurement of the shipped settings, on {' and '.join(hosts)} "
             f"([docs/benchmarks.md](docs/benchmarks.md#speed-records)).")
 
