@@ -78,6 +78,14 @@ SUITES: dict[str, Suite] = {
     "ppo-hopper-heldout": Suite(
         "PPO with the shipped mujoco-ppo preset (the clipped-action log-probability, chosen on seeds 0-1) at 1M "
         "steps on Hopper-v5, held-out seeds", ("Hopper-v5",), ("ppo",), ("ours",), (100, 101), 1_000_000, 50_000),
+    "recurrent-keep": Suite(
+        "recurrent TRPO (GRU) on CartPole without velocities, 300k steps, tuning seeds 0-4: does the final "
+        "evaluation keep the best? (the family issue's check; default settings)", ("trpo/CartPoleNoVelocity-v1",),
+        ("trpo",), ("ours",), (0, 1, 2, 3, 4), 300_000, 10_240, sets=("policy=gru",)),
+    "recurrent-keep-ent": Suite(
+        "the same with an entropy bonus of 0.01 (the remedy tried on seed 0 on 2026-12-01)",
+        ("trpo/CartPoleNoVelocity-v1",), ("trpo",), ("ours",), (0, 1, 2, 3, 4), 300_000, 10_240,
+        sets=("policy=gru", "entropy_coef=0.01")),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
