@@ -79,3 +79,24 @@ def test_compare_resumes_an_interrupted_run_and_never_reports_it_as_final(tmp_pa
     assert not s["interrupted"] and s["total_steps"] == 512
     assert (cut / "metrics.csv").read_text().splitlines()[1:3] == first_rows  # resumed, not restarted
     assert "| ppo | 2 of 2 |" in (tmp_path / "compare_CartPole-v1.md").read_text()
+
+
+def test_rliable_lines_match_an_independent_computation():
+    """IQM and mean with rliable's intervals; P(X > Y) against counting the pairs by hand."""
+    import pytest
+
+    pytest.importorskip("rliable")
+    from trpo.tools.compare import rliable_lines
+
+    x = np.array([500.0, 480, 499, 120, 500])
+    y = np.array([300.0, 450, 470, 499, 100])
+    lines = rliable_lines({"trpo": x, "ppo": y}, reps=500)
+    row = next(ln for ln in lines if ln.startswith("| trpo |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    iqm = np.sort(x)[1:4].mean()  # 5 runs: the middle 3 with rliable's trimming (scipy trim_mean, 25%)
+    assert float(cells[2]) == pytest.approx(iqm, abs=0.05) and float(cells[4]) == pytest.approx(x.mean(), abs=0.05)
+    p = np.mean([(a > b) + 0.5 * (a == b) for a in x for b in y])
+    pair = next(ln for ln in lines if ln.startswith("| trpo > ppo |"))
+    assert float(pair.split("|")[2]) == pytest.approx(p, abs=0.005)
+    assert not any("wide" in ln for ln in lines)  # 5 runs each: no small-n warning
+    assert any("wide" in ln for ln in rliable_lines({"a": x[:3], "b": y[:3]}, reps=200))
