@@ -74,3 +74,21 @@ def git_state() -> dict[str, object] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": sha, "dirty": dirty}
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG), so that a
+    helper never outlives a trainer killed with SIGKILL; elsewhere nothing (the closed pipe still
+    ends the loop)."""
+    import ctypes
+    import ctypes.util
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass

@@ -171,14 +171,16 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
     sampler = None
     run_path = Path(run_dir or default_run_dir(cfg))
-    watch = (SilentExitWatch(run_path, "Ray ends the driver this way when the Ray node it runs on dies, and a "
-                             "kill -9 or the out-of-memory killer look the same") if cfg.backend == "ray" else None)
+    sampler_cls = get_sampler(sampler_key(cfg))
+    # a backend whose processes can be ended with no chance to speak (Ray's lost driver node)
+    watch = SilentExitWatch(run_path, sampler_cls.silent_exit) if sampler_cls.silent_exit else None
     try:
-        sampler = get_sampler(sampler_key(cfg)).build(SamplerContext(
+        sampler = sampler_cls.build(SamplerContext(
             cfg, env, agent.actor, agent.critic, agent.obs_norm, reward_scaler, device, learner.rollout_fn,
             own_networks=bool(agent.own_networks)))
-        if progress and hasattr(sampler, "describe"):
-            print(sampler.describe())  # e.g. the Ray backend: workers, nodes, start-up time
+        header = sampler.describe()  # e.g. the Ray backend: workers, nodes, start-up time
+        if progress and header:
+            print(header)
         run = RunDir(run_path, fresh=state is None, overwrite=overwrite)
         counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0}
         if state is not None:

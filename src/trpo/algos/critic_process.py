@@ -29,6 +29,7 @@ from torch import nn
 from trpo.errors import NonFiniteError, TrpoError
 from trpo.nets.policies import flat_params, set_flat_params
 from trpo.optim import FusedAdam
+from trpo.system import die_with_parent
 from trpo.timing import timed
 
 
@@ -40,23 +41,6 @@ def _to_bytes(obj) -> bytes:
 
 def _from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
-
-
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG), so that a
-    helper never outlives a trainer killed with SIGKILL; elsewhere nothing (the closed pipe still
-    ends the loop)."""
-    import ctypes
-    import ctypes.util
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
-    except (OSError, AttributeError):
-        pass
 
 
 def _serve(conn, parent_end, critic: nn.Module, opt: FusedAdam, threads: int) -> None:

@@ -178,7 +178,7 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
                                 vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **extra, **env_kwargs)
     if mode == "split":  # sync slices, one here and one per other core (trpo.envs.split)
         from trpo.envs.split import SplitVectorEnv, default_helpers
-        return SplitVectorEnv(lambda n: make(n, "sync"), num_envs, default_helpers(num_envs))  # type: ignore[return-value]  # VectorEnv's interface
+        return SplitVectorEnv(lambda n: make(n, "sync"), num_envs, default_helpers(num_envs))
     return make(num_envs, mode)
 
 

@@ -52,12 +52,21 @@ def _slices(n: int, parts: int) -> list[tuple[int, int]]:
 
 class _Buffers:
     """One helper's shared arrays: ctrl, its actions in, its results out."""
+    ctrl: np.ndarray
+    actions: np.ndarray
+    obs: np.ndarray
+    final_obs: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    final: np.ndarray
 
-    def __init__(self, shm: shared_memory.SharedMemory, n: int, obs_space: gym.spaces.Box, act_space: gym.Space):
+    def __init__(self, shm: shared_memory.SharedMemory, n: int, obs_space: gym.Space, act_space: gym.Space):
         act_shape = act_space.shape if isinstance(act_space, gym.spaces.Box | gym.spaces.MultiDiscrete) else ()
         act_dtype = act_space.dtype if isinstance(act_space, gym.spaces.Box) else np.int64
+        obs_shape = tuple(obs_space.shape or ())
         layout = [("ctrl", (4,), np.int64), ("actions", (n, *act_shape), act_dtype),
-                  ("obs", (n, *obs_space.shape), obs_space.dtype), ("final_obs", (n, *obs_space.shape), obs_space.dtype),
+                  ("obs", (n, *obs_shape), obs_space.dtype), ("final_obs", (n, *obs_shape), obs_space.dtype),
                   ("rewards", (n,), np.float64), ("terminated", (n,), np.bool_), ("truncated", (n,), np.bool_),
                   ("final", (n,), np.bool_)]
         offset = 0
@@ -68,16 +77,54 @@ class _Buffers:
             offset += int(np.prod(shape)) * dtype.itemsize
 
     @staticmethod
-    def size(n: int, obs_space: gym.spaces.Box, act_space: gym.Space) -> int:
+    def size(n: int, obs_space: gym.Space, act_space: gym.Space) -> int:
         act = int(np.prod(act_space.shape or (1,))) * 8
-        obs = int(np.prod(obs_space.shape)) * np.dtype(obs_space.dtype).itemsize
+        obs = int(np.prod(tuple(obs_space.shape or ()))) * np.dtype(obs_space.dtype).itemsize
         return 64 + n * (act + 2 * obs + 8 + 3) + 64
+
+
+def _step(envs: gym.vector.VectorEnv, b: _Buffers, conn) -> None:
+    """One step of the helper's slice, from the actions in shared memory to the results there."""
+    try:
+        obs, r, te, tr, info = envs.step(b.actions.copy())
+        b.obs[:], b.rewards[:], b.terminated[:], b.truncated[:] = obs, r, te, tr
+        b.final[:] = False
+        if "final_obs" in info:
+            for i in np.flatnonzero(info.get("_final_obs", te | tr)):
+                b.final[i] = True
+                b.final_obs[i] = info["final_obs"][i]
+    except BaseException:  # noqa: BLE001 - the driver raises it as an EnvError
+        b.ctrl[FAILED] = 1
+        conn.send(("error", traceback.format_exc(limit=4).strip().splitlines()[-1]))
+
+
+def _command(envs: gym.vector.VectorEnv, conn, msg: tuple) -> bool:
+    """A command from the pipe: reset, snapshot, restore, close (False: stop) or wake (nothing)."""
+    from trpo.envs.snapshot import restore, snapshot
+
+    cmd = msg[0]
+    try:
+        if cmd == "reset":
+            obs, _ = envs.reset(seed=msg[1], options=msg[2])
+            conn.send(("ok", np.asarray(obs)))
+        elif cmd == "snapshot":
+            conn.send(("ok", [snapshot(e) for e in envs.envs]))  # type: ignore[attr-defined]  # SyncVectorEnv
+        elif cmd == "restore":
+            for e, s in zip(envs.envs, msg[1]):  # type: ignore[attr-defined]  # SyncVectorEnv
+                restore(e, s)
+            conn.send(("ok", None))
+        elif cmd == "close":
+            envs.close()
+            conn.send(("ok", None))
+            return False
+    except BaseException as e:  # noqa: BLE001 - reported to the driver
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    return True
 
 
 def _serve(conn, shm_name: str, make_slice: Callable[[int], gym.vector.VectorEnv], n: int) -> None:
     """A helper: build its slice, then step it whenever ctrl[ASKED] moves; commands on the pipe."""
-    from trpo.algos.critic_process import die_with_parent
-    from trpo.envs.snapshot import restore, snapshot
+    from trpo.system import die_with_parent
 
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the trainer's to handle
@@ -95,17 +142,7 @@ def _serve(conn, shm_name: str, make_slice: Callable[[int], gym.vector.VectorEnv
     spins = 0
     while True:
         if ctrl[ASKED] != ctrl[DONE]:
-            try:
-                obs, r, te, tr, info = envs.step(b.actions.copy())
-                b.obs[:], b.rewards[:], b.terminated[:], b.truncated[:] = obs, r, te, tr
-                b.final[:] = False
-                if "final_obs" in info:
-                    for i in np.flatnonzero(info.get("_final_obs", te | tr)):
-                        b.final[i] = True
-                        b.final_obs[i] = info["final_obs"][i]
-            except BaseException:  # noqa: BLE001 - the driver raises it as an EnvError
-                ctrl[FAILED] = 1
-                conn.send(("error", traceback.format_exc(limit=4).strip().splitlines()[-1]))
+            _step(envs, b, conn)
             ctrl[DONE] = ctrl[ASKED]
             last, spins = time.perf_counter(), 0
             continue
@@ -113,25 +150,8 @@ def _serve(conn, shm_name: str, make_slice: Callable[[int], gym.vector.VectorEnv
         if spins % 1024:
             continue
         if conn.poll():
-            msg = conn.recv()
-            cmd = msg[0]
-            try:
-                if cmd == "reset":
-                    obs, _ = envs.reset(seed=msg[1], options=msg[2])
-                    conn.send(("ok", np.asarray(obs)))
-                elif cmd == "snapshot":
-                    conn.send(("ok", [snapshot(e) for e in envs.envs]))  # type: ignore[attr-defined]  # SyncVectorEnv
-                elif cmd == "restore":
-                    for e, s in zip(envs.envs, msg[1]):  # type: ignore[attr-defined]  # SyncVectorEnv
-                        restore(e, s)
-                    conn.send(("ok", None))
-                elif cmd == "close":
-                    envs.close()
-                    conn.send(("ok", None))
-                    break
-                # "wake": nothing; the loop looks at ctrl again
-            except BaseException as e:  # noqa: BLE001 - reported to the driver
-                conn.send(("error", f"{type(e).__name__}: {e}"))
+            if not _command(envs, conn, conn.recv()):
+                break
             last = time.perf_counter()
             continue
         if time.perf_counter() - last > SPIN_S:  # between batches: sleep until woken or asked
@@ -217,7 +237,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
         lo, hi = self.slices[0]
         for h in self.helpers:
             h["conn"].send(("reset", seeds[h["lo"]:h["hi"]], options))
-        obs, info = self.local.reset(seed=seeds[lo:hi], options=options)
+        obs, _ = self.local.reset(seed=seeds[lo:hi], options=options)  # type: ignore[arg-type]  # a list per env
         parts = [np.asarray(obs)] + [self._reply(h, "reset") for h in self.helpers]
         return np.concatenate(parts), {}
 

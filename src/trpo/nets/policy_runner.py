@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from trpo.nets.policies import ACTIVATIONS, Actor, CategoricalActor, GaussianActor, plain_actor_class, plain_mlp
-from trpo.timing import timed
 
 
 class NumpyPolicy:
@@ -43,7 +42,6 @@ class NumpyPolicy:
                 x = self.activation(x)
         return x
 
-    @timed("sampling: policy inference")
     def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
         out = self._out(obs)
         if self.kind is GaussianActor:
@@ -61,7 +59,6 @@ class TorchPolicy:
     def __init__(self, actor: Actor, device: torch.device):
         self.actor, self.device = actor, device
 
-    @timed("sampling: policy inference")
     def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))
         with torch.inference_mode():
@@ -85,7 +82,6 @@ class RecurrentPolicy:
         return tuple(net.initial_state(n, self.device) for net in nets)  # type: ignore[operator]  # recurrent networks
 
     @torch.no_grad()
-    @timed("sampling: policy inference")
     def act(self, obs: np.ndarray, state: tuple[torch.Tensor, ...], rng: np.random.Generator,
             deterministic: bool = False) -> tuple[np.ndarray, tuple[torch.Tensor, ...]]:
         gen = torch.Generator(device=self.device).manual_seed(int(rng.integers(2**63 - 1)))

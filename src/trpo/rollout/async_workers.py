@@ -68,6 +68,7 @@ class _Worker:
 
 class AsyncWorkers:
     """The master's side: ``num_envs`` workers, one env each."""
+    silent_exit: str | None = None
 
     @classmethod
     def build(cls, ctx: SamplerContext) -> AsyncWorkers:
@@ -176,6 +177,9 @@ class AsyncWorkers:
 
     def load_state_dict(self, d: dict) -> bool:
         return False
+
+    def describe(self) -> str | None:
+        return None  # the run's header says nothing more for the local samplers
 
     def summary(self) -> dict:
         return {"workers": len(self.workers), "worker_restarts": self.restarts}

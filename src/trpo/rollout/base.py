@@ -47,6 +47,10 @@ OWN_NETWORKS_REFUSED = ("own actor/critic networks train with local sampling: no
 
 @runtime_checkable
 class Sampler(Protocol):
+    # why this backend's process may end without running Python (the trainer then starts a
+    # watcher that prints the resume command: trpo.runs.SilentExitWatch), or None
+    silent_exit: str | None
+
     def collect(self) -> Batch: ...
 
     def state_dict(self) -> dict: ...
@@ -56,3 +60,5 @@ class Sampler(Protocol):
     def close(self) -> None: ...
 
     def summary(self) -> dict: ...
+
+    def describe(self) -> str | None: ...

@@ -56,6 +56,7 @@ def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> boo
 
 class SinglePathSampler:
     """Owns the vector env and the running episode bookkeeping between iterations."""
+    silent_exit: str | None = None
 
     @classmethod
     def build(cls, ctx: SamplerContext) -> SinglePathSampler:
@@ -122,9 +123,11 @@ class SinglePathSampler:
                 starts[t] = self.starts
                 for store, h in zip(states, self.state):
                     store[t] = h
-                a, self.state = policy.act(obs[t], self.state, self.rng)
+                with part("sampling: policy inference"):
+                    a, self.state = policy.act(obs[t], self.state, self.rng)
             else:
-                a = policy.act(obs[t], self.rng)
+                with part("sampling: policy inference"):
+                    a = policy.act(obs[t], self.rng)
             if acts is None:
                 acts = np.empty((T, *a.shape), a.dtype)
             acts[t] = a
@@ -205,6 +208,9 @@ class SinglePathSampler:
             self.state = tuple(torch.as_tensor(h, device=self.device).clone() for h in d["policy_state"])
             self.starts = np.asarray(d["starts"], bool).copy()
         return True
+
+    def describe(self) -> str | None:
+        return None  # the run's header says nothing more for the local samplers
 
     def summary(self) -> dict:
         return {}

@@ -77,15 +77,17 @@ def branch_return(env: gym.Env, state: dict, action: np.ndarray, policy, obs_nor
         if term or trunc:
             return total, step + 1
         x = obs_norm(np.asarray(obs, np.float32)[None])
-        if memory is None:
-            a = policy.act(x, rng)[0]
-        else:
-            a, memory = policy.act(x, memory, rng)
-            a = a[0]
+        with part("sampling: policy inference"):
+            if memory is None:
+                a = policy.act(x, rng)[0]
+            else:
+                a, memory = policy.act(x, memory, rng)
+                a = a[0]
     return total, length
 
 
 class VineSampler:
+    silent_exit: str | None = None
     @classmethod
     def build(cls, ctx: SamplerContext) -> VineSampler:
         envs = ctx.env.make_vector(ctx.cfg.num_envs, "sync")
@@ -203,6 +205,9 @@ class VineSampler:
     def load_state_dict(self, d: dict):
         self.rng.bit_generator.state = d["rng"]
         return self.trunk.load_state_dict(d["trunk"])
+
+    def describe(self) -> str | None:
+        return None  # the run's header says nothing more for the local samplers
 
     def summary(self) -> dict:
         return {}

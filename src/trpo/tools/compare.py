@@ -195,7 +195,7 @@ def summarise(env_id: str, algos: list[str], seeds: list[int], runs_dir: Path, o
         md.append(f"| {r['algo']} | {r['runs']} of {len(seeds)} | {r['final_return_mean']:.1f} | "
                   f"[{r['ci95_low']:.1f}, {r['ci95_high']:.1f}] | "
                   f"{r['final_returns']} | {r['wall_s_mean']:.1f} | {r['steps_per_s_mean']:,.0f} |")
-    md += rliable_lines({r["algo"]: np.array([float(v) for v in r["final_returns"].split()]) for r in rows})
+    md += rliable_lines({str(r["algo"]): np.array([float(v) for v in str(r["final_returns"]).split()]) for r in rows})
     md_path = out_dir / f"compare_{safe}.md"
     md_path.write_text("\n".join(md) + "\n")
 

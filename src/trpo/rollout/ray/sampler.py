@@ -20,6 +20,8 @@ from trpo.rollout.ray.worker import RolloutWorker
 
 class RaySampler:
     """The learner's side: ``workers`` rollout workers of ``num_envs`` envs each."""
+    silent_exit = ("Ray ends the driver this way when the Ray node it runs on dies, and a kill -9 or the "
+                   "out-of-memory killer look the same")
 
     @classmethod
     def build(cls, ctx: SamplerContext) -> RaySampler:
