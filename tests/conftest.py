@@ -4,6 +4,9 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame renders frames for videos without a display
+# Ray starts its workers at nice 15: beside the other test process (nice 0) on 2 cores they then wait
+# for minutes to import torch. The tests' Ray instances and clusters start them at the test's own nice.
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 
 @pytest.fixture
