@@ -6,6 +6,7 @@ the peers through the same code, one raw record per run.
     python benchmarks/harness.py status mujoco-heldout         # done / missing
     python benchmarks/harness.py run mujoco-heldout --only "Hopper-v5 *"   # a part of it (fnmatch on the run's name)
     python benchmarks/harness.py profile --env Hopper-v5 --iters 10          # where an iteration's time goes
+    python benchmarks/harness.py speed --env Hopper-v5 --steps 40960 --repeats 3 --only env,ours,peer
 
 A run is one subprocess (``bench_trpo.py --worker ours|peer``: clean imports, RSS and thread
 settings). Its record, ``benchmarks/records/<suite>/<name>.json``, holds: the suite, the run's
@@ -258,6 +259,18 @@ def cmd_profile(a) -> int:
     return 0
 
 
+def cmd_speed(a) -> int:
+    """Steps per second of ours against the peer (and the env alone), in one command: the
+    benchmark of benchmarks/bench_trpo.py, its record written to records/speed/ (every option
+    after ``speed`` is bench_trpo's: --env, --steps, --repeats, --only, --set, ...)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_trpo
+
+    bench_trpo.main([*a.extra, "--out", str(RECORDS / "speed")])
+    return 0
+
+
 def cmd_list(a) -> int:
     for name, s in SUITES.items():
         print(f"{name}: {len(s.runs())} runs of {s.steps:,} steps - {s.description}")
@@ -282,13 +295,19 @@ def main(argv=None) -> int:
     pr.add_argument("--set", action="append", help="KEY=VALUE config key (the run's own preset applies)")
     pr.add_argument("--label", default="", help="a word for the record's name (e.g. before, after)")
     pr.set_defaults(func=cmd_profile, record_command=True)
+    sp = sub.add_parser("speed", help="steps/s of ours, the peer and the env alone in one command (bench_trpo's "
+                                      "options); a record in records/speed/")
+    sp.set_defaults(func=cmd_speed)
     for name, func in (("run", cmd_run), ("status", cmd_status)):
         s = sub.add_parser(name)
         s.add_argument("suite", choices=list(SUITES))
         s.add_argument("--only", help="fnmatch pattern on 'ENV ALGO SIDE SEED', e.g. 'Hopper-v5 *'")
         s.add_argument("-j", "--jobs", type=int, default=usable_cores())
         s.set_defaults(func=func)
-    a = p.parse_args(argv)
+    a, extra = p.parse_known_args(argv)
+    if extra and a.func is not cmd_speed:
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    a.extra = extra
     return a.func(a)
 
 

@@ -75,7 +75,8 @@ def speed_records(env_id: str) -> list[dict]:
     the shipped settings: one row per record (medians over its seeds and repeats)."""
     want = shipped(env_id)
     rows = []
-    for f in sorted(glob.glob(str(SPEED / f"{env_id.replace('/', '_')}-*.json"))):
+    for f in sorted(glob.glob(str(SPEED / f"{env_id.replace('/', '_')}-*.json"))
+                    + glob.glob(str(RECORDS / "speed" / f"{env_id.replace('/', '_')}-*.json")), key=lambda f: Path(f).name):
         d = json.loads(Path(f).read_text())
         if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
             continue  # other settings, another peer, or a command that did not finish
