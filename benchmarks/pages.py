@@ -299,6 +299,31 @@ def block_ppo_heldout() -> str:
     return "\n".join(L)
 
 
+def block_recurrent_keep() -> str:
+    """Recurrent TRPO keeps what it learned? (records/recurrent-keep[-ent]/: seeds 0-4, 300k steps,
+    default settings against an entropy bonus of 0.01; the family issue's 90% check)."""
+    L = ["| settings | seed | best periodic (deterministic, 10 ep) | final deterministic (10 ep) | final / best | "
+         "raw record |", "|---|---:|---:|---:|---:|---|"]
+    kept, total = {}, {}
+    for suite, label in (("recurrent-keep", "default"), ("recurrent-keep-ent", "entropy_coef = 0.01")):
+        for f in sorted((RECORDS / suite).glob("*.json")):
+            r = json.loads(f.read_text())
+            res = r["result"]
+            best, final = res["best_eval_return"], res["final_eval_return"]
+            ok = final >= 0.9 * best
+            kept[label] = kept.get(label, 0) + ok
+            total[label] = total.get(label, 0) + 1
+            L.append(f"| {label} | {r['run']['seed']} | {best:,.1f} | {final:,.1f} | {final / best:.2f}"
+                     f"{'' if ok else ' (misses 0.9)'} | [{f.name}](../../benchmarks/records/{suite}/{f.name}) |")
+    if not total:
+        return ("Not run yet (`python benchmarks/harness.py run recurrent-keep -j 1` and "
+                "`... run recurrent-keep-ent -j 1`).")
+    L.append("")
+    L.append("Final at least 90% of the best periodic evaluation: " + "; ".join(
+        f"{label}: {kept[label]} of {total[label]} seeds" for label in total) + " (seeds 0-4 each when complete).")
+    return "\n".join(L)
+
+
 BLOCKS = {
     ("README.md", "speed"): block_readme_speed,
     ("README.md", "heldout"): block_readme_heldout,
@@ -306,6 +331,7 @@ BLOCKS = {
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,
     ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,
+    ("docs/results/recurrent.md", "recurrent-keep"): block_recurrent_keep,
 }
 
 
