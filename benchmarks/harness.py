@@ -79,6 +79,10 @@ SUITES: dict[str, Suite] = {
     "ppo-hopper-heldout": Suite(
         "PPO with the shipped mujoco-ppo preset (the clipped-action log-probability, chosen on seeds 0-1) at 1M "
         "steps on Hopper-v5, held-out seeds", ("Hopper-v5",), ("ppo",), ("ours",), (100, 101), 1_000_000, 50_000),
+    "family-heldout": Suite(
+        "PPO (the mujoco-ppo preset) and NPG (the mujoco preset) at 1M steps on five MuJoCo v5 envs, held-out "
+        "seeds 100-104: the family beside TRPO's mujoco-heldout table (Hopper PPO seeds 100-101: the records of "
+        "ppo-hopper-heldout, copied)", MUJOCO5, ("ppo", "npg"), ("ours",), HELD_OUT, 1_000_000, 50_000),
     "recurrent-keep": Suite(
         "recurrent TRPO (GRU) on CartPole without velocities, 300k steps, tuning seeds 0-4: does the final "
         "evaluation keep the best? (the family issue's check; default settings)", ("trpo/CartPoleNoVelocity-v1",),
