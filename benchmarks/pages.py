@@ -24,7 +24,6 @@ import argparse
 import glob
 import json
 import math
-import re
 import sys
 from pathlib import Path
 
@@ -32,29 +31,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this tree's trpo (shipped settings)
 
-ROOT = Path(__file__).resolve().parents[1]
-SPEED = ROOT / "benchmarks" / "results"
-RECORDS = ROOT / "benchmarks" / "records"
-HELD_OUT = (100, 101, 102, 103, 104)
-MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
-BOOT_REPS, BOOT_SEED = 20_000, 0
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pagelib, pages_* beside this file
+from pagelib import (
+    BOOT_REPS,
+    HELD_OUT,
+    MUJOCO5,
+    RECORDS,
+    ROOT,
+    SPEED,
+    _iqm,
+    interval,
+    normalised,
+    prob_improvement,
+    published,
+    render,
+)
 
-
-def random_policy(env: str) -> float:
-    """The 0 of the normalised scores: the mean return of uniform random actions (its record,
-    ``harness.py random``)."""
-    return float(json.loads((RECORDS / "random-policy" / f"{env}.json").read_text())["mean"])
-
-
-def published() -> dict:
-    """The 1 of the normalised scores: the best published TRPO number per env, with its protocol
-    (one home: docs/results/mujoco/summarise.py's PUBLISHED)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("summarise", ROOT / "docs" / "results" / "mujoco" / "summarise.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.PUBLISHED
+import pages_family  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,38 +142,6 @@ def heldout_records() -> dict[tuple[str, str], dict[int, dict]]:
         out.setdefault((run["env"], run["side"]), {})[run["seed"]] = {**rec["result"], "_file": f.name,
                                                                       "_machine": rec["machine"]}
     return out
-
-
-def normalised(env: str, x: np.ndarray) -> np.ndarray:
-    """(score - random) / (published - random): 0 is a random policy, 1 the published TRPO number."""
-    r = random_policy(env)
-    return (x - r) / (published()[env][0] - r)
-
-
-def _iqm(x: np.ndarray) -> float:
-    """The interquartile mean over all runs (rliable's IQM: the mean of the middle 50%)."""
-    from scipy.stats import trim_mean
-
-    return float(trim_mean(x.ravel(), 0.25))
-
-
-def interval(scores: dict[str, np.ndarray], stat) -> dict[str, tuple[float, float, float]]:
-    """rliable's stratified-bootstrap 95% interval of ``stat`` for each side (runs x tasks)."""
-    from rliable import library as rly
-
-    fn = lambda m: np.array([stat(m)])  # noqa: E731
-    np.random.seed(BOOT_SEED)  # rliable draws from numpy's global generator
-    point, ci = rly.get_interval_estimates(scores, fn, reps=BOOT_REPS)
-    return {k: (float(point[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in scores}
-
-
-def prob_improvement(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """P(X > Y) over tasks (Agarwal et al. 2021), with its stratified-bootstrap 95% interval."""
-    from rliable import library as rly, metrics
-
-    np.random.seed(BOOT_SEED)
-    point, ci = rly.get_interval_estimates({"pair": (x, y)}, metrics.probability_of_improvement, reps=BOOT_REPS // 10)
-    return float(point["pair"]), float(ci["pair"][0]), float(ci["pair"][1])
 
 
 def block_mujoco_heldout() -> str:
@@ -333,13 +294,8 @@ BLOCKS = {
     ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,
     ("docs/results/recurrent.md", "recurrent-keep"): block_recurrent_keep,
 }
-
-
-def render(text: str, name: str, body: str) -> str:
-    pat = re.compile(rf"(<!-- generated:{re.escape(name)} -->\n)(?:.*?\n)?(<!-- /generated:{re.escape(name)} -->)", re.S)
-    if not pat.search(text):
-        raise SystemExit(f"no <!-- generated:{name} --> block")
-    return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+BLOCKS.update(pages_family.BLOCKS)
+FIGURES = [pages_family.figures]
 
 
 def main(argv=None) -> int:
@@ -359,6 +315,9 @@ def main(argv=None) -> int:
         print("generated blocks differ from what `make results` writes: " + ", ".join(stale))
         return 1
     print(("rewrote: " + ", ".join(stale)) if stale else "every generated block is current")
+    if not a.check:
+        for fn in FIGURES:
+            print("figures: " + ", ".join(fn()))
     return 0
 
 

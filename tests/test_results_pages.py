@@ -25,3 +25,23 @@ def test_the_check_fails_on_a_page_that_differs(tmp_path, monkeypatch):
     assert pages.render(pages.render(text, "x", "new"), "x", "new") == pages.render(text, "x", "new")
     with pytest.raises(SystemExit):
         pages.render("no markers", "x", "new")
+
+
+def test_the_family_anchor_measures_follow_each_anchors_protocol():
+    """CleanRL's number is the training return at the end, Tianshou's the highest point of the
+    mean curve over seeds (not the mean of each seed's best): checked against a hand count."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages_family as pf
+
+    nan = float("nan")
+    a = {"result": {"eval_curve": [[1, 0, 10.0], [2, 0, 30.0], [3, 0, 20.0]],
+                    "train_curve": [[i, 0, float(i)] for i in range(1, 13)] + [[13, 0, nan]]}}
+    b = {"result": {"eval_curve": [[1, 0, 40.0], [2, 0, 0.0], [3, 0, 20.0]],
+                    "train_curve": [[1, 0, 100.0]]}}
+    # mean curve (25, 15, 20): its highest point is 25, where the mean of the bests would be 35
+    assert pf._best_of_mean_curve({0: a, 1: b}) == 25.0
+    # the last 10 iterations that ended an episode: 3..12 -> 7.5 (the NaN one is skipped)
+    assert pf._train_end(a["result"]) == 7.5
+    assert pf._anchor_measure("ppo", {0: a, 1: b}) == (7.5 + 100.0) / 2
+    assert pf._verdict(90.0, 100.0, 3, 5) == "10% below (n = 3 of 5)"
+    assert pf._verdict(100.0, 100.0, 5, 5) == "at or above"

@@ -1,0 +1,73 @@
+"""What the generated pages share: where the records are, the normalised scores (a random policy
+is 0, the published TRPO number 1), rliable's interval estimates, and the block markers."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEED = ROOT / "benchmarks" / "results"
+RECORDS = ROOT / "benchmarks" / "records"
+HELD_OUT = (100, 101, 102, 103, 104)
+MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
+BOOT_REPS, BOOT_SEED = 20_000, 0
+
+
+def random_policy(env: str) -> float:
+    """The 0 of the normalised scores: the mean return of uniform random actions (its record,
+    ``harness.py random``)."""
+    return float(json.loads((RECORDS / "random-policy" / f"{env}.json").read_text())["mean"])
+
+
+def published() -> dict:
+    """The 1 of the normalised scores: the best published TRPO number per env, with its protocol
+    (one home: docs/results/mujoco/summarise.py's PUBLISHED)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("summarise", ROOT / "docs" / "results" / "mujoco" / "summarise.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.PUBLISHED
+
+
+def normalised(env: str, x: np.ndarray) -> np.ndarray:
+    """(score - random) / (published - random): 0 is a random policy, 1 the published TRPO number."""
+    r = random_policy(env)
+    return (x - r) / (published()[env][0] - r)
+
+
+def _iqm(x: np.ndarray) -> float:
+    """The interquartile mean over all runs (rliable's IQM: the mean of the middle 50%)."""
+    from scipy.stats import trim_mean
+
+    return float(trim_mean(x.ravel(), 0.25))
+
+
+def interval(scores: dict[str, np.ndarray], stat) -> dict[str, tuple[float, float, float]]:
+    """rliable's stratified-bootstrap 95% interval of ``stat`` for each side (runs x tasks)."""
+    from rliable import library as rly
+
+    fn = lambda m: np.array([stat(m)])  # noqa: E731
+    np.random.seed(BOOT_SEED)  # rliable draws from numpy's global generator
+    point, ci = rly.get_interval_estimates(scores, fn, reps=BOOT_REPS)
+    return {k: (float(point[k][0]), float(ci[k][0][0]), float(ci[k][1][0])) for k in scores}
+
+
+def prob_improvement(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """P(X > Y) over tasks (Agarwal et al. 2021), with its stratified-bootstrap 95% interval."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    np.random.seed(BOOT_SEED)
+    point, ci = rly.get_interval_estimates({"pair": (x, y)}, metrics.probability_of_improvement, reps=BOOT_REPS // 10)
+    return float(point["pair"]), float(ci["pair"][0]), float(ci["pair"][1])
+
+
+def render(text: str, name: str, body: str) -> str:
+    pat = re.compile(rf"(<!-- generated:{re.escape(name)} -->\n)(?:.*?\n)?(<!-- /generated:{re.escape(name)} -->)", re.S)
+    if not pat.search(text):
+        raise SystemExit(f"no <!-- generated:{name} --> block")
+    return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)

@@ -1,0 +1,241 @@
+"""docs/results/family.md's held-out blocks: the policy-gradient family at 1M steps on the five
+MuJoCo envs (harness suites ``family-heldout`` for ppo and npg, ``mujoco-heldout`` for trpo and
+the peer), each method beside its published anchor under the anchor's own protocol, and rliable's
+aggregates across envs.
+
+Blocks (page docs/results/family.md):
+  family-heldout    per env and method: final deterministic and stochastic evaluations, the best
+                    periodic one, the anchor's measure computed from our records, wall time
+  family-aggregate  across envs: IQM and mean with 95% CIs, P(row beats column)
+Figures (written by ``make results``, not checked: matplotlib's bytes vary by version):
+  docs/results/family/heldout_curves.png, docs/results/family/heldout_profile.png
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from pagelib import BOOT_REPS, HELD_OUT, MUJOCO5, RECORDS, ROOT, _iqm, interval, normalised, prob_improvement
+
+METHODS = ("trpo", "ppo", "npg", "a2c", "ppo-kl")
+LABEL = {"trpo": "trpo (mujoco preset)", "ppo": "ppo (mujoco-ppo preset)", "npg": "npg (mujoco preset)",
+         "a2c": "a2c", "ppo-kl": "ppo-kl", "peer": "sb3-contrib TRPO (RL-Zoo)"}
+SEEDS_WANTED = {"trpo": 5, "ppo": 5, "npg": 5, "a2c": 3, "ppo-kl": 3, "peer": 5}
+FIG = ROOT / "docs" / "results" / "family"
+
+# Published anchors, each with the protocol it was measured under; ``measure`` names what of our
+# records is computed the same way (see _anchor_measure).
+ANCHORS = {
+    "ppo": {"source": "CleanRL ppo_continuous_action.py, docs/benchmark/ppo_continuous_action.md (tag pr-424)",
+            "protocol": "MuJoCo v4, 3 seeds, the mean training episode return at 1M steps (stochastic policy)",
+            "measure": "train_end",
+            "values": {"HalfCheetah-v5": 1442.64, "Walker2d-v5": 2287.95, "Hopper-v5": 2382.86}},
+    "npg": {"source": "Tianshou examples/mujoco README",
+            "protocol": "MuJoCo v3, 10 seeds, the highest point of the mean test-return curve over 1M steps",
+            "measure": "best_of_mean_curve",
+            "values": {"Hopper-v5": 1915, "Walker2d-v5": 2503, "HalfCheetah-v5": 3485, "Ant-v5": 2358}},
+}
+TRAIN_END_ITERS = 10  # "the training return at 1M": the mean of the last 10 iterations' episode means
+
+
+def family_records() -> dict[tuple[str, str], dict[int, dict]]:
+    """(env, method) -> seed -> record: family-heldout's methods, mujoco-heldout's trpo and peer."""
+    out: dict[tuple[str, str], dict[int, dict]] = {}
+    for suite in ("family-heldout", "mujoco-heldout"):
+        for f in sorted((RECORDS / suite).glob("*.json")):
+            rec = json.loads(f.read_text())
+            run = rec["run"]
+            method = "peer" if run["side"] == "peer" else run["algo"]
+            if run["seed"] in HELD_OUT:
+                out.setdefault((run["env"], method), {})[run["seed"]] = {**rec, "_file": f"{suite}/{f.name}"}
+    return out
+
+
+def _train_end(res: dict) -> float:
+    vals = [row[2] for row in res["train_curve"] if row[2] == row[2]][-TRAIN_END_ITERS:]  # NaN: no episode ended
+    return float(np.mean(vals))
+
+
+def _best_of_mean_curve(runs: dict[int, dict]) -> float:
+    """The highest point of the curve of the mean over seeds (periodic deterministic evaluations at
+    the same step counts in every run)."""
+    curves = [np.array([e[2] for e in r["result"]["eval_curve"]]) for r in runs.values()]
+    n = min(len(c) for c in curves)
+    return float(np.max(np.mean([c[:n] for c in curves], axis=0)))
+
+
+def _anchor_measure(method: str, runs: dict[int, dict]) -> float:
+    if ANCHORS[method]["measure"] == "train_end":
+        return float(np.mean([_train_end(r["result"]) for r in runs.values()]))
+    return _best_of_mean_curve(runs)
+
+
+def _verdict(ours: float, anchor: float, n: int, want: int) -> str:
+    gap = (ours - anchor) / abs(anchor)
+    where = "at or above" if ours >= anchor else f"{-gap:.0%} below"
+    return f"{where}{'' if n >= want else f' (n = {n} of {want})'}"
+
+
+def block_family_heldout() -> str:
+    recs = family_records()
+    L = ["| env | method | seeds | final deterministic per seed | mean ± sd | stochastic mean | "
+         "deterministic - stochastic | best periodic (mean) | anchor's measure, ours / anchor | "
+         "wall time per run |",
+         "|---|---|---:|---|---:|---:|---:|---:|---|---:|"]
+    for env in MUJOCO5:
+        for m in (*METHODS, "peer"):
+            runs = recs.get((env, m))
+            if not runs:
+                if m in ("trpo", "ppo", "npg"):
+                    L.append(f"| {env} | {LABEL[m]} | 0 | not run yet | | | | | | |")
+                continue
+            seeds = sorted(runs)
+            res = [runs[s]["result"] for s in seeds]
+            fin = np.array([r["final_eval_return"] for r in res])
+            sd = f" ± {fin.std(ddof=1):,.0f}" if fin.size > 1 else ""
+            sto = [r.get("final_eval_stochastic_return") for r in res]
+            if all(v is not None for v in sto):
+                diff = fin - np.array(sto)
+                sto_s = f"{np.mean(sto):,.0f}"
+                diff_s = f"{diff.mean():+,.0f}" + (f" ± {diff.std(ddof=1):,.0f}" if diff.size > 1 else "")
+            else:
+                sto_s = diff_s = "-"
+            best = np.mean([r["best_eval_return"] if "best_eval_return" in r else max(e[2] for e in r["eval_curve"])
+                            for r in res])
+            anchor = "-"
+            if m in ANCHORS and env in ANCHORS[m]["values"]:
+                ours, a = _anchor_measure(m, runs), ANCHORS[m]["values"][env]
+                anchor = f"{ours:,.0f} / {a:,.0f}: {_verdict(ours, a, fin.size, SEEDS_WANTED[m])}"
+            wall = np.mean([runs[s]["process_wall_s"] for s in seeds]) / 60
+            L.append(f"| {env} | {LABEL[m]} | {fin.size} | {', '.join(f'{v:,.0f}' for v in fin)} | "
+                     f"{fin.mean():,.0f}{sd} | {sto_s} | {diff_s} | {best:,.0f} | {anchor} | {wall:.0f} min |")
+    L += ["", "Protocol of our numbers: the final deterministic evaluation (the mean action), 10 episodes on env "
+          "seeds seed + 10,000 + i after 1M env steps; the stochastic one samples from the same policy on the "
+          "same env seeds; the best periodic evaluation is the best of the deterministic evaluations every "
+          "50,000 steps (10 episodes each), mean over seeds. Held-out seeds 100-104 (no setting was chosen on "
+          "them). The anchors, each compared under its own protocol (our records measured the same way; "
+          "env versions differ, so read the ratio for scale):"]
+    for m, a in ANCHORS.items():
+        how = ("our mean training episode return over the last "
+               f"{TRAIN_END_ITERS} iterations, mean over seeds" if a["measure"] == "train_end" else
+               "the highest point of our mean periodic-evaluation curve")
+        L.append(f"- {m}: {a['source']}; {a['protocol']}. Ours: {how}.")
+    L += ["- trpo: the published numbers and their protocols are in [mujoco.md](mujoco.md#held-out-seeds).",
+          "", "Wall time: the harness's process time per run on the machine each record names, under whatever "
+          "else ran there (most runs shared the 2 cores with a second run): read it as an order of magnitude. "
+          "Raw records: [benchmarks/records/family-heldout/](../../benchmarks/records/family-heldout/) and "
+          "[benchmarks/records/mujoco-heldout/](../../benchmarks/records/mujoco-heldout/)."]
+    made = sorted({(r["machine"]["cpu"].split(",")[0], (r["machine"].get("git") or {}).get("commit", "?")[:7])
+                   for v in recs.values() for r in v.values()})
+    L.append("Made on: " + "; ".join(f"{c} at commit {g}" for c, g in made) + ".")
+    return "\n".join(L)
+
+
+def _complete(recs) -> tuple[list[str], list[str]]:
+    """The methods with every wanted held-out seed on every env, and those envs."""
+    methods = [m for m in (*METHODS, "peer")
+               if all(len(recs.get((e, m), {})) >= SEEDS_WANTED[m] for e in MUJOCO5)]
+    return methods, list(MUJOCO5)
+
+
+def scores(recs, methods) -> dict[str, np.ndarray]:
+    """method -> runs x tasks of normalised final deterministic evaluations (the first n seeds)."""
+    n = min(SEEDS_WANTED[m] for m in methods)
+    return {m: np.stack([normalised(e, np.array([recs[(e, m)][s]["result"]["final_eval_return"]
+                                                  for s in HELD_OUT[:n]])) for e in MUJOCO5], axis=1)
+            for m in methods}
+
+
+def block_family_aggregate() -> str:
+    recs = family_records()
+    methods, envs = _complete(recs)
+    have = {m: sum(len(recs.get((e, m), {})) for e in MUJOCO5) for m in (*METHODS, "peer")}
+    if len(methods) < 2:
+        return ("The aggregate across envs waits for two methods with every held-out seed on all five envs "
+                "(records so far: " + ", ".join(f"{m} {have[m]} of {5 * SEEDS_WANTED[m]}" for m in have) + ").")
+    sc = scores(recs, methods)
+    n = next(iter(sc.values())).shape[0]
+    iqm, mean = interval(sc, _iqm), interval(sc, lambda x: float(np.mean(x)))
+    L = [f"Across the five envs, {n} held-out seeds each, scores normalised by a random policy (0) and the "
+         "published TRPO number (1) of each env:", "", "| method | IQM [95% CI] | mean [95% CI] |", "|---|---:|---:|"]
+    for m in methods:
+        L.append(f"| {LABEL[m]} | {iqm[m][0]:.2f} [{iqm[m][1]:.2f}, {iqm[m][2]:.2f}] | "
+                 f"{mean[m][0]:.2f} [{mean[m][1]:.2f}, {mean[m][2]:.2f}] |")
+    L += ["", "Probability that the row's method beats the column's on a run of a random env (Agarwal et al. "
+          "2021), with its 95% CI:", "", "| | " + " | ".join(LABEL[m] for m in methods) + " |",
+          "|---|" + "---:|" * len(methods)]
+    for a in methods:
+        cells = []
+        for b in methods:
+            if a == b:
+                cells.append("")
+            else:
+                p, lo, hi = prob_improvement(sc[a], sc[b])
+                cells.append(f"{p:.2f} [{lo:.2f}, {hi:.2f}]")
+        L.append(f"| {LABEL[a]} | " + " | ".join(cells) + " |")
+    L += ["", f"Stratified bootstrap over runs ({BOOT_REPS:,} resamples; P(improvement) {BOOT_REPS // 10:,}). "
+          f"With {n} runs per env the intervals are wide: read them as such. Methods still missing seeds: "
+          + (", ".join(f"{m} ({have[m]} of {5 * SEEDS_WANTED[m]})" for m in have if m not in methods) or "none")
+          + "."]
+    return "\n".join(L)
+
+
+def figures() -> list[str]:
+    """The curves (mean over seeds with a band of one standard deviation) and the performance
+    profile; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = family_records()
+    written = []
+    fig, axes = plt.subplots(1, len(MUJOCO5), figsize=(4 * len(MUJOCO5), 3.4))
+    for ax, env in zip(axes, MUJOCO5):
+        for m in (*METHODS, "peer"):
+            runs = recs.get((env, m))
+            if not runs:
+                continue
+            curves = [np.array(r["result"]["eval_curve"], dtype=float) for r in runs.values()]
+            n = min(len(c) for c in curves)
+            x = curves[0][:n, 0]
+            y = np.stack([c[:n, 2] for c in curves])
+            mu, sd = y.mean(0), y.std(0)
+            ax.plot(x, mu, label=f"{m} (n={len(curves)})")
+            ax.fill_between(x, mu - sd, mu + sd, alpha=0.2)
+        ax.set_title(env)
+        ax.set_xlabel("env steps")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("deterministic evaluation return")
+    fig.tight_layout()
+    FIG.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIG / "heldout_curves.png", dpi=80)
+    plt.close(fig)
+    written.append("docs/results/family/heldout_curves.png")
+
+    methods, _ = _complete(recs)
+    if len(methods) >= 2:
+        from rliable import library as rly
+
+        sc = scores(recs, methods)
+        taus = np.linspace(-0.25, 1.75, 81)
+        np.random.seed(0)
+        prof, cis = rly.create_performance_profile(sc, taus, reps=2000)
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        for m in methods:
+            ax.plot(taus, prof[m], label=LABEL[m])
+            ax.fill_between(taus, cis[m][0], cis[m][1], alpha=0.2)
+        ax.set_xlabel("normalised score tau (0 random, 1 published TRPO)")
+        ax.set_ylabel("fraction of runs with score > tau")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(FIG / "heldout_profile.png", dpi=80)
+        plt.close(fig)
+        written.append("docs/results/family/heldout_profile.png")
+    return written
+
+
+BLOCKS = {
+    ("docs/results/family.md", "family-heldout"): block_family_heldout,
+    ("docs/results/family.md", "family-aggregate"): block_family_aggregate,
+}
