@@ -17,6 +17,9 @@ Blocks:
   docs/results/mujoco.md  heldout     the held-out table: per env and seed, ours and the peer,
                                       mean, IQM with 95% CIs, P(ours > peer), the published numbers
   docs/results/family.md  ppo-capg    Hopper PPO 1M, the Gaussian density against CAPG
+  ...                                 the other blocks of family.md: benchmarks/pages_family.py; of
+                                      minatar.md, pong.md, scaling.md and benchmarks.md's older
+                                      tables: benchmarks/pages_pre_harness.py (each module's BLOCKS)
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ from pagelib import (
 )
 
 import pages_family  # noqa: E402
+import pages_pre_harness  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -295,6 +299,7 @@ BLOCKS = {
     ("docs/results/recurrent.md", "recurrent-keep"): block_recurrent_keep,
 }
 BLOCKS.update(pages_family.BLOCKS)
+BLOCKS.update(pages_pre_harness.BLOCKS)
 FIGURES = [pages_family.figures]
 
 
