@@ -83,6 +83,14 @@ SUITES: dict[str, Suite] = {
         "PPO (the mujoco-ppo preset) and NPG (the mujoco preset) at 1M steps on five MuJoCo v5 envs, held-out "
         "seeds 100-104: the family beside TRPO's mujoco-heldout table (Hopper PPO seeds 100-101: the records of "
         "ppo-hopper-heldout, copied)", MUJOCO5, ("ppo", "npg"), ("ours",), HELD_OUT, 1_000_000, 50_000),
+    "family-tuning": Suite(
+        "a2c and ppo-kl with their MuJoCo presets (mujoco-a2c, mujoco-ppo: the clipped-action log-probability) "
+        "at 1M steps on Hopper-v5, tuning seed 0: the presets' check", ("Hopper-v5",), ("a2c", "ppo-kl"),
+        ("ours",), (0,), 1_000_000, 50_000),
+    "family-tuning-density": Suite(
+        "the same with the Gaussian density of the unclipped sample (clipped_action_logprob = false)",
+        ("Hopper-v5",), ("a2c", "ppo-kl"), ("ours",), (0,), 1_000_000, 50_000,
+        sets=("clipped_action_logprob=false",)),
     "recurrent-keep": Suite(
         "recurrent TRPO (GRU) on CartPole without velocities, 300k steps, tuning seeds 0-4: does the final "
         "evaluation keep the best? (the family issue's check; default settings)", ("trpo/CartPoleNoVelocity-v1",),

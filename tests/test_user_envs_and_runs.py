@@ -193,8 +193,12 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
     assert cfg.preset == "mujoco-swimmer" and cfg.gamma == 0.9999
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "ppo"}))   # presets name their algorithms
     assert cfg.preset == "mujoco-ppo" and cfg.batch_steps == 1024 and cfg.clipped_action_logprob
+    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "ppo-kl"}))
+    assert cfg.preset == "mujoco-ppo" and cfg.clipped_action_logprob
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "a2c"}))
-    assert cfg.preset == "" and cfg.batch_steps == 1024
+    assert cfg.preset == "mujoco-a2c" and cfg.batch_steps == 1024 and cfg.clipped_action_logprob
+    cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "reinforce"}))   # no MuJoCo preset
+    assert cfg.preset == "" and cfg.batch_steps == 1024 and not cfg.clipped_action_logprob
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "preset": ""}))
     assert cfg.preset == "" and cfg.batch_steps == 1024
     cfg, _ = resolve_run(from_dict({"env_id": "CartPole-v1", "preset": "mujoco"}))   # named: applied anywhere
