@@ -147,3 +147,15 @@ def test_a_short_trpo_run_on_pong_trains_in_envpool(tmp_path):
     saved = trpo.load_toml(tmp_path / "pong" / "config.toml")
     assert saved.vector_mode == "envpool" and saved.preset == "atari" and saved.keep_freed_memory
     assert res.summary["total_steps"] >= 128 and res.summary["final_eval_return_mean"] >= -21
+
+
+def test_ppo_on_atari_gets_cleanrls_settings():
+    import trpo
+    from trpo.resolve import resolve_run
+
+    cfg, _ = resolve_run(trpo.Config(env_id=ENV, algo="ppo"))
+    assert cfg.preset == "atari-ppo" and (cfg.num_envs, cfg.batch_steps, cfg.epochs, cfg.minibatch_size) == (8, 1024, 4, 256)
+    assert (cfg.lr, cfg.clip_range, cfg.clip_value, cfg.entropy_coef) == (2.5e-4, 0.1, True, 0.01)
+    cfg, _ = resolve_run(trpo.Config(env_id=ENV, algo="ppo", epochs=10))   # the user's key wins
+    assert cfg.epochs == 10 and cfg.minibatch_size == 256
+

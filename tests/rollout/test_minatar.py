@@ -87,6 +87,17 @@ def test_auto_applies_the_minatar_preset():
     assert cfg.preset == "minatar" and cfg.cnn == "minatar" and cfg.vector_mode == "sync"
     obs_space, _ = spec.spaces()
     assert obs_space.shape == (4, 10, 10)
+    cfg, _ = resolve_run(trpo.Config(env_id="MinAtar/Breakout-v1", algo="ppo"))   # PPO's own preset
+    assert cfg.preset == "minatar-ppo" and cfg.cnn == "minatar" and cfg.batch_steps == 1024
+
+
+def test_smoke_run_ppo_with_its_preset(tmp_path):
+    cfg = trpo.Config(env_id="MinAtar/Breakout-v1", algo="ppo", total_steps=2048, eval_episodes=2,
+                      eval_periodic_episodes=0)
+    res = trpo.train(cfg, run_dir=tmp_path / "ppo", progress=False)
+    saved = trpo.load_toml(tmp_path / "ppo" / "config.toml")
+    assert saved.preset == "minatar-ppo" and saved.cnn == "minatar"
+    assert res.summary["total_steps"] >= 2048 and np.isfinite(res.summary["final_eval_return_mean"])
 
 
 @pytest.mark.parametrize("sampler", ["single-path", "vine"])
