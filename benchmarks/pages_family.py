@@ -235,7 +235,61 @@ def figures() -> list[str]:
     return written
 
 
+def block_family_tuning() -> str:
+    """The a2c and ppo-kl presets' check on tuning seed 0 (suites family-tuning, family-tuning-density)."""
+    L = ["| method | seed | log-probability | best periodic (deterministic) | final deterministic (10 ep) | "
+         "final stochastic (10 ep) | raw record |", "|---|---:|---|---:|---:|---:|---|"]
+    n = 0
+    for algo in ("a2c", "ppo-kl"):
+        for suite, kind in (("family-tuning-density", "Gaussian density"), ("family-tuning", "clipped-action (CAPG)")):
+            for f in sorted((RECORDS / suite).glob(f"*_{algo}_ours_s*.json")):
+                r = json.loads(f.read_text())
+                res = r["result"]
+                n += 1
+                L.append(f"| {algo} | {r['run']['seed']} | {kind} | {res['best_eval_return']:,.0f} | "
+                         f"**{res['final_eval_return']:,.0f}** | {res['final_eval_stochastic_return']:,.0f} | "
+                         f"[{f.name}](../../benchmarks/records/{suite}/{f.name}) |")
+    if not n:
+        return "Not run yet (`python benchmarks/harness.py run family-tuning -j 1`, then `family-tuning-density`)."
+    return "\n".join(L)
+
+
+def keeps(final: float, best: float) -> bool:
+    """The family issue's rule: the final evaluation at least 90% of the best periodic one; for a
+    negative best, within 10% of it (final >= best - 0.1 |best|)."""
+    return final >= best - 0.1 * abs(best)
+
+
+def block_family_keep() -> str:
+    """Does every method keep what it learned on the small envs (seeds 0-4)? From the per-run
+    final and best evaluations of docs/results/family/final_vs_best_*.csv."""
+    import csv
+
+    L = ["| env | method | seeds | final / best periodic, per seed | keeps (rule below) | misses, by how much |",
+         "|---|---|---:|---|---:|---|"]
+    for env in ("CartPole-v1", "Pendulum-v1"):
+        rows = list(csv.reader((FIG / f"final_vs_best_{env}.csv").read_text().splitlines()))[1:]
+        by: dict[str, list[tuple[int, float, float]]] = {}
+        for algo, seed, final, best in rows:
+            by.setdefault(algo, []).append((int(seed), float(final), float(best)))
+        for algo in sorted(by):
+            runs = sorted(by[algo])
+            ok = [keeps(f, b) for _, f, b in runs]
+            miss = [f"seed {s}: {f:,.0f} of {b:,.0f} ({(f - b) / abs(b):+.0%})" for (s, f, b), k in zip(runs, ok)
+                    if not k]
+            L.append(f"| {env} | {algo} | {len(runs)} | {', '.join(f'{f:,.0f} / {b:,.0f}' for _, f, b in runs)} | "
+                     f"{sum(ok)} of {len(runs)} | {'; '.join(miss) or '-'} |")
+    L += ["", "Rule (the family issue's): the final deterministic evaluation (10 episodes, env seeds seed + 10,000 + "
+          "i) at least 90% of the best periodic one (5 episodes every ~10k steps, env seeds seed + 20,000 + i); "
+          "for negative returns, within 10% of it. Raw: [family/final_vs_best_CartPole-v1.csv]"
+          "(family/final_vs_best_CartPole-v1.csv), [family/final_vs_best_Pendulum-v1.csv]"
+          "(family/final_vs_best_Pendulum-v1.csv) (2026-12-01, seeds 0-4, the defaults of that day)."]
+    return "\n".join(L)
+
+
 BLOCKS = {
+    ("docs/results/family.md", "family-tuning"): block_family_tuning,
+    ("docs/results/README.md", "family-keep"): block_family_keep,
     ("docs/results/family.md", "family-heldout"): block_family_heldout,
     ("docs/results/family.md", "family-aggregate"): block_family_aggregate,
 }

@@ -4,7 +4,7 @@
         --total-steps 100000 -o results/
 
 Each pair is an ordinary ``trpo train`` run in its own subprocess (``--jobs`` at a time) writing a
-run directory under ``RUNS_DIR`` (default ``OUT/runs``) that ``trpo plot`` reads; pairs whose
+run directory under ``RUNS_DIR`` (default ``OUT/runs``) that ``trpo plot`` reads; pairs with
 a finished ``summary.json`` are not re-run, and interrupted or killed runs resume from their
 latest checkpoint, so an interrupted comparison continues where it stopped; only finished runs
 enter the table. Then:
