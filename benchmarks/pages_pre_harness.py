@@ -93,7 +93,7 @@ def minatar_random(game: str) -> dict:
 def _minatar_table(tag: str) -> str:
     runs = minatar_runs(tag)
     L = ["| game | algo | final eval, mean ± std | seeds | per seed | best periodic eval (mean over seeds) | "
-         "steps per run | wall per run (s) | steps/s | gymnax PPO at 10M |",
+         "steps per run | wall per run (s) | steps/s | gymnax PPO at 10M, for scale |",
          "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for game in GAMES:
         if not any((game, a) in runs for a in ALGOS):
@@ -166,7 +166,8 @@ def block_minatar_reference() -> str:
     t1, s1 = part("_1m")
     t5, s5 = part("_5m")
     seeds = lambda s: f"seed {min(s)}" if len(s) == 1 else f"seeds {min(s)}-{max(s)}"  # noqa: E731
-    return (f"TRPO's final evaluation (`trpo` rows, mean over seeds) as a share of gymnax-blines' PPO at 10M "
+    return (f"For scale, not comparable run for run (the protocols differ: above), TRPO's final evaluation "
+            f"(`trpo` rows, mean over seeds) as a share of gymnax-blines' PPO at 10M "
             f"steps: at 1M steps ({seeds(s1)}) {t1}; at 5M steps ({seeds(s5)}) {t5}. Seaquest has no reference "
             f"number. From {_link(MINATAR_PAGE, PRE / 'minatar' / 'raw_1m', 'raw_1m/')} and "
             f"{_link(MINATAR_PAGE, PRE / 'minatar' / 'raw_5m', 'raw_5m/')}.")
