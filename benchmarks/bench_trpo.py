@@ -94,11 +94,40 @@ ZOO_LSTM = {
                                        n_epochs=10, ent_coef=0.0, learning_rate=1e-3, clip_range=0.2,
                                        use_sde=True, sde_sample_freq=4),
 }
+# rl-baselines3-zoo hyperparams/ppo.yml, its MuJoCo (-v4) entries: the tuned ones (HalfCheetah, Hopper,
+# Walker2d, Humanoid, Swimmer) and the defaults with normalisation (Ant). "policy_kwargs" as RL-Zoo writes
+# them (log_std_init -2, no orthogonal init, ReLU, 256 x 256 for actor and critic each).
+_PPO_NET = dict(log_std_init=-2, ortho_init=False, activation_fn="relu", net_arch=dict(pi=[256, 256], vf=[256, 256]))
+ZOO_PPO = {
+    "mujoco": dict(n_envs=1, normalize=True),
+    "Swimmer": dict(n_envs=4, normalize=True, gamma=0.9999, n_steps=1024, batch_size=256, learning_rate=6e-4,
+                    gae_lambda=0.98),
+    "HalfCheetah": dict(n_envs=1, normalize=True, batch_size=64, n_steps=512, gamma=0.98, learning_rate=2.0633e-05,
+                        ent_coef=0.000401762, clip_range=0.1, n_epochs=20, gae_lambda=0.92, max_grad_norm=0.8,
+                        vf_coef=0.58096, policy_kwargs=_PPO_NET),
+    "Hopper": dict(n_envs=1, normalize=True, batch_size=32, n_steps=512, gamma=0.999, learning_rate=9.80828e-05,
+                   ent_coef=0.00229519, clip_range=0.2, n_epochs=5, gae_lambda=0.99, max_grad_norm=0.7,
+                   vf_coef=0.835671, policy_kwargs=_PPO_NET),
+    "Walker2d": dict(n_envs=1, normalize=True, batch_size=32, n_steps=512, gamma=0.99, learning_rate=5.05041e-05,
+                     ent_coef=0.000585045, clip_range=0.1, n_epochs=20, gae_lambda=0.95, max_grad_norm=1,
+                     vf_coef=0.871923, policy_kwargs=_PPO_NET),
+    "Humanoid": dict(n_envs=1, normalize=True, batch_size=256, n_steps=512, gamma=0.95, learning_rate=3.56987e-05,
+                     ent_coef=0.00238306, clip_range=0.3, n_epochs=5, gae_lambda=0.9, max_grad_norm=2,
+                     vf_coef=0.431892, policy_kwargs=_PPO_NET),
+}
+# rl-baselines3-zoo hyperparams/a2c.yml, its MuJoCo (-v4) entries: sb3's A2C defaults with normalisation
+# (Swimmer: gamma 0.9999)
+ZOO_A2C = {"mujoco": dict(n_envs=1, normalize=True), "Swimmer": dict(n_envs=1, normalize=True, gamma=0.9999)}
 MUJOCO = ("Ant", "HalfCheetah", "Hopper", "Walker2d", "Humanoid", "Swimmer", "Reacher", "InvertedPendulum",
           "InvertedDoublePendulum", "Pusher")
 
 
 def zoo_params(env_id: str, peer: str = "trpo") -> dict:
+    if peer in ("ppo", "a2c"):
+        table, name = (ZOO_PPO if peer == "ppo" else ZOO_A2C), env_id.split("-")[0]
+        if name not in MUJOCO:
+            raise SystemExit(f"--peer {peer}: RL-Zoo's settings are wired for the MuJoCo envs only, not {env_id}")
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in table.get(name, table["mujoco"]).items()}
     if peer == "recurrentppo":
         return dict(ZOO_LSTM.get(env_id, dict(n_envs=1, normalize=False)))
     if env_id in ZOO:
@@ -220,6 +249,7 @@ def worker_peer(a) -> dict:
     import numpy as np
     import torch
     from sb3_contrib import TRPO, RecurrentPPO
+    from stable_baselines3 import A2C, PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
@@ -237,12 +267,13 @@ def worker_peer(a) -> dict:
     env = make_vec_env(a.env, n_envs=n_envs, seed=a.seed, env_kwargs=env_kwargs)
     if normalize:
         env = VecNormalize(env, gamma=hp.get("gamma", 0.99))
+    if "policy_kwargs" in hp:  # RL-Zoo names the activation as a string of its module
+        hp["policy_kwargs"]["activation_fn"] = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[
+            hp["policy_kwargs"]["activation_fn"]]
     recurrent = a.peer == "recurrentppo"
     steps = a.peer_steps or a.steps
-    if recurrent:
-        model = RecurrentPPO("MlpLstmPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
-    else:
-        model = TRPO("MlpPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
+    cls = {"recurrentppo": RecurrentPPO, "trpo": TRPO, "ppo": PPO, "a2c": A2C}[a.peer]
+    model = cls("MlpLstmPolicy" if recurrent else "MlpPolicy", env, seed=a.seed, device="cpu", verbose=0, **hp)
     eval_env = gym.make(a.env, **env_kwargs)
 
     def evaluate(episodes: int, seed: int) -> tuple[float, float]:
@@ -313,10 +344,10 @@ def worker_peer(a) -> dict:
     wall = clock.end_wall
     mean, std = evaluate(10, a.seed + FINAL_EVAL_SEED)
     ep = [e["r"] for e in model.ep_info_buffer]
-    return {"impl": "sb3-contrib", "seed": a.seed, "steps": int(model.num_timesteps), "wall_s": wall,
+    return {"impl": "sb3-contrib" if a.peer in ("trpo", "recurrentppo") else "stable-baselines3", "seed": a.seed, "steps": int(model.num_timesteps), "wall_s": wall,
             "steps_per_s": model.num_timesteps / wall, "final_eval_return": mean, "final_eval_std": std,
             "train_return_last": float(np.mean(ep)) if ep else float("nan"), "peak_rss_mb": peak_rss_mb(),
-            "torch_threads": torch.get_num_threads(), "peer": "RecurrentPPO" if recurrent else "TRPO",
+            "torch_threads": torch.get_num_threads(), "peer": cls.__name__,
             "hyperparameters": zoo_params(a.env, a.peer), "env_kwargs": env_kwargs,
             "eval_curve": curve, "train_curve": train_curve}
 
@@ -510,8 +541,9 @@ def main(argv=None):
                    "medians over seeds and repeats, and lists each seed's final eval")
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
     p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, ours-mlp, ours-split, peer")
-    p.add_argument("--peer", choices=["trpo", "recurrentppo"], default="trpo",
-                   help="sb3-contrib's TRPO (RL-Zoo trpo.yml) or RecurrentPPO (RL-Zoo ppo_lstm.yml)")
+    p.add_argument("--peer", choices=["trpo", "recurrentppo", "ppo", "a2c"], default="trpo",
+                   help="sb3-contrib's TRPO (RL-Zoo trpo.yml) or RecurrentPPO (RL-Zoo ppo_lstm.yml); sb3's PPO "
+                        "or A2C (RL-Zoo ppo.yml, a2c.yml; MuJoCo envs)")
     p.add_argument("--peer-steps", type=int, default=0, help="the peer's env steps (0 = --steps), e.g. RL-Zoo's budget")
     p.add_argument("--set", action="append", help="KEY=VALUE override of our config (e.g. num_envs=16)")
     p.add_argument("--peer-threads", type=int, default=0,
@@ -527,6 +559,9 @@ def main(argv=None):
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "ours-split", "peer"], help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if not a.worker and a.peer in ("ppo", "a2c"):
+        p.error("--peer ppo and a2c run as harness workers (benchmarks/harness.py, sides 'peer' of ppo and "
+                "a2c suites); this comparison table pairs ours with sb3-contrib's TRPO or RecurrentPPO")
     if a.worker:
         import warnings
         warnings.filterwarnings("ignore")

@@ -39,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "benchmarks" / "records"
 HELD_OUT = (100, 101, 102, 103, 104)
 MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
+# the peer of each algorithm, with RL-Zoo's settings: sb3-contrib's TRPO (npg's too has none); sb3's PPO and A2C
+PEERS = {"trpo": "trpo", "ppo": "ppo", "a2c": "a2c"}
 PERIODIC_EVAL_SEED, FINAL_EVAL_SEED = 20_000, 10_000  # as the trainer (trpo.evaluation)
 
 
@@ -48,7 +50,7 @@ class Suite:
     description: str
     envs: tuple[str, ...]
     algos: tuple[str, ...]
-    sides: tuple[str, ...]        # "ours"; "peer" (sb3-contrib's TRPO with RL-Zoo's settings)
+    sides: tuple[str, ...]        # "ours"; "peer" (PEERS: the algorithm's peer with RL-Zoo's settings)
     seeds: tuple[int, ...]
     steps: int
     eval_every: int
@@ -62,7 +64,7 @@ class Suite:
             for seed in self.seeds:  # seed-major: an interrupted suite still covers every env
                 for env in self.envs:
                     for algo in self.algos:
-                        if side == "peer" and algo != "trpo":
+                        if side == "peer" and algo not in PEERS:
                             continue
                         name = f"{env.replace('/', '_')}_{algo}_{side}_s{seed}"
                         out.append({"name": name, "env": env, "algo": algo, "side": side, "seed": seed})
@@ -83,6 +85,10 @@ SUITES: dict[str, Suite] = {
         "PPO (the mujoco-ppo preset) and NPG (the mujoco preset) at 1M steps on five MuJoCo v5 envs, held-out "
         "seeds 100-104: the family beside TRPO's mujoco-heldout table (Hopper PPO seeds 100-101: the records of "
         "ppo-hopper-heldout, copied)", MUJOCO5, ("ppo", "npg"), ("ours",), HELD_OUT, 1_000_000, 50_000),
+    "family-peers-heldout": Suite(
+        "sb3's PPO and A2C with RL-Zoo's settings (ppo.yml, a2c.yml) at 1M steps on five MuJoCo v5 envs, "
+        "held-out seeds 100-104: the peers of family-heldout", MUJOCO5, ("ppo", "a2c"), ("peer",), HELD_OUT,
+        1_000_000, 50_000),
     "family-tuning": Suite(
         "a2c and ppo-kl with their MuJoCo presets (mujoco-a2c, mujoco-ppo: the clipped-action log-probability) "
         "at 1M steps on Hopper-v5, tuning seed 0: the presets' check", ("Hopper-v5",), ("a2c", "ppo-kl"),
@@ -149,6 +155,8 @@ def run_one(suite: Suite, run: dict, jobs: int) -> dict:
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", run["side"], "--env", run["env"],
            "--steps", str(suite.steps), "--seed", str(run["seed"]), "--eval-every", str(suite.eval_every),
            "--eval-episodes", str(suite.eval_episodes), "--peer-threads", "1"]
+    if run["side"] == "peer":
+        cmd += ["--peer", PEERS[run["algo"]]]
     for s in sets:
         cmd += ["--set", s]
     start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}

@@ -18,9 +18,11 @@ import numpy as np
 from pagelib import BOOT_REPS, HELD_OUT, MUJOCO5, RECORDS, ROOT, _iqm, interval, normalised, prob_improvement
 
 METHODS = ("trpo", "ppo", "npg", "a2c", "ppo-kl")
+PEERS = ("peer-trpo", "peer-ppo", "peer-a2c")
 LABEL = {"trpo": "trpo (mujoco preset)", "ppo": "ppo (mujoco-ppo preset)", "npg": "npg (mujoco preset)",
-         "a2c": "a2c", "ppo-kl": "ppo-kl", "peer": "sb3-contrib TRPO (RL-Zoo)"}
-SEEDS_WANTED = {"trpo": 5, "ppo": 5, "npg": 5, "a2c": 3, "ppo-kl": 3, "peer": 5}
+         "a2c": "a2c (mujoco-a2c preset)", "ppo-kl": "ppo-kl (mujoco-ppo preset)",
+         "peer-trpo": "sb3-contrib TRPO (RL-Zoo)", "peer-ppo": "sb3 PPO (RL-Zoo)", "peer-a2c": "sb3 A2C (RL-Zoo)"}
+SEEDS_WANTED = {"trpo": 5, "ppo": 5, "npg": 5, "a2c": 3, "ppo-kl": 3, "peer-trpo": 5, "peer-ppo": 5, "peer-a2c": 3}
 FIG = ROOT / "docs" / "results" / "family"
 
 # Published anchors, each with the protocol it was measured under; ``measure`` names what of our
@@ -39,13 +41,14 @@ TRAIN_END_ITERS = 10  # "the training return at 1M": the mean of the last 10 ite
 
 
 def family_records() -> dict[tuple[str, str], dict[int, dict]]:
-    """(env, method) -> seed -> record: family-heldout's methods, mujoco-heldout's trpo and peer."""
+    """(env, method) -> seed -> record: family-heldout's methods, mujoco-heldout's trpo and its peer,
+    family-peers-heldout's peers (method ``peer-ALGO``)."""
     out: dict[tuple[str, str], dict[int, dict]] = {}
-    for suite in ("family-heldout", "mujoco-heldout"):
+    for suite in ("family-heldout", "mujoco-heldout", "family-peers-heldout"):
         for f in sorted((RECORDS / suite).glob("*.json")):
             rec = json.loads(f.read_text())
             run = rec["run"]
-            method = "peer" if run["side"] == "peer" else run["algo"]
+            method = f"peer-{run['algo']}" if run["side"] == "peer" else run["algo"]
             if run["seed"] in HELD_OUT:
                 out.setdefault((run["env"], method), {})[run["seed"]] = {**rec, "_file": f"{suite}/{f.name}"}
     return out
@@ -83,7 +86,7 @@ def block_family_heldout() -> str:
          "wall time per run |",
          "|---|---|---:|---|---:|---:|---:|---:|---|---:|"]
     for env in MUJOCO5:
-        for m in (*METHODS, "peer"):
+        for m in (*METHODS, *PEERS):
             runs = recs.get((env, m))
             if not runs:
                 if m in ("trpo", "ppo", "npg"):
@@ -103,7 +106,7 @@ def block_family_heldout() -> str:
             best = np.mean([r["best_eval_return"] if "best_eval_return" in r else max(e[2] for e in r["eval_curve"])
                             for r in res])
             anchor = "-"
-            if m in ANCHORS and env in ANCHORS[m]["values"]:
+            if m in ANCHORS and env in ANCHORS[m]["values"] and not m.startswith("peer"):
                 ours, a = _anchor_measure(m, runs), ANCHORS[m]["values"][env]
                 anchor = f"{ours:,.0f} / {a:,.0f}: {_verdict(ours, a, fin.size, SEEDS_WANTED[m])}"
             wall = np.mean([runs[s]["process_wall_s"] for s in seeds]) / 60
@@ -123,8 +126,12 @@ def block_family_heldout() -> str:
     L += ["- trpo: the published numbers and their protocols are in [mujoco.md](mujoco.md#held-out-seeds).",
           "", "Wall time: the harness's process time per run on the machine each record names, under whatever "
           "else ran there (most runs shared the 2 cores with a second run): read it as an order of magnitude. "
-          "Raw records: [benchmarks/records/family-heldout/](../../benchmarks/records/family-heldout/) and "
-          "[benchmarks/records/mujoco-heldout/](../../benchmarks/records/mujoco-heldout/)."]
+          "Raw records: " + ", ".join(f"[benchmarks/records/{d}/](../../benchmarks/records/{d}/)" for d in
+                                      ("family-heldout", "mujoco-heldout", "family-peers-heldout")
+                                      if (RECORDS / d).is_dir()) + ". The peers: sb3-contrib's TRPO with "
+          "RL-Zoo's trpo.yml, sb3's PPO and A2C with RL-Zoo's ppo.yml and a2c.yml (their MuJoCo entries; "
+          "benchmarks/bench_trpo.py), evaluated as ours (deterministic, observations through their training "
+          "normalisation)."]
     made = sorted({(r["machine"]["cpu"].split(",")[0], (r["machine"].get("git") or {}).get("commit", "?")[:7])
                    for v in recs.values() for r in v.values()})
     L.append("Made on: " + "; ".join(f"{c} at commit {g}" for c, g in made) + ".")
@@ -133,7 +140,7 @@ def block_family_heldout() -> str:
 
 def _complete(recs) -> tuple[list[str], list[str]]:
     """The methods with every wanted held-out seed on every env, and those envs."""
-    methods = [m for m in (*METHODS, "peer")
+    methods = [m for m in (*METHODS, *PEERS)
                if all(len(recs.get((e, m), {})) >= SEEDS_WANTED[m] for e in MUJOCO5)]
     return methods, list(MUJOCO5)
 
@@ -149,7 +156,7 @@ def scores(recs, methods) -> dict[str, np.ndarray]:
 def block_family_aggregate() -> str:
     recs = family_records()
     methods, envs = _complete(recs)
-    have = {m: sum(len(recs.get((e, m), {})) for e in MUJOCO5) for m in (*METHODS, "peer")}
+    have = {m: sum(len(recs.get((e, m), {})) for e in MUJOCO5) for m in (*METHODS, *PEERS)}
     if len(methods) < 2:
         return ("The aggregate across envs waits for two methods with every held-out seed on all five envs "
                 "(records so far: " + ", ".join(f"{m} {have[m]} of {5 * SEEDS_WANTED[m]}" for m in have) + ").")
@@ -192,7 +199,7 @@ def figures() -> list[str]:
     written = []
     fig, axes = plt.subplots(1, len(MUJOCO5), figsize=(4 * len(MUJOCO5), 3.4))
     for ax, env in zip(axes, MUJOCO5):
-        for m in (*METHODS, "peer"):
+        for m in (*METHODS, *PEERS):
             runs = recs.get((env, m))
             if not runs:
                 continue
