@@ -112,6 +112,13 @@ def block_family_heldout() -> str:
             wall = np.mean([runs[s]["process_wall_s"] for s in seeds]) / 60
             L.append(f"| {env} | {LABEL[m]} | {fin.size} | {', '.join(f'{v:,.0f}' for v in fin)} | "
                      f"{fin.mean():,.0f}{sd} | {sto_s} | {diff_s} | {best:,.0f} | {anchor} | {wall:.0f} min |")
+    same = [f"{env} seed {seed}" for env in MUJOCO5 for seed in sorted(recs.get((env, "npg"), {}))
+            if seed in recs.get((env, "trpo"), {}) and [e[2] for e in recs[(env, "npg")][seed]["result"]["eval_curve"]]
+            == [e[2] for e in recs[(env, "trpo")][seed]["result"]["eval_curve"]]]
+    if same:
+        L += ["", "NPG runs that are TRPO's run to the last digit (every periodic evaluation equal): "
+              + ", ".join(same) + ". TRPO's line search accepted every full natural step there, so its check "
+              "never changed a step: NPG is TRPO without that check (the same step, scaled to the KL bound)."]
     L += ["", "Protocol of our numbers: the final deterministic evaluation (the mean action), 10 episodes on env "
           "seeds seed + 10,000 + i after 1M env steps; the stochastic one samples from the same policy on the "
           "same env seeds; the best periodic evaluation is the best of the deterministic evaluations every "
