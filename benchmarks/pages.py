@@ -218,9 +218,9 @@ def block_readme_heldout() -> str:
     for e in envs:
         fin = np.array([recs[(e, "ours")][s]["final_eval_return"] for s in HELD_OUT])
         peer = recs.get((e, "peer"), {})
-        txt = f"{e.split('-')[0]} {fin.mean():,.0f}"
+        txt = f"{e.split('-')[0]} {fin.mean():,.0f} (published {published()[e][0]:,})"
         if len(peer) == len(HELD_OUT):
-            txt += f" (sb3-contrib {np.mean([peer[s]['final_eval_return'] for s in HELD_OUT]):,.0f})"
+            txt = txt[:-1] + f"; sb3-contrib run here {np.mean([peer[s]['final_eval_return'] for s in HELD_OUT]):,.0f})"
         parts.append(txt)
     return ("On held-out seeds 100-104 (no setting was chosen on them), 1M steps, the final deterministic "
             f"evaluation, mean of 5 seeds: {'; '.join(parts)} (docs/results/mujoco.md, \"Held-out seeds\", "

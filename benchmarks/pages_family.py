@@ -249,6 +249,38 @@ def figures() -> list[str]:
     return written
 
 
+def block_readme_family() -> str:
+    """README: one sentence per algorithm of the family on MuJoCo, with its verdict against its anchor."""
+    recs = family_records()
+    out = []
+    for m in ("trpo", "ppo", "npg", "a2c", "ppo-kl"):
+        have = {e: recs[(e, m)] for e in MUJOCO5 if recs.get((e, m))}
+        if not have:
+            out.append(f"- **{m}**: no held-out run yet (its preset's check on tuning seed 0: "
+                       "[docs/results/family.md](docs/results/family.md)).")
+            continue
+        per = "; ".join(f"{e.split('-')[0]} {np.mean([r['result']['final_eval_return'] for r in runs.values()]):,.0f}"
+                        f"{'' if len(runs) >= SEEDS_WANTED[m] else f' (n = {len(runs)})'}" for e, runs in have.items())
+        txt = f"- **{m}**: {per}"
+        if m in ANCHORS:
+            v = [f"{e.split('-')[0]} {_verdict(_anchor_measure(m, have[e]), a, len(have[e]), SEEDS_WANTED[m])}"
+                 for e, a in ANCHORS[m]["values"].items() if e in have]
+            txt += (f". Against {ANCHORS[m]['source'].split(',')[0]} under its protocol: " + "; ".join(v)
+                    if v else "")
+        elif m == "trpo":
+            peer = {e: recs[(e, "peer-trpo")] for e in MUJOCO5 if len(recs.get((e, "peer-trpo"), {})) >= 5}
+            if peer:
+                txt += ". sb3-contrib's TRPO run here: " + "; ".join(
+                    f"{e.split('-')[0]} {np.mean([r['result']['final_eval_return'] for r in p.values()]):,.0f}"
+                    for e, p in peer.items())
+        missing = [e.split("-")[0] for e in MUJOCO5 if e not in have]
+        out.append(txt + (f"; not yet run: {', '.join(missing)}" if missing else "") + ".")
+    return ("The family on the same envs, held-out seeds 100-104 as they complete (1M steps, mean final "
+            "deterministic evaluation; n is the number of seeds where fewer than planned; "
+            "[docs/results/family.md](docs/results/family.md) has every seed, the stochastic evaluations and "
+            "the anchors' protocols):\n\n" + "\n".join(out))
+
+
 def block_family_tuning() -> str:
     """The a2c and ppo-kl presets' check on tuning seed 0 (suites family-tuning, family-tuning-density)."""
     L = ["| method | seed | log-probability | best periodic (deterministic) | final deterministic (10 ep) | "
@@ -302,6 +334,7 @@ def block_family_keep() -> str:
 
 
 BLOCKS = {
+    ("README.md", "family"): block_readme_family,
     ("docs/results/family.md", "family-tuning"): block_family_tuning,
     ("docs/results/README.md", "family-keep"): block_family_keep,
     ("docs/results/family.md", "family-heldout"): block_family_heldout,
