@@ -187,7 +187,7 @@ def block_family_aggregate() -> str:
                 p, lo, hi = prob_improvement(sc[a], sc[b])
                 cells.append(f"{p:.2f} [{lo:.2f}, {hi:.2f}]")
         L.append(f"| {LABEL[a]} | " + " | ".join(cells) + " |")
-    L += ["", f"Stratified bootstrap over runs ({BOOT_REPS:,} resamples; P(improvement) {BOOT_REPS // 10:,}). "
+    L += ["", f"Stratified bootstrap over runs ({BOOT_REPS:,} resamples each). "
           f"With {n} runs per env the intervals are wide: read them as such. Methods still missing seeds: "
           + (", ".join(f"{m} ({have[m]} of {5 * SEEDS_WANTED[m]})" for m in have if m not in methods) or "none")
           + "."]
