@@ -52,6 +52,7 @@ The env-only rate: one env (gym.make, default wrappers), random actions, one pro
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -95,8 +96,8 @@ ZOO_LSTM = {
                                        use_sde=True, sde_sample_freq=4),
 }
 # rl-baselines3-zoo hyperparams/ppo.yml, its MuJoCo (-v4) entries: the tuned ones (HalfCheetah, Hopper,
-# Walker2d, Humanoid, Swimmer) and the defaults with normalisation (Ant). "policy_kwargs" as RL-Zoo writes
-# them (log_std_init -2, no orthogonal init, ReLU, 256 x 256 for actor and critic each).
+# Walker2d, Humanoid, Swimmer) and the defaults with normalisation (Ant). "policy_kwargs" where RL-Zoo writes
+# them (HalfCheetah, Hopper, Humanoid: log_std_init -2, no orthogonal init, ReLU, 256 x 256 each).
 _PPO_NET = dict(log_std_init=-2, ortho_init=False, activation_fn="relu", net_arch=dict(pi=[256, 256], vf=[256, 256]))
 ZOO_PPO = {
     "mujoco": dict(n_envs=1, normalize=True),
@@ -110,7 +111,7 @@ ZOO_PPO = {
                    vf_coef=0.835671, policy_kwargs=_PPO_NET),
     "Walker2d": dict(n_envs=1, normalize=True, batch_size=32, n_steps=512, gamma=0.99, learning_rate=5.05041e-05,
                      ent_coef=0.000585045, clip_range=0.1, n_epochs=20, gae_lambda=0.95, max_grad_norm=1,
-                     vf_coef=0.871923, policy_kwargs=_PPO_NET),
+                     vf_coef=0.871923),  # no policy_kwargs in RL-Zoo's Walker2d entry: sb3's default network
     "Humanoid": dict(n_envs=1, normalize=True, batch_size=256, n_steps=512, gamma=0.95, learning_rate=3.56987e-05,
                      ent_coef=0.00238306, clip_range=0.3, n_epochs=5, gae_lambda=0.9, max_grad_norm=2,
                      vf_coef=0.431892, policy_kwargs=_PPO_NET),
@@ -127,7 +128,7 @@ def zoo_params(env_id: str, peer: str = "trpo") -> dict:
         table, name = (ZOO_PPO if peer == "ppo" else ZOO_A2C), env_id.split("-")[0]
         if name not in MUJOCO:
             raise SystemExit(f"--peer {peer}: RL-Zoo's settings are wired for the MuJoCo envs only, not {env_id}")
-        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in table.get(name, table["mujoco"]).items()}
+        return copy.deepcopy(table.get(name, table["mujoco"]))
     if peer == "recurrentppo":
         return dict(ZOO_LSTM.get(env_id, dict(n_envs=1, normalize=False)))
     if env_id in ZOO:
@@ -321,7 +322,8 @@ def worker_peer(a) -> dict:
                 return
             w = self.wall()
             ep = [e["r"] for e in self.model.ep_info_buffer]
-            train_curve.append([n, w, float(np.mean(ep)) if ep else float("nan")])
+            if not train_curve or n - train_curve[-1][0] >= 1000 or n >= steps or last:  # A2C updates every 5 steps
+                train_curve.append([n, w, float(np.mean(ep)) if ep else float("nan")])
             if n // a.eval_every > self.prev // a.eval_every or n >= steps or last:
                 t = time.perf_counter()
                 mean, _ = evaluate(a.eval_episodes, a.seed + PERIODIC_EVAL_SEED)

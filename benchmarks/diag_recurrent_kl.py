@@ -58,5 +58,5 @@ def cb(row, agent):
         out.write(json.dumps(rec) + "\n"); out.flush()
     prev["actor"] = copy.deepcopy(agent.actor)
 
-cfg = Config(env_id="trpo/CartPoleNoVelocity-v1", policy="gru", total_steps=300_000, seed=seed, eval_every=10240)
+cfg = Config(env_id="trpo/CartPoleNoVelocity-v1", policy="gru", preset="", total_steps=300_000, seed=seed, eval_every=10240)
 train(cfg, f"/tmp/diag_recurrent_kl_s{seed}", progress=False, callback=cb, overwrite=True)

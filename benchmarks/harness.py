@@ -85,10 +85,16 @@ SUITES: dict[str, Suite] = {
         "PPO (the mujoco-ppo preset) and NPG (the mujoco preset) at 1M steps on five MuJoCo v5 envs, held-out "
         "seeds 100-104: the family beside TRPO's mujoco-heldout table (Hopper PPO seeds 100-101: the records of "
         "ppo-hopper-heldout, copied)", MUJOCO5, ("ppo", "npg"), ("ours",), HELD_OUT, 1_000_000, 50_000),
+    "family-heldout-3": Suite(
+        "a2c (mujoco-a2c) and ppo-kl (mujoco-ppo) at 1M steps on five MuJoCo v5 envs, held-out seeds 100-102: "
+        "the family issue's three seeds for these two", MUJOCO5, ("a2c", "ppo-kl"), ("ours",), HELD_OUT[:3],
+        1_000_000, 50_000, extra={"records_of": "family-heldout"}),
     "family-peers-heldout": Suite(
-        "sb3's PPO and A2C with RL-Zoo's settings (ppo.yml, a2c.yml) at 1M steps on five MuJoCo v5 envs, "
-        "held-out seeds 100-104: the peers of family-heldout", MUJOCO5, ("ppo", "a2c"), ("peer",), HELD_OUT,
-        1_000_000, 50_000),
+        "sb3's PPO with RL-Zoo's settings (ppo.yml) at 1M steps on five MuJoCo v5 envs, held-out seeds 100-104: "
+        "the peer of family-heldout's ppo", MUJOCO5, ("ppo",), ("peer",), HELD_OUT, 1_000_000, 50_000),
+    "family-peers-heldout-3": Suite(
+        "sb3's A2C with RL-Zoo's settings (a2c.yml) at 1M steps on five MuJoCo v5 envs, held-out seeds 100-102",
+        MUJOCO5, ("a2c",), ("peer",), HELD_OUT[:3], 1_000_000, 50_000, extra={"records_of": "family-peers-heldout"}),
     "family-tuning": Suite(
         "a2c and ppo-kl with their MuJoCo presets (mujoco-a2c, mujoco-ppo: the clipped-action log-probability) "
         "at 1M steps on Hopper-v5, tuning seed 0: the presets' check", ("Hopper-v5",), ("a2c", "ppo-kl"),
@@ -109,11 +115,12 @@ SUITES: dict[str, Suite] = {
     "recurrent-keep": Suite(
         "recurrent TRPO (GRU) on CartPole without velocities, 300k steps, tuning seeds 0-4: does the final "
         "evaluation keep the best? (the family issue's check; default settings)", ("trpo/CartPoleNoVelocity-v1",),
-        ("trpo",), ("ours",), (0, 1, 2, 3, 4), 300_000, 10_240, sets=("policy=gru",)),
+        ("trpo",), ("ours",), (0, 1, 2, 3, 4), 300_000, 10_240,
+        sets=("policy=gru", "preset=")),  # no preset: the default settings (cartpole-novelocity came from this)
     "recurrent-keep-ent": Suite(
         "the same with an entropy bonus of 0.01 (the remedy tried on seed 0 on 2026-12-01)",
         ("trpo/CartPoleNoVelocity-v1",), ("trpo",), ("ours",), (0, 1, 2, 3, 4), 300_000, 10_240,
-        sets=("policy=gru", "entropy_coef=0.01")),
+        sets=("policy=gru", "entropy_coef=0.01", "preset=")),
     "recurrent-keep-heldout": Suite(
         "recurrent TRPO (GRU) on CartPole without velocities with its shipped preset (cartpole-novelocity: the "
         "entropy bonus of 0.01 chosen on seeds 0-4 by recurrent-keep and recurrent-keep-ent), held-out seeds",

@@ -284,6 +284,8 @@ def block_recurrent_keep() -> str:
     if not total:
         return ("Not run yet (`python benchmarks/harness.py run recurrent-keep -j 1` and "
                 "`... run recurrent-keep-ent -j 1`).")
+    if not any((RECORDS / "recurrent-keep-heldout").glob("*.json")):
+        L.append("| the preset, entropy_coef = 0.01 (held-out seeds 100-104) | - | not run yet | | | |")
     L.append("")
     L.append("Final at least 90% of the best periodic evaluation: " + "; ".join(
         f"{label}: {kept[label]} of {total[label]} seeds" for label in total) + " (5 seeds each when complete).")

@@ -19,8 +19,8 @@ from pagelib import BOOT_REPS, HELD_OUT, MUJOCO5, RECORDS, ROOT, _iqm, interval,
 
 METHODS = ("trpo", "ppo", "npg", "a2c", "ppo-kl")
 PEERS = ("peer-trpo", "peer-ppo", "peer-a2c")
-LABEL = {"trpo": "trpo (mujoco preset)", "ppo": "ppo (mujoco-ppo preset)", "npg": "npg (mujoco preset)",
-         "a2c": "a2c (mujoco-a2c preset)", "ppo-kl": "ppo-kl (mujoco-ppo preset)",
+LABEL = {"trpo": "trpo (mujoco presets)", "ppo": "ppo (mujoco-ppo presets)", "npg": "npg (mujoco presets)",
+         "a2c": "a2c (mujoco-a2c presets)", "ppo-kl": "ppo-kl (mujoco-ppo presets)",
          "peer-trpo": "sb3-contrib TRPO (RL-Zoo)", "peer-ppo": "sb3 PPO (RL-Zoo)", "peer-a2c": "sb3 A2C (RL-Zoo)"}
 SEEDS_WANTED = {"trpo": 5, "ppo": 5, "npg": 5, "a2c": 3, "ppo-kl": 3, "peer-trpo": 5, "peer-ppo": 5, "peer-a2c": 3}
 FIG = ROOT / "docs" / "results" / "family"
@@ -148,7 +148,7 @@ def block_family_heldout() -> str:
 def _complete(recs) -> tuple[list[str], list[str]]:
     """The methods with every wanted held-out seed on every env, and those envs."""
     methods = [m for m in (*METHODS, *PEERS)
-               if all(len(recs.get((e, m), {})) >= SEEDS_WANTED[m] for e in MUJOCO5)]
+               if all(s in recs.get((e, m), {}) for e in MUJOCO5 for s in HELD_OUT[:SEEDS_WANTED[m]])]
     return methods, list(MUJOCO5)
 
 

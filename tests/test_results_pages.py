@@ -45,3 +45,19 @@ def test_the_family_anchor_measures_follow_each_anchors_protocol():
     assert pf._anchor_measure("ppo", {0: a, 1: b}) == (7.5 + 100.0) / 2
     assert pf._verdict(90.0, 100.0, 3, 5) == "10% below (n = 3 of 5)"
     assert pf._verdict(100.0, 100.0, 5, 5) == "at or above"
+
+
+def test_the_family_aggregate_needs_the_same_held_out_seeds_on_every_env():
+    """A method counts as complete only with seeds 100.. on every env (not just as many seeds), and
+    the keep rule reads negative returns as within 10% of the best."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages_family as pf
+
+    rec = {"result": {"final_eval_return": 1.0}}
+    recs = {(e, "trpo"): {s: rec for s in pf.HELD_OUT} for e in pf.MUJOCO5}
+    recs.update({(e, "a2c"): {s: rec for s in (100, 101, 103)} for e in pf.MUJOCO5})  # 3 seeds, not 100-102
+    assert pf._complete(recs)[0] == ["trpo"]
+    recs.update({(e, "a2c"): {s: rec for s in (100, 101, 102)} for e in pf.MUJOCO5})
+    assert pf._complete(recs)[0] == ["trpo", "a2c"]
+    assert pf.keeps(450.0, 500.0) and not pf.keeps(449.0, 500.0)
+    assert pf.keeps(-110.0, -100.0) and not pf.keeps(-111.0, -100.0)

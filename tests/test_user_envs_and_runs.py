@@ -197,6 +197,12 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
     assert cfg.preset == "mujoco-ppo" and cfg.clipped_action_logprob
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "a2c"}))
     assert cfg.preset == "mujoco-a2c" and cfg.batch_steps == 1024 and cfg.clipped_action_logprob
+    cfg, _ = resolve_run(from_dict({"env_id": "Ant-v5", "algo": "ppo"}))   # Ant: trpo's observation
+    assert cfg.preset == "mujoco-ant-pg" and cfg.env_kwargs == {"include_cfrc_ext_in_observation": False}
+    cfg, _ = resolve_run(from_dict({"env_id": "trpo/CartPoleNoVelocity-v1", "policy": "gru"}))
+    assert cfg.preset == "cartpole-novelocity" and cfg.entropy_coef == 0.01
+    cfg, _ = resolve_run(from_dict({"env_id": "trpo/CartPoleNoVelocity-v1", "policy": "gru", "entropy_coef": 0.0}))
+    assert cfg.entropy_coef == 0.0                                          # given at the default: kept
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "reinforce"}))   # no MuJoCo preset
     assert cfg.preset == "" and cfg.batch_steps == 1024 and not cfg.clipped_action_logprob
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "preset": ""}))
