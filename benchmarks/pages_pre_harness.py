@@ -508,24 +508,26 @@ def _rr(v: list[float]) -> str:
     return f"{lo:.0f}" if f"{lo:.0f}" == f"{hi:.0f}" else f"{lo:.0f}-{hi:.0f}"
 
 
-def block_round4_cartpole() -> str:
-    name = "CartPole-v1-100000-20261130-001838.json"
+def _round4_table(name: str, middle) -> str:
+    """A round-4 bench_trpo record: its speed table, then the final evaluations by seed, what
+    ``middle(ours, peer)`` says, the peak memory and the raw file."""
     d = _bench(name)
     by = _by(d)
     L = _speed_table(d, f"{d['env']} ({d['steps']} steps)", {"ours": "ours", "sb3-contrib": "sb3-contrib",
                                                             "env-only": "env-only"})
     o, p = by["ours"], by["sb3-contrib"]
     L += ["", f"Final eval by seed: ours {_j(o, 'final_eval_return', '.0f')}; peer "
-              f"{_j(p, 'final_eval_return', '.0f')}. Time to solve by seed: ours "
-              f"{_j(o, 'time_to_solve_s', '.2f')} s (at "
-              f"{', '.join(_k(r['steps_to_solve']) for r in o)} steps); peer "
-              f"{_j(p, 'time_to_solve_s', '.2f')} s (at "
-              f"{', '.join(_k(r['steps_to_solve']) for r in p)} steps): ratios "
-              f"{_ratios(o, p)}. Peak RSS: "
-              f"main process {_rr([r['main_rss_mb'] for r in o])} MB + helper "
-              f"{_rr([r['helper_private_mb'] for r in o])} MB. Raw: {_link(BENCH_PAGE, RESULTS / name)} "
-              f"({d['time']}, {_made_on(d['machine'])})."]
+              f"{_j(p, 'final_eval_return', '.0f')}. {middle(o, p)}Peak RSS: main process "
+              f"{_rr([r['main_rss_mb'] for r in o])} MB + helper {_rr([r['helper_private_mb'] for r in o])} MB. "
+              f"Raw: {_link(BENCH_PAGE, RESULTS / name)} ({d['time']}, {_made_on(d['machine'])})."]
     return "\n".join(L)
+
+
+def block_round4_cartpole() -> str:
+    return _round4_table("CartPole-v1-100000-20261130-001838.json", lambda o, p: (
+        f"Time to solve by seed: ours {_j(o, 'time_to_solve_s', '.2f')} s (at "
+        f"{', '.join(_k(r['steps_to_solve']) for r in o)} steps); peer {_j(p, 'time_to_solve_s', '.2f')} s (at "
+        f"{', '.join(_k(r['steps_to_solve']) for r in p)} steps): ratios {_ratios(o, p)}. "))
 
 
 def block_round4_cartpole_345() -> str:
@@ -549,19 +551,9 @@ def block_round4_cartpole_345() -> str:
 
 
 def block_round4_hopper() -> str:
-    name = "Hopper-v5-100000-20261130-002331.json"
-    d = _bench(name)
-    by = _by(d)
-    L = _speed_table(d, f"{d['env']} ({d['steps']} steps)", {"ours": "ours", "sb3-contrib": "sb3-contrib",
-                                                            "env-only": "env-only"})
-    o, p = by["ours"], by["sb3-contrib"]
-    L += ["", f"Final eval by seed: ours {_j(o, 'final_eval_return', '.0f')}; peer "
-              f"{_j(p, 'final_eval_return', '.0f')}. Ours: `vector_mode = "
-              f"\"{o[0]['config']['vector_mode']}\"`, {o[0]['config']['num_envs']} envs x batch "
-              f"{o[0]['config']['batch_steps']:,}. Peak RSS: main process {_rr([r['main_rss_mb'] for r in o])} MB + "
-              f"helper {_rr([r['helper_private_mb'] for r in o])} MB. Raw: {_link(BENCH_PAGE, RESULTS / name)} "
-              f"({d['time']}, {_made_on(d['machine'])})."]
-    return "\n".join(L)
+    return _round4_table("Hopper-v5-100000-20261130-002331.json", lambda o, p: (
+        f"Ours: `vector_mode = \"{o[0]['config']['vector_mode']}\"`, {o[0]['config']['num_envs']} envs x batch "
+        f"{o[0]['config']['batch_steps']:,}. "))
 
 
 def block_round3_code() -> str:
