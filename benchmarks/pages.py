@@ -208,6 +208,30 @@ def block_mujoco_heldout() -> str:
     return "\n".join(L)
 
 
+def block_mujoco_tuning() -> str:
+    """The seeds-0-4 table of mujoco.md (the seeds the presets were chosen on) and its verdicts, from
+    the run directories docs/results/mujoco/summarise.py copied to records/pre-harness/mujoco/raw."""
+    raw = RECORDS / "pre-harness" / "mujoco" / "raw"
+    pub = published()
+    lines = ["| env | ours: mean ± std (final eval, 1M steps) | seeds | per seed | best published TRPO | verdict | "
+             "wall time per run (s) |", "|---|---:|---:|---|---:|---|---:|"]
+    sentences = []
+    for env in MUJOCO5:
+        runs = sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
+                      key=lambda r: r["seed"])
+        finals = np.array([r["final_eval_return_mean"] for r in runs])
+        mean, std = finals.mean(), finals.std(ddof=1)
+        gap = mean - pub[env][0]
+        verdict = "at or above" if gap >= 0 else f"below by {-gap:,.0f} ({-gap / pub[env][0]:.0%})"
+        lines.append(f"| {env} | **{mean:,.0f} ± {std:,.0f}** | {len(finals)} | {', '.join(f'{v:,.0f}' for v in finals)} "
+                     f"| {pub[env][0]:,} ({pub[env][1]}; {pub[env][2]}) | {verdict} | "
+                     f"{np.mean([r['wall_s'] for r in runs]):,.0f} |")
+        sentences.append(f"* **{env}**: {mean:,.0f} ± {std:,.0f} over {len(finals)} seeds against {pub[env][0]:,} "
+                         f"({pub[env][2]}): {verdict}.")
+    return "\n".join(lines + ["", "Verdicts, env by env (the goal: the mean over 5 seeds at least the best "
+                                   "published TRPO):", ""] + sentences)
+
+
 def block_readme_heldout() -> str:
     recs = heldout_records()
     envs = [e for e in MUJOCO5 if len(recs.get((e, "ours"), {})) == len(HELD_OUT)]
@@ -297,6 +321,7 @@ BLOCKS = {
     ("README.md", "heldout"): block_readme_heldout,
     ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
+    ("docs/results/mujoco.md", "tuning"): block_mujoco_tuning,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,
     ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,
     ("docs/results/recurrent.md", "recurrent-keep"): block_recurrent_keep,

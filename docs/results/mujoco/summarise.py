@@ -7,6 +7,10 @@ Copies each run's config.toml, summary.json and metrics.csv into benchmarks/reco
 seeds and per seed, next to the best published TRPO), one figure of evaluation curves with bands
 over seeds (docs/results/mujoco/curves.png), the Hopper figure for the README, and per-env debugging
 pages with `trpo report` (docs/results/mujoco/report/).
+
+Since 2026-12-06 the page's tables are generated blocks (`make results`, benchmarks/pages.py, from
+raw/); this script no longer writes mujoco.md (its template, mujoco.md.in, would drop the held-out
+section): it copies the raw files, writes table.md and the figures, and prints the page it made.
 """
 from __future__ import annotations
 
@@ -176,7 +180,7 @@ def main(runs_dir: str) -> int:
     page = (template.replace("@TABLE@", "\n".join(lines)).replace("@VERDICTS@", "\n".join(sentences))
             .replace("@PEER@", peer_table(table))
             .replace("@MACHINE@", cpu_model()))
-    (HERE.parent / "mujoco.md").write_text(page)
+    (HERE / "page.md").write_text(page)  # not mujoco.md: its blocks are make results's
     print((HERE / "table.md").read_text())
     for env, (m, s, n, v) in verdicts.items():
         print(f"{env}: {m:,.0f} ± {s:,.0f} over {n} seeds, {v} the best published TRPO")
