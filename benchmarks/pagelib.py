@@ -2,6 +2,7 @@
 is 0, the published TRPO number 1), rliable's interval estimates, and the block markers."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -16,12 +17,21 @@ MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
 BOOT_REPS, BOOT_SEED = 2_000, 0  # the bootstrap resamples of every interval (rliable suggests >= 2,000)
 
 
+@functools.cache
+def suite_records(folder: str) -> tuple[tuple[str, dict], ...]:
+    """Every harness record in benchmarks/records/FOLDER as (file name, record), read once per
+    process: several blocks read the same suites."""
+    return tuple((f.name, json.loads(f.read_text())) for f in sorted((RECORDS / folder).glob("*.json")))
+
+
+@functools.cache
 def random_policy(env: str) -> float:
     """The 0 of the normalised scores: the mean return of uniform random actions (its record,
     ``harness.py random``)."""
     return float(json.loads((RECORDS / "random-policy" / f"{env}.json").read_text())["mean"])
 
 
+@functools.cache
 def published() -> dict:
     """The 1 of the normalised scores: the best published TRPO number per env, with its protocol
     (one home: docs/results/mujoco/summarise.py's PUBLISHED)."""

@@ -35,6 +35,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this tree's trpo (shipped settings)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pagelib, pages_* beside this file
+import pages_family  # noqa: E402
+import pages_pre_harness  # noqa: E402
 from pagelib import (
     BOOT_REPS,
     HELD_OUT,
@@ -48,10 +50,8 @@ from pagelib import (
     prob_improvement,
     published,
     render,
+    suite_records,
 )
-
-import pages_family  # noqa: E402
-import pages_pre_harness  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------
@@ -140,10 +140,9 @@ def block_benchmarks_speed() -> str:
 def heldout_records() -> dict[tuple[str, str], dict[int, dict]]:
     """(env, side) -> seed -> the record's result, from benchmarks/records/mujoco-heldout."""
     out: dict[tuple[str, str], dict[int, dict]] = {}
-    for f in sorted((RECORDS / "mujoco-heldout").glob("*.json")):
-        rec = json.loads(f.read_text())
+    for name, rec in suite_records("mujoco-heldout"):
         run = rec["run"]
-        out.setdefault((run["env"], run["side"]), {})[run["seed"]] = {**rec["result"], "_file": f.name,
+        out.setdefault((run["env"], run["side"]), {})[run["seed"]] = {**rec["result"], "_file": name,
                                                                       "_machine": rec["machine"]}
     return out
 

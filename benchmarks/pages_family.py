@@ -15,7 +15,18 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from pagelib import BOOT_REPS, HELD_OUT, MUJOCO5, RECORDS, ROOT, _iqm, interval, normalised, prob_improvement
+from pagelib import (
+    BOOT_REPS,
+    HELD_OUT,
+    MUJOCO5,
+    RECORDS,
+    ROOT,
+    _iqm,
+    interval,
+    normalised,
+    prob_improvement,
+    suite_records,
+)
 
 METHODS = ("trpo", "ppo", "npg", "a2c", "ppo-kl")
 PEERS = ("peer-trpo", "peer-ppo", "peer-a2c")
@@ -45,12 +56,11 @@ def family_records() -> dict[tuple[str, str], dict[int, dict]]:
     family-peers-heldout's peers (method ``peer-ALGO``)."""
     out: dict[tuple[str, str], dict[int, dict]] = {}
     for suite in ("family-heldout", "mujoco-heldout", "family-peers-heldout"):
-        for f in sorted((RECORDS / suite).glob("*.json")):
-            rec = json.loads(f.read_text())
+        for _, rec in suite_records(suite):
             run = rec["run"]
             method = f"peer-{run['algo']}" if run["side"] == "peer" else run["algo"]
             if run["seed"] in HELD_OUT:
-                out.setdefault((run["env"], method), {})[run["seed"]] = {**rec, "_file": f"{suite}/{f.name}"}
+                out.setdefault((run["env"], method), {})[run["seed"]] = rec
     return out
 
 
