@@ -17,6 +17,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from trpo.envs.ids import is_atari, is_minatar, lookup
+from trpo.envs.lean_sync import LeanSyncVectorEnv
 from trpo.errors import ConfigError, EnvError
 
 
@@ -174,8 +175,9 @@ def make_vector_env(env_id: str, num_envs: int, mode: str = "sync", atari_prepro
 
     def make(n: int, how: str) -> gym.vector.VectorEnv:
         with _env_errors(env_id):
-            return gym.make_vec(name, num_envs=n, vectorization_mode=how,
+            envs = gym.make_vec(name, num_envs=n, vectorization_mode=how,
                                 vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP}, **extra, **env_kwargs)
+        return LeanSyncVectorEnv.of(envs) if how == "sync" else envs
     if mode == "split":  # sync slices, one here and one per other core (trpo.envs.split)
         from trpo.envs.split import SplitVectorEnv, default_helpers
         return SplitVectorEnv(lambda n: make(n, "sync"), num_envs, default_helpers(num_envs))
@@ -288,7 +290,7 @@ class EnvSpec:
         if self.env_fn is not None:
             if mode not in ("sync", "async"):
                 raise EnvError(f"an env_fn env runs with vector_mode 'sync' or 'async', not {mode!r}")
-            cls = gym.vector.SyncVectorEnv if mode == "sync" else gym.vector.AsyncVectorEnv
+            cls = LeanSyncVectorEnv if mode == "sync" else gym.vector.AsyncVectorEnv
             return cls([self.env_fn] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
         return make_vector_env(self.env_id, num_envs, mode, self.atari_preprocessing, self.kwargs)
 

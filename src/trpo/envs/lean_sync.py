@@ -1,0 +1,54 @@
+"""``LeanSyncVectorEnv``: Gymnasium's ``SyncVectorEnv`` with same-step autoreset, whose ``step``
+returns only the info trpo's samplers read.
+
+Each step Gymnasium merges every env's info dict into batched arrays (``VectorEnv._add_info``:
+for MuJoCo's Hopper six keys per env, each a new array the first time in a step). The samplers read
+one key, the final observations of ended episodes (``info["final_obs"]`` and its mask
+``info["_final_obs"]``). On Hopper-v5 the merge and the generic batching cost ~20% of the step of
+two envs (``benchmarks/harness.py profile``). Here ``step`` steps the same envs in the same order
+with the same actions (``actions[i]``, what ``gymnasium.vector.utils.iterate`` yields for a Box,
+Discrete or MultiDiscrete batch) and returns the same observations, rewards, terminated and
+truncated arrays, bit for bit (tests/rollout/test_lean_sync.py), with info reduced to those two keys
+(absent when no episode ended). Everything else (construction, ``reset``, ``envs`` for snapshots,
+``close``) is ``SyncVectorEnv``'s own; observation spaces other than a Box, and the other autoreset
+modes, take ``SyncVectorEnv.step`` unchanged.
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+
+class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
+
+    @classmethod
+    def of(cls, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
+        """``envs`` (made by ``gym.make_vec`` or ``SyncVectorEnv``, so built exactly as Gymnasium
+        builds it) stepped by this class from now on. It adds no state, so its class can change."""
+        if type(envs) is gym.vector.SyncVectorEnv:
+            envs.__class__ = cls
+        return envs
+
+    def step(self, actions):
+        if (self.autoreset_mode != AutoresetMode.SAME_STEP or len(actions) != self.num_envs
+                or not isinstance(self.single_observation_space, gym.spaces.Box)
+                or not isinstance(self.action_space, gym.spaces.Box | gym.spaces.MultiDiscrete)):
+            return super().step(actions)
+        n = self.num_envs
+        env_obs: list = self._env_obs
+        rewards, term, trunc = self._rewards, self._terminations, self._truncations
+        final: np.ndarray | None = None
+        mask = np.zeros(n, np.bool_)
+        for i, env in enumerate(self.envs):
+            env_obs[i], rewards[i], term[i], trunc[i], _ = env.step(actions[i])
+            if term[i] or trunc[i]:
+                if final is None:
+                    final = np.full(n, None, object)
+                final[i], mask[i] = env_obs[i], True
+                env_obs[i], _ = env.reset()
+        # SyncVectorEnv: concatenate into its buffer (np.stack, out=) and return a deep copy of it
+        self._observations = np.stack(env_obs, out=self._observations)
+        self._autoreset_envs = term | trunc
+        info = {} if final is None else {"final_obs": final, "_final_obs": mask}
+        return self._observations.copy(), rewards.copy(), term.copy(), trunc.copy(), info
