@@ -64,7 +64,7 @@ def shipped(env_id: str) -> dict:
 
     cfg = layer(Config(env_id=env_id))
     return {"preset": cfg.preset, "num_envs": cfg.num_envs, "batch_steps": cfg.batch_steps,
-            "vector_mode": resolve_vector_mode(env_id, cfg.vector_mode)}
+            "vector_mode": resolve_vector_mode(env_id, cfg.vector_mode, num_envs=cfg.num_envs)}
 
 
 def speed_records(env_id: str) -> list[dict]:
@@ -77,16 +77,20 @@ def speed_records(env_id: str) -> list[dict]:
         d = json.loads(Path(f).read_text())
         if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
             continue  # other settings, another peer, or a command that did not finish
-        ours = [r for r in d["runs"] if r["impl"] == "ours"]
         peer = [r for r in d["runs"] if r["impl"] == "sb3-contrib"]
+        ours = []
+        for side in ("ours", "ours-split"):  # the side that ran the shipped settings (ours-split: split)
+            runs = [r for r in d["runs"] if r["impl"] == side]
+            c = runs[0]["config"] if runs else {}
+            if runs and all(c.get(k) == v for k, v in want.items() if not (k == "preset" and not v and not c.get(k))):
+                ours = runs
+                break
         if not ours or not peer:
-            continue
-        c = ours[0]["config"]
-        if any(c.get(k) != v for k, v in want.items() if not (k == "preset" and not v and not c.get(k))):
             continue
         o, p = float(np.median([r["steps_per_s"] for r in ours])), float(np.median([r["steps_per_s"] for r in peer]))
         m = d.get("machine", {})
-        rows.append({"file": Path(f).name, "date": d.get("time", "?")[:10], "cpu": m.get("cpu", "?"),
+        rows.append({"file": Path(f).name, "link": Path(f).relative_to(ROOT).as_posix(),
+                     "date": d.get("time", "?")[:10], "cpu": m.get("cpu", "?"),
                      "load": m.get("loadavg_at_start"), "steps": d["steps"], "seeds": d.get("seed"),
                      "ours": o, "peer": p, "ratio": o / p})
     return rows
@@ -125,7 +129,7 @@ def block_benchmarks_speed() -> str:
             seeds = ", ".join(map(str, r["seeds"])) if isinstance(r["seeds"], list) else str(r["seeds"])
             lines.append(f"| {env} | {r['date']} | {_cpu(r['cpu'])} | {load} | {r['steps']:,} | {seeds} | "
                          f"{r['ours']:,.0f} | {r['peer']:,.0f} | {r['ratio']:.2f}x | "
-                         f"[{r['file']}](../benchmarks/results/{r['file']}) |")
+                         f"[{r['file']}](../{r['link']}) |")
     lines.append("")
     lines.append("Every record of the shipped settings is listed (the settings `trpo train ENV` resolves to "
                  "today: for Hopper-v5 the `mujoco` preset, 2 envs x 1,024 steps on Gymnasium's own envs; "
@@ -134,6 +138,74 @@ def block_benchmarks_speed() -> str:
                  "do not count. Medians over each record's seeds and repeats; the load average is the one "
                  "at the record's start (2 cores: above 2 means other work shared the machine).")
     return "\n".join(lines)
+
+
+MUJOCO_SPEED = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5", "Humanoid-v5")
+
+
+def speed_env_rows(env_id: str) -> list[dict]:
+    """Harness speed records (records/speed/) of ``env_id`` that measured, in one command, ours
+    with the shipped settings in both vector modes (``sync`` and ``split``), the peer and one
+    ``gym.make`` env stepped with random actions: medians over each record's repeats."""
+    want = shipped(env_id)
+    rows = []
+    for f in sorted((RECORDS / "speed").glob(f"{env_id.replace('/', '_')}-*.json")):
+        d = json.loads(f.read_text())
+        if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
+            continue
+        med, modes = {}, {}
+        for impl in ("ours", "ours-split", "sb3-contrib", "env-only"):
+            runs = [x for x in d["runs"] if x["impl"] == impl]
+            if runs:
+                med[impl] = float(np.median([x["steps_per_s"] for x in runs]))
+                modes[impl] = runs[0].get("config", {}).get("vector_mode")
+        if len(med) < 4:
+            continue
+        ours_cfg = next(x["config"] for x in d["runs"] if x["impl"] == "ours")
+        if any(ours_cfg.get(k) != want[k] for k in ("num_envs", "batch_steps")):
+            continue
+        git = d["machine"].get("git") or {}
+        rows.append({"file": f.name, "link": f.relative_to(ROOT).as_posix(), "date": d.get("time", "?")[:10],
+                     "commit": (git.get("commit") or "?")[:7] + (" (dirty)" if git.get("dirty") else ""),
+                     "cpu": d["machine"].get("cpu", "?"), "load": d["machine"].get("loadavg_at_start"),
+                     "sync": med["ours"] if modes["ours"] == "sync" else None, "split": med["ours-split"],
+                     "peer": med["sb3-contrib"], "env": med["env-only"], "shipped": want["vector_mode"]})
+    return [r for r in rows if r["sync"] is not None]
+
+
+def block_benchmarks_speed_envs() -> str:
+    lines = ["| env | shipped today | commit | date | CPU | load at start | `sync` | `split` | sb3-contrib | "
+             "one env, random actions | `sync` / peer | `split` / peer | `split` / `sync` | `sync` / env | "
+             "`split` / env | raw record |",
+             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for env in MUJOCO_SPEED:
+        for r in speed_env_rows(env):
+            load = "-" if not r["load"] else f"{r['load'][0]:.1f}"
+            lines.append(f"| {env} | `{r['shipped']}` | {r['commit']} | {r['date']} | {_cpu(r['cpu'])} | {load} | "
+                         f"{r['sync']:,.0f} | {r['split']:,.0f} | {r['peer']:,.0f} | {r['env']:,.0f} | "
+                         f"{r['sync'] / r['peer']:.2f}x | {r['split'] / r['peer']:.2f}x | {r['split'] / r['sync']:.2f}x | "
+                         f"{r['sync'] / r['env']:.2f}x | {r['split'] / r['env']:.2f}x | [{r['file']}](../{r['link']}) |")
+    lines.append("")
+    lines.append("Env steps per second, medians over each record's repeats (seed 0, 40,960 steps, the settings "
+                 "`trpo train ENV` resolves to but for the vector mode, the peer with RL-Zoo's settings and one "
+                 "torch thread); every number of a row comes from one command. Made by `benchmarks/harness.py "
+                 "speed --env ENV --steps 40960 --only env,ours,ours-split,peer --repeats 2 --peer-threads 1 "
+                 "--eval-every 1000000 --eval-episodes 1`.")
+    return "\n".join(lines)
+
+
+def block_benchmarks_speed_targets() -> str:
+    """The speed targets against the newest Hopper-v5 row of ``speed-envs``."""
+    rows = speed_env_rows("Hopper-v5")
+    if not rows:
+        return "No harness speed record of Hopper-v5 yet."
+    r = rows[-1]
+    best = max(r["sync"], r["split"])
+    return (f"Targets on Hopper-v5 with the shipped settings: at least 4x sb3-contrib's steps/s and at least 1.0x "
+            f"one `gym.make` env stepped with random actions. The newest record ({r['date']}, commit {r['commit']}, "
+            f"{_cpu(r['cpu'])}): `sync` {r['sync'] / r['peer']:.2f}x and {r['sync'] / r['env']:.2f}x, `split` "
+            f"{r['split'] / r['peer']:.2f}x and {r['split'] / r['env']:.2f}x. Both targets are missed: the faster "
+            f"mode reaches {best / (4 * r['peer']):.0%} of the first and {best / r['env']:.0%} of the second.")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -319,6 +391,8 @@ BLOCKS = {
     ("README.md", "speed"): block_readme_speed,
     ("README.md", "heldout"): block_readme_heldout,
     ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
+    ("docs/benchmarks.md", "speed-envs"): block_benchmarks_speed_envs,
+    ("docs/benchmarks.md", "speed-targets"): block_benchmarks_speed_targets,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
     ("docs/results/mujoco.md", "tuning"): block_mujoco_tuning,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,

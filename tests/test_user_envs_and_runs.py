@@ -186,7 +186,8 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
     from trpo.resolve import resolve_run
 
     cfg, env = resolve_run(from_dict({"env_id": "Hopper-v5"}))
-    assert cfg.preset == "mujoco" and cfg.batch_steps == 2048 and cfg.cg_iters == 25 and env.vector_mode == "sync"
+    assert cfg.preset == "mujoco" and cfg.batch_steps == 2048 and cfg.cg_iters == 25
+    assert env.vector_mode in ("sync", "split")  # auto: split on 2+ cores (tests/rollout/test_vector_mode.py)
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "cg_iters": 12}))
     assert cfg.cg_iters == 12 and cfg.batch_steps == 2048                  # the user's key wins
     cfg, _ = resolve_run(from_dict({"env_id": "Swimmer-v5"}))

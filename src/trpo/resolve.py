@@ -9,7 +9,8 @@ decide again; config.toml records them, so a replay or a resume on another machi
   sampler       an algorithm with one sampler (a3c: async) gets it
   device        auto -> cuda if available, else cpu
   vector_mode   auto -> vector_entry_point for Gymnasium's CartPole ids, envpool for ALE v5 ids
-                (EnvPool installed, DQN preprocessing on), else sync
+                (EnvPool installed, DQN preprocessing on), split for the costly MuJoCo envs
+                (Hopper, Walker2d, Ant, Humanoid) on 2+ cores under Linux, else sync
   critic_fit    auto -> process for learners that allow it, on a multi-core CPU under Linux
   lr            0 -> the algorithm's default
   eval_every    0 -> about 20 periodic evaluations over the run, in whole batches
@@ -35,8 +36,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+# Gymnasium's MuJoCo envs whose step costs enough that ``split`` (one env slice on each core, the
+# same batches as ``sync``) trains faster than ``sync`` with 2 envs on 2 cores; on the cheaper ones
+# (HalfCheetah, Swimmer, the pendulums, Reacher, Pusher) the hand-off costs more than it saves.
+# Measured: docs/benchmarks.md, "Speed on every MuJoCo env".
+SPLIT_MUJOCO = ("HopperEnv", "Walker2dEnv", "AntEnv", "HumanoidEnv")
+
+
+def splits_well(env_id: str, num_envs: int) -> bool:
+    """``auto`` picks ``split``: one of SPLIT_MUJOCO, 2+ envs, 2+ usable cores, fork (Linux)."""
+    from trpo.envs.ids import env_class, is_gym_mujoco
+    from trpo.system import usable_cores
+
+    return (num_envs >= 2 and is_gym_mujoco(env_id) and env_class(env_id) in SPLIT_MUJOCO
+            and sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods() and usable_cores() >= 2)
+
+
 def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", custom_env: bool = False,
-                        atari_preprocessing: bool = True, env_kwargs: dict | None = None) -> str:
+                        atari_preprocessing: bool = True, env_kwargs: dict | None = None,
+                        num_envs: int = 1, backend: str = "local") -> str:
     """``auto`` -> Gymnasium's array-at-once ``CartPoleVectorEnv`` for CartPole ids
     (``vector_entry_point``); ``envpool`` for ALE v5 ids when EnvPool is installed and the DQN
     preprocessing is on (EnvPool's C++ preprocessing gives the frames of ``atari_wrappers``,
@@ -45,7 +63,9 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     the very env the run is evaluated on: EnvPool's ports are faithful, benchmarks/envpool_port.py,
     but run another MuJoCo build for Ant and other random streams; an opt-in). Vine
     sampling needs ``sync`` (it snapshots the envs one by one, in-process), and so do ``env_kwargs``
-    (EnvPool takes none) and a user's ``env_fn``. ``envpool`` where EnvPool is not installed (a
+    (EnvPool takes none) and a user's ``env_fn``. ``split`` for the MuJoCo envs of SPLIT_MUJOCO
+    on a local run (not Ray: each worker is one core) where ``splits_well``: the batches of ``sync``,
+    bit for bit, stepped on two cores. ``envpool`` where EnvPool is not installed (a
     config.toml from another machine) falls back to ``sync`` with a one-line note. Any other mode
     is returned as it is."""
     from trpo.envs.ids import is_atari, lookup
@@ -65,6 +85,8 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     name = lookup(env_id)
     if has_vector_cartpole(name):
         return "vector_entry_point"
+    if backend == "local" and splits_well(name, num_envs):
+        return "split"
     if atari_preprocessing and is_atari(name):
         from trpo.envs.envpool_env import envpool_knows
 
@@ -196,7 +218,7 @@ def resolve_run(cfg: Config, env_fn: Callable | None = None, presets: bool = Tru
     concrete = dict(
         sampler=sampler, device=str(device) if cfg.device == "auto" else cfg.device,
         vector_mode=resolve_vector_mode(cfg.env_id, cfg.vector_mode, sampler, env_fn is not None,
-                                        cfg.atari_preprocessing, cfg.env_kwargs),
+                                        cfg.atari_preprocessing, cfg.env_kwargs, cfg.num_envs, cfg.backend),
         critic_fit=resolve_critic_fit(cfg.critic_fit, cfg.algo, device, cfg.policy != "mlp"),
         lr=cfg.lr or default_lr(cfg.algo), eval_every=eval_every)
     prov = cfg.provenance

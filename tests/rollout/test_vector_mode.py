@@ -18,6 +18,36 @@ def test_auto_picks_gymnasiums_own_envs():
         assert resolve_vector_mode("Hopper-v5", mode) == mode
 
 
+def test_auto_splits_the_costly_mujoco_envs_on_two_cores(monkeypatch):
+    import trpo.system
+
+    monkeypatch.setattr(trpo.system, "usable_cores", lambda: 2)
+    for env in ("Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5", "Hopper-v4"):
+        assert resolve_vector_mode(env, "auto", num_envs=2) == "split", env
+    for env in ("HalfCheetah-v5", "Swimmer-v5", "InvertedPendulum-v5", "Reacher-v5"):  # split measured slower
+        assert resolve_vector_mode(env, "auto", num_envs=2) == "sync", env
+    assert resolve_vector_mode("Hopper-v5", "auto", num_envs=1) == "sync"                # nothing to split
+    assert resolve_vector_mode("Hopper-v5", "auto", num_envs=2, backend="ray") == "sync"  # a worker is one core
+    assert resolve_vector_mode("Hopper-v5", "auto", sampler="vine", num_envs=2) == "sync"
+    assert resolve_vector_mode("Hopper-v5", "sync", num_envs=2) == "sync"                # what the user gave
+    monkeypatch.setattr(trpo.system, "usable_cores", lambda: 1)
+    assert resolve_vector_mode("Hopper-v5", "auto", num_envs=2) == "sync"
+
+
+def test_the_mujoco_preset_leaves_the_mode_to_auto(monkeypatch):
+    import trpo.system
+    from trpo.resolve import resolve_run
+
+    monkeypatch.setattr(trpo.system, "usable_cores", lambda: 2)
+    cfg, env = resolve_run(trpo.Config(env_id="Hopper-v5"))
+    assert cfg.preset == "mujoco" and cfg.vector_mode == env.vector_mode == "split"
+    assert "resolved" in cfg.provenance["vector_mode"]
+    cfg, _ = resolve_run(trpo.Config(env_id="Hopper-v5", vector_mode="sync"))
+    assert cfg.vector_mode == "sync"
+    cfg, _ = resolve_run(trpo.Config(env_id="HalfCheetah-v5"))
+    assert cfg.vector_mode == "sync"
+
+
 def test_unknown_env_is_a_clear_error():
     with pytest.raises(trpo.EnvError, match="unknown environment"):
         resolve_vector_mode("CartPol-v1", "auto")

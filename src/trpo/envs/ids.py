@@ -87,6 +87,11 @@ def is_atari(env_id: str) -> bool:
     return _entry_point(env_id).startswith("ale_py")
 
 
+def env_class(env_id: str) -> str:
+    """The class name of a registered id's entry point (``Hopper-v5`` -> ``HopperEnv``), or ''."""
+    return _entry_point(env_id).rsplit(":", 1)[-1]
+
+
 def is_gym_mujoco(env_id: str) -> bool:
     """A registered id whose env is one of Gymnasium's MuJoCo envs."""
     return _entry_point(env_id).startswith("gymnasium.envs.mujoco")

@@ -39,9 +39,16 @@ def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
 
 
 def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> bool:
-    """Restore ``env_snapshots``; False (nothing restored) when the vector env does not match."""
+    """Restore ``env_snapshots``; False (nothing restored) when the vector env does not match.
+    ``sync`` and ``split`` hold the same envs, so a checkpoint of one resumes exactly in the other
+    (``split`` keeps its per-env snapshots under ``"split_envs"``)."""
     if hasattr(envs, "set_snapshot"):
-        return len(states) == 1 and envs.set_snapshot(states[0])
+        if len(states) == 1 and envs.set_snapshot(states[0]):
+            return True
+        split = bool(getattr(envs, "slices", None))  # a SplitVectorEnv, given a sync run's per-env snapshots
+        return split and len(states) == envs.num_envs and envs.set_snapshot({"split_envs": states})
+    if len(states) == 1 and isinstance(states[0], dict) and isinstance(states[0].get("split_envs"), list):
+        states = states[0]["split_envs"]
     try:
         from trpo.envs.snapshot import restore, supports
     except ImportError:
