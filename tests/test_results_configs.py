@@ -14,9 +14,12 @@ RAW = Path(__file__).resolve().parents[1] / "benchmarks" / "records" / "pre-harn
 
 def _as_run(cfg, act_space):
     """The settings the run steps with: kl_per_action_dim folded into max_kl and cg_damping (some
-    committed runs were made while the option recorded the folded values), and the preset's name
-    left out (Hopper's runs were made when its settings were the `mujoco` preset's)."""
-    return effective_trust_region(cfg, act_space).replace(kl_per_action_dim=False, preset="")
+    committed runs were made while the option recorded the folded values), the preset's name
+    left out (Hopper's runs were made when its settings were the `mujoco` preset's), and `split`
+    read as `sync` (the runs were made with `sync`; `auto` now picks `split` on some envs: the same
+    batches bit for bit, tests/rollout/test_split.py)."""
+    mode = "sync" if cfg.vector_mode == "split" else cfg.vector_mode
+    return effective_trust_region(cfg, act_space).replace(kl_per_action_dim=False, preset="", vector_mode=mode)
 
 
 def test_the_raw_runs_are_there():  # an empty glob would make the test below pass vacuously

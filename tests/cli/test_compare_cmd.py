@@ -100,3 +100,21 @@ def test_rliable_lines_match_an_independent_computation():
     assert float(pair.split("|")[2]) == pytest.approx(p, abs=0.005)
     assert not any("wide" in ln for ln in lines)  # 5 runs each: no small-n warning
     assert any("wide" in ln for ln in rliable_lines({"a": x[:3], "b": y[:3]}, reps=200))
+
+
+def test_parallel_compare_runs_step_split_envs_in_one_process(tmp_path, monkeypatch):
+    """On Hopper auto would give each of the parallel runs an env helper spinning on a core the other
+    runs need: parallel runs take sync (the same batches), unless the user names a vector_mode."""
+    import trpo.system
+    import trpo.tools.compare as C
+
+    monkeypatch.setattr(trpo.system, "usable_cores", lambda: 2)
+    seen = []
+    monkeypatch.setattr(C, "run_all", lambda *a: seen.append(a[-1]))
+    monkeypatch.setattr(C, "summarise", lambda *a: (tmp_path / "t.md", tmp_path / "f.png"))
+    (tmp_path / "t.md").write_text("")
+    base = ["compare", "Hopper-v5", "--algos", "trpo", "-o", str(tmp_path)]
+    assert main([*base, "--jobs", "2"]) == 0
+    assert main([*base, "--jobs", "1"]) == 0
+    assert main([*base, "--jobs", "2", "--set", "vector_mode=split"]) == 0
+    assert seen == [["vector_mode=sync", "critic_fit=inline"], [], ["critic_fit=inline", "vector_mode=split"]]

@@ -235,8 +235,14 @@ def cmd_compare(args) -> int:
 
     jobs = args.jobs or usable_cores()
     sets = args.set or []
-    if jobs > 1 and not any(s.split("=")[0].strip() == "critic_fit" for s in sets):
+    given = {s.split("=")[0].strip() for s in sets}
+    if jobs > 1 and "critic_fit" not in given:
         sets = ["critic_fit=inline", *sets]  # the parallel runs already fill the cores: no helper processes
+    if jobs > 1 and "vector_mode" not in given:
+        from trpo.resolve import splits_well
+
+        if splits_well(args.env_id, 2):  # auto would give each run an env helper spinning on a shared core
+            sets = ["vector_mode=sync", *sets]
     command = "trpo compare " + " ".join(args.argv_echo)
     t0 = time.time()
     if not args.no_train:
