@@ -140,7 +140,8 @@ def block_benchmarks_speed() -> str:
     return "\n".join(lines)
 
 
-MUJOCO_SPEED = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5", "Humanoid-v5")
+MUJOCO_SPEED = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5", "Humanoid-v5",
+                "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "Pusher-v5")
 
 
 def speed_env_rows(env_id: str) -> list[dict]:
@@ -206,6 +207,29 @@ def block_benchmarks_speed_targets() -> str:
             f"{_cpu(r['cpu'])}): `sync` {r['sync'] / r['peer']:.2f}x and {r['sync'] / r['env']:.2f}x, `split` "
             f"{r['split'] / r['peer']:.2f}x and {r['split'] / r['env']:.2f}x. Both targets are missed: the faster "
             f"mode reaches {best / (4 * r['peer']):.0%} of the first and {best / r['env']:.0%} of the second.")
+
+
+def block_benchmarks_profile() -> str:
+    """The profile records of Hopper-v5 (records/profile/, ``harness.py profile``) side by side:
+    wall ms per iteration, part by part, one column per record (its commit and vector mode)."""
+    recs = [json.loads(f.read_text()) | {"_file": f} for f in sorted((RECORDS / "profile").glob("Hopper-v5*.json"))]
+    if not recs:
+        return "No profile record yet."
+    parts = sorted({k for r in recs for k in r["parts_ms"]}, key=lambda k: (not k.startswith("sampling"), k))
+    head = [f"{((r['machine'].get('git') or {}).get('commit') or '?')[:7]}, `{r['resolved']['vector_mode']}`" for r in recs]
+    lines = ["| wall ms per iteration of 2,048 steps | " + " | ".join(head) + " |",
+             "|---|" + "---:|" * len(recs)]
+    lines.append("| **the iteration** | " + " | ".join(f"**{r['ms_per_iter']:.0f}**" for r in recs) + " |")
+    for k in parts:
+        lines.append(f"| {k} | " + " | ".join(f"{r['parts_ms'].get(k, float('nan')):.1f}" for r in recs) + " |")
+    lines.append("| steps/s | " + " | ".join(f"{r['steps_per_s']:,.0f}" for r in recs) + " |")
+    lines.append("")
+    lines.append("Raw: " + ", ".join(f"[{r['_file'].name}](../{r['_file'].relative_to(ROOT).as_posix()}) "
+                                     f"({r['started']}, {_cpu(r['machine']['cpu'])}, load {r['machine']['loadavg_start'][0]:.1f} "
+                                     f"at the start)" for r in recs) + ". Made by `benchmarks/harness.py profile "
+                 "--env Hopper-v5 --iters 20` at each commit, one after the other with this project's background runs "
+                 "paused; in `split` the env step of the trainer's process includes waiting for the helper's slice.")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -393,6 +417,7 @@ BLOCKS = {
     ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
     ("docs/benchmarks.md", "speed-envs"): block_benchmarks_speed_envs,
     ("docs/benchmarks.md", "speed-targets"): block_benchmarks_speed_targets,
+    ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
     ("docs/results/mujoco.md", "tuning"): block_mujoco_tuning,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,

@@ -76,7 +76,8 @@ class ObsNormalizer:
         mean, std = self.frozen()
         if out is None:
             out = np.empty(obs.shape, np.float32)
-        return np.clip((obs - mean) / std, -self.clip, self.clip, out=out)
+        # clip(x, lo, hi) is min(max(x, lo), hi), NaN kept; the two ufuncs skip np.clip's Python layers
+        return np.minimum(np.maximum((obs - mean) / std, -self.clip, out=out), self.clip, out=out)
 
     def frozen(self) -> tuple[np.ndarray, np.ndarray]:
         """(mean, sqrt(var + eps)), recomputed only after the statistics change."""

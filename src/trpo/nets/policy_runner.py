@@ -23,11 +23,13 @@ class NumpyPolicy:
         self.kind = plain_actor_class(actor)
         if self.kind is None:
             raise TypeError(f"{type(actor).__name__} is not a plain built-in actor; use TorchPolicy")
-        self.layers = actor.numpy_layers()
+        # (W^T, b): the transposed views made once, not at every step (the same strides, the same sums)
+        self.layers = [(w.T, b) for w, b in actor.numpy_layers()]
         plain = plain_mlp(actor.net)
         assert plain is not None  # plain_actor_class: a plain MLP
         self.activation = ACTIVATIONS[plain[1]][1]  # numpy forward of the hidden layers
         self.log_std = actor.clamped_log_std().detach().double().numpy() if self.kind is GaussianActor else None  # type: ignore[operator]  # a GaussianActor
+        self.std = np.exp(self.log_std) if self.log_std is not None else None
         self.nvec = getattr(actor, "nvec", None)
 
     @staticmethod
@@ -36,8 +38,8 @@ class NumpyPolicy:
 
     def _out(self, obs: np.ndarray) -> np.ndarray:
         x = obs.astype(np.float64)
-        for i, (w, b) in enumerate(self.layers):
-            x = x @ w.T + b
+        for i, (wt, b) in enumerate(self.layers):
+            x = x @ wt + b
             if i < len(self.layers) - 1:
                 x = self.activation(x)
         return x
@@ -47,7 +49,7 @@ class NumpyPolicy:
         if self.kind is GaussianActor:
             if deterministic:
                 return out.astype(np.float32)
-            return (out + np.exp(self.log_std) * rng.standard_normal(out.shape)).astype(np.float32)  # type: ignore[arg-type]  # Gaussian: set
+            return (out + self.std * rng.standard_normal(out.shape)).astype(np.float32)  # type: ignore[operator]  # Gaussian: set
         if self.kind is CategoricalActor:
             # Gumbel-max: argmax(logits + G) is a sample of softmax(logits)
             return (out if deterministic else out + rng.gumbel(size=out.shape)).argmax(-1)

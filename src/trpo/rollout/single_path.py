@@ -19,7 +19,8 @@ from trpo.timing import part
 def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
     """Gaussian samples are unbounded: clip to the Box for the env, keep the sample for log-probs."""
     if isinstance(space, gym.spaces.Box):
-        return np.clip(a, space.low, space.high).astype(space.dtype)
+        # np.clip's result, without its Python layers (min(max(a, low), high), NaN kept)
+        return np.minimum(np.maximum(a, space.low), space.high).astype(space.dtype)
     return a
 
 
@@ -145,7 +146,8 @@ class SinglePathSampler:
             done = te | tr
             self.ep_return += rews[t]  # a non-finite reward raises below, before anything uses it
             self.ep_length += 1
-            for i in np.flatnonzero(done):
+            ended = np.flatnonzero(done) if done.any() else ()
+            for i in ended:
                 ep_returns.append(float(self.ep_return[i]))
                 ep_lengths.append(int(self.ep_length[i]))
                 if tr[i] and not te[i]:
@@ -155,8 +157,9 @@ class SinglePathSampler:
                     final_idx.append(t * N + i)
                     if rec:  # the critic's state after this step values the final observation
                         final_states.append(self.state[1][i].cpu())
-            self.ep_return[done] = 0.0
-            self.ep_length[done] = 0
+            if len(ended):
+                self.ep_return[done] = 0.0
+                self.ep_length[done] = 0
             self.raw_obs = next_obs
             if rec:
                 self.state = policy.reset(self.state, done)
