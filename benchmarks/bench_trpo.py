@@ -362,8 +362,11 @@ def run_worker(kind: str, a) -> dict:
            "--peer", a.peer, "--peer-steps", str(a.peer_steps)]
     for s in a.set or []:
         cmd += ["--set", s]
+    # the worker imports this tree's trpo (git() names it), not another checkout an editable install points to
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode:
         sys.stderr.write(p.stderr[-3000:])
         raise SystemExit(f"worker {kind} failed (exit {p.returncode})")

@@ -36,6 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# this tree's trpo for the commands that run in this process (profile, speed), before anything
+# imports another checkout's (an editable install's path comes later in sys.path)
+sys.path.insert(0, str(ROOT / "src"))
 RECORDS = ROOT / "benchmarks" / "records"
 HELD_OUT = (100, 101, 102, 103, 104)
 MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")

@@ -212,7 +212,8 @@ def block_benchmarks_speed_targets() -> str:
 def block_benchmarks_profile() -> str:
     """The profile records of Hopper-v5 (records/profile/, ``harness.py profile``) side by side:
     wall ms per iteration, part by part, one column per record (its commit and vector mode)."""
-    recs = [json.loads(f.read_text()) | {"_file": f} for f in sorted((RECORDS / "profile").glob("Hopper-v5*.json"))]
+    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")),
+                  key=lambda r: r["started"])
     if not recs:
         return "No profile record yet."
     parts = sorted({k for r in recs for k in r["parts_ms"]}, key=lambda k: (not k.startswith("sampling"), k))
@@ -227,8 +228,9 @@ def block_benchmarks_profile() -> str:
     lines.append("Raw: " + ", ".join(f"[{r['_file'].name}](../{r['_file'].relative_to(ROOT).as_posix()}) "
                                      f"({r['started']}, {_cpu(r['machine']['cpu'])}, load {r['machine']['loadavg_start'][0]:.1f} "
                                      f"at the start)" for r in recs) + ". Made by `benchmarks/harness.py profile "
-                 "--env Hopper-v5 --iters 20` at each commit, one after the other with this project's background runs "
-                 "paused; in `split` the env step of the trainer's process includes waiting for the helper's slice.")
+                 f"--env Hopper-v5 --iters {recs[-1]['iters']}` at each commit, in the order shown, with this project's "
+                 "background runs paused; in `split` the env step of the trainer's process includes waiting for the "
+                 "helper's slice. The parts are the trainer process's timers; the critic fit runs in its helper.")
     return "\n".join(lines)
 
 
