@@ -189,6 +189,12 @@ def worker_ours_mlp(a) -> dict:
     return {**worker_ours(argparse.Namespace(**{**vars(a), "set": [*(a.set or []), "policy=mlp"]})), "impl": "ours-mlp"}
 
 
+def worker_ours_sync(a) -> dict:
+    """Ours with vector_mode = "sync": one process steps every env (the same batches as split)."""
+    return {**worker_ours(argparse.Namespace(**{**vars(a), "set": [*(a.set or []), "vector_mode=sync"]})),
+            "impl": "ours-sync"}
+
+
 def worker_ours_split(a) -> dict:
     """Ours with vector_mode = "split" (trpo.envs.split): the same batches as sync, bit for bit."""
     return {**worker_ours(argparse.Namespace(**{**vars(a), "set": [*(a.set or []), "vector_mode=split"]})),
@@ -514,7 +520,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
     lines = [f"| {env} ({steps} steps) | steps/s | x peer | x env-only | final eval (10 ep, det.) | "
              "time to threshold (s) | steps to threshold | peak RSS (MB) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for impl in ("ours", "ours-split", "ours-mlp", "sb3-contrib", "env-only"):
+    for impl in ("ours", "ours-sync", "ours-split", "ours-mlp", "sb3-contrib", "env-only"):
         if impl not in by:
             continue
         rate = med(impl, "steps_per_s")
@@ -523,7 +529,7 @@ def table(env: str, steps: int, rows: list[dict]) -> str:
             fmt(rate / env_rate if env_rate else None, ".2f"), fmt(med(impl, "final_eval_return"), ".1f"),
             fmt(med_inf(impl, "time_to_threshold_s"), ".1f"), fmt(med_inf(impl, "steps_to_threshold")),
             fmt(med(impl, "peak_rss_mb"))]) + " |")
-    for impl in ("ours", "ours-split", "ours-mlp", "sb3-contrib"):
+    for impl in ("ours", "ours-sync", "ours-split", "ours-mlp", "sb3-contrib"):
         evals = [f"{r['seed']}: {r['final_eval_return']:.0f}" for r in by.get(impl, [])]
         if len(evals) > 1:
             lines.append(f"\n{impl} final eval by seed: {', '.join(evals)}")
@@ -545,7 +551,7 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="+", help="several seeds (overrides --seed): the table shows "
                    "medians over seeds and repeats, and lists each seed's final eval")
     p.add_argument("--repeats", type=int, default=1, help="interleaved repeats; the table shows medians")
-    p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, ours-mlp, ours-split, peer")
+    p.add_argument("--only", default="env,ours,peer", help="comma list of: env, ours, ours-mlp, ours-sync, ours-split, peer")
     p.add_argument("--peer", choices=["trpo", "recurrentppo", "ppo", "a2c"], default="trpo",
                    help="sb3-contrib's TRPO (RL-Zoo trpo.yml) or RecurrentPPO (RL-Zoo ppo_lstm.yml); sb3's PPO "
                         "or A2C (RL-Zoo ppo.yml, a2c.yml; MuJoCo envs)")
@@ -562,7 +568,8 @@ def main(argv=None):
     p.add_argument("--env-steps", type=int, default=200_000, help="env-only: at most this many steps")
     p.add_argument("--env-seconds", type=float, default=5.0, help="env-only: at most this long")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "ours-split", "peer"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "ours-sync", "ours-split", "peer"],
+                   help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if not a.worker and a.peer in ("ppo", "a2c"):
         p.error("--peer ppo and a2c run as harness workers (benchmarks/harness.py, sides 'peer' of ppo and "
@@ -570,7 +577,8 @@ def main(argv=None):
     if a.worker:
         import warnings
         warnings.filterwarnings("ignore")
-        out = {"env": worker_env, "ours": worker_ours, "ours-mlp": worker_ours_mlp, "ours-split": worker_ours_split,
+        out = {"env": worker_env, "ours": worker_ours, "ours-mlp": worker_ours_mlp, "ours-sync": worker_ours_sync,
+               "ours-split": worker_ours_split,
                "peer": worker_peer}[a.worker](a)
         print(json.dumps(out))
         return

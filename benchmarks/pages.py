@@ -79,7 +79,7 @@ def speed_records(env_id: str) -> list[dict]:
             continue  # other settings, another peer, or a command that did not finish
         peer = [r for r in d["runs"] if r["impl"] == "sb3-contrib"]
         ours = []
-        for side in ("ours", "ours-split"):  # the side that ran the shipped settings (ours-split: split)
+        for side in ("ours", "ours-split", "ours-sync"):  # the side that ran the shipped settings
             runs = [r for r in d["runs"] if r["impl"] == side]
             c = runs[0]["config"] if runs else {}
             if runs and all(c.get(k) == v for k, v in want.items() if not (k == "preset" and not v and not c.get(k))):
@@ -154,13 +154,14 @@ def speed_env_rows(env_id: str) -> list[dict]:
         d = json.loads(f.read_text())
         if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
             continue
-        med, modes = {}, {}
-        for impl in ("ours", "ours-split", "sb3-contrib", "env-only"):
+        med, by_mode = {}, {}
+        for impl in ("ours", "ours-sync", "ours-split", "sb3-contrib", "env-only"):
             runs = [x for x in d["runs"] if x["impl"] == impl]
             if runs:
                 med[impl] = float(np.median([x["steps_per_s"] for x in runs]))
-                modes[impl] = runs[0].get("config", {}).get("vector_mode")
-        if len(med) < 4:
+                if impl.startswith("ours"):  # ours ran the mode its settings resolved to
+                    by_mode.setdefault(runs[0]["config"]["vector_mode"], med[impl])
+        if not {"sync", "split"} <= set(by_mode) or "sb3-contrib" not in med or "env-only" not in med:
             continue
         ours_cfg = next(x["config"] for x in d["runs"] if x["impl"] == "ours")
         if any(ours_cfg.get(k) != want[k] for k in ("num_envs", "batch_steps")):
@@ -169,9 +170,9 @@ def speed_env_rows(env_id: str) -> list[dict]:
         rows.append({"file": f.name, "link": f.relative_to(ROOT).as_posix(), "date": d.get("time", "?")[:10],
                      "commit": (git.get("commit") or "?")[:7] + (" (dirty)" if git.get("dirty") else ""),
                      "cpu": d["machine"].get("cpu", "?"), "load": d["machine"].get("loadavg_at_start"),
-                     "sync": med["ours"] if modes["ours"] == "sync" else None, "split": med["ours-split"],
+                     "sync": by_mode["sync"], "split": by_mode["split"],
                      "peer": med["sb3-contrib"], "env": med["env-only"], "shipped": want["vector_mode"]})
-    return [r for r in rows if r["sync"] is not None]
+    return rows
 
 
 def block_benchmarks_speed_envs() -> str:
@@ -191,7 +192,8 @@ def block_benchmarks_speed_envs() -> str:
                  "`trpo train ENV` resolves to but for the vector mode, the peer with RL-Zoo's settings and one "
                  "torch thread); every number of a row comes from one command. Made by `benchmarks/harness.py "
                  "speed --env ENV --steps 40960 --only env,ours,ours-split,peer --repeats 2 --peer-threads 1 "
-                 "--eval-every 1000000 --eval-episodes 1`.")
+                 "--eval-every 1000000 --eval-episodes 1` (ours: the mode `auto` resolved to at that commit; from "
+                 "commit 4e98a04 on also `ours-sync`, where `auto` resolves to `split`).")
     return "\n".join(lines)
 
 
