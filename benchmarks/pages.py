@@ -79,12 +79,11 @@ def speed_records(env_id: str) -> list[dict]:
             continue  # other settings, another peer, or a command that did not finish
         peer = [r for r in d["runs"] if r["impl"] == "sb3-contrib"]
         ours = []
-        for side in ("ours", "ours-split", "ours-sync"):  # the side that ran the shipped settings
+        for side in ("ours", "ours-split", "ours-sync"):  # every side that ran the shipped settings, pooled
             runs = [r for r in d["runs"] if r["impl"] == side]
             c = runs[0]["config"] if runs else {}
             if runs and all(c.get(k) == v for k, v in want.items() if not (k == "preset" and not v and not c.get(k))):
-                ours = runs
-                break
+                ours += runs
         if not ours or not peer:
             continue
         o, p = float(np.median([r["steps_per_s"] for r in ours])), float(np.median([r["steps_per_s"] for r in peer]))
@@ -154,13 +153,14 @@ def speed_env_rows(env_id: str) -> list[dict]:
         d = json.loads(f.read_text())
         if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
             continue
-        med, by_mode = {}, {}
+        med, rates = {}, {}
         for impl in ("ours", "ours-sync", "ours-split", "sb3-contrib", "env-only"):
             runs = [x for x in d["runs"] if x["impl"] == impl]
             if runs:
                 med[impl] = float(np.median([x["steps_per_s"] for x in runs]))
-                if impl.startswith("ours"):  # ours ran the mode its settings resolved to
-                    by_mode.setdefault(runs[0]["config"]["vector_mode"], med[impl])
+            for x in runs if impl.startswith("ours") else ():  # ours ran the mode its settings resolved to
+                rates.setdefault(x["config"]["vector_mode"], []).append(x["steps_per_s"])
+        by_mode = {mode: float(np.median(v)) for mode, v in rates.items()}  # every run of a mode, pooled
         if not {"sync", "split"} <= set(by_mode) or "sb3-contrib" not in med or "env-only" not in med:
             continue
         ours_cfg = next(x["config"] for x in d["runs"] if x["impl"] == "ours")
