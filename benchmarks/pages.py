@@ -236,6 +236,21 @@ def block_benchmarks_profile() -> str:
     return "\n".join(lines)
 
 
+def block_benchmarks_speed_family() -> str:
+    """split against sync for the other algorithms (records/speed/ made with ``--set algo=X``)."""
+    parts = []
+    for f in sorted((RECORDS / "speed").glob("*.json")):
+        d = json.loads(f.read_text())
+        algo = [o.split("=", 1)[1] for o in d.get("overrides") or [] if o.startswith("algo=")]
+        rate = {impl: float(np.median([x["steps_per_s"] for x in d["runs"] if x["impl"] == impl]))
+                for impl in ("ours-sync", "ours-split") if any(x["impl"] == impl for x in d["runs"])}
+        if algo and len(rate) == 2 and d.get("complete") is not False:
+            parts.append(f"{algo[0]} on {d['env']} {rate['ours-split'] / rate['ours-sync']:.2f}x "
+                         f"([record](../{f.relative_to(ROOT).as_posix()}))")
+    return ("`split` against `sync`, the other algorithms with their presets, one command each: "
+            + "; ".join(parts) + "." if parts else "No record yet.")
+
+
 # ------------------------------------------------------------------------------------------------
 def heldout_records() -> dict[tuple[str, str], dict[int, dict]]:
     """(env, side) -> seed -> the record's result, from benchmarks/records/mujoco-heldout."""
@@ -422,6 +437,7 @@ BLOCKS = {
     ("docs/benchmarks.md", "speed-envs"): block_benchmarks_speed_envs,
     ("docs/benchmarks.md", "speed-targets"): block_benchmarks_speed_targets,
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
+    ("docs/benchmarks.md", "speed-family"): block_benchmarks_speed_family,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
     ("docs/results/mujoco.md", "tuning"): block_mujoco_tuning,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,

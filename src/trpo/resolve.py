@@ -63,7 +63,8 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
     the very env the run is evaluated on: EnvPool's ports are faithful, benchmarks/envpool_port.py,
     but run another MuJoCo build for Ant and other random streams; an opt-in). Vine
     sampling needs ``sync`` (it snapshots the envs one by one, in-process), and so do ``env_kwargs``
-    (EnvPool takes none) and a user's ``env_fn``. ``split`` for the MuJoCo envs of SPLIT_MUJOCO
+    (EnvPool and the array-at-once CartPole take none) and a user's ``env_fn``. ``split`` (which
+    takes env_kwargs) for the MuJoCo envs of SPLIT_MUJOCO
     on a local run (not Ray: each worker is one core) where ``splits_well``: the batches of ``sync``,
     bit for bit, stepped on two cores. ``envpool`` where EnvPool is not installed (a
     config.toml from another machine) falls back to ``sync`` with a one-line note. Any other mode
@@ -80,13 +81,15 @@ def resolve_vector_mode(env_id: str, mode: str, sampler: str = "single-path", cu
             return "sync"
     if mode != "auto":
         return mode
-    if custom_env or sampler != "single-path" or env_kwargs:
+    if custom_env or sampler != "single-path":
         return "sync"
     name = lookup(env_id)
+    if backend == "local" and splits_well(name, num_envs):  # env_kwargs too (Ant without contact forces)
+        return "split"
+    if env_kwargs:
+        return "sync"
     if has_vector_cartpole(name):
         return "vector_entry_point"
-    if backend == "local" and splits_well(name, num_envs):
-        return "split"
     if atari_preprocessing and is_atari(name):
         from trpo.envs.envpool_env import envpool_knows
 

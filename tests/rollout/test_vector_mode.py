@@ -30,6 +30,8 @@ def test_auto_splits_the_costly_mujoco_envs_on_two_cores(monkeypatch):
     assert resolve_vector_mode("Hopper-v5", "auto", num_envs=2, backend="ray") == "sync"  # a worker is one core
     assert resolve_vector_mode("Hopper-v5", "auto", sampler="vine", num_envs=2) == "sync"
     assert resolve_vector_mode("Hopper-v5", "sync", num_envs=2) == "sync"                # what the user gave
+    assert resolve_vector_mode("Ant-v5", "auto", num_envs=2, env_kwargs={"include_cfrc_ext_in_observation": False}) \
+        == "split"                                                                       # split takes env kwargs
     monkeypatch.setattr(trpo.system, "usable_cores", lambda: 1)
     assert resolve_vector_mode("Hopper-v5", "auto", num_envs=2) == "sync"
 
@@ -46,6 +48,11 @@ def test_the_mujoco_preset_leaves_the_mode_to_auto(monkeypatch):
     assert cfg.vector_mode == "sync"
     cfg, _ = resolve_run(trpo.Config(env_id="HalfCheetah-v5"))
     assert cfg.vector_mode == "sync"
+    for algo in ("trpo", "ppo", "a2c"):  # Ant's presets leave the contact forces out (env_kwargs)
+        cfg, _ = resolve_run(trpo.Config(env_id="Ant-v5", algo=algo))
+        assert cfg.env_kwargs and cfg.vector_mode == "split", algo
+        cfg, _ = resolve_run(trpo.Config(env_id="Hopper-v5", algo=algo))
+        assert cfg.vector_mode == "split", algo
 
 
 def test_unknown_env_is_a_clear_error():
