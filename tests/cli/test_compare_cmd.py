@@ -2,6 +2,7 @@
 import csv
 
 import numpy as np
+import pytest
 
 from trpo.cli import main
 from trpo.tools.compare import bootstrap_ci
@@ -32,15 +33,22 @@ def test_compare_end_to_end(tmp_path, capsys):
     assert main(["compare", "CartPole-v1", "--algos", "nope", "-o", str(tmp_path)]) == 2
 
 
-def test_parallel_compare_runs_fit_critics_inline(tmp_path, monkeypatch):
-    """Parallel runs fill the cores themselves: no critic-fit helper process per trpo/npg run,
-    unless the user asks for one."""
+@pytest.fixture
+def compare_sets(tmp_path, monkeypatch):
+    """`trpo compare` with training and summary stubbed out: the --set list each call hands its runs."""
     import trpo.tools.compare as C
 
-    seen = []
+    seen: list = []
     monkeypatch.setattr(C, "run_all", lambda *a: seen.append(a[-1]))
     monkeypatch.setattr(C, "summarise", lambda *a: (tmp_path / "t.md", tmp_path / "f.png"))
     (tmp_path / "t.md").write_text("")
+    return seen
+
+
+def test_parallel_compare_runs_fit_critics_inline(tmp_path, compare_sets):
+    """Parallel runs fill the cores themselves: no critic-fit helper process per trpo/npg run,
+    unless the user asks for one."""
+    seen = compare_sets
     base = ["compare", "CartPole-v1", "--algos", "trpo", "-o", str(tmp_path)]
     assert main([*base, "--jobs", "2"]) == 0
     assert main([*base, "--jobs", "1"]) == 0
@@ -102,17 +110,13 @@ def test_rliable_lines_match_an_independent_computation():
     assert any("wide" in ln for ln in rliable_lines({"a": x[:3], "b": y[:3]}, reps=200))
 
 
-def test_parallel_compare_runs_step_split_envs_in_one_process(tmp_path, monkeypatch):
+def test_parallel_compare_runs_step_split_envs_in_one_process(tmp_path, monkeypatch, compare_sets):
     """On Hopper auto would give each of the parallel runs an env helper spinning on a core the other
     runs need: parallel runs take sync (the same batches), unless the user names a vector_mode."""
     import trpo.system
-    import trpo.tools.compare as C
 
     monkeypatch.setattr(trpo.system, "usable_cores", lambda: 2)
-    seen = []
-    monkeypatch.setattr(C, "run_all", lambda *a: seen.append(a[-1]))
-    monkeypatch.setattr(C, "summarise", lambda *a: (tmp_path / "t.md", tmp_path / "f.png"))
-    (tmp_path / "t.md").write_text("")
+    seen = compare_sets
     base = ["compare", "Hopper-v5", "--algos", "trpo", "-o", str(tmp_path)]
     assert main([*base, "--jobs", "2"]) == 0
     assert main([*base, "--jobs", "1"]) == 0

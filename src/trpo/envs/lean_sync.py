@@ -35,20 +35,21 @@ class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
                 or not isinstance(self.single_observation_space, gym.spaces.Box)
                 or not isinstance(self.action_space, gym.spaces.Box | gym.spaces.MultiDiscrete)):
             return super().step(actions)
-        n = self.num_envs
         env_obs: list = self._env_obs
         rewards, term, trunc = self._rewards, self._terminations, self._truncations
-        final: np.ndarray | None = None
-        mask = np.zeros(n, np.bool_)
+        ended = []  # (env, its final observation): most steps end no episode and allocate nothing
         for i, env in enumerate(self.envs):
             env_obs[i], rewards[i], term[i], trunc[i], _ = env.step(actions[i])
             if term[i] or trunc[i]:
-                if final is None:
-                    final = np.full(n, None, object)
-                final[i], mask[i] = env_obs[i], True
+                ended.append((i, env_obs[i]))
                 env_obs[i], _ = env.reset()
         # SyncVectorEnv: concatenate into its buffer (np.stack, out=) and return a deep copy of it
         self._observations = np.stack(env_obs, out=self._observations)
         self._autoreset_envs = term | trunc
-        info = {} if final is None else {"final_obs": final, "_final_obs": mask}
+        info = {}
+        if ended:
+            final, mask = np.full(self.num_envs, None, object), np.zeros(self.num_envs, np.bool_)
+            for i, obs in ended:
+                final[i], mask[i] = obs, True
+            info = {"final_obs": final, "_final_obs": mask}
         return self._observations.copy(), rewards.copy(), term.copy(), trunc.copy(), info
