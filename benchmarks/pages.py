@@ -67,6 +67,23 @@ def shipped(env_id: str) -> dict:
             "vector_mode": resolve_vector_mode(env_id, cfg.vector_mode, num_envs=cfg.num_envs)}
 
 
+def plain_trpo_record(d: dict) -> bool:
+    """A finished bench_trpo record against sb3-contrib's TRPO with no overrides of ours."""
+    return not d.get("overrides") and d.get("peer", "trpo") == "trpo" and d.get("complete") is not False
+
+
+def side_runs(d: dict) -> dict[str, list[dict]]:
+    """A speed record's runs by side (``impl``: ours, ours-sync, ours-split, sb3-contrib, env-only)."""
+    out: dict[str, list[dict]] = {}
+    for r in d["runs"]:
+        out.setdefault(r["impl"], []).append(r)
+    return out
+
+
+def median_rate(runs: list[dict]) -> float:
+    return float(np.median([r["steps_per_s"] for r in runs]))
+
+
 def speed_records(env_id: str) -> list[dict]:
     """Every finished bench_trpo record of ``env_id`` with both sides, no overrides, whose ours ran
     the shipped settings: one row per record (medians over its seeds and repeats)."""
@@ -75,18 +92,19 @@ def speed_records(env_id: str) -> list[dict]:
     for f in sorted(glob.glob(str(SPEED / f"{env_id.replace('/', '_')}-*.json"))
                     + glob.glob(str(RECORDS / "speed" / f"{env_id.replace('/', '_')}-*.json")), key=lambda f: Path(f).name):
         d = json.loads(Path(f).read_text())
-        if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
+        if not plain_trpo_record(d):
             continue  # other settings, another peer, or a command that did not finish
-        peer = [r for r in d["runs"] if r["impl"] == "sb3-contrib"]
+        by = side_runs(d)
+        peer = by.get("sb3-contrib", [])
         ours = []
         for side in ("ours", "ours-split", "ours-sync"):  # every side that ran the shipped settings, pooled
-            runs = [r for r in d["runs"] if r["impl"] == side]
+            runs = by.get(side, [])
             c = runs[0]["config"] if runs else {}
             if runs and all(c.get(k) == v for k, v in want.items() if not (k == "preset" and not v and not c.get(k))):
                 ours += runs
         if not ours or not peer:
             continue
-        o, p = float(np.median([r["steps_per_s"] for r in ours])), float(np.median([r["steps_per_s"] for r in peer]))
+        o, p = median_rate(ours), median_rate(peer)
         m = d.get("machine", {})
         rows.append({"file": Path(f).name, "link": Path(f).relative_to(ROOT).as_posix(),
                      "date": d.get("time", "?")[:10], "cpu": m.get("cpu", "?"),
@@ -149,29 +167,27 @@ def speed_env_rows(env_id: str) -> list[dict]:
     ``gym.make`` env stepped with random actions: medians over each record's repeats."""
     want = shipped(env_id)
     rows = []
-    for f in sorted((RECORDS / "speed").glob(f"{env_id.replace('/', '_')}-*.json")):
-        d = json.loads(f.read_text())
-        if d.get("overrides") or d.get("peer", "trpo") != "trpo" or d.get("complete") is False:
+    for name, d in suite_records("speed"):
+        if not name.startswith(f"{env_id.replace('/', '_')}-") or not plain_trpo_record(d):
             continue
-        med, rates = {}, {}
-        for impl in ("ours", "ours-sync", "ours-split", "sb3-contrib", "env-only"):
-            runs = [x for x in d["runs"] if x["impl"] == impl]
-            if runs:
-                med[impl] = float(np.median([x["steps_per_s"] for x in runs]))
-            for x in runs if impl.startswith("ours") else ():  # ours ran the mode its settings resolved to
-                rates.setdefault(x["config"]["vector_mode"], []).append(x["steps_per_s"])
-        by_mode = {mode: float(np.median(v)) for mode, v in rates.items()}  # every run of a mode, pooled
-        if not {"sync", "split"} <= set(by_mode) or "sb3-contrib" not in med or "env-only" not in med:
+        by = side_runs(d)
+        modes: dict[str, list[dict]] = {}
+        for side in ("ours", "ours-sync", "ours-split"):  # each ran the mode its settings resolved to
+            for x in by.get(side, []):
+                modes.setdefault(x["config"]["vector_mode"], []).append(x)
+        by_mode = {mode: median_rate(v) for mode, v in modes.items()}  # every run of a mode, pooled
+        if not {"sync", "split"} <= set(by_mode) or "sb3-contrib" not in by or "env-only" not in by:
             continue
-        ours_cfg = next(x["config"] for x in d["runs"] if x["impl"] == "ours")
-        if any(ours_cfg.get(k) != want[k] for k in ("num_envs", "batch_steps")):
+        if any(by["ours"][0]["config"].get(k) != want[k] for k in ("num_envs", "batch_steps")):
             continue
+        f = RECORDS / "speed" / name
         git = d["machine"].get("git") or {}
         rows.append({"file": f.name, "link": f.relative_to(ROOT).as_posix(), "date": d.get("time", "?")[:10],
                      "commit": (git.get("commit") or "?")[:7] + (" (dirty)" if git.get("dirty") else ""),
                      "cpu": d["machine"].get("cpu", "?"), "load": d["machine"].get("loadavg_at_start"),
                      "sync": by_mode["sync"], "split": by_mode["split"],
-                     "peer": med["sb3-contrib"], "env": med["env-only"], "shipped": want["vector_mode"]})
+                     "peer": median_rate(by["sb3-contrib"]), "env": median_rate(by["env-only"]),
+                     "shipped": want["vector_mode"]})
     return rows
 
 
@@ -239,14 +255,12 @@ def block_benchmarks_profile() -> str:
 def block_benchmarks_speed_family() -> str:
     """split against sync for the other algorithms (records/speed/ made with ``--set algo=X``)."""
     parts = []
-    for f in sorted((RECORDS / "speed").glob("*.json")):
-        d = json.loads(f.read_text())
+    for name, d in suite_records("speed"):
         algo = [o.split("=", 1)[1] for o in d.get("overrides") or [] if o.startswith("algo=")]
-        rate = {impl: float(np.median([x["steps_per_s"] for x in d["runs"] if x["impl"] == impl]))
-                for impl in ("ours-sync", "ours-split") if any(x["impl"] == impl for x in d["runs"])}
-        if algo and len(rate) == 2 and d.get("complete") is not False:
-            parts.append(f"{algo[0]} on {d['env']} {rate['ours-split'] / rate['ours-sync']:.2f}x "
-                         f"([record](../{f.relative_to(ROOT).as_posix()}))")
+        by = side_runs(d)
+        if algo and "ours-sync" in by and "ours-split" in by and d.get("complete") is not False:
+            parts.append(f"{algo[0]} on {d['env']} {median_rate(by['ours-split']) / median_rate(by['ours-sync']):.2f}x "
+                         f"([record](../benchmarks/records/speed/{name}))")
     return ("`split` against `sync`, the other algorithms with their presets, one command each: "
             + "; ".join(parts) + "." if parts else "No record yet.")
 
