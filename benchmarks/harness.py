@@ -16,8 +16,10 @@ speed), the evaluation protocol (episodes, deterministic, env seeds), and where 
 commit of this tree and whether ``src/`` had uncommitted changes, the package version, the CPU
 model, usable cores, the load average at start and end, the library versions. A record that
 exists is not run again, so the same command resumes an interrupted suite; records are written
-atomically, never half. ``-j``: runs at once (default: usable cores); each of ours fits its
-critic inline then (one core per run; bitwise the same result as the helper process).
+atomically, never half. ``-j``: runs at once (default: usable cores); with 2+ (or ``--shared``,
+when another suite runs beside this one) each of ours keeps to one core: the critic fit inline and
+the envs in-process (``vector_mode=sync`` where ``auto`` would split them), bitwise the same
+results as the helper processes.
 
 Seeds: 0-4 are tuning seeds (presets and settings were chosen on them); suites that publish
 tables use held-out seeds 100-104 (docs/results/README.md).
@@ -169,8 +171,17 @@ def versions() -> dict:
     return out
 
 
-def run_one(suite: Suite, run: dict, jobs: int) -> dict:
-    sets = list(suite.sets) + [f"algo={run['algo']}"] + (["critic_fit=inline"] if jobs > 1 else [])
+def one_core_sets(env_id: str) -> list[str]:
+    """What ``trpo compare --jobs 2+`` adds when runs share the cores: no helper processes (the critic
+    fit inline, the envs in-process where ``auto`` would split them). Speed only: the same batches."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from trpo.resolve import splits_well
+
+    return ["critic_fit=inline"] + (["vector_mode=sync"] if splits_well(env_id, 2) else [])
+
+
+def run_one(suite: Suite, run: dict, shared: bool) -> dict:
+    sets = list(suite.sets) + [f"algo={run['algo']}"] + (one_core_sets(run["env"]) if shared else [])
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", run["side"], "--env", run["env"],
            "--steps", str(suite.steps), "--seed", str(run["seed"]), "--eval-every", str(suite.eval_every),
            "--eval-episodes", str(suite.eval_episodes), "--peer-threads", "1"]
@@ -218,7 +229,7 @@ def cmd_run(a) -> int:
     def one(r):
         t = time.perf_counter()
         try:
-            rec = run_one(suite, r, a.jobs)
+            rec = run_one(suite, r, a.jobs > 1 or a.shared)
         except RuntimeError as e:
             print(f"FAILED {e}", flush=True)
             return False
@@ -346,6 +357,8 @@ def main(argv=None) -> int:
         s.add_argument("suite", choices=list(SUITES))
         s.add_argument("--only", help="fnmatch pattern on 'ENV ALGO SIDE SEED', e.g. 'Hopper-v5 *'")
         s.add_argument("-j", "--jobs", type=int, default=usable_cores())
+        s.add_argument("--shared", action="store_true", help="other runs share the cores (e.g. a second suite "
+                       "running): each run keeps to one core, as with -j 2+")
         s.set_defaults(func=func)
     a, extra = p.parse_known_args(argv)
     if extra and a.func is not cmd_speed:
