@@ -7,6 +7,7 @@ the peers through the same code, one raw record per run.
     python benchmarks/harness.py run mujoco-heldout --only "Hopper-v5 *"   # a part of it (fnmatch on the run's name)
     python benchmarks/harness.py profile --env Hopper-v5 --iters 10          # where an iteration's time goes
     python benchmarks/harness.py speed --env Hopper-v5 --steps 40960 --repeats 3 --only env,ours,peer
+    python benchmarks/harness.py startup --tree before=7452ef3 --tree after=HEAD   # cold start vs steady
 
 A run is one subprocess (``bench_trpo.py --worker ours|peer``: clean imports, RSS and thread
 settings). Its record, ``benchmarks/records/<suite>/<name>.json``, holds: the suite, the run's
@@ -325,6 +326,25 @@ def cmd_speed(a) -> int:
     return 0
 
 
+def cmd_startup(a) -> int:
+    """A run from a cold start against the steady rate, two or more commits in one command
+    (benchmarks/startup.py); a record in records/startup/."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import startup
+
+    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    rec = startup.run(ROOT, a.env, a.steps, a.first, a.tree, a.repeats, a.seed)
+    rec.update(command="python benchmarks/harness.py " + " ".join(sys.argv[1:]), started=start["time"],
+               machine={**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
+                        "versions": versions()})
+    rec["table"] = startup.table(rec)
+    name = f"{a.env.replace('/', '_')}-{a.steps}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    write_atomic(RECORDS / "startup" / name, rec)
+    print(rec["table"])
+    print(f"(raw record: {RECORDS / 'startup' / name})")
+    return 0
+
+
 def cmd_list(a) -> int:
     for name, s in SUITES.items():
         print(f"{name}: {len(s.runs())} runs of {s.steps:,} steps - {s.description}")
@@ -349,6 +369,16 @@ def main(argv=None) -> int:
     pr.add_argument("--set", action="append", help="KEY=VALUE config key (the run's own preset applies)")
     pr.add_argument("--label", default="", help="a word for the record's name (e.g. before, after)")
     pr.set_defaults(func=cmd_profile, record_command=True)
+    su = sub.add_parser("startup", help="a cold start against the steady rate, commits side by side in one "
+                                        "command (benchmarks/startup.py); a record in records/startup/")
+    su.add_argument("--env", default="ALE/Pong-v5")
+    su.add_argument("--steps", type=int, default=16384, help="env steps per run")
+    su.add_argument("--first", type=int, default=4096, help="the cold figure: the first this many env steps")
+    su.add_argument("--tree", action="append", required=True, help="LABEL=COMMIT (HEAD: this tree), in order; "
+                    "ratios are to the first")
+    su.add_argument("--repeats", type=int, default=2)
+    su.add_argument("--seed", type=int, default=0)
+    su.set_defaults(func=cmd_startup)
     sp = sub.add_parser("speed", help="steps/s of ours, the peer and the env alone in one command (bench_trpo's "
                                       "options); a record in records/speed/")
     sp.set_defaults(func=cmd_speed)
