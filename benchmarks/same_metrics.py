@@ -4,18 +4,20 @@
     python benchmarks/same_metrics.py --base HEAD~3 --steps 16384
 
 Each revision trains trpo, npg, ppo, a2c and trpo with vine sampling on CartPole-v1 and
-Pendulum-v1 (one seed), a recurrent (GRU) TRPO run, a Ray run with 2 workers, and two Hopper-v5
-runs (the mujoco preset under a key given at its default; ppo with no preset) in its own
-subprocess, the base revision from a temporary ``git worktree``
-with this virtual environment. Every column of the base's metrics.csv but the timing ones (``wall_s``,
-``fps``) must be in the work tree's and equal bit for bit (columns the work tree adds are listed), and so must the final evaluation in summary.json. Prints one
-line per run and exits 1 on any difference. Both sides run on this CPU: floating-point results
-differ between CPU models, so compare revisions on one machine, never against stored files.
+Pendulum-v1 (one seed), a recurrent (GRU) TRPO run, a Ray run with 2 workers, two Hopper-v5 runs
+(the mujoco preset under a key given at its default; ppo with no preset) and a CNN policy (MinAtar
+Breakout), each in its own subprocess, the base revision from a temporary ``git worktree`` with
+this virtual environment. Every column of the base's metrics.csv but the timing ones (``wall_s``,
+``fps``) must be in the work tree's and equal bit for bit (columns the work tree adds are listed),
+and so must the final evaluation in summary.json. Prints one line per run and exits 1 on any
+difference. Both sides run on this CPU: floating-point results differ between CPU models, so
+compare revisions on one machine, never against stored files. ``--only``: a part of the runs.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import json
 import os
 import subprocess
@@ -36,6 +38,7 @@ RUNS += [
     # ppo on MuJoCo: its preset (mujoco-ppo, the clipped-action log-probability) changes the method on
     # purpose since 0.2.0; without a preset the rest of the path must be the same
     ("Hopper-v5", "ppo", "single-path", ("--preset", "")),
+    ("MinAtar/Breakout-v1", "trpo", "single-path", ()),  # a CNN policy (the minatar preset)
 ]
 
 
@@ -62,7 +65,9 @@ def main() -> int:
     p.add_argument("--base", required=True, help="the git revision to compare the work tree against")
     p.add_argument("--steps", type=int, default=8192)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--only", help="fnmatch pattern on 'ENV ALGO SAMPLER' (default: every run)")
     a = p.parse_args()
+    runs = [r for r in RUNS if a.only is None or fnmatch.fnmatch(f"{r[0]} {r[1]} {r[2]}", a.only)]
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -70,7 +75,7 @@ def main() -> int:
         subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), a.base], cwd=ROOT, check=True,
                        capture_output=True)
         try:
-            for env, algo, sampler, extra in RUNS:
+            for env, algo, sampler, extra in runs:
                 (tmp / "a").mkdir(exist_ok=True)
                 (tmp / "b").mkdir(exist_ok=True)
                 ra = train(base_tree / "src", tmp / "a", env, algo, sampler, a.steps, a.seed, extra)
@@ -87,7 +92,7 @@ def main() -> int:
                       + (f"  (new columns, not compared: {', '.join(cols)})" if cols else ""), flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, capture_output=True)
-    print("all the same" if not failed else f"{failed} of {len(RUNS)} runs differ")
+    print("all the same" if not failed else f"{failed} of {len(runs)} runs differ")
     return 1 if failed else 0
 
 

@@ -267,7 +267,8 @@ class Config:
                                help="Save a checkpoint every this many iterations (and at the end).", resumable=True)
     keep_checkpoints: int = _f(3, range=(1, 1000, True, True), help=(
         "How many most recent checkpoints to keep (checkpoints/best is never rotated away)."), resumable=True)
-    check_env: bool = _f(True, help="Run Gymnasium's env checker and trpo's own checks before training.")
+    check_env: bool = _f(True, help="Run trpo's own checks and Gymnasium's env checker before training "
+                                    "(the checker not on the envs Gymnasium and ALE ship: their test suites run it).")
 
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -167,3 +167,25 @@ def test_nan_during_training_stops_with_named_source(name, where, tmp_path, caps
 def test_good_env_passes_checks():
     check_env("CartPole-v1")
     check_env("Pendulum-v1")
+
+
+def test_gymnasium_checker_runs_except_on_the_envs_gymnasium_ships(monkeypatch):
+    """Gymnasium's checker is skipped for the ids Gymnasium (and ALE) register, whose own test
+    suites run it; a user's registered env still gets it, after trpo's own checks."""
+    import gymnasium.utils.env_checker as checker
+
+    from trpo.envs.make import checked_upstream
+
+    calls = []
+    monkeypatch.setattr(checker, "check_env", lambda env, **kw: calls.append(type(env).__name__))
+    check_env("CartPole-v1")
+    check_env("Pendulum-v1")
+    assert calls == [] and checked_upstream("Hopper-v5") and not checked_upstream("trpo/CartPoleNoVelocity-v1")
+
+    gym.register("TestMine-v0", entry_point=_Base, max_episode_steps=10)
+    try:
+        assert not checked_upstream("TestMine-v0")
+        check_env("TestMine-v0")
+        assert calls == ["_Base"]
+    finally:
+        gym.registry.pop("TestMine-v0")

@@ -103,13 +103,14 @@ def explained_variance(mse: float, targets: Tensor) -> float:
 
 @torch.no_grad()
 def update_stats(actor: Actor, old: tuple[Tensor, ...], obs: Tensor, value_loss: float, targets: Tensor,
-                 kl: float | None = None) -> dict[str, float]:
+                 kl: float | None = None, new: tuple[Tensor, ...] | None = None) -> dict[str, float]:
     """The metrics contract (``trpo.algos.CRITIC_METRICS``), computed here for every learner with
     a critic: the mean KL(pi_old || pi_new) over the batch (``kl``: the learner's own measure of
     the same, e.g. the accepted line-search step's), the new policy's mean entropy, the critic's
     mean squared error ``value_loss`` and its explained variance against ``targets`` (NaN where the
-    targets hardly vary: not measurable, not a useless critic)."""
-    new = actor.dist_params(obs)
+    targets hardly vary: not measurable, not a useless critic). ``new``: the new policy's
+    parameters on ``obs`` where the learner has them already (its accepted line-search trial)."""
+    new = actor.dist_params(obs) if new is None else new
     return {"kl": actor.kl(old, new).mean().item() if kl is None else kl,
             "entropy": actor.entropy(new).mean().item(), "value_loss": value_loss,
             "explained_variance": explained_variance(value_loss, targets)}
@@ -188,11 +189,12 @@ def critic_permutations(n: int, epochs: int) -> Tensor:
 
 
 def policy_objective(actor: Actor, obs: Tensor, actions: Tensor, logp_old: Tensor, adv: Tensor,
-                     entropy_coef: float) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """L(theta) = E[ratio * A] + c_H * E[H(pi_theta(.|s))], and the new distribution parameters."""
+                     entropy_coef: float, new: tuple[Tensor, ...] | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """L(theta) = E[ratio * A] + c_H * E[H(pi_theta(.|s))], and the new distribution parameters
+    (``new``: pi_theta's parameters on ``obs`` when the caller already has them from this theta)."""
     from trpo.functional import importance_sampled_surrogate
 
-    new = actor.dist_params(obs)
+    new = actor.dist_params(obs) if new is None else new
     L = importance_sampled_surrogate(actor.log_prob(new, actions), logp_old, adv)
     if entropy_coef:
         L = L + entropy_coef * actor.entropy(new).mean()

@@ -37,7 +37,6 @@ from trpo.algos.common import (
     check_finite,
     critic_permutations,
     fit_critic,
-    frozen_policy,
     gae_batch,
     policy_objective,
     rescale,
@@ -50,6 +49,7 @@ from trpo.functional import vine_surrogate
 from trpo.functional.sequences import Sequences
 from trpo.nets.policies import Actor, Critic
 from trpo.rollout.batch import Batch, VineData
+from trpo.timing import part
 
 
 class TRPO(LearnerBase):
@@ -73,20 +73,27 @@ class TRPO(LearnerBase):
         obs, critic_obs, actions, adv, targets = gae_batch(b, self.critic, cfg)
         value_loss = self._value_loss(critic_obs, targets)
 
-        # 2. pi_old, frozen
-        old, logp_old = frozen_policy(actor, obs, actions)
+        # 2. pi_old, frozen: the detached output of the forward pass that the policy gradient at
+        #    theta_old differentiates (one forward over the batch for both)
+        with part("update: policy gradient (forward + backward)"):
+            first: tuple[torch.Tensor, ...] | None = actor.dist_params(obs)
+        old = tuple(t.detach() for t in first or ())
+        logp_old = actor.log_prob(old, actions)
 
-        # 3. maximise L(theta) = E[ratio * A] (+ entropy bonus) inside the trust region
+        # 3. maximise L(theta) = E[ratio * A] (+ entropy bonus) inside the trust region; the
+        #    objective hands back pi_theta's parameters on obs, the states of the KL
         def objective():
-            return policy_objective(actor, obs, actions, logp_old, adv, cfg.entropy_coef)[0]
+            nonlocal first
+            new, first = first, None  # the first call (theta_old) reuses step 2's forward
+            return policy_objective(actor, obs, actions, logp_old, adv, cfg.entropy_coef, new)
 
         fvp_idx = self._fvp_indices(obs.shape[0])
         # 4. the critic, fitted to the lambda-returns with its own optimiser: started now on the
         #    helper's core (critic_fit = "process"), else run right after step 3
         self._start_critic_fit(critic_obs, targets)
-        stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx)
+        stats, new = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx, with_params=True)
         self._finish_inline_fit()
-        return {**stats, **update_stats(actor, old, obs, value_loss, targets, kl=stats["kl"])}
+        return {**stats, **update_stats(actor, old, obs, value_loss, targets, kl=stats["kl"], new=new)}
 
     def _vine_update(self, vine: VineData) -> dict[str, float]:
         cfg, actor = self.cfg, self.actor

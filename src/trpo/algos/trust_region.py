@@ -64,9 +64,16 @@ def written_out_fvp(actor: Actor, obs: Tensor, old: tuple[Tensor, ...],
                                 extra_fisher, n_extra, damping, activation)
 
 
-def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Tensor,
+Objective = Callable[[], "Tensor | tuple[Tensor, tuple[Tensor, ...] | None]"]
+
+
+def _surrogate(out) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+    return out if isinstance(out, tuple) else (out, None)
+
+
+def trust_region_step(actor: Actor, objective: Objective, kl_obs: Tensor,
                       kl_old: tuple[Tensor, ...], cfg: Config, line_search: bool,
-                      fvp_idx: Tensor | None = None) -> dict[str, float]:
+                      fvp_idx: Tensor | None = None, with_params: bool = False):
     """One update of ``actor`` that maximises ``objective()`` (the surrogate L(theta), built from
     the actor's current parameters) within mean KL(pi_old || pi_theta) <= cfg.max_kl.
 
@@ -76,10 +83,14 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
       x    = F^{-1} g (CG),  beta = sqrt(2 delta / x^T F x)
       TRPO: backtrack on beta x until measured KL <= delta and L improved, else keep theta_old;
       NPG:  take beta x as it is (policy-gradients lecture notes §3.6.2).
+    ``objective()`` returns L, or (L, pi_theta's distribution parameters on ``kl_obs``): then each
+    line-search trial measures the KL on them (one forward pass per trial, not two). Returns the
+    stats, and with ``with_params`` also the new policy's parameters on ``kl_obs`` where known
+    (the accepted trial's; ``kl_old`` when theta_old is kept; else None).
     """
     params = list(actor.parameters())
     with part("update: policy gradient (forward + backward)"):
-        L_old_t = objective()
+        L_old_t, _ = _surrogate(objective())
         g = flat_grad(L_old_t, params)
     check_finite("the policy gradient", g)
     L_old = L_old_t.item()
@@ -102,11 +113,15 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
 
     theta_old = flat_params(actor)
 
+    trial: list[tuple[Tensor, ...] | None] = [None]  # pi_theta's parameters at the last step tried
+
     @torch.no_grad()
     def evaluate(step: Tensor) -> tuple[float, float]:
         set_flat_params(actor, theta_old + step)
-        gain = objective().item() - L_old
-        kl = actor.kl(kl_old, actor.dist_params(kl_obs)).mean().item()
+        L, new = _surrogate(objective())
+        trial[0] = new
+        gain = L.item() - L_old
+        kl = actor.kl(kl_old, actor.dist_params(kl_obs) if new is None else new).mean().item()
         return gain, kl
 
     if line_search:
@@ -119,7 +134,11 @@ def trust_region_step(actor: Actor, objective: Callable[[], Tensor], kl_obs: Ten
     theta_new = theta_old + frac * nat.step if accepted else theta_old
     check_finite("the new policy parameters", theta_new)
     set_flat_params(actor, theta_new)  # exactly theta_old when the line search failed
-    return {"kl": kl, "surrogate_gain": gain, "linesearch_steps": backtracks,
-            "cg_residual": nat.cg_residual, "step_accepted": int(accepted),
-            "cg_iterations": nat.cg_iterations, "step_size": nat.step_size * frac,
-            "expected_gain": nat.expected_gain}
+    stats = {"kl": kl, "surrogate_gain": gain, "linesearch_steps": backtracks,
+             "cg_residual": nat.cg_residual, "step_accepted": int(accepted),
+             "cg_iterations": nat.cg_iterations, "step_size": nat.step_size * frac,
+             "expected_gain": nat.expected_gain}
+    if not with_params:
+        return stats
+    # the accepted trial was evaluated at theta_old + frac * step: theta_new, the same arithmetic
+    return stats, (trial[0] if accepted else kl_old)

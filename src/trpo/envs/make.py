@@ -321,10 +321,26 @@ def check_spaces(env_id: str, obs_space: gym.Space, act_space: gym.Space) -> Non
                        "(need Discrete, 1-D MultiDiscrete or 1-D float Box)")
 
 
+# Registered by the packages whose own test suites run Gymnasium's env checker on every env they
+# ship (Gymnasium's tests/envs, ale_py's registration tests): the checker would repeat them at
+# every start (about 1 s per Atari game: each seeded reset reloads its ROM)
+CHECKED_UPSTREAM = ("gymnasium.envs.", "ale_py.")
+
+
+def checked_upstream(env_id: str) -> bool:
+    """The id is one Gymnasium or ALE registers (its entry point lives in their packages)."""
+    try:
+        entry = gym.spec(env_id).entry_point
+    except gym.error.Error:
+        return False
+    return isinstance(entry, str) and entry.startswith(CHECKED_UPSTREAM)
+
+
 def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
     """trpo's own checks (spaces; reset and step: tuple length, observation shape, dtype, bounds,
-    finiteness, reward), then Gymnasium's env checker. Our checks run first: their messages name
-    the exact problem."""
+    finiteness, reward), then Gymnasium's env checker, except on the envs Gymnasium and ALE ship
+    (``checked_upstream``: their maintainers run the checker on them). Our checks run first:
+    their messages name the exact problem."""
     from gymnasium.utils.env_checker import check_env as gym_check_env
 
     spec = env if isinstance(env, EnvSpec) else EnvSpec(env, atari_preprocessing=atari_preprocessing)
@@ -355,6 +371,8 @@ def check_env(env: EnvSpec | str, atari_preprocessing: bool = True) -> None:
                 # MinAtar's reset(seed) seeds the game's own RandomState (its runs repeat: our
                 # checks above and tests/rollout/test_minatar.py) but not Gymnasium's np_random,
                 # which Gymnasium's checker demands of every env: a false alarm, skipped
+                return
+            if spec.env_fn is None and checked_upstream(env_id):
                 return
             try:
                 gym_check_env(made.unwrapped, skip_render_check=True)
