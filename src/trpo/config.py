@@ -97,7 +97,8 @@ class Config:
         "Where the update runs: ``cpu``, ``cuda`` or ``auto``. Rollouts of MLP policies run on the CPU."),
         resumable=True)
     torch_threads: int = _f(1, range=(1, 1024, True, True), help=(
-        "torch intra-op threads; 1 suits small MLPs on few cores (the envs get the other cores)."), resumable=True)
+        "torch intra-op threads of the trainer's process; 1 suits small MLPs on few cores (the envs get "
+        "the other cores). The critic-fit helper (``critic_fit = \"process\"``) always runs one."), resumable=True)
     keep_freed_memory: bool = _f(False, help=(
         "Ask glibc's malloc to keep freed memory for reuse instead of returning it to the kernel "
         "(``trpo.system.keep_freed_memory``): every full-batch pass over frames allocates hundreds of "

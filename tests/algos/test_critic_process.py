@@ -247,3 +247,26 @@ def test_a_second_submit_first_applies_the_pending_fit():
         assert all(torch.equal(a, b) for a, b in zip(ref.parameters(), mine.parameters()))
     finally:
         helper.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_helper_fits_after_the_parent_ran_on_several_threads():
+    """The helper is forked: a parent that ran OpenMP work on 2+ threads (torch_threads = 2) must
+    not leave it hanging in its first fit (libgomp is not fork-safe; the helper runs one thread)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        for _ in range(3):  # the parent's OpenMP pool in use before the fork
+            torch.nn.functional.conv2d(torch.randn(64, 4, 84, 84), torch.randn(32, 4, 8, 8), stride=4).sum()
+        critic = torch.nn.Sequential(torch.nn.Conv2d(4, 16, 8, stride=4), torch.nn.Flatten(),
+                                     torch.nn.Linear(16 * 20 * 20, 1), torch.nn.Flatten(0))
+        obs, targets = torch.randn(256, 4, 84, 84), torch.randn(256)
+        helper = CriticFitProcess(critic, adam(critic.parameters(), 1e-3))
+        try:
+            helper.submit(obs, targets, critic_permutations(256, 2), 2, 64)
+            assert helper.result() > 0
+        finally:
+            helper.close()
+    finally:
+        torch.set_num_threads(threads)

@@ -43,7 +43,7 @@ def _from_bytes(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
-def _serve(conn, parent_end, critic: nn.Module, opt: FusedAdam, threads: int) -> None:
+def _serve(conn, parent_end, critic: nn.Module, opt: FusedAdam) -> None:
     """The helper's loop: ("fit", ...) -> ("ok", mse, params); ("get",) -> ("ok", opt state);
     ("set", state) -> ("ok",); None or a closed pipe -> exit."""
     from trpo.algos.common import fit_critic
@@ -53,7 +53,9 @@ def _serve(conn, parent_end, critic: nn.Module, opt: FusedAdam, threads: int) ->
     parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the trainer's stop-after-this-iteration handler
-    torch.set_num_threads(threads)
+    # one thread: the helper is one core's worth of work, and a forked child must not enter the
+    # parent's OpenMP pool (libgomp is not fork-safe: with torch_threads >= 2 it hung at its first fit)
+    torch.set_num_threads(1)
     while True:
         try:
             msg = conn.recv()
@@ -96,11 +98,11 @@ class CriticFitProcess:
     The helper is forked from the parent as it is now, so it starts with the parent's critic and
     optimiser state (a resumed run's included)."""
 
-    def __init__(self, critic: nn.Module, opt: FusedAdam, threads: int = 1):
+    def __init__(self, critic: nn.Module, opt: FusedAdam):
         ctx = mp.get_context("fork")
         self.critic = critic
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, self._conn, critic, opt, threads), daemon=True,
+        self._proc = ctx.Process(target=_serve, args=(child, self._conn, critic, opt), daemon=True,
                                  name="trpo-critic-fit")
         self._proc.start()
         child.close()

@@ -161,7 +161,7 @@ class TRPO(LearnerBase):
                                                   cfg.critic_minibatch)
             return
         if self._helper is None:
-            self._helper = CriticFitProcess(self.critic, self.critic_opt, cfg.torch_threads)
+            self._helper = CriticFitProcess(self.critic, self.critic_opt)
         self._helper.submit(obs, targets, critic_permutations(obs.shape[0], cfg.critic_epochs), cfg.critic_epochs,
                             cfg.critic_minibatch)
 
