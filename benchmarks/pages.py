@@ -227,6 +227,67 @@ def block_benchmarks_speed_targets() -> str:
             f"mode reaches {best / (4 * r['peer']):.0%} of the first and {best / r['env']:.0%} of the second.")
 
 
+def block_benchmarks_startup() -> str:
+    """Pong from a cold start against the steady rate, commits side by side (records/startup,
+    ``harness.py startup``): every record's table, and the issue's target against the newest one."""
+    recs = sorted((r for _, r in suite_records("startup") if r["env"] == "ALE/Pong-v5"), key=lambda r: r["started"])
+    if not recs:
+        return ("No start-up record yet (`python benchmarks/harness.py startup --tree before=7452ef3 "
+                "--tree after=HEAD`).")
+    L = []
+    for r in recs:
+        m = r["machine"]
+        git = m.get("git") or {}
+        L += [r["table"], "", f"`{r['command']}`: {r['repeats']} interleaved repeats, medians; {r['started']}, "
+              f"{_cpu(m['cpu'])}, load average {m['loadavg_start'][0]:.1f} at the start, run from commit "
+              f"{git.get('commit', '?')[:7]}{' (src/ modified)' if git.get('dirty') else ''}; "
+              f"[raw record](../benchmarks/records/startup/{_startup_name(r)}).", ""]
+    r = recs[-1]
+    labels = list(r["trees"])
+    if "before" in labels and len(labels) > 1:
+        b, a = r["medians"]["before"], r["medians"][labels[-1]]
+        cold = a["cold_steps_per_s"] / b["cold_steps_per_s"]
+        L.append(f"Against the target (the {r['first']:,}-step run from a cold start at least 3x the commit before the "
+                 f"Atari work, or the start-up shown apart and cut; the newest record): cold {cold:.2f}x "
+                 f"({'met' if cold >= 3 else f'missed: {cold / 3:.0%} of it'}); start-up {a['startup_s']:.1f} s "
+                 f"against {b['startup_s']:.1f} s, of which imports {a['imports_s']:.1f} s; the steady rate "
+                 f"{a['steady_steps_per_s']:,.0f} steps/s, {a['steady_steps_per_s'] / b['steady_steps_per_s']:.2f}x "
+                 "the commit before.")
+    return "\n".join(L).rstrip()
+
+
+def _startup_name(rec: dict) -> str:
+    return next(n for n, r in suite_records("startup") if r is rec)
+
+
+def quality_heldout_record() -> Path | None:
+    """The newest time-to-quality record of Hopper-v5 on held-out seeds 100-104 (records/speed)."""
+    found = [(r.get("time", ""), RECORDS / "speed" / n) for n, r in suite_records("speed")
+             if r.get("env") == "Hopper-v5" and r.get("pairs")
+             and sorted({x["seed"] for x in r["pairs"]}) == list(HELD_OUT)]
+    return max(found)[1] if found else None
+
+
+def block_quality_heldout() -> str:
+    path = quality_heldout_record()
+    return pages_pre_harness.block_quality(path) if path else "Not run yet (the command above)."
+
+
+def block_quality_heldout_summary() -> str:
+    path = quality_heldout_record()
+    if not path:
+        return "Not run yet."
+    d = json.loads(path.read_text())
+    ratios = [x["ours_time_to_threshold_s"] / x["peer_time_to_threshold_s"] for x in d["pairs"]
+              if x["ours_time_to_threshold_s"] is not None and x["peer_time_to_threshold_s"] is not None]
+    worst = max(ratios) if ratios else None
+    verdict = ("no seed where both reached it" if worst is None else
+               f"met on {sum(r <= 0.5 for r in ratios)} of the {len(ratios)} seeds both reached it (worst ratio "
+               f"{worst:.2f}: {'met' if worst <= 0.5 else 'missed'})")
+    return (pages_pre_harness.block_quality_summary(path) + f"\n\nThe target (time to {d['threshold']:,.0f} at most "
+            f"0.5x the peer's on every seed both reach): {verdict}.")
+
+
 def block_benchmarks_profile() -> str:
     """The profile records of Hopper-v5 (records/profile/, ``harness.py profile``) side by side:
     wall ms per iteration, part by part, one column per record (its commit and vector mode)."""
@@ -333,6 +394,62 @@ def block_mujoco_heldout() -> str:
     machines = sorted({(r["_machine"]["cpu"], (r["_machine"].get("git") or {}).get("commit", "?")[:7])
                        for v in recs.values() for r in v.values()})
     L.append("Made on: " + "; ".join(f"{c} at commit {g}" for c, g in machines) + ".")
+    return "\n".join(L)
+
+
+def tuning_finals(env: str) -> np.ndarray:
+    """The final evaluations of seeds 0-4 (the seeds the presets were chosen on; pre-harness runs)."""
+    raw = RECORDS / "pre-harness" / "mujoco" / "raw"
+    runs = sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
+                  key=lambda r: r["seed"])
+    return np.array([r["final_eval_return_mean"] for r in runs])
+
+
+def block_mujoco_heldout_reading() -> str:
+    """What the held-out table says against the tuning seeds' and the peer's, env by env: held
+    (within 10% of the tuning-seed mean or above), fell; seeds far below the env's best seed (a
+    local optimum); final well below the best periodic evaluation (not kept)."""
+    recs = heldout_records()
+    ours = {e: recs.get((e, "ours"), {}) for e in MUJOCO5}
+    if not all(len(ours[e]) == len(HELD_OUT) for e in MUJOCO5):
+        return "Reading: when ours has all five held-out seeds on every env."
+    held, fell, notes = [], [], []
+    for e in MUJOCO5:
+        fin = np.array([ours[e][s]["final_eval_return"] for s in HELD_OUT])
+        tun = tuning_finals(e)
+        name = e.split("-")[0]
+        (held if fin.mean() >= 0.9 * tun.mean() else fell).append(
+            f"{name} ({fin.mean():,.0f} against {tun.mean():,.0f})")
+        stuck = [s for s in HELD_OUT if ours[e][s]["final_eval_return"] < 0.5 * fin.max()]
+        if stuck:
+            at = ", ".join(f"{ours[e][s]['final_eval_return']:,.0f}" for s in stuck)
+            verb = "ends" if len(stuck) == 1 else "end"
+            notes.append(f"{name}: {len(stuck)} of 5 seeds ({', '.join(map(str, stuck))}) {verb} below half of the best "
+                         f"seed's {fin.max():,.0f} (at {at}), as {int((tun < 0.5 * tun.max()).sum())} of 5 tuning "
+                         "seeds did")
+        best = np.array([max(x[2] for x in ours[e][s]["eval_curve"]) for s in HELD_OUT])
+        if fin.mean() < 0.8 * best.mean():
+            notes.append(f"{name} does not keep what it learned: mean best periodic evaluation {best.mean():,.0f}, "
+                         f"mean final {fin.mean():,.0f} (`checkpoints/best` keeps the best policy)")
+    peer_n = {e: len(recs.get((e, "peer"), {})) for e in MUJOCO5}
+    vs = []
+    for e in MUJOCO5:
+        if peer_n[e]:
+            seeds = sorted(recs[(e, "peer")])
+            o = np.mean([ours[e][s]["final_eval_return"] for s in seeds])
+            q = np.mean([recs[(e, "peer")][s]["final_eval_return"] for s in seeds])
+            vs.append(f"{e.split('-')[0]} {o:,.0f} against {q:,.0f} (seeds {', '.join(map(str, seeds))})")
+    L = ["Reading (generated: \"held\" is a held-out mean at least 90% of the tuning seeds' mean): on held-out "
+         "seeds the presets hold on " + (", ".join(held) or "no env") + "; they fall on "
+         + (", ".join(fell) or "no env") + ", held-out against tuning-seed means."]
+    if notes:
+        L.append(" ".join(f"{n}." for n in notes))
+    if fell:
+        L.append("The tuning-seed table above overstated " + " and ".join(x.split(" (")[0] for x in fell)
+                 + ": a table on the seeds the settings were chosen on is not a result to cite.")
+    if vs:
+        L.append("Ours against the peer on the seeds both have so far: " + "; ".join(vs)
+                 + (" (the peer's other seeds are still to run)." if min(peer_n.values()) < len(HELD_OUT) else "."))
     return "\n".join(L)
 
 
@@ -452,7 +569,11 @@ BLOCKS = {
     ("docs/benchmarks.md", "speed-targets"): block_benchmarks_speed_targets,
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
     ("docs/benchmarks.md", "speed-family"): block_benchmarks_speed_family,
+    ("docs/benchmarks.md", "startup-pong"): block_benchmarks_startup,
+    ("docs/benchmarks.md", "quality-heldout"): block_quality_heldout,
+    ("docs/benchmarks.md", "quality-heldout-summary"): block_quality_heldout_summary,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
+    ("docs/results/mujoco.md", "heldout-reading"): block_mujoco_heldout_reading,
     ("docs/results/mujoco.md", "tuning"): block_mujoco_tuning,
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,
     ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,

@@ -585,8 +585,8 @@ def _agg(ps: list[dict], key: str, how: str) -> float | None:
     return st.mean(got) if got else None
 
 
-def block_quality() -> str:
-    d = _bench(QUALITY)
+def block_quality(path: Path = RESULTS / QUALITY) -> str:
+    d = _json(path)
     ps = _pairs(d)
     thr = f"{d['threshold']:,.0f}"
     nr = "not reached"
@@ -624,8 +624,8 @@ def block_quality() -> str:
     return "\n".join(L)
 
 
-def block_quality_summary() -> str:
-    d = _bench(QUALITY)
+def block_quality_summary(path: Path = RESULTS / QUALITY) -> str:
+    d = _json(path)
     ps = _pairs(d)
     by = _by(d)
     n = len(ps)
@@ -650,7 +650,7 @@ def block_quality_summary() -> str:
             f"peak RSS {_med(by['ours'], 'peak_rss_mb'):.0f} vs {_med(by['sb3-contrib'], 'peak_rss_mb'):.0f} MB. At "
             f"equal wall time ours is higher on {at_t} of {n} seeds. In env steps the peer touches {thr} first on "
             f"{first} of {n} seeds (median {sq / 1000:.0f}k vs {so / 1000:.0f}k steps). Raw numbers, both sides' "
-            f"evaluation and training curves and configs: {_link(BENCH_PAGE, RESULTS / QUALITY, f'`{QUALITY}`')} "
+            f"evaluation and training curves and configs: {_link(BENCH_PAGE, path, f'`{path.name}`')} "
             f"({d['time']}, {_made_on(d['machine'])}; load average {d['machine']['loadavg_at_start'][0]:.1f} at the "
             f"start, {d['machine']['loadavg_at_end'][0]:.1f} at the end).")
 
