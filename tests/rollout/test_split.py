@@ -56,9 +56,9 @@ def test_snapshots_restore_exactly():
         acts = np.random.default_rng(1).uniform(-1, 1, (40, 2, 3)).astype(np.float32)
         for a in acts[:20]:
             split.step(a)
-        state = split.get_snapshot()
+        state = split.env_snapshots()
         first = [split.step(a)[0] for a in acts[20:]]
-        assert split.set_snapshot(state)
+        assert split.restore_env_snapshots(state)
         again = [split.step(a)[0] for a in acts[20:]]
         assert all(np.array_equal(x, y) for x, y in zip(first, again))
     finally:
@@ -136,3 +136,27 @@ def test_a_checkpoint_resumes_exactly_in_the_other_mode(tmp_path):
         train(Config(**common, vector_mode=first, total_steps=512), tmp_path / first, progress=False)
         train(Config(**common, vector_mode=then, total_steps=768), resume=tmp_path / first, progress=False)
         assert _metrics(tmp_path / first) == _metrics(tmp_path / "ref"), (first, then)
+
+
+def test_one_snapshot_format_for_both_modes_and_the_old_split_one_read():
+    """env_snapshots gives the same per-env list under sync and split; a split checkpoint of the
+    old layout ({"split_envs": [...]}) is still restored, in either mode."""
+    from trpo.rollout.single_path import env_snapshots, restore_env_snapshots
+
+    acts = np.random.default_rng(2).uniform(-1, 1, (30, 2, 3)).astype(np.float32)
+    sync, split = make_vector_env("Hopper-v5", 2, "sync"), make_vector_env("Hopper-v5", 2, "split")
+    try:
+        for v in (sync, split):
+            v.reset(seed=7)
+            for a in acts[:10]:
+                v.step(a)
+        s_sync, s_split = env_snapshots(sync), env_snapshots(split)
+        assert isinstance(s_split, list) and len(s_split) == 2 and len(s_sync) == 2
+        ref = [sync.step(a)[0] for a in acts[10:]]
+        for v, states in ((split, s_sync), (sync, [{"split_envs": s_split}]), (split, [{"split_envs": s_split}])):
+            assert restore_env_snapshots(v, states)
+            assert all(np.array_equal(x, v.step(a)[0]) for x, a in zip(ref, acts[10:]))
+        assert not restore_env_snapshots(split, s_sync[:1])  # another number of envs: refused
+    finally:
+        sync.close()
+        split.close()

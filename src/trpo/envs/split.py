@@ -15,8 +15,8 @@ The batches are the same, bit for bit, as ``sync`` with the same envs: each slic
 ``SyncVectorEnv`` (same-step autoreset) built from the same env function and seeds, in order
 (tests/rollout/test_split.py). What travels: observations, rewards, terminated / truncated and
 the final observations of ended episodes (``info["final_obs"]``); other info keys do not (the
-samplers read none). Snapshots (exact resume) go through the pipe: ``get_snapshot`` and
-``set_snapshot``. Box and Discrete / MultiDiscrete action spaces, Box observation spaces.
+samplers read none). Snapshots (exact resume) go through the pipe: ``env_snapshots`` and
+``restore_env_snapshots``, each env's snapshot in order, as ``sync`` writes them. Box and Discrete / MultiDiscrete action spaces, Box observation spaces.
 """
 from __future__ import annotations
 
@@ -271,7 +271,9 @@ class SplitVectorEnv(gym.vector.VectorEnv):
             out_info = {"final_obs": final, "_final_obs": mask}
         return obs, r, te, tr, out_info
 
-    def get_snapshot(self) -> dict:
+    def env_snapshots(self) -> list[dict]:
+        """Every env's snapshot, in order: the list a ``sync`` vector env of the same envs gives
+        (``trpo.rollout.single_path.env_snapshots``), so checkpoints of the two modes are one format."""
         from trpo.envs.snapshot import snapshot
 
         for h in self.helpers:
@@ -279,12 +281,12 @@ class SplitVectorEnv(gym.vector.VectorEnv):
         envs = [snapshot(e) for e in self.local.envs]  # type: ignore[attr-defined]  # SyncVectorEnv
         for h in self.helpers:
             envs += self._reply(h, "snapshot")
-        return {"split_envs": envs}
+        return envs
 
-    def set_snapshot(self, state: dict) -> bool:
+    def restore_env_snapshots(self, envs: list[dict]) -> bool:
+        """Restore ``env_snapshots`` (of this mode or of ``sync``); False when the count differs."""
         from trpo.envs.snapshot import restore
 
-        envs = state.get("split_envs")
         if not isinstance(envs, list) or len(envs) != self.num_envs:
             return False
         lo, hi = self.slices[0]

@@ -25,8 +25,10 @@ def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
 
 
 def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
-    """Snapshots of every env of a sync vector env (one snapshot for an array-at-once vector env
-    with ``get_snapshot``), or None when that is not possible."""
+    """Snapshots of every env of a sync (or split) vector env (one snapshot for an array-at-once
+    vector env with ``get_snapshot``), or None when that is not possible."""
+    if hasattr(envs, "env_snapshots"):  # split: the same per-env list, from its helpers too
+        return envs.env_snapshots()
     if hasattr(envs, "get_snapshot"):
         return [envs.get_snapshot()]
     try:
@@ -41,15 +43,15 @@ def env_snapshots(envs: gym.vector.VectorEnv) -> list[dict] | None:
 
 def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> bool:
     """Restore ``env_snapshots``; False (nothing restored) when the vector env does not match.
-    ``sync`` and ``split`` hold the same envs, so a checkpoint of one resumes exactly in the other
-    (``split`` keeps its per-env snapshots under ``"split_envs"``)."""
-    if hasattr(envs, "set_snapshot"):
-        if len(states) == 1 and envs.set_snapshot(states[0]):
-            return True
-        split = bool(getattr(envs, "slices", None))  # a SplitVectorEnv, given a sync run's per-env snapshots
-        return split and len(states) == envs.num_envs and envs.set_snapshot({"split_envs": states})
+    ``sync`` and ``split`` write the same list (one snapshot per env), so a checkpoint of one
+    resumes exactly in the other. Checkpoints of ``split`` made before 2026-12-07 held the list
+    under ``{"split_envs": [...]}``: read too."""
     if len(states) == 1 and isinstance(states[0], dict) and isinstance(states[0].get("split_envs"), list):
         states = states[0]["split_envs"]
+    if hasattr(envs, "restore_env_snapshots"):
+        return envs.restore_env_snapshots(states)
+    if hasattr(envs, "set_snapshot"):
+        return len(states) == 1 and bool(envs.set_snapshot(states[0]))
     try:
         from trpo.envs.snapshot import restore, supports
     except ImportError:
