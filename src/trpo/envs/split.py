@@ -16,7 +16,8 @@ The batches are the same, bit for bit, as ``sync`` with the same envs: each slic
 (tests/rollout/test_split.py). What travels: observations, rewards, terminated / truncated and
 the final observations of ended episodes (``info["final_obs"]``); other info keys do not (the
 samplers read none). Snapshots (exact resume) go through the pipe: ``env_snapshots`` and
-``restore_env_snapshots``, each env's snapshot in order, as ``sync`` writes them. Box and Discrete / MultiDiscrete action spaces, Box observation spaces.
+``restore_env_snapshots``, each env's snapshot in order, as ``sync`` writes them. Box and
+Discrete / MultiDiscrete action spaces, Box observation spaces.
 """
 from __future__ import annotations
 
