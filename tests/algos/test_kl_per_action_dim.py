@@ -66,8 +66,8 @@ def test_step_equals_the_per_dimension_mean_kl_trust_region():
 
         cfg = Config(env_id="Pendulum-v1", max_kl=0.01 * d, cg_damping=0.1 * d, cg_iters=50, fvp="hessian")
         old, logp_old = frozen_policy(actor, obs, acts)
-        stats = trust_region_step(actor, lambda: policy_objective(actor, obs, acts, logp_old, adv, 0.0)[0],
-                                  obs, old, cfg, line_search=True)
+        stats, _ = trust_region_step(actor, lambda: policy_objective(actor, obs, acts, logp_old, adv, 0.0)[0],
+                                     obs, old, cfg, line_search=True)
         got = torch.cat([(t.detach() - t0).reshape(-1) for t, t0 in zip(actor.parameters(), theta0)])
         assert stats["step_accepted"] == 1 and stats["linesearch_steps"] == 0
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-10)

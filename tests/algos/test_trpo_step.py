@@ -78,7 +78,7 @@ def test_policy_step_does_not_touch_the_critic():
         def objective():
             return (torch.exp(agent.actor.log_prob(agent.actor.dist_params(obs), act) - lp_old) * adv).mean()
 
-        stats = tr.trust_region_step(agent.actor, objective, obs, old, cfg, line_search=True)
+        stats, _ = tr.trust_region_step(agent.actor, objective, obs, old, cfg, line_search=True)
         assert stats["step_accepted"] == 1
         assert torch.equal(critic_before, flat_params(agent.critic))
         assert not torch.equal(actor_before, flat_params(agent.actor))
@@ -119,7 +119,7 @@ def test_npg_style_step_without_line_search_lands_on_the_quadratic_kl():
             old = agent.actor.dist_params(obs)
             lp_old = agent.actor.log_prob(old, act)
         objective = lambda: (torch.exp(agent.actor.log_prob(agent.actor.dist_params(obs), act) - lp_old) * adv).mean()
-        stats = tr.trust_region_step(agent.actor, objective, obs, old, cfg, line_search=False)
+        stats, _ = tr.trust_region_step(agent.actor, objective, obs, old, cfg, line_search=False)
         assert 0.5 * cfg.max_kl < stats["kl"] < 1.5 * cfg.max_kl
     finally:
         sampler.close()

@@ -25,8 +25,8 @@ def test_gauss_newton_and_hessian_give_the_same_trust_region_step(kind):
     for fvp in ("hessian", "gauss-newton"):
         actor = copy.deepcopy(actor0)
         cfg = Config(fvp=fvp, cg_iters=10)
-        stats = trust_region_step(actor, lambda: policy_objective(actor, obs, actions, logp_old, adv, 0.0)[0],
-                                  obs, old, cfg, line_search=True)
+        stats, _ = trust_region_step(actor, lambda: policy_objective(actor, obs, actions, logp_old, adv, 0.0)[0],
+                                     obs, old, cfg, line_search=True)
         assert stats["step_accepted"] == 1
         steps[fvp] = flat_params(actor) - flat_params(actor0)
     assert steps["hessian"].norm() > 0

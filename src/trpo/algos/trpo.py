@@ -91,7 +91,7 @@ class TRPO(LearnerBase):
         # 4. the critic, fitted to the lambda-returns with its own optimiser: started now on the
         #    helper's core (critic_fit = "process"), else run right after step 3
         self._start_critic_fit(critic_obs, targets)
-        stats, new = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx, with_params=True)
+        stats, new = trust_region_step(actor, objective, obs, old, cfg, self.line_search, fvp_idx)
         self._finish_inline_fit()
         return {**stats, **update_stats(actor, old, obs, value_loss, targets, kl=stats["kl"], new=new)}
 
@@ -140,7 +140,7 @@ class TRPO(LearnerBase):
         self._start_critic_fit(critic_obs, v_target)
         if (q.amax(-1) - q.amin(-1)).max() > 0:
             # the Fisher over every rollout state: a vine batch has only a few hundred (no sub-sample)
-            stats = trust_region_step(actor, objective, obs, old, cfg, self.line_search)
+            stats, _ = trust_region_step(actor, objective, obs, old, cfg, self.line_search)
         else:  # every branch of every state returned the same: the estimator has no gradient
             stats = {"kl": 0.0, "surrogate_gain": 0.0, "step_accepted": 0}
 

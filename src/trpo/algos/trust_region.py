@@ -73,7 +73,7 @@ def _surrogate(out) -> tuple[Tensor, tuple[Tensor, ...] | None]:
 
 def trust_region_step(actor: Actor, objective: Objective, kl_obs: Tensor,
                       kl_old: tuple[Tensor, ...], cfg: Config, line_search: bool,
-                      fvp_idx: Tensor | None = None, with_params: bool = False):
+                      fvp_idx: Tensor | None = None) -> tuple[dict[str, float], tuple[Tensor, ...] | None]:
     """One update of ``actor`` that maximises ``objective()`` (the surrogate L(theta), built from
     the actor's current parameters) within mean KL(pi_old || pi_theta) <= cfg.max_kl.
 
@@ -84,9 +84,9 @@ def trust_region_step(actor: Actor, objective: Objective, kl_obs: Tensor,
       TRPO: backtrack on beta x until measured KL <= delta and L improved, else keep theta_old;
       NPG:  take beta x as it is (policy-gradients lecture notes §3.6.2).
     ``objective()`` returns L, or (L, pi_theta's distribution parameters on ``kl_obs``): then each
-    line-search trial measures the KL on them (one forward pass per trial, not two). Returns the
-    stats, and with ``with_params`` also the new policy's parameters on ``kl_obs`` where known
-    (the accepted trial's; ``kl_old`` when theta_old is kept; else None).
+    line-search trial measures the KL on them (one forward pass per trial, not two). Returns
+    (stats, the new policy's parameters on ``kl_obs`` where known: the accepted trial's, ``kl_old``
+    when theta_old is kept, else None).
     """
     params = list(actor.parameters())
     with part("update: policy gradient (forward + backward)"):
@@ -113,13 +113,14 @@ def trust_region_step(actor: Actor, objective: Objective, kl_obs: Tensor,
 
     theta_old = flat_params(actor)
 
-    trial: list[tuple[Tensor, ...] | None] = [None]  # pi_theta's parameters at the last step tried
+    trial: tuple[Tensor, ...] | None = None  # pi_theta's parameters at the last step tried
 
     @torch.no_grad()
     def evaluate(step: Tensor) -> tuple[float, float]:
+        nonlocal trial
         set_flat_params(actor, theta_old + step)
         L, new = _surrogate(objective())
-        trial[0] = new
+        trial = new
         gain = L.item() - L_old
         kl = actor.kl(kl_old, actor.dist_params(kl_obs) if new is None else new).mean().item()
         return gain, kl
@@ -138,7 +139,5 @@ def trust_region_step(actor: Actor, objective: Objective, kl_obs: Tensor,
              "cg_residual": nat.cg_residual, "step_accepted": int(accepted),
              "cg_iterations": nat.cg_iterations, "step_size": nat.step_size * frac,
              "expected_gain": nat.expected_gain}
-    if not with_params:
-        return stats
     # the accepted trial was evaluated at theta_old + frac * step: theta_new, the same arithmetic
-    return stats, (trial[0] if accepted else kl_old)
+    return stats, (trial if accepted else kl_old)
