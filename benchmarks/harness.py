@@ -175,8 +175,7 @@ def versions() -> dict:
 def one_core_sets(env_id: str) -> list[str]:
     """What ``trpo compare --jobs 2+`` adds when runs share the cores: no helper processes (the critic
     fit inline, the envs in-process where ``auto`` would split them). Speed only: the same batches."""
-    sys.path.insert(0, str(ROOT / "src"))
-    from trpo.resolve import splits_well
+    from trpo.resolve import splits_well  # this tree's trpo: ROOT/src is first in sys.path
 
     return ["critic_fit=inline"] + (["vector_mode=sync"] if splits_well(env_id, 2) else [])
 
@@ -333,9 +332,10 @@ def cmd_startup(a) -> int:
     import startup
 
     start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
-    rec = startup.run(ROOT, a.env, a.steps, a.first, a.tree, a.repeats, a.seed)
+    where = machine()  # its git state is HEAD's: the tree the runs labelled HEAD use
+    rec = startup.run(ROOT, where["git"], a.env, a.steps, a.first, a.tree, a.repeats, a.seed)
     rec.update(command="python benchmarks/harness.py " + " ".join(sys.argv[1:]), started=start["time"],
-               machine={**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
+               machine={**where, "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
                         "versions": versions()})
     rec["table"] = startup.table(rec)
     name = f"{a.env.replace('/', '_')}-{a.steps}-{time.strftime('%Y%m%d-%H%M%S')}.json"

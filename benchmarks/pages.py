@@ -24,6 +24,7 @@ Blocks:
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import json
 import math
@@ -230,19 +231,20 @@ def block_benchmarks_speed_targets() -> str:
 def block_benchmarks_startup() -> str:
     """Pong from a cold start against the steady rate, commits side by side (records/startup,
     ``harness.py startup``): every record's table, and the issue's target against the newest one."""
-    recs = sorted((r for _, r in suite_records("startup") if r["env"] == "ALE/Pong-v5"), key=lambda r: r["started"])
-    if not recs:
+    named = sorted(((n, r) for n, r in suite_records("startup") if r["env"] == "ALE/Pong-v5"),
+                   key=lambda nr: nr[1]["started"])
+    if not named:
         return ("No start-up record yet (`python benchmarks/harness.py startup --tree before=7452ef3 "
                 "--tree after=HEAD`).")
     L = []
-    for r in recs:
+    for name, r in named:
         m = r["machine"]
         git = m.get("git") or {}
         L += [r["table"], "", f"`{r['command']}`: {r['repeats']} interleaved repeats, medians; {r['started']}, "
               f"{_cpu(m['cpu'])}, load average {m['loadavg_start'][0]:.1f} at the start, run from commit "
               f"{git.get('commit', '?')[:7]}{' (src/ modified)' if git.get('dirty') else ''}; "
-              f"[raw record](../benchmarks/records/startup/{_startup_name(r)}).", ""]
-    r = recs[-1]
+              f"[raw record](../benchmarks/records/startup/{name}).", ""]
+    r = named[-1][1]
     labels = list(r["trees"])
     if "before" in labels and len(labels) > 1:
         b, a = r["medians"]["before"], r["medians"][labels[-1]]
@@ -256,36 +258,33 @@ def block_benchmarks_startup() -> str:
     return "\n".join(L).rstrip()
 
 
-def _startup_name(rec: dict) -> str:
-    return next(n for n, r in suite_records("startup") if r is rec)
-
-
-def quality_heldout_record() -> Path | None:
+def quality_heldout_record() -> tuple[Path, dict] | None:
     """The newest time-to-quality record of Hopper-v5 on held-out seeds 100-104 (records/speed)."""
-    found = [(r.get("time", ""), RECORDS / "speed" / n) for n, r in suite_records("speed")
+    found = [(r.get("time", ""), n) for n, r in suite_records("speed")
              if r.get("env") == "Hopper-v5" and r.get("pairs")
              and sorted({x["seed"] for x in r["pairs"]}) == list(HELD_OUT)]
-    return max(found)[1] if found else None
+    if not found:
+        return None
+    name = max(found)[1]
+    return RECORDS / "speed" / name, dict(suite_records("speed"))[name]
 
 
 def block_quality_heldout() -> str:
-    path = quality_heldout_record()
-    return pages_pre_harness.block_quality(path) if path else "Not run yet (the command above)."
+    rec = quality_heldout_record()
+    return pages_pre_harness.block_quality(*rec) if rec else "Not run yet (the command above)."
 
 
 def block_quality_heldout_summary() -> str:
-    path = quality_heldout_record()
-    if not path:
+    rec = quality_heldout_record()
+    if not rec:
         return "Not run yet."
-    d = json.loads(path.read_text())
-    ratios = [x["ours_time_to_threshold_s"] / x["peer_time_to_threshold_s"] for x in d["pairs"]
-              if x["ours_time_to_threshold_s"] is not None and x["peer_time_to_threshold_s"] is not None]
+    ratios = pages_pre_harness.time_ratios(rec[1]["pairs"])
     worst = max(ratios) if ratios else None
     verdict = ("no seed where both reached it" if worst is None else
                f"met on {sum(r <= 0.5 for r in ratios)} of the {len(ratios)} seeds both reached it (worst ratio "
                f"{worst:.2f}: {'met' if worst <= 0.5 else 'missed'})")
-    return (pages_pre_harness.block_quality_summary(path) + f"\n\nThe target (time to {d['threshold']:,.0f} at most "
-            f"0.5x the peer's on every seed both reach): {verdict}.")
+    return (pages_pre_harness.block_quality_summary(*rec) + f"\n\nThe target (time to {rec[1]['threshold']:,.0f} "
+            f"at most 0.5x the peer's on every seed both reach): {verdict}.")
 
 
 def block_benchmarks_profile() -> str:
@@ -397,12 +396,18 @@ def block_mujoco_heldout() -> str:
     return "\n".join(L)
 
 
-def tuning_finals(env: str) -> np.ndarray:
-    """The final evaluations of seeds 0-4 (the seeds the presets were chosen on; pre-harness runs)."""
+@functools.cache
+def tuning_runs(env: str) -> tuple[dict, ...]:
+    """The summary.json of each seeds-0-4 run (the seeds the presets were chosen on), by seed: the
+    run directories docs/results/mujoco/summarise.py copied to records/pre-harness/mujoco/raw."""
     raw = RECORDS / "pre-harness" / "mujoco" / "raw"
-    runs = sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
-                  key=lambda r: r["seed"])
-    return np.array([r["final_eval_return_mean"] for r in runs])
+    return tuple(sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
+                        key=lambda r: r["seed"]))
+
+
+def tuning_finals(env: str) -> np.ndarray:
+    """The final evaluations of seeds 0-4."""
+    return np.array([r["final_eval_return_mean"] for r in tuning_runs(env)])
 
 
 def block_mujoco_heldout_reading() -> str:
@@ -456,15 +461,13 @@ def block_mujoco_heldout_reading() -> str:
 def block_mujoco_tuning() -> str:
     """The seeds-0-4 table of mujoco.md (the seeds the presets were chosen on) and its verdicts, from
     the run directories docs/results/mujoco/summarise.py copied to records/pre-harness/mujoco/raw."""
-    raw = RECORDS / "pre-harness" / "mujoco" / "raw"
     pub = published()
     lines = ["| env | ours: mean ± std (final eval, 1M steps) | seeds | per seed | best published TRPO | verdict | "
              "wall time per run (s) |", "|---|---:|---:|---|---:|---|---:|"]
     sentences = []
     for env in MUJOCO5:
-        runs = sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
-                      key=lambda r: r["seed"])
-        finals = np.array([r["final_eval_return_mean"] for r in runs])
+        runs = tuning_runs(env)
+        finals = tuning_finals(env)
         mean, std = finals.mean(), finals.std(ddof=1)
         gap = mean - pub[env][0]
         verdict = "at or above" if gap >= 0 else f"below by {-gap:,.0f} ({-gap / pub[env][0]:.0%})"

@@ -377,11 +377,11 @@ def _keep_noise_bullet(r: dict) -> str:
             f"two {late[-2]:,.0f} and {late[-1]:,.0f}), and {r['final_policy_fresh_mean']:,.0f} ± "
             f"{r['final_policy_fresh_se']:,.0f} over {r['fresh_episodes']} fresh start states")
     if lost:
-        return (head + f": {abs(on_periodic - med):,.0f} below that median on the same states, a real loss at the "
-                "end. NPG takes its full natural step with no line search and no check of the KL it reached (the "
-                "lecture's NPG, by definition); TRPO's line search is the remedy, and the run's `checkpoints/best` "
-                "keeps the best evaluation's policy." if r["algo"] == "npg" else
-                head + f": {abs(on_periodic - med):,.0f} below that median on the same states, a real loss at the end.")
+        why = (" NPG takes its full natural step with no line search and no check of the KL it reached (the "
+               "lecture's NPG, by definition); TRPO's line search is the remedy, and the run's `checkpoints/best` "
+               "keeps the best evaluation's policy." if r["algo"] == "npg" else "")
+        return head + f": {abs(on_periodic - med):,.0f} below that median on the same states, a real loss at the end." \
+            + why
     easier = r["final_policy_fresh_mean"] - on_periodic
     return (head + f". The policy did not get worse (within 10% of that median on the same states): the periodic "
             f"states are {'easier' if easier < 0 else 'harder'} than average by {abs(easier):,.0f}, and the best, "

@@ -585,8 +585,15 @@ def _agg(ps: list[dict], key: str, how: str) -> float | None:
     return st.mean(got) if got else None
 
 
-def block_quality(path: Path = RESULTS / QUALITY) -> str:
-    d = _json(path)
+def time_ratios(ps: list[dict]) -> list[float]:
+    """Time to the threshold, ours over the peer's, per seed where both reached it."""
+    return [x["ours_time_to_threshold_s"] / x["peer_time_to_threshold_s"] for x in ps
+            if x["ours_time_to_threshold_s"] is not None and x["peer_time_to_threshold_s"] is not None]
+
+
+def block_quality(path: Path = RESULTS / QUALITY, d: dict | None = None) -> str:
+    """The per-seed time-to-quality table of a bench_trpo record (``d``: its contents, if read)."""
+    d = d or _json(path)
     ps = _pairs(d)
     thr = f"{d['threshold']:,.0f}"
     nr = "not reached"
@@ -624,16 +631,15 @@ def block_quality(path: Path = RESULTS / QUALITY) -> str:
     return "\n".join(L)
 
 
-def block_quality_summary(path: Path = RESULTS / QUALITY) -> str:
-    d = _json(path)
+def block_quality_summary(path: Path = RESULTS / QUALITY, d: dict | None = None) -> str:
+    d = d or _json(path)
     ps = _pairs(d)
     by = _by(d)
     n = len(ps)
     fo, fq = (st.mean(x[f"{s}_final_eval"] for x in ps) for s in ("ours", "peer"))
     mo, mq = (st.median(x[f"{s}_final_eval"] for x in ps) for s in ("ours", "peer"))
     higher = sum(x["ours_final_eval"] > x["peer_final_eval"] for x in ps)
-    ratios = [x["ours_time_to_threshold_s"] / x["peer_time_to_threshold_s"] for x in ps
-              if x["ours_time_to_threshold_s"] is not None and x["peer_time_to_threshold_s"] is not None]
+    ratios = time_ratios(ps)
     to, tq = _agg(ps, "ours_time_to_threshold_s", "median"), _agg(ps, "peer_time_to_threshold_s", "median")
     ro, rq = _med(by["ours"], "steps_per_s"), _med(by["sb3-contrib"], "steps_per_s")
     at_t = sum(x["ours_return_at_equal_wall"] > x["peer_return_at_equal_wall"] for x in ps)
@@ -662,8 +668,7 @@ def block_quality_8x256() -> str:
     c = by["ours"][0]["config"]
     fo, fq = (st.mean(x[f"{s}_final_eval"] for x in ps) for s in ("ours", "peer"))
     fins = [x["ours_final_eval"] for x in ps]
-    ratios = [x["ours_time_to_threshold_s"] / x["peer_time_to_threshold_s"] for x in ps
-              if x["ours_time_to_threshold_s"] is not None and x["peer_time_to_threshold_s"] is not None]
+    ratios = time_ratios(ps)
     ro, rq = _med(by["ours"], "steps_per_s"), _med(by["sb3-contrib"], "steps_per_s")
     return (f"With {c['num_envs']} envs x {c['batch_steps'] // c['num_envs']} steps ({d['time']}): ours {fo:,.0f} "
             f"against the same peer's {fq:,.0f} at {d['steps'] // 1000}k (mean final eval; every seed "

@@ -64,14 +64,13 @@ def measures(out: dict, first: int) -> dict:
     return m
 
 
-def checkout(root: Path, ref: str, tmp: Path) -> tuple[Path, str, bool]:
-    """(tree, commit, dirty): ROOT itself for HEAD, else a detached worktree of ``ref`` under tmp."""
+def checkout(root: Path, head: dict, ref: str, tmp: Path) -> tuple[Path, str, bool]:
+    """(tree, commit, dirty): ROOT itself for HEAD (``head``: its git state, the harness's
+    ``machine()["git"]``), else a detached worktree of ``ref`` under tmp."""
+    if ref == "HEAD":
+        return root, head["commit"], head["dirty"]
     sha = subprocess.run(["git", "-C", str(root), "rev-parse", ref], capture_output=True, text=True,
                          check=True).stdout.strip()
-    if ref == "HEAD":
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip() != ""
-        return root, sha, dirty
     tree = tmp / sha[:12]
     subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "-f", str(tree), sha],
                    capture_output=True, text=True, check=True)
@@ -111,11 +110,13 @@ def table(rec: dict) -> str:
     return "\n".join(lines)
 
 
-def run(root: Path, env_id: str, steps: int, first: int, trees: list[str], repeats: int, seed: int) -> dict:
-    """Every tree ``repeats`` times, interleaved; the record (medians, runs) without machine facts."""
+def run(root: Path, head: dict, env_id: str, steps: int, first: int, trees: list[str], repeats: int,
+        seed: int) -> dict:
+    """Every tree ``repeats`` times, interleaved; the record (medians, runs) without machine facts.
+    ``head``: the git state of ``root`` (commit, dirty), for the trees named HEAD."""
     pairs = [t.split("=", 1) if "=" in t else (t, t) for t in trees]
     with tempfile.TemporaryDirectory(prefix="trpo-startup-") as tmp:
-        made = {lab: checkout(root, ref, Path(tmp)) for lab, ref in pairs}
+        made = {lab: checkout(root, head, ref, Path(tmp)) for lab, ref in pairs}
         try:
             runs = []
             for rep in range(repeats):
