@@ -14,8 +14,8 @@ from trpo.cli import main
 
 ENV = "Hopper-v5"
 DEFAULT, OTHER, PRESET = 10, 12, 25  # cg_iters: the default, another value, the mujoco preset's
-# a short run: two iterations of the preset's 2 x 1,024 layout, a one-episode final evaluation
-SHORT = {"total_steps": 4096, "eval_periodic_episodes": 0, "eval_episodes": 1, "check_env": False,
+# a short run: one iteration of the preset's 2 x 1,024 layout, a one-episode final evaluation
+SHORT = {"total_steps": 2048, "eval_periodic_episodes": 0, "eval_episodes": 1, "check_env": False,
          "critic_fit": "inline"}
 SHORT_SET = [x for k, v in SHORT.items() if k != "total_steps" for x in ("--set", f"{k}={v}")]
 
@@ -32,7 +32,7 @@ def provenance(run_dir) -> dict:
 
 @pytest.mark.parametrize("value", [DEFAULT, OTHER])
 def test_trpo_train_flags_and_set(tmp_path, value):
-    assert main(["train", ENV, "--total-steps", "4096", "--set", f"cg_iters={value}", *SHORT_SET,
+    assert main(["train", ENV, "--total-steps", "2048", "--set", f"cg_iters={value}", *SHORT_SET,
                  "--run-dir", str(tmp_path / "r"), "--quiet"]) == 0
     cfg = ran(tmp_path / "r")
     assert cfg.cg_iters == value and cfg.preset == "mujoco" and cfg.batch_steps == 2048
@@ -43,7 +43,7 @@ def test_trpo_train_flags_and_set(tmp_path, value):
 @pytest.mark.parametrize("value", [DEFAULT, OTHER])
 def test_config_file_and_its_replay(tmp_path, value):
     path = tmp_path / "my.toml"
-    path.write_text(f'env_id = "{ENV}"\ncg_iters = {value}\ntotal_steps = 4096\n')
+    path.write_text(f'env_id = "{ENV}"\ncg_iters = {value}\ntotal_steps = 2048\n')
     assert main(["train", "--config", str(path), *SHORT_SET, "--run-dir", str(tmp_path / "a"), "--quiet"]) == 0
     assert ran(tmp_path / "a").cg_iters == value
     assert provenance(tmp_path / "a")["cg_iters"] == f"file {path}"
@@ -93,7 +93,7 @@ def test_tune_trial_and_written_preset(tmp_path, value):
 @pytest.mark.parametrize("value", [DEFAULT, OTHER])
 def test_compare(tmp_path, value):
     out = subprocess.run([sys.executable, "-m", "trpo", "compare", ENV, "--algos", "trpo", "--seeds", "1",
-                          "--total-steps", "4096", "-o", str(tmp_path), "--jobs", "1",
+                          "--total-steps", "2048", "-o", str(tmp_path), "--jobs", "1",
                           "--set", f"cg_iters={value}", *SHORT_SET], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert ran(tmp_path / "runs" / f"{ENV}_trpo_s0").cg_iters == value
@@ -116,10 +116,10 @@ def run(saved_run, tmp_path):
 
 @pytest.mark.parametrize("value", [1, 10, 3])  # the saved value, the default, another
 def test_resume_applies_a_resumable_key_whatever_its_value(run, value):
-    assert main(["train", "--resume", str(run), "--total-steps", "6144", "--set", f"eval_episodes={value}",
+    assert main(["train", "--resume", str(run), "--total-steps", "4096", "--set", f"eval_episodes={value}",
                  "--quiet"]) == 0
-    assert ran(run).eval_episodes == value and ran(run).total_steps == 6144
-    assert provenance(run)["eval_episodes"].startswith("user, on resume at iteration 2")
+    assert ran(run).eval_episodes == value and ran(run).total_steps == 4096
+    assert provenance(run)["eval_episodes"].startswith("user, on resume at iteration 1")
     assert provenance(run)["cg_iters"] == "preset mujoco"  # the rest as saved
     assert json.loads((run / "summary.json").read_text())["final_eval_episodes"] == value
 
@@ -127,7 +127,7 @@ def test_resume_applies_a_resumable_key_whatever_its_value(run, value):
 @pytest.mark.parametrize("value", [DEFAULT, OTHER, PRESET])  # the default, another, the saved value
 def test_resume_refuses_any_other_key_by_name_whatever_its_value(run, value, capsys):
     before = (run / "config.toml").read_text()
-    assert main(["train", "--resume", str(run), "--total-steps", "6144", "--set", f"cg_iters={value}"]) == 2
+    assert main(["train", "--resume", str(run), "--total-steps", "4096", "--set", f"cg_iters={value}"]) == 2
     err = capsys.readouterr().err
     assert "--resume cannot change config key 'cg_iters'" in err and err.count("\n") == 1
     assert (run / "config.toml").read_text() == before  # nothing touched

@@ -62,3 +62,21 @@ def test_mujoco_runs_out_of_the_box(tmp_path):
     cfg = trpo.Config(env_id="Hopper-v5", total_steps=512, num_envs=2, batch_steps=256, eval_episodes=1)
     r = trpo.train(cfg, run_dir=tmp_path / "h", progress=False)
     assert r.summary["total_steps"] == 512 and np.isfinite(r.summary["final_eval_return_mean"])
+
+
+def test_periodic_evaluations_leave_training_as_it_is(tmp_path, tiny_cfg):
+    """The learning tests run without periodic evaluations (their time, not their result): the
+    deterministic and the sampled evaluation step their own envs with their own generator, so the
+    batches, updates and final policy are those of a run without them, bit for bit."""
+    for algo, env_id in (("trpo", "CartPole-v1"), ("ppo", "Pendulum-v1")):
+        cfg = tiny_cfg.replace(env_id=env_id, algo=algo, total_steps=1024, eval_every=256)
+        a = trpo.train(cfg.replace(eval_periodic_episodes=2), run_dir=tmp_path / f"{algo}_e", progress=False)
+        b = trpo.train(cfg.replace(eval_periodic_episodes=0), run_dir=tmp_path / f"{algo}_n", progress=False)
+        evals = [r["eval_return_mean"] for r in metric_rows(tmp_path / f"{algo}_e")]
+        assert sum(e != "" for e in evals) >= 3, evals  # the evaluations ran
+        drop = ("eval_return_mean", "eval_return_std", "eval_stochastic_return_mean", "eval_stochastic_return_std")
+        assert ([{k: v for k, v in r.items() if k not in drop} for r in metric_rows(tmp_path / f"{algo}_e")]
+                == [{k: v for k, v in r.items() if k not in drop} for r in metric_rows(tmp_path / f"{algo}_n")])
+        for (k, v), (_, w) in zip(a.agent.actor.state_dict().items(), b.agent.actor.state_dict().items()):
+            assert torch.equal(v, w), (algo, k)
+        assert a.summary["final_eval_return_mean"] == b.summary["final_eval_return_mean"]

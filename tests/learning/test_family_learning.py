@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 
 
 def _final(tmp_path, algo, seed, steps):
-    cfg = Config(env_id="CartPole-v1", algo=algo, total_steps=steps, seed=seed, checkpoint_every=1000)
+    cfg = Config(env_id="CartPole-v1", algo=algo, total_steps=steps, seed=seed, checkpoint_every=1000,
+                 eval_periodic_episodes=0)
     return train(cfg, tmp_path / f"{algo}_{seed}", progress=False).summary["final_eval_return_mean"]
 
 
@@ -45,7 +46,8 @@ def test_reaches_475_within_100k_on_two_of_three_seeds(tmp_path, algo):
 
 def test_a3c_improves_far_above_random(tmp_path):
     pytest.importorskip("ray")
-    cfg = Config(env_id="CartPole-v1", algo="a3c", num_envs=2, total_steps=100_000, seed=0, checkpoint_every=1000)
+    cfg = Config(env_id="CartPole-v1", algo="a3c", num_envs=2, total_steps=100_000, seed=0, checkpoint_every=1000,
+                 eval_periodic_episodes=0)
     ret = train(cfg, tmp_path / "a3c", progress=False).summary["final_eval_return_mean"]
     assert ret >= 100, f"a3c: final return {ret} after 100k steps (random ~22)"
 
@@ -59,7 +61,8 @@ def test_ppo_kl_keeps_what_it_learned(tmp_path):
 
     ok, seen = 0, []
     for seed in range(5):
-        cfg = Config(env_id="CartPole-v1", algo="ppo-kl", total_steps=100_000, seed=seed, checkpoint_every=1000)
+        cfg = Config(env_id="CartPole-v1", algo="ppo-kl", total_steps=100_000, seed=seed, checkpoint_every=1000,
+                 eval_periodic_episodes=0)
         res = train(cfg, tmp_path / f"s{seed}", progress=False)
         rows = list(csv.DictReader(open(tmp_path / f"s{seed}" / "metrics.csv")))
         max_kl = max(float(r["kl"]) for r in rows)

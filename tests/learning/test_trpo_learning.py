@@ -5,7 +5,7 @@ from trpo import Config, train
 
 
 def eval_return(tmp_path, **kw):
-    cfg = Config(**kw)
+    cfg = Config(eval_periodic_episodes=0, **kw)  # the final evaluation only (periodic ones leave training as it is)
     r = train(cfg, run_dir=tmp_path / f"{cfg.env_id}_{cfg.seed}", progress=False)
     assert r.summary["total_steps"] <= kw["total_steps"] + cfg.batch_steps
     return r.summary["final_eval_return_mean"]

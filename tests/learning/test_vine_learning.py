@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 def _final(tmp_path, env_id, steps, **kw):
     cfg = Config(env_id=env_id, sampler="vine", total_steps=steps, seed=0, check_env=False, batch_steps=4096,
-                 vine_trunk_fraction=0.25, checkpoint_every=1000, eval_episodes=10, **kw)
+                 vine_trunk_fraction=0.25, checkpoint_every=1000, eval_episodes=10,
+                 eval_periodic_episodes=0, **kw)
     return train(cfg, tmp_path / env_id, progress=False).summary["final_eval_return_mean"]
 
 
