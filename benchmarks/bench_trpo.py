@@ -201,12 +201,28 @@ def worker_ours_split(a) -> dict:
             "impl": "ours-split"}
 
 
+def earlier_curves(metrics: Path, n_new: int, curve: list, train_curve: list) -> tuple[list, list]:
+    """A resumed run's curves: the rows of metrics.csv before the ``n_new`` iterations this process
+    ran, then this process's own (the callback's) rows."""
+    import csv
+
+    with open(metrics) as f:
+        rows = list(csv.DictReader(f))
+    before = rows[:len(rows) - n_new]
+    ev = [[int(r["env_steps"]), float(r["wall_s"]), float(r["eval_return_mean"])] for r in before
+          if r.get("eval_return_mean") not in (None, "")]
+    tr = [[int(r["env_steps"]), float(r["wall_s"]),
+           float(r["episode_return_mean"]) if r["episode_return_mean"] not in ("", None) else None, None]
+          for r in before]
+    return ev + curve, tr + train_curve
+
+
 def worker_ours(a) -> dict:
     import torch
 
     import trpo.algos.trpo as TRPO_MOD
-    from trpo.config import Config
-    from trpo.config import parse_overrides
+    from trpo.checkpoint import list_checkpoints
+    from trpo.config import Config, parse_overrides
     from trpo.trainer import train
 
     cfg = Config(env_id=a.env, total_steps=a.steps, seed=a.seed, eval_every=a.eval_every,
@@ -233,8 +249,15 @@ def worker_ours(a) -> dict:
         orig_close(self)
 
     TRPO_MOD.TRPO.close = close
-    with tempfile.TemporaryDirectory() as d:
-        res = train(cfg, d, progress=False, callback=callback)
+    if a.run_dir:  # the harness's: a run a stop interrupted continues from its newest checkpoint (exact resume)
+        resumed = bool(list_checkpoints(Path(a.run_dir) / "checkpoints"))
+        res = (train(Config(total_steps=a.steps), resume=a.run_dir, progress=False, callback=callback) if resumed else
+               train(cfg, a.run_dir, overwrite=True, progress=False, callback=callback))
+        if resumed:  # the iterations before the resume, from the run's metrics.csv (no outside-clock time)
+            curve, train_curve = earlier_curves(Path(a.run_dir) / "metrics.csv", len(train_curve), curve, train_curve)
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            res = train(cfg, d, progress=False, callback=callback)
     s = res.summary
     helper_mb = holder.get("helper_private_mb", 0.0)
     n_out = len(outside)
@@ -568,6 +591,7 @@ def main(argv=None):
     p.add_argument("--env-steps", type=int, default=200_000, help="env-only: at most this many steps")
     p.add_argument("--env-seconds", type=float, default=5.0, help="env-only: at most this long")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    p.add_argument("--run-dir", help=argparse.SUPPRESS)  # worker ours: its run directory (resumed from a checkpoint)
     p.add_argument("--worker", choices=["env", "ours", "ours-mlp", "ours-sync", "ours-split", "peer"],
                    help=argparse.SUPPRESS)
     a = p.parse_args(argv)

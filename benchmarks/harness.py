@@ -17,7 +17,11 @@ speed), the evaluation protocol (episodes, deterministic, env seeds), and where 
 commit of this tree and whether ``src/`` had uncommitted changes, the package version, the CPU
 model, usable cores, the load average at start and end, the library versions. A record that
 exists is not run again, so the same command resumes an interrupted suite; records are written
-atomically, never half. ``-j``: runs at once (default: usable cores); with 2+ (or ``--shared``,
+atomically, never half. Ours' runs live in ``benchmarks/runs/<suite>/`` (git-ignored) while they
+run, so a run the suite's stop killed continues from its newest checkpoint when the suite runs
+again (trpo's exact resume: the numbers of one process; the record lists its ``segments``), if
+``src/``'s git tree is the one it started under; otherwise, and for the peers (sb3 cannot resume a
+run exactly), it starts over. ``-j``: runs at once (default: usable cores); with 2+ (or ``--shared``,
 when another suite runs beside this one) each of ours keeps to one core: the critic fit inline and
 the envs in-process (``vector_mode=sync`` where ``auto`` would split them), bitwise the same
 results as the helper processes.
@@ -43,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # imports another checkout's (an editable install's path comes later in sys.path)
 sys.path.insert(0, str(ROOT / "src"))
 RECORDS = ROOT / "benchmarks" / "records"
+RUNS = ROOT / "benchmarks" / "runs"  # ours' run directories while they run (git-ignored): a stopped suite resumes them
 HELD_OUT = (100, 101, 102, 103, 104)
 MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
 # the peer of each algorithm, with RL-Zoo's settings: sb3-contrib's TRPO (npg's too has none); sb3's PPO and A2C
@@ -180,7 +185,44 @@ def one_core_sets(env_id: str) -> list[str]:
     return ["critic_fit=inline"] + (["vector_mode=sync"] if splits_well(env_id, 2) else [])
 
 
-def run_one(suite: Suite, run: dict, shared: bool) -> dict:
+def src_tree() -> str | None:
+    """The git tree of this checkout's src/ (the code a run executes), None when src/ has changes
+    not committed: a run resumes only under the very code it started with."""
+    import subprocess as sp
+
+    try:
+        if sp.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True, text=True,
+                  check=True).stdout.strip():
+            return None
+        return sp.run(["git", "-C", str(ROOT), "rev-parse", "HEAD:src"], capture_output=True, text=True,
+                      check=True).stdout.strip()
+    except (OSError, sp.SubprocessError):
+        return None
+
+
+def run_home(suite_dir: str, name: str, commit: str | None) -> tuple[Path, list[dict]]:
+    """Where ours' run lives while it runs, and its segments so far (a run a stop interrupted
+    resumes from its newest checkpoint: trpo's exact resume, the same numbers as one process; a
+    run whose src/ tree differs from the one it started under starts over)."""
+    import shutil
+
+    d, mark = RUNS / suite_dir / name, RUNS / suite_dir / f"{name}.json"
+    tree = src_tree()
+    segments = json.loads(mark.read_text())["segments"] if mark.exists() else []
+    if tree is None or not segments or segments[0]["src_tree"] != tree:
+        if segments:
+            print(f"{name}: src/ changed since its start ({segments[0]['src_tree']} -> {tree}): it starts over",
+                  flush=True)
+        segments = []
+        shutil.rmtree(d, ignore_errors=True)
+    elif (d / "checkpoints").is_dir():
+        print(f"{name}: resumes from its newest checkpoint (segment {len(segments) + 1})", flush=True)
+    segments.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit, "src_tree": tree})
+    write_atomic(mark, {"segments": segments})
+    return d, segments
+
+
+def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
     sets = list(suite.sets) + [f"algo={run['algo']}"] + (one_core_sets(run["env"]) if shared else [])
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", run["side"], "--env", run["env"],
            "--steps", str(suite.steps), "--seed", str(run["seed"]), "--eval-every", str(suite.eval_every),
@@ -189,6 +231,10 @@ def run_one(suite: Suite, run: dict, shared: bool) -> dict:
         cmd += ["--peer", PEERS[run["algo"]]]
     for s in sets:
         cmd += ["--set", s]
+    home, segments = None, None
+    if run["side"] == "ours" and suite_dir:  # sb3's peers cannot resume exactly: they start over
+        home, segments = run_home(suite_dir, run["name"], (machine()["git"] or {}).get("commit"))
+        cmd += ["--run-dir", str(home)]
     start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
     t = time.perf_counter()
     # this tree's src/ first: a frozen copy (git worktree) runs its own code, not the installed one
@@ -197,7 +243,13 @@ def run_one(suite: Suite, run: dict, shared: bool) -> dict:
     if p.returncode:
         raise RuntimeError(f"{run['name']} failed (exit {p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
     result = json.loads(p.stdout.strip().splitlines()[-1])
+    if home is not None:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+        (home.parent / f"{home.name}.json").unlink(missing_ok=True)
     return {"suite": suite.description, "run": run, "steps": suite.steps, "command": " ".join(cmd),
+            **({"segments": segments} if segments and len(segments) > 1 else {}),
             "protocol": {"final": {"episodes": 10, "deterministic": True, "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
                          "final_stochastic": ({"episodes": 10, "deterministic": False,
                                                "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"}
@@ -206,7 +258,8 @@ def run_one(suite: Suite, run: dict, shared: bool) -> dict:
                                       "deterministic": True, "env_seeds": f"seed + {PERIODIC_EVAL_SEED} + i"}},
             "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
                         "versions": versions()},
-            "started": start["time"], "process_wall_s": round(time.perf_counter() - t, 1), "result": result}
+            "started": start["time"], "process_wall_s": round(time.perf_counter() - t, 1),  # this segment's
+            "result": result}
 
 
 def write_atomic(path: Path, data: dict) -> None:
@@ -229,7 +282,7 @@ def cmd_run(a) -> int:
     def one(r):
         t = time.perf_counter()
         try:
-            rec = run_one(suite, r, a.jobs > 1 or a.shared)
+            rec = run_one(suite, r, a.jobs > 1 or a.shared, out.name)
         except RuntimeError as e:
             print(f"FAILED {e}", flush=True)
             return False
