@@ -76,3 +76,20 @@ def test_bad_arguments_exit_2_with_one_line(args, needle):
     assert needle in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_help_and_bad_arguments_answer_before_torch_loads():
+    """`trpo --help`, `trpo config` and an argument error need no torch (~3 s of imports): the
+    parser and `import trpo` stay light; the commands import what they run."""
+    code = ("import sys\nfrom trpo.cli import main\n"
+            "for argv in (['frobnicate'], ['export', '--help'], ['train', '--help'], ['config']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('torch' in sys.modules)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == "False", p.stdout[-500:] + p.stderr[-2000:]
+
+
+def test_export_formats_of_the_parser_are_the_exporters():
+    from trpo.cli import EXPORT_FORMATS
+    from trpo.tools.export import FORMATS
+    assert EXPORT_FORMATS == tuple(FORMATS)

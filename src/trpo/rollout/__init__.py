@@ -7,8 +7,10 @@ sampler is one file with a class that has ``build``, ``collect``, ``state_dict``
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from trpo.rollout.batch import Batch
+if TYPE_CHECKING:
+    from trpo.rollout.batch import Batch
 
 SAMPLERS: dict[str, str] = {
     "single-path": "trpo.rollout.single_path:SinglePathSampler",
@@ -21,6 +23,15 @@ SAMPLERS: dict[str, str] = {
 def get_sampler(name: str):
     module, cls = SAMPLERS[name].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def __getattr__(name: str):
+    """``Batch`` on first use: ``trpo.config`` reads ``SAMPLERS`` and must not import torch (so that
+    ``trpo --help`` or a bad argument answers before torch loads)."""
+    if name == "Batch":
+        from trpo.rollout.batch import Batch
+        return Batch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Batch", "SAMPLERS", "get_sampler"]

@@ -413,16 +413,4 @@ def cmd_export(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    e = subparsers.add_parser("export", help="write a run's policy as ONNX or TorchScript (raw obs -> env action)",
-                              description="One graph from the raw observation to the env action (observation "
-                                          "normaliser, deterministic actor, action clipping), checked against "
-                                          "Agent.act. ONNX needs pip install 'trpo[export]'.")
-    e.add_argument("run_dir", help="a run directory (or a checkpoint manifest)")
-    e.add_argument("--format", choices=list(FORMATS), default="onnx", help="onnx (default) or torchscript")
-    e.add_argument("-o", "--output", metavar="FILE", help="where to write (default RUN_DIR/policy.onnx or policy.pt)")
-    e.add_argument("--checkpoint", metavar="PATH", help="this checkpoint manifest (default: the newest valid one)")
-    e.set_defaults(func=cmd_export)
-
-
-__all__ = ["DeployablePolicy", "deployable", "export", "register", "probe_observations", "check_parity"]
+__all__ = ["DeployablePolicy", "deployable", "export", "cmd_export", "probe_observations", "check_parity"]
