@@ -424,7 +424,82 @@ def block_keep_noise() -> str:
     return "\n".join(L)
 
 
+def block_ppo_mean_action() -> str:
+    """What made PPO's mean action fall over on Hopper-v5 (generic settings, seed 0, 1M steps),
+    from records/ppo-mean-action/ (benchmarks/diag_ppo_mean_action.py) and records/ppo-capg/."""
+    import sys
+
+    d = RECORDS / "ppo-mean-action"
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from diag_ppo_mean_action import read_compact
+
+    probe = json.loads((d / "probe_base_1m_s0.json").read_text())
+    base, capg = read_compact(d / "diag_base_1m_s0.csv"), read_compact(d / "diag_capg_1m_s0.csv")
+    curve = json.loads((RECORDS / "ppo-capg" / "base_1m_s0.json").read_text())["eval_curve"]
+    m = probe["modes"]
+
+    def span(xs, fmt="{:,.0f}"):
+        return fmt.format(min(xs)) if fmt.format(min(xs)) == fmt.format(max(xs)) else \
+            f"{fmt.format(min(xs))}-{fmt.format(max(xs))}"
+
+    falls = [(r, n) for r, n in zip(m["sample"]["returns"], m["sample"]["lengths"]) if n < 1000]
+    path = probe["mean_path"]
+    names = ("thigh", "leg", "foot")  # Hopper-v5's three actuators, in order
+    gaps = ", ".join(f"{n} {g:.3f}" for n, g in zip(names, path["gap_mean_per_dim"]))
+    best_i = max(range(len(curve)), key=lambda i: curve[i][1])
+    decline = [c for c in curve[best_i:] if c[0] <= 1_000_000]
+    at = {r["it"]: r for r in base}
+    it_best, it_low = round(decline[0][0] / 1024), round(decline[-1][0] / 1024)
+    late_b = [r["frac_mu_out"] for r in base if r["it"] * 1024 >= 100_000]
+    late_c = [r["frac_mu_out"] for r in capg if r["it"] * 1024 >= 100_000]
+    pb, pc = np.percentile(late_b, [5, 95]), np.percentile(late_c, [5, 95])
+    kl = max(base, key=lambda r: r["kl"])
+    adam = [r["adam_step_max_over_lr"] for r in base]
+    tail_obs = max(r["top_kl_obs_absmax"] for r in base[-20:])
+    std = lambda r: np.exp([r["log_std_0"], r["log_std_1"], r["log_std_2"]])  # noqa: E731
+
+    def kl_of(run: str, it: int) -> float:
+        last = json.loads((RECORDS / "ppo-capg" / f"{run}.json").read_text())["last_updates_iteration_kl_lr"]
+        return next(k for i, k, _ in last if i == it)
+    sb, sc = std(base[-1]), std(capg[-1])
+    L = [f"What it was, measured on the final seed-0 checkpoint ({probe['checkpoint']}, {probe['episodes']} episodes "
+         f"each on env seeds 10,000 + k; raw records in "
+         f"[records/ppo-mean-action/](../../benchmarks/records/ppo-mean-action/meta.json), made by "
+         f"`benchmarks/diag_ppo_mean_action.py`, the instrumented runs' code and commands in its meta.json):",
+         "",
+         f"* the network is fine: acting with E[clip(a)], the mean of the action the env receives, scores "
+         f"{span(m['expected_clipped']['returns'])} over {span(m['expected_clipped']['lengths'])} steps, and sampling "
+         f"{span(m['sample']['returns'])}" + (f" ({len(falls)} of {probe['episodes']} fell, at step "
+                                                f"{', '.join(str(n) for _, n in falls)})" if falls else "")
+         + f"; acting with clip(mu), the mean action, scores {span(m['mean']['returns'])} and falls at step "
+         f"{span(m['mean']['lengths'])}. Along the mean action's path the two deterministic actions differ by "
+         f"{path['gap_mean']:.3f} on average ({path['gap_p90']:.3f} at the 90th percentile; per actuator: {gaps}): "
+         f"where the mean is past a bound (the thigh's ends at {path['mu_end'][0]:.2f}) clip(mu) sits on it and "
+         f"E[clip(a)] just inside;",
+         "* the decline is gradual, not the last updates: the periodic deterministic evaluations went "
+         + " -> ".join(f"{c[1]:,.0f}" for c in decline)
+         + f" ({decline[0][0] / 1000:.0f}k to {decline[-1][0] / 1000:.0f}k steps) "
+         f"while the thigh's log-std fell from {at[it_best]['log_std_0']:.2f} to "
+         f"{at[min(it_low, len(base))]['log_std_0']:.2f};",
+         f"* the mean outside the box is not by itself the failure: {pb[0]:.0%}-{pb[1]:.0%} of the state-dimensions "
+         f"have |mu| > 1 from 100k steps on (5th to 95th percentile over the updates), without growing at the end "
+         f"(and {pc[0]:.0%}-{pc[1]:.0%} with the fix below);",
+         f"* nothing moves the policy at the end of the run but its gradient steps. The issue's \"KL of 5.53 and 9.82 "
+         f"at learning rates of 6e-7 and 3e-7\" are {kl_of('base_1m_s0', 977):.3g} (seed 0, update 977) and "
+         f"{kl_of('base_1m_s1', 976):.3g} (seed 1, update 976) in metrics.csv (the exponent was dropped when read; "
+         f"records/ppo-capg/); per update, the mean KL falls with the annealed learning rate to the end (largest of "
+         f"the run: "
+         f"{kl['kl']:.3f}, at update {kl['it']}), Adam's largest per-element step stays within "
+         f"{min(adam):.1f}-{max(adam):.1f} x lr, and the states of the largest KL in the last 20 updates are ordinary "
+         f"(normalised |obs| <= {tail_obs:.1f}).",
+         "",
+         f"The final policy's standard deviations: {', '.join(f'{x:.2f}' for x in sb)} (thigh, leg, foot) without the "
+         f"fix, {', '.join(f'{x:.2f}' for x in sc)} with it."]
+    return "\n".join(L)
+
+
 BLOCKS = {
+    ("docs/results/family.md", "ppo-mean-action"): block_ppo_mean_action,
     ("README.md", "family"): block_readme_family,
     ("docs/results/family.md", "family-tuning"): block_family_tuning,
     ("docs/results/README.md", "family-keep"): block_family_keep,
