@@ -172,7 +172,7 @@ def scores(recs, methods) -> dict[str, np.ndarray]:
 
 def block_family_aggregate() -> str:
     recs = family_records()
-    methods, envs = _complete(recs)
+    methods, _ = _complete(recs)
     have = {m: sum(len(recs.get((e, m), {})) for e in MUJOCO5) for m in (*METHODS, *PEERS)}
     if len(methods) < 2:
         return ("The aggregate across envs waits for two methods with every held-out seed on all five envs "
@@ -440,7 +440,7 @@ def block_humanoid() -> str:
         for name, r in suite_records(suite):
             res, run = r["result"], r["run"]
             per_dim = res["config"].get("kl_per_action_dim")
-            how = ("the KL bound per action dimension" if per_dim else "shipped preset") + f" ({res['config']['preset']})"
+            how = f"{'the KL bound per action dimension' if per_dim else 'shipped preset'} ({res['config']['preset']})"
             L.append(f"| `{suite}` | {run['algo']} | {how} | {run['seed']} | {res['best_eval_return']:,.0f} | "
                      f"**{res['final_eval_return']:,.1f}** | {res['final_eval_stochastic_return']:,.1f} | "
                      f"[{name}](../../benchmarks/records/{suite}/{name}) |")
