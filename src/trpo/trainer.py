@@ -182,7 +182,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         if progress and header:
             print(header)
         run = RunDir(run_path, fresh=state is None, overwrite=overwrite)
-        counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0}
+        counters = {"iteration": 0, "env_steps": 0, "wall_s": 0.0, "best_eval": -math.inf, "evals": 0,
+                    "last_return": math.nan, "last_length": math.nan}  # the last batch with an episode end's means
         if state is not None:
             agent.load_state_dict(state["agent"])
             learner.load_state_dict(state["learner"])
@@ -271,7 +272,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
     from trpo.progress import TrainingProgress
     from trpo.tracking import make_tracker
 
-    last_return, last_length = float("nan"), float("nan")
+    # carried over batches in which no episode ended, and through a resume (a checkpoint saves counters)
+    last_return, last_length = counters.get("last_return", math.nan), counters.get("last_length", math.nan)
     interrupted = stop_reason = None
     trust_region = effective_trust_region(cfg, agent.act_space)  # max_kl and damping as the step uses them
     watch = RunWatch(trust_region, agent, enabled=cfg.warnings, algo=ALGOS[cfg.algo],
@@ -296,8 +298,8 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                 counters["env_steps"] += batch.env_steps
                 counters["wall_s"] += dt
                 if batch.episode_returns:  # mean over the episodes that ended in this batch
-                    last_return = float(np.mean(batch.episode_returns))
-                    last_length = float(np.mean(batch.episode_lengths))
+                    last_return = counters["last_return"] = float(np.mean(batch.episode_returns))
+                    last_length = counters["last_length"] = float(np.mean(batch.episode_lengths))
                 row = {"iteration": counters["iteration"], "env_steps": counters["env_steps"],
                        "wall_s": None, "episode_return_mean": last_return,
                        "episode_length_mean": last_length, "fps": batch.env_steps / dt, **stats,

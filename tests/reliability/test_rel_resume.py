@@ -71,6 +71,21 @@ def test_exact_resume_in_fresh_process_is_bitwise(tmp_path, vector_mode):
     assert ra == rb
 
 
+def test_resume_carries_the_last_training_return_into_batches_where_no_episode_ends(tmp_path):
+    """metrics.csv's episode_return_mean is the last batch with an ended episode's mean; Pendulum's
+    episodes are 200 steps, so the batches after a resume at 256 steps end none: their rows carry
+    the value from before the resume, as the uninterrupted run's do (it was NaN after a resume)."""
+    common = ["--num-envs", "1", "--set", "batch_steps=64", "--set", "check_env=false", "--set", "eval_episodes=1",
+              "--set", "eval_periodic_episodes=0", "--seed", "3", "--quiet"]
+    half, full = tmp_path / "half", tmp_path / "full"
+    assert main(["train", "Pendulum-v1", "--total-steps", "256", "--run-dir", str(half), *common]) == 0
+    assert main(["train", "--resume", str(half), "--total-steps", "384", "--quiet"]) == 0
+    assert main(["train", "Pendulum-v1", "--total-steps", "384", "--run-dir", str(full), *common]) == 0
+    ra, rb = _rows(half), _rows(full)
+    assert [r["episode_return_mean"] for r in ra[4:]] == [ra[3]["episode_return_mean"]] * 2 != ["nan"] * 2
+    assert ra == rb
+
+
 @pytest.mark.parametrize("activation", ["tanh", "relu", "elu", "gelu", "silu"])
 def test_exact_resume_for_every_activation(tmp_path, activation):
     """The networks keys survive a resume: K iterations, then resumed to 2K (in this process, from
