@@ -32,6 +32,7 @@ tables use held-out seeds 100-104 (docs/results/README.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import json
 import os
@@ -186,13 +187,13 @@ def one_core_sets(env_id: str) -> list[str]:
 
 
 def src_tree() -> str | None:
-    """The git tree of this checkout's src/ (the code a run executes), None when src/ has changes
-    not committed: a run resumes only under the very code it started with."""
+    """The git tree of this checkout's src/ (the code a run executes), None when tracked files in
+    src/ have changes not committed: a run resumes only under the very code it started with."""
     import subprocess as sp
 
     try:
-        if sp.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"], capture_output=True, text=True,
-                  check=True).stdout.strip():
+        if sp.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "src"],
+                  capture_output=True, text=True, check=True).stdout.strip():
             return None
         return sp.run(["git", "-C", str(ROOT), "rev-parse", "HEAD:src"], capture_output=True, text=True,
                       check=True).stdout.strip()
@@ -200,29 +201,74 @@ def src_tree() -> str | None:
         return None
 
 
-def run_home(suite_dir: str, name: str, commit: str | None) -> tuple[Path, list[dict]]:
-    """Where ours' run lives while it runs, and its segments so far (a run a stop interrupted
-    resumes from its newest checkpoint: trpo's exact resume, the same numbers as one process; a
-    run whose src/ tree differs from the one it started under starts over)."""
+def run_key(cmd: list[str]) -> str:
+    """What must not change between a run's segments besides src/: the worker's command (its env,
+    steps, seed, evaluation protocol and sets, less the one-core sets, which leave the numbers as
+    they are) and the worker's own code."""
+    import hashlib
+
+    drop = {f"--set {x}" for x in ("critic_fit=inline", "vector_mode=sync")}
+    args = [f"{a} {b}" for a, b in zip(cmd[2::2], cmd[3::2])]
+    worker = hashlib.sha1((ROOT / "benchmarks" / "bench_trpo.py").read_bytes()).hexdigest()
+    return hashlib.sha1(("\n".join(a for a in args if a not in drop) + worker).encode()).hexdigest()
+
+
+def run_home(suite_dir: str, name: str, commit: str | None, key: str) -> tuple[Path, list[dict]]:
+    """Where ours' run lives while it runs, and its segments so far: a run a stop interrupted
+    resumes from its newest checkpoint (trpo's exact resume, the same numbers as one process) if
+    src/'s tree and the run's key (``run_key``) are those it started with and it has a
+    checkpoint; otherwise it starts over."""
     import shutil
+
+    from trpo.checkpoint import list_checkpoints
 
     d, mark = RUNS / suite_dir / name, RUNS / suite_dir / f"{name}.json"
     tree = src_tree()
     segments = json.loads(mark.read_text())["segments"] if mark.exists() else []
-    if tree is None or not segments or segments[0]["src_tree"] != tree:
-        if segments:
-            print(f"{name}: src/ changed since its start ({segments[0]['src_tree']} -> {tree}): it starts over",
-                  flush=True)
+    same = tree is not None and segments and segments[0]["src_tree"] == tree and segments[0].get("key") == key
+    if segments and not same:
+        print(f"{name}: src/ or the run's command changed since its start: it starts over", flush=True)
+    if not same or not list_checkpoints(d / "checkpoints"):
         segments = []
         shutil.rmtree(d, ignore_errors=True)
-    elif (d / "checkpoints").is_dir():
+    else:
         print(f"{name}: resumes from its newest checkpoint (segment {len(segments) + 1})", flush=True)
-    segments.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit, "src_tree": tree})
+    segments.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit, "src_tree": tree, "key": key})
     write_atomic(mark, {"segments": segments})
     return d, segments
 
 
-def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
+def finish_home(suite_dir: str, name: str) -> None:
+    """A run's directory and marker, removed once its record is written."""
+    import shutil
+
+    shutil.rmtree(RUNS / suite_dir / name, ignore_errors=True)
+    (RUNS / suite_dir / f"{name}.json").unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def run_lock(suite_dir: str, name: str):
+    """Held while a run of ours runs: a second harness (the same suite twice, or a suite that shares
+    its records, such as mujoco-heldout-ours beside mujoco-heldout) skips the run instead of
+    sharing its directory. Yields False when another process holds it."""
+    import fcntl
+
+    path = RUNS / suite_dir / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def worker_cmd(suite: Suite, run: dict, shared: bool) -> list[str]:
+    """The worker's command line of one run (bench_trpo.py --worker ours|peer)."""
     sets = list(suite.sets) + [f"algo={run['algo']}"] + (one_core_sets(run["env"]) if shared else [])
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", run["side"], "--env", run["env"],
            "--steps", str(suite.steps), "--seed", str(run["seed"]), "--eval-every", str(suite.eval_every),
@@ -231,9 +277,14 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
         cmd += ["--peer", PEERS[run["algo"]]]
     for s in sets:
         cmd += ["--set", s]
-    home, segments = None, None
+    return cmd
+
+
+def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
+    cmd = worker_cmd(suite, run, shared)
+    segments = None
     if run["side"] == "ours" and suite_dir:  # sb3's peers cannot resume exactly: they start over
-        home, segments = run_home(suite_dir, run["name"], (machine()["git"] or {}).get("commit"))
+        home, segments = run_home(suite_dir, run["name"], (machine()["git"] or {}).get("commit"), run_key(cmd))
         cmd += ["--run-dir", str(home)]
     start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
     t = time.perf_counter()
@@ -243,11 +294,6 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
     if p.returncode:
         raise RuntimeError(f"{run['name']} failed (exit {p.returncode}): {p.stderr.strip().splitlines()[-1:]}")
     result = json.loads(p.stdout.strip().splitlines()[-1])
-    if home is not None:
-        import shutil
-
-        shutil.rmtree(home, ignore_errors=True)
-        (home.parent / f"{home.name}.json").unlink(missing_ok=True)
     return {"suite": suite.description, "run": run, "steps": suite.steps, "command": " ".join(cmd),
             **({"segments": segments} if segments and len(segments) > 1 else {}),
             "protocol": {"final": {"episodes": 10, "deterministic": True, "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
@@ -277,16 +323,24 @@ def selected(name: str, only: str | None) -> list[dict]:
 def cmd_run(a) -> int:
     suite, out = SUITES[a.suite], records_dir(a.suite)
     todo = [r for r in selected(a.suite, a.only) if not (out / f"{r['name']}.json").exists()]
+    for r in selected(a.suite, a.only):  # the leftovers of runs recorded by a harness stopped before its cleanup
+        if (out / f"{r['name']}.json").exists():
+            finish_home(out.name, r["name"])
     print(f"{a.suite}: {len(todo)} runs to do, {a.jobs} at once; records in {out}", flush=True)
 
     def one(r):
         t = time.perf_counter()
-        try:
-            rec = run_one(suite, r, a.jobs > 1 or a.shared, out.name)
-        except RuntimeError as e:
-            print(f"FAILED {e}", flush=True)
-            return False
-        write_atomic(out / f"{r['name']}.json", rec)
+        with run_lock(out.name, r["name"]) as mine:
+            if not mine or (out / f"{r['name']}.json").exists():  # running elsewhere, or done there meanwhile
+                print(f"skipped {r['name']}: another harness is running it or has run it", flush=True)
+                return True
+            try:
+                rec = run_one(suite, r, a.jobs > 1 or a.shared, out.name)
+            except RuntimeError as e:
+                print(f"FAILED {e}", flush=True)
+                return False
+            write_atomic(out / f"{r['name']}.json", rec)
+            finish_home(out.name, r["name"])  # after the record: a stop in between loses nothing
         res = rec["result"]
         print(f"done {r['name']}: final {res.get('final_eval_return', float('nan')):.1f} "
               f"({time.perf_counter() - t:.0f} s)", flush=True)

@@ -48,35 +48,46 @@ def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, t
         pytest.skip("src/ has uncommitted changes (or no git): the harness would start over, by design")
     monkeypatch.setattr(harness, "RUNS", tmp_path / "runs")
     suite = harness.Suite("test", ("CartPole-v1",), ("trpo",), ("ours",), (0,), 8192, 2048, eval_episodes=2,
-                          sets=("num_envs=2", "batch_steps=512", "check_env=false", "checkpoint_every=1"))
+                          sets=("num_envs=2", "batch_steps=512", "check_env=false", "checkpoint_every=3"))
     (run,) = suite.runs()
     whole = harness.run_one(suite, run, True)  # one process, no run home
     # the first segment, stopped (SIGKILL, as a session's end) once its first checkpoints are on disk
-    home, _ = harness.run_home("test", run["name"], "abc")
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", "ours", "--env", "CartPole-v1",
-           "--steps", "8192", "--seed", "0", "--eval-every", "2048", "--eval-episodes", "2", "--peer-threads", "1",
-           "--run-dir", str(home)]
-    for s in (*suite.sets, "algo=trpo", *harness.one_core_sets("CartPole-v1")):
-        cmd += ["--set", s]
+    cmd = harness.worker_cmd(suite, run, True)
+    home, _ = harness.run_home("test", run["name"], "abc", harness.run_key(cmd))
+    cmd += ["--run-dir", str(home)]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     t = time.monotonic()
-    while len(list((home / "checkpoints").glob("ckpt-*.json"))) < 3 and p.poll() is None and time.monotonic() - t < 120:
+    while not list((home / "checkpoints").glob("ckpt-000006.json")) and p.poll() is None and time.monotonic() - t < 120:
         time.sleep(0.01)
-    killed = p.poll() is None
+    assert p.poll() is None, "the first segment ended before it could be stopped"
+    time.sleep(0.3)  # an iteration or two past the checkpoint: rows that the resume must drop
     p.send_signal(signal.SIGKILL)
     p.wait()
     rec = harness.run_one(suite, run, True, "test")
-    if killed:
-        assert len(rec["segments"]) == 2 and rec["segments"][0]["commit"] == "abc"
+    harness.finish_home("test", run["name"])
+    assert len(rec["segments"]) == 2 and rec["segments"][0]["commit"] == "abc"
     a, b = whole["result"], rec["result"]
+    # the resumed process ran only the iterations after the checkpoint: it measured no outside-clock
+    # time for the earlier ones (a worker that started over would have)
+    assert b["train_curve"][1][3] is None and b["train_curve"][-2][3] is not None
     assert [(s, r) for s, _, r in a["eval_curve"]] == [(s, r) for s, _, r in b["eval_curve"]]
     assert [(s, r) for s, _, r, _ in a["train_curve"]] == [(s, r) for s, _, r, _ in b["train_curve"]]
     for k in ("steps", "final_eval_return", "final_eval_stochastic_return", "best_eval_return"):
         assert a[k] == b[k], k
     assert not home.exists() and not (home.parent / f"{home.name}.json").exists()  # a finished run leaves nothing
     # a run home made under another src/ tree is not resumed
-    harness.write_atomic(home.parent / "x.json", {"segments": [{"src_tree": "0" * 40, "commit": "old"}]})
-    (home.parent / "x" / "checkpoints").mkdir(parents=True)
-    d, segs = harness.run_home("test", "x", "new")
-    assert len(segs) == 1 and segs[0]["commit"] == "new" and not (d / "checkpoints").exists()
+    tree = harness.src_tree()
+    for first in ({"src_tree": "0" * 40, "key": "k"}, {"src_tree": tree, "key": "other"}):
+        harness.write_atomic(home.parent / "x.json", {"segments": [{**first, "commit": "old"}]})
+        (home.parent / "x" / "checkpoints").mkdir(parents=True)
+        (home.parent / "x" / "checkpoints" / "ckpt-000001.json").write_text("{}")
+        d, segs = harness.run_home("test", "x", "new", "k")
+        assert len(segs) == 1 and segs[0]["commit"] == "new" and not (d / "checkpoints").exists()
+    # a run stopped before its first checkpoint is one segment, not two
+    harness.write_atomic(home.parent / "y.json", {"segments": [{"src_tree": tree, "key": "k", "commit": "old"}]})
+    _, segs = harness.run_home("test", "y", "new", "k")
+    assert len(segs) == 1
+    # one harness at a time per run
+    with harness.run_lock("test", "z") as first, harness.run_lock("test", "z") as second:
+        assert first and not second
