@@ -595,8 +595,10 @@ def block_recurrent_kl() -> str:
          f"{med:.2f} at the median update (the largest per-state KL of the episode; quartiles "
          f"{q1:.2f}-{q3:.2f}, once {kmax.max():.1f}): a few states flip their action."]
     if dips:
-        L[0] += (f" With every training episode at 500 steps the advantages carry no signal about which flips are "
-                 f"bad, so the deterministic episode's dips ({min(r['det_ret'] for r in dips):.0f}-"
+        full = sum(r["train_ret"] >= 500 for r in late)
+        L[0] += (f" With most training episodes at 500 steps (the batch's mean training return is 500 in {full} of "
+                 f"the {len(late)} measurements) the advantages carry little signal about which flips are bad, so "
+                 f"the deterministic episode's dips ({min(r['det_ret'] for r in dips):.0f}-"
                  f"{max(r['det_ret'] for r in dips):.0f} in {len(dips)} of the {len(late)} measurements, between "
                  f"{dips[0]['steps'] / 1000:.0f}k and {dips[-1]['steps'] / 1000:.0f}k steps) come and go")
     L[0] += (f"; the run's final evaluation is {final:.1f}"

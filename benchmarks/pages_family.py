@@ -485,12 +485,15 @@ def block_ppo_mean_action() -> str:
     kl = max(base, key=lambda r: r["kl"])
     adam = [r["adam_step_max_over_lr"] for r in base]
     tail_obs = max(r["top_kl_obs_absmax"] for r in base[-20:])
-    std = lambda r: np.exp([r["log_std_0"], r["log_std_1"], r["log_std_2"]])  # noqa: E731
 
-    def kl_of(run: str, it: int) -> float:
+    def kl_of(run: str, it: int) -> tuple[float, float]:
         last = json.loads((RECORDS / "ppo-capg" / f"{run}.json").read_text())["last_updates_iteration_kl_lr"]
-        return next(k for i, k, _ in last if i == it)
-    sb, sc = std(base[-1]), std(capg[-1])
+        return next((k, lr) for i, k, lr in last if i == it)
+
+    (k0, lr0), (k1, lr1) = kl_of("base_1m_s0", 977), kl_of("base_1m_s1", 976)
+    sb = np.exp(probe["log_std"])  # the final policy's (each log row holds the policy before its update)
+    last_c = capg[-1]  # the CAPG run's final policy was not probed: its log's last row, before the last update
+    sc = np.exp([last_c["log_std_0"], last_c["log_std_1"], last_c["log_std_2"]])
     L = [f"What it was, measured on the final seed-0 checkpoint ({probe['checkpoint']}, {probe['episodes']} episodes "
          f"each on env seeds 10,000 + k; raw records in "
          f"[records/ppo-mean-action/](../../benchmarks/records/ppo-mean-action/meta.json), made by "
@@ -508,22 +511,23 @@ def block_ppo_mean_action() -> str:
          "* the decline is gradual, not the last updates: the periodic deterministic evaluations went "
          + " -> ".join(f"{c[1]:,.0f}" for c in decline)
          + f" ({decline[0][0] / 1000:.0f}k to {decline[-1][0] / 1000:.0f}k steps) "
-         f"while the thigh's log-std fell from {at[it_best]['log_std_0']:.2f} to "
-         f"{at[min(it_low, len(base))]['log_std_0']:.2f};",
+         f"while the thigh's log-std fell from {at[it_best + 1]['log_std_0']:.2f} to "
+         f"{at[it_low + 1]['log_std_0']:.2f};",
          f"* the mean outside the box is not by itself the failure: {pb[0]:.0%}-{pb[1]:.0%} of the state-dimensions "
          f"have |mu| > 1 from 100k steps on (5th to 95th percentile over the updates), without growing at the end "
          f"(and {pc[0]:.0%}-{pc[1]:.0%} with the fix below);",
          f"* nothing moves the policy at the end of the run but its gradient steps. The issue's \"KL of 5.53 and 9.82 "
-         f"at learning rates of 6e-7 and 3e-7\" are {kl_of('base_1m_s0', 977):.3g} (seed 0, update 977) and "
-         f"{kl_of('base_1m_s1', 976):.3g} (seed 1, update 976) in metrics.csv (the exponent was dropped when read; "
-         f"records/ppo-capg/); per update, the mean KL falls with the annealed learning rate to the end (largest of "
+         f"at learning rates of 6e-7 and 3e-7\" are {k0:.3g} at lr {lr0:.2g} (seed 0, update 977) and {k1:.3g} at lr "
+         f"{lr1:.2g} (seed 1, update 976) in metrics.csv (the exponent was dropped when read; records/ppo-capg/); "
+         f"per update, the mean KL falls with the annealed learning rate to the end (largest of "
          f"the run: "
          f"{kl['kl']:.3f}, at update {kl['it']}), Adam's largest per-element step stays within "
          f"{min(adam):.1f}-{max(adam):.1f} x lr, and the states of the largest KL in the last 20 updates are ordinary "
          f"(normalised |obs| <= {tail_obs:.1f}).",
          "",
          f"The final policy's standard deviations: {', '.join(f'{x:.2f}' for x in sb)} (thigh, leg, foot) without the "
-         f"fix, {', '.join(f'{x:.2f}' for x in sc)} with it."]
+         f"fix, {', '.join(f'{x:.2f}' for x in sc)} with it (before its last update, at an annealed learning rate of "
+         f"{last_c['lr']:.1e})."]
     return "\n".join(L)
 
 

@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-EXPORT_FORMATS = ("onnx", "torchscript")  # trpo.tools.export.FORMATS (tests/test_export.py checks)
+EXPORT_FORMATS = ("onnx", "torchscript")  # trpo.tools.export.FORMATS (tests/cli/test_cli.py checks)
 
 
 def cmd_export(args) -> int:

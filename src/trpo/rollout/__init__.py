@@ -34,4 +34,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Batch"})
+
+
 __all__ = ["Batch", "SAMPLERS", "get_sampler"]
