@@ -36,8 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # this tree's trpo (shipped settings)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pagelib, pages_* beside this file
-import pages_family  # noqa: E402
-import pages_pre_harness  # noqa: E402
+import pages_family
+import pages_pre_harness
 from pagelib import (
     BOOT_REPS,
     HELD_OUT,
