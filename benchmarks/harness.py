@@ -356,9 +356,12 @@ def cmd_status(a) -> int:
     runs = selected(a.suite, a.only)
     done = [r for r in runs if (out / f"{r['name']}.json").exists()]
     print(f"{a.suite}: {len(done)} of {len(runs)} records in {out}")
+    from trpo.checkpoint import list_checkpoints
+
     for r in runs:
         if r not in done:
-            print(f"  missing {r['name']}")
+            ckpts = list_checkpoints(RUNS / out.name / r["name"] / "checkpoints")
+            print(f"  missing {r['name']}" + (f" (stopped at {ckpts[-1].stem}: the next run resumes it)" if ckpts else ""))
     return 0
 
 
