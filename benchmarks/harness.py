@@ -361,7 +361,8 @@ def cmd_status(a) -> int:
     for r in runs:
         if r not in done:
             ckpts = list_checkpoints(RUNS / out.name / r["name"] / "checkpoints")
-            print(f"  missing {r['name']}" + (f" (stopped at {ckpts[-1].stem}: the next run resumes it)" if ckpts else ""))
+            where = f" (stopped at {ckpts[-1].stem}: the next run resumes it)" if ckpts else ""
+            print(f"  missing {r['name']}{where}")
     return 0
 
 
