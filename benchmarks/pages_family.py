@@ -440,7 +440,7 @@ def block_humanoid() -> str:
         for name, r in suite_records(suite):
             res, run = r["result"], r["run"]
             per_dim = res["config"].get("kl_per_action_dim")
-            how = f"{'the KL bound per action dimension' if per_dim else 'shipped preset'} ({res['config']['preset']})"
+            how = f"preset `{res['config']['preset']}`, KL bound {'per action dimension' if per_dim else 'on the joint KL'}"
             L.append(f"| `{suite}` | {run['algo']} | {how} | {run['seed']} | {res['best_eval_return']:,.0f} | "
                      f"**{res['final_eval_return']:,.1f}** | {res['final_eval_stochastic_return']:,.1f} | "
                      f"[{name}](../../benchmarks/records/{suite}/{name}) |")

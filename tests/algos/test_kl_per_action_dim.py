@@ -139,9 +139,10 @@ def test_the_report_draws_the_bound_the_run_used(tmp_path):
     assert delta == pytest.approx(0.05) and "5 action dims" in label
 
 
-def test_the_halfcheetah_and_ant_presets_use_it_and_the_others_do_not():
-    for env_id, per_dim in [("HalfCheetah-v5", True), ("Ant-v5", True), ("Hopper-v5", False), ("Walker2d-v5", False),
-                            ("Swimmer-v5", False), ("Humanoid-v5", False), ("Pendulum-v1", False)]:
+def test_the_halfcheetah_ant_and_humanoid_presets_use_it_and_the_others_do_not():
+    for env_id, per_dim in [("HalfCheetah-v5", True), ("Ant-v5", True), ("Humanoid-v5", True), ("Hopper-v5", False),
+                            ("Walker2d-v5", False), ("Swimmer-v5", False), ("HumanoidStandup-v5", False),
+                            ("Pendulum-v1", False)]:
         cfg, _ = resolve_run(Config(env_id=env_id))
         assert cfg.kl_per_action_dim == per_dim and (cfg.max_kl, cfg.cg_damping) == (0.01, 0.1), env_id
 
