@@ -67,9 +67,12 @@ def test_mujoco_runs_out_of_the_box(tmp_path):
 def test_periodic_evaluations_leave_training_as_it_is(tmp_path, tiny_cfg):
     """The learning tests run without periodic evaluations (their time, not their result): the
     deterministic and the sampled evaluation step their own envs with their own generator, so the
-    batches, updates and final policy are those of a run without them, bit for bit."""
-    for algo, env_id in (("trpo", "CartPole-v1"), ("ppo", "Pendulum-v1")):
-        cfg = tiny_cfg.replace(env_id=env_id, algo=algo, total_steps=1024, eval_every=256)
+    batches, updates and final policy are those of a run without them, bit for bit (single-path and
+    vine sampling, a categorical and a Gaussian policy)."""
+    for algo, env_id, sampler in (("trpo", "CartPole-v1", "single-path"), ("ppo", "Pendulum-v1", "single-path"),
+                                  ("trpo", "CartPole-v1", "vine")):
+        cfg = tiny_cfg.replace(env_id=env_id, algo=algo, total_steps=1024, eval_every=256, sampler=sampler)
+        algo = f"{algo}-{sampler}"
         a = trpo.train(cfg.replace(eval_periodic_episodes=2), run_dir=tmp_path / f"{algo}_e", progress=False)
         b = trpo.train(cfg.replace(eval_periodic_episodes=0), run_dir=tmp_path / f"{algo}_n", progress=False)
         evals = [r["eval_return_mean"] for r in metric_rows(tmp_path / f"{algo}_e")]
