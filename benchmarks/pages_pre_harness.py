@@ -260,9 +260,11 @@ def block_scaling_layouts() -> str:
     tr, m = d["training"], d["machine"]
     labels = {"local": "local, `num_envs = 8`", "ray-1": "Ray, 1 worker x 8 envs",
               "ray-2": "Ray, 2 workers x 4 envs (the local run's batches, bit for bit)"}
-    L = ["| layout | steps/s (median of 3) | / local (per repeat) |", "|---|---|---|"]
+    L = ["| layout | steps/s (median of 3) | / local (repeats 1, 2, 3) |", "|---|---|---|"]
+    rate = {(r["layout"], r["repeat"]): r["steps_per_s"] for r in tr["runs"]}  # the record's per_repeat is sorted
+    repeats = sorted({r["repeat"] for r in tr["runs"]})
     for k, lab in labels.items():
-        ratio = "1" if k == "local" else ", ".join(f"{v:.2f}" for v in tr["ratios"][f"{k}/local"]["per_repeat"])
+        ratio = "1" if k == "local" else ", ".join(f"{rate[k, i] / rate['local', i]:.2f}" for i in repeats)
         L.append(f"| {lab} | {tr['table'][k]['median_steps_per_s']:,.0f} | {ratio} |")
     L += ["", f"Raw record: {_link(SCALING_PAGE, RAY_TRAINING)} (`{d['command']}`, started {d['started']}), "
               f"{m['cpus']} vCPUs, {m['cpu_model']}, torch {m['torch']}, Ray {m['ray']} (no commit recorded); "
