@@ -58,10 +58,10 @@ def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, t
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     t = time.monotonic()
-    while not list((home / "checkpoints").glob("ckpt-000006.json")) and p.poll() is None and time.monotonic() - t < 120:
+    while not list((home / "checkpoints").glob("ckpt-000003.json")) and p.poll() is None and time.monotonic() - t < 120:
         time.sleep(0.01)
     assert p.poll() is None, "the first segment ended before it could be stopped"
-    time.sleep(0.3)  # an iteration or two past the checkpoint: rows that the resume must drop
+    time.sleep(0.15)  # an iteration or so past the checkpoint (of 16): rows that the resume must drop
     p.send_signal(signal.SIGKILL)
     p.wait()
     rec = harness.run_one(suite, run, True, "test")
