@@ -536,31 +536,36 @@ def block_ppo_heldout() -> str:
     return "\n".join(L)
 
 
+RECURRENT_KEEP = (("recurrent-keep", "default (seeds 0-4)"), ("recurrent-keep-ent", "entropy_coef = 0.01 (seeds 0-4)"),
+                  ("recurrent-keep-heldout", "the preset, entropy_coef = 0.01 (held-out seeds 100-104)"))
+
+
+def recurrent_kept(suite: str) -> tuple[int, int]:
+    """(seeds that keep what they learned by the family issue's rule, records) of one recurrent suite."""
+    recs = [r["result"] for _, r in suite_records(suite)]
+    return sum(pages_family.keeps(r["final_eval_return"], r["best_eval_return"]) for r in recs), len(recs)
+
+
 def block_recurrent_keep() -> str:
     """Recurrent TRPO keeps what it learned? (records/recurrent-keep[-ent]/: seeds 0-4, 300k steps,
     default settings against an entropy bonus of 0.01; the family issue's 90% check)."""
     L = ["| settings | seed | best periodic (deterministic, 10 ep) | final deterministic (10 ep) | final / best | "
          "raw record |", "|---|---:|---:|---:|---:|---|"]
-    kept, total = {}, {}
-    for suite, label in (("recurrent-keep", "default (seeds 0-4)"), ("recurrent-keep-ent", "entropy_coef = 0.01 (seeds 0-4)"),
-                         ("recurrent-keep-heldout", "the preset, entropy_coef = 0.01 (held-out seeds 100-104)")):
-        for f in sorted((RECORDS / suite).glob("*.json")):
-            r = json.loads(f.read_text())
-            res = r["result"]
-            best, final = res["best_eval_return"], res["final_eval_return"]
-            ok = final >= 0.9 * best
-            kept[label] = kept.get(label, 0) + ok
-            total[label] = total.get(label, 0) + 1
+    for suite, label in RECURRENT_KEEP:
+        for name, r in suite_records(suite):
+            best, final = r["result"]["best_eval_return"], r["result"]["final_eval_return"]
             L.append(f"| {label} | {r['run']['seed']} | {best:,.1f} | {final:,.1f} | {final / best:.2f}"
-                     f"{'' if ok else ' (misses 0.9)'} | [{f.name}](../../benchmarks/records/{suite}/{f.name}) |")
-    if not total:
+                     f"{'' if pages_family.keeps(final, best) else ' (misses 0.9)'} | "
+                     f"[{name}](../../benchmarks/records/{suite}/{name}) |")
+    counts = {label: recurrent_kept(suite) for suite, label in RECURRENT_KEEP if suite_records(suite)}
+    if not counts:
         return ("Not run yet (`python benchmarks/harness.py run recurrent-keep -j 1` and "
                 "`... run recurrent-keep-ent -j 1`).")
-    if not any((RECORDS / "recurrent-keep-heldout").glob("*.json")):
+    if not suite_records("recurrent-keep-heldout"):
         L.append("| the preset, entropy_coef = 0.01 (held-out seeds 100-104) | - | not run yet | | | |")
     L.append("")
     L.append("Final at least 90% of the best periodic evaluation: " + "; ".join(
-        f"{label}: {kept[label]} of {total[label]} seeds" for label in total) + " (5 seeds each when complete).")
+        f"{label}: {k} of {n} seeds" for label, (k, n) in counts.items()) + " (5 seeds each when complete).")
     return "\n".join(L)
 
 
@@ -604,11 +609,7 @@ def block_recurrent_kl() -> str:
     L[0] += (f"; the run's final evaluation is {final:.1f}"
              + (", the issue's number exactly." if final == ISSUE_GRU_FINAL else f" (the issue measured {ISSUE_GRU_FINAL}).")
              )
-    kept = {}
-    for suite in ("recurrent-keep", "recurrent-keep-ent"):
-        recs = [json.loads(f.read_text())["result"] for f in sorted((RECORDS / suite).glob("*.json"))]
-        kept[suite] = (sum(r["final_eval_return"] >= 0.9 * r["best_eval_return"] for r in recs), len(recs))
-    (ke, ne), (kd, nd) = kept["recurrent-keep-ent"], kept["recurrent-keep"]
+    (ke, ne), (kd, nd) = recurrent_kept("recurrent-keep-ent"), recurrent_kept("recurrent-keep")
     L.append("")
     L.append(f"The remedy tried on one seed on 2026-12-01, an entropy bonus of 0.01, keeps the entropy up; on seeds "
              f"0-4 it kept {ke} of {ne} seeds (final at least 90% of the best periodic evaluation) against {kd} of {nd} "

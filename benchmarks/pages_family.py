@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from diag_ppo_mean_action import read_compact  # the compact log's reader (beside this file, as pagelib)
 from pagelib import (
     BOOT_REPS,
     HELD_OUT,
@@ -439,8 +440,8 @@ def block_humanoid() -> str:
     for suite in ("humanoid-tuning", "humanoid-tuning-perdim", "humanoid-heldout"):
         for name, r in suite_records(suite):
             res, run = r["result"], r["run"]
-            per_dim = res["config"].get("kl_per_action_dim")
-            how = f"preset `{res['config']['preset']}`, KL bound {'per action dimension' if per_dim else 'on the joint KL'}"
+            bound = "per action dimension" if res["config"].get("kl_per_action_dim") else "on the joint KL"
+            how = f"preset `{res['config']['preset']}`, KL bound {bound}"
             L.append(f"| `{suite}` | {run['algo']} | {how} | {run['seed']} | {res['best_eval_return']:,.0f} | "
                      f"**{res['final_eval_return']:,.1f}** | {res['final_eval_stochastic_return']:,.1f} | "
                      f"[{name}](../../benchmarks/records/{suite}/{name}) |")
@@ -456,12 +457,7 @@ def block_humanoid() -> str:
 def block_ppo_mean_action() -> str:
     """What made PPO's mean action fall over on Hopper-v5 (generic settings, seed 0, 1M steps),
     from records/ppo-mean-action/ (benchmarks/diag_ppo_mean_action.py) and records/ppo-capg/."""
-    import sys
-
     d = RECORDS / "ppo-mean-action"
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from diag_ppo_mean_action import read_compact
-
     probe = json.loads((d / "probe_base_1m_s0.json").read_text())
     base, capg = read_compact(d / "diag_base_1m_s0.csv"), read_compact(d / "diag_capg_1m_s0.csv")
     curve = json.loads((RECORDS / "ppo-capg" / "base_1m_s0.json").read_text())["eval_curve"]
