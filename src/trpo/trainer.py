@@ -272,8 +272,6 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
     from trpo.progress import TrainingProgress
     from trpo.tracking import make_tracker
 
-    # carried over batches in which no episode ended, and through a resume (a checkpoint saves counters)
-    last_return, last_length = counters.get("last_return", math.nan), counters.get("last_length", math.nan)
     interrupted = stop_reason = None
     trust_region = effective_trust_region(cfg, agent.act_space)  # max_kl and damping as the step uses them
     watch = RunWatch(trust_region, agent, enabled=cfg.warnings, algo=ALGOS[cfg.algo],
@@ -297,12 +295,14 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                 counters["iteration"] += 1
                 counters["env_steps"] += batch.env_steps
                 counters["wall_s"] += dt
-                if batch.episode_returns:  # mean over the episodes that ended in this batch
-                    last_return = counters["last_return"] = float(np.mean(batch.episode_returns))
-                    last_length = counters["last_length"] = float(np.mean(batch.episode_lengths))
+                # the means over the episodes that ended in this batch, carried over batches where none
+                # ended and through a resume (counters are checkpointed)
+                if batch.episode_returns:
+                    counters["last_return"] = float(np.mean(batch.episode_returns))
+                    counters["last_length"] = float(np.mean(batch.episode_lengths))
                 row = {"iteration": counters["iteration"], "env_steps": counters["env_steps"],
-                       "wall_s": None, "episode_return_mean": last_return,
-                       "episode_length_mean": last_length, "fps": batch.env_steps / dt, **stats,
+                       "wall_s": None, "episode_return_mean": counters["last_return"],
+                       "episode_length_mean": counters["last_length"], "fps": batch.env_steps / dt, **stats,
                        "eval_return_mean": None, "eval_return_std": None,
                        "eval_stochastic_return_mean": None, "eval_stochastic_return_std": None}
                 evaluate = cfg.eval_periodic_episodes > 0 and (
@@ -323,7 +323,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
                 tracker.log(row)
                 for msg in watch.observe(row, batch):
                     bar.print(f"warning: {msg}")
-                bar.update(counters["env_steps"], last_return)
+                bar.update(counters["env_steps"], counters["last_return"])
                 asked = callback(row, agent)
                 if asked:
                     stop_reason = stop_reason or (f"callback: {asked}" if isinstance(asked, str) else "callback")
@@ -344,7 +344,7 @@ def _loop(cfg, agent, learner, sampler, reward_scaler, run, counters, progress, 
     summary = {"algo": cfg.algo, "env_id": cfg.env_id, "seed": cfg.seed, "total_steps": counters["env_steps"],
                "iterations": counters["iteration"], "wall_s": counters["wall_s"],
                "steps_per_s": counters["env_steps"] / max(counters["wall_s"], 1e-9),
-               "train_return_last": last_return, "version": __version__, "interrupted": bool(interrupted),
+               "train_return_last": counters["last_return"], "version": __version__, "interrupted": bool(interrupted),
                "stop_reason": stop_reason, "preset": cfg.preset, "sampler": cfg.sampler,
                "vector_mode": cfg.vector_mode, "device": cfg.device, "backend": cfg.backend,
                **sampler.summary(),  # e.g. the Ray sampler's worker count and restarts
