@@ -190,34 +190,32 @@ def one_core_sets(env_id: str) -> list[str]:
     return ["critic_fit=inline"] + (["vector_mode=sync"] if splits_well(env_id, 2) else [])
 
 
-def src_tree() -> str | None:
-    """The git tree of this checkout's src/ (the code a run executes), None when tracked files in
-    src/ have changes not committed: a run resumes only under the very code it started with."""
+def src_tree(git: dict | None) -> str | None:
+    """The git tree of this checkout's src/ (the code a run executes), given ``machine()["git"]``;
+    None when src/ has uncommitted changes (or no git): a run resumes only under the very code it
+    started with."""
     import subprocess as sp
 
+    if not git or git["dirty"]:
+        return None
     try:
-        if sp.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "--", "src"],
-                  capture_output=True, text=True, check=True).stdout.strip():
-            return None
         return sp.run(["git", "-C", str(ROOT), "rev-parse", "HEAD:src"], capture_output=True, text=True,
                       check=True).stdout.strip()
     except (OSError, sp.SubprocessError):
         return None
 
 
-def run_key(cmd: list[str]) -> str:
-    """What must not change between a run's segments besides src/: the worker's command (its env,
-    steps, seed, evaluation protocol and sets, less the one-core sets, which leave the numbers as
-    they are) and the worker's own code."""
+def run_key(suite: Suite, run: dict) -> str:
+    """What must not change between a run's segments besides src/: the worker's command without
+    the one-core sets (which leave the numbers as they are) and the worker's own code."""
     import hashlib
 
-    drop = {f"--set {x}" for x in ("critic_fit=inline", "vector_mode=sync")}
-    args = [f"{a} {b}" for a, b in zip(cmd[2::2], cmd[3::2])]
+    cmd = worker_cmd(suite, run, False)[2:]  # flag-value pairs, one a line (the runs in flight use this key)
     worker = hashlib.sha1((ROOT / "benchmarks" / "bench_trpo.py").read_bytes()).hexdigest()
-    return hashlib.sha1(("\n".join(a for a in args if a not in drop) + worker).encode()).hexdigest()
+    return hashlib.sha1(("\n".join(f"{a} {b}" for a, b in zip(cmd[::2], cmd[1::2])) + worker).encode()).hexdigest()
 
 
-def run_home(suite_dir: str, name: str, commit: str | None, key: str) -> tuple[Path, list[dict]]:
+def run_home(suite_dir: str, name: str, git: dict | None, key: str) -> tuple[Path, list[dict]]:
     """Where ours' run lives while it runs, and its segments so far: a run a stop interrupted
     resumes from its newest checkpoint (trpo's exact resume, the same numbers as one process) if
     src/'s tree and the run's key (``run_key``) are those it started with and it has a
@@ -227,7 +225,7 @@ def run_home(suite_dir: str, name: str, commit: str | None, key: str) -> tuple[P
     from trpo.checkpoint import list_checkpoints
 
     d, mark = RUNS / suite_dir / name, RUNS / suite_dir / f"{name}.json"
-    tree = src_tree()
+    tree = src_tree(git)
     segments = json.loads(mark.read_text())["segments"] if mark.exists() else []
     same = tree is not None and segments and segments[0]["src_tree"] == tree and segments[0].get("key") == key
     if segments and not same:
@@ -237,7 +235,8 @@ def run_home(suite_dir: str, name: str, commit: str | None, key: str) -> tuple[P
         shutil.rmtree(d, ignore_errors=True)
     else:
         print(f"{name}: resumes from its newest checkpoint (segment {len(segments) + 1})", flush=True)
-    segments.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit, "src_tree": tree, "key": key})
+    segments.append({"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": (git or {}).get("commit"),
+                     "src_tree": tree, "key": key})
     write_atomic(mark, {"segments": segments})
     return d, segments
 
@@ -288,7 +287,7 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
     cmd = worker_cmd(suite, run, shared)
     segments = None
     if run["side"] == "ours" and suite_dir:  # sb3's peers cannot resume exactly: they start over
-        home, segments = run_home(suite_dir, run["name"], (machine()["git"] or {}).get("commit"), run_key(cmd))
+        home, segments = run_home(suite_dir, run["name"], machine()["git"], run_key(suite, run))
         cmd += ["--run-dir", str(home)]
     start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
     t = time.perf_counter()

@@ -44,7 +44,8 @@ def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, t
     import subprocess
     import time
 
-    if harness.src_tree() is None:
+    git = harness.machine()["git"]
+    if harness.src_tree(git) is None:
         pytest.skip("src/ has uncommitted changes (or no git): the harness would start over, by design")
     monkeypatch.setattr(harness, "RUNS", tmp_path / "runs")
     suite = harness.Suite("test", ("CartPole-v1",), ("trpo",), ("ours",), (0,), 8192, 2048, eval_episodes=2,
@@ -53,7 +54,7 @@ def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, t
     whole = harness.run_one(suite, run, True)  # one process, no run home
     # the first segment, stopped (SIGKILL, as a session's end) once its first checkpoints are on disk
     cmd = harness.worker_cmd(suite, run, True)
-    home, _ = harness.run_home("test", run["name"], "abc", harness.run_key(cmd))
+    home, _ = harness.run_home("test", run["name"], {**git, "commit": "abc"}, harness.run_key(suite, run))
     cmd += ["--run-dir", str(home)]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -77,16 +78,16 @@ def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, t
         assert a[k] == b[k], k
     assert not home.exists() and not (home.parent / f"{home.name}.json").exists()  # a finished run leaves nothing
     # a run home made under another src/ tree is not resumed
-    tree = harness.src_tree()
+    tree, new = harness.src_tree(git), {**git, "commit": "new"}
     for first in ({"src_tree": "0" * 40, "key": "k"}, {"src_tree": tree, "key": "other"}):
         harness.write_atomic(home.parent / "x.json", {"segments": [{**first, "commit": "old"}]})
         (home.parent / "x" / "checkpoints").mkdir(parents=True)
         (home.parent / "x" / "checkpoints" / "ckpt-000001.json").write_text("{}")
-        d, segs = harness.run_home("test", "x", "new", "k")
+        d, segs = harness.run_home("test", "x", new, "k")
         assert len(segs) == 1 and segs[0]["commit"] == "new" and not (d / "checkpoints").exists()
     # a run stopped before its first checkpoint is one segment, not two
     harness.write_atomic(home.parent / "y.json", {"segments": [{"src_tree": tree, "key": "k", "commit": "old"}]})
-    _, segs = harness.run_home("test", "y", "new", "k")
+    _, segs = harness.run_home("test", "y", new, "k")
     assert len(segs) == 1
     # one harness at a time per run
     with harness.run_lock("test", "z") as first, harness.run_lock("test", "z") as second:
