@@ -1,6 +1,7 @@
 """The sampler keeps terminated and truncated apart and hands the final observation of a
 truncated episode to the advantage code."""
 import gymnasium as gym
+import pytest
 import numpy as np
 import torch
 
@@ -89,3 +90,48 @@ def test_a_step_both_terminated_and_truncated_is_terminal(tmp_path):
     b = s.collect()
     assert b.terminated[:, 0].tolist() == [False, False, True, False, False, True]
     assert not b.truncated.any() and b.final_idx.numel() == 0
+
+
+def _batches(env_id, mode, n, per_step, iters=3, seed=3):
+    """Three batches of a fresh sampler (obs normalised, statistics moving between batches), through
+    the per-step loop (``per_step``) or the slices (``run_slice``; ``split``: its slices at once)."""
+    from trpo.nets.normalize import ObsNormalizer
+    from trpo.nets.policy_runner import NumpyPolicy
+
+    cfg = Config(env_id=env_id, num_envs=n)
+    envs = make_vector_env(env_id, n, mode)
+    torch.manual_seed(seed)
+    agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, torch.device("cpu"))
+    with torch.no_grad():  # a policy that is not the initial one (the last layer starts near zero)
+        for p in agent.actor.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    norm = ObsNormalizer(envs.single_observation_space.shape, True)
+    s = SinglePathSampler(envs, agent.actor, norm, RewardScaler(n, 0.99, True), 120, seed, torch.device("cpu"))
+    orig = NumpyPolicy.draws_ahead
+    try:
+        if per_step:
+            NumpyPolicy.draws_ahead = property(lambda self: False)
+        out = [s.collect() for _ in range(iters)]
+        state = s.state_dict()
+    finally:
+        NumpyPolicy.draws_ahead = orig
+        s.close()
+    return out, state
+
+
+@pytest.mark.parametrize("env_id,n", [("Pendulum-v1", 3), ("CartPole-v1", 4), ("Hopper-v5", 2)])
+def test_slices_give_the_per_step_loops_batches_bit_for_bit(env_id, n):
+    """Drawing a batch's noise ahead and running each slice alone (in a split helper too) gives the
+    batches of the loop that acts one vector step at a time (the reference): observations,
+    actions, rewards, flags, final observations, episodes and the sampler's state after them."""
+    ref, ref_state = _batches(env_id, "sync", n, per_step=True)
+    for mode in ("sync", "split"):
+        got, state = _batches(env_id, mode, n, per_step=False)
+        for a, b in zip(ref, got):
+            for k in ("obs", "actions", "rewards", "terminated", "truncated", "last_obs", "final_obs", "final_idx"):
+                x, y = getattr(a, k), getattr(b, k)
+                assert x.dtype == y.dtype and torch.equal(x, y), (mode, k)
+            assert a.episode_returns == b.episode_returns and a.episode_lengths == b.episode_lengths
+        assert sum(len(b.episode_returns) for b in ref) > 0
+        assert ref_state["rng"] == state["rng"], mode
+        assert np.array_equal(ref_state["raw_obs"], state["raw_obs"]) and np.array_equal(ref_state["ep_return"], state["ep_return"])

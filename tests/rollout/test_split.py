@@ -109,6 +109,62 @@ def test_a_helpers_error_and_death_are_one_line_errors():
         split.close()
 
 
+class NanInHelper:
+    """CartPole whose observations turn NaN after a few steps in a helper process, not here."""
+
+    def __new__(cls):
+        import gymnasium as gym
+
+        class _Nan(gym.Wrapper):
+            t = 0
+
+            def step(self, a):
+                self.t += 1
+                obs, r, te, tr, info = self.env.step(a)
+                if self.t > 5 and os.getpid() != DRIVER:
+                    obs = np.full_like(obs, np.nan)
+                return obs, r, te, tr, info
+        return _Nan(gym.make("CartPole-v1"))
+
+
+def test_a_helpers_error_in_a_whole_batch_is_raised_here():
+    """map_slices (a batch of a slice run by its process): a trpo error of the helper's (a
+    non-finite observation) is raised here as itself, naming the step; any other as a one-line
+    EnvError; the helpers' replies are drained, so the next call gets its own."""
+    import gymnasium as gym
+    import torch
+
+    from trpo.agent import Agent
+    from trpo.errors import NonFiniteError
+    from trpo.nets.normalize import ObsNormalizer, RewardScaler
+    from trpo.rollout.single_path import SinglePathSampler
+
+    def sampler(env_cls):
+        envs = SplitVectorEnv(lambda k: gym.vector.SyncVectorEnv(
+            [env_cls] * k, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP), 2, helpers=1)
+        agent = Agent(Config(env_id="CartPole-v1"), envs.single_observation_space, envs.single_action_space,
+                      torch.device("cpu"))
+        return SinglePathSampler(envs, agent.actor, ObsNormalizer((4,), True), RewardScaler(2, 0.99, True),
+                                 16, 0, torch.device("cpu"))
+    s = sampler(NanInHelper)
+    try:
+        with pytest.raises(NonFiniteError, match="non-finite observation from the environment at step 5 of the batch"):
+            s.collect()
+    finally:
+        s.close()
+    s = sampler(Boom)
+    try:
+        with pytest.raises(EnvError, match="the env broke"):
+            s.collect()
+        assert s.envs.map_slices(_count_envs, lambda lo, hi: (lo, hi)) == [(0, 1, 1), (1, 2, 1)]
+    finally:
+        s.close()
+
+
+def _count_envs(envs, lo, hi):
+    return lo, hi, envs.num_envs
+
+
 def _metrics(run_dir) -> list[dict]:
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     return [{k: v for k, v in r.items() if k not in ("wall_s", "fps") and not k.endswith("_s")} for r in rows]

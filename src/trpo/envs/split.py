@@ -1,23 +1,32 @@
 """``vector_mode = "split"``: the envs split between this process and one helper process per other
-core, handed their actions through shared memory.
+core.
 
 Where the env step is most of an iteration (MuJoCo: ~70%, ``benchmarks/harness.py profile``) and
 a run has 2 envs on 2 cores, ``sync`` steps both envs one after the other on one core while the
 other core waits. ``async`` (Gymnasium's ``AsyncVectorEnv``) moves every env to a subprocess and
 talks to it through pipes: each step then waits for two process wake-ups, which on this machine
 cost about what the step saves. Here the first slice of envs stays in this process and each other
-slice lives in a helper that waits for its actions by *spinning* on a counter in shared memory (a
-few microseconds, no system call), then steps its envs while this process steps its own. Between
-batches (no step for ~2 ms) a helper stops spinning and sleeps on its pipe, so the critic fit and
-the policy update get the core back.
+slice lives in a helper process, two ways:
+
+- ``map_slices(fn, args)``: each process runs a whole batch of its slice on its own
+  (``trpo.rollout.single_path.run_slice``: the policy's forward, its noise drawn ahead for the
+  batch, the env steps), and the results come back once per batch through the pipe. No process
+  waits for another within the batch. The samplers take this way whenever the policy's noise can
+  be drawn ahead (the built-in MLP actors: Gaussian, categorical).
+- ``step(actions)``, the ``VectorEnv`` interface, for every other policy (recurrent, torch): each
+  helper waits for its actions by *spinning* on a counter in shared memory (a few microseconds,
+  no system call), then steps its envs while this process steps its own. Between batches (no
+  step for ~2 ms) a helper stops spinning and sleeps on its pipe, so the critic fit and the policy
+  update get the core back.
 
 The batches are the same, bit for bit, as ``sync`` with the same envs: each slice is a Gymnasium
 ``SyncVectorEnv`` (same-step autoreset) built from the same env function and seeds, in order
-(tests/rollout/test_split.py). What travels: observations, rewards, terminated / truncated and
-the final observations of ended episodes (``info["final_obs"]``); other info keys do not (the
-samplers read none). Snapshots (exact resume) go through the pipe: ``env_snapshots`` and
-``restore_env_snapshots``, each env's snapshot in order, as ``sync`` writes them. Box and
-Discrete / MultiDiscrete action spaces, Box observation spaces.
+(tests/rollout/test_split.py, tests/rollout/test_single_path.py). What travels: observations,
+rewards, terminated / truncated and the final observations of ended episodes
+(``info["final_obs"]``); other info keys do not (the samplers read none). Snapshots (exact
+resume) go through the pipe: ``env_snapshots`` and ``restore_env_snapshots``, each env's snapshot
+in order, as ``sync`` writes them. Box and Discrete / MultiDiscrete action spaces, Box
+observation spaces.
 """
 from __future__ import annotations
 
@@ -31,7 +40,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from trpo.errors import EnvError
+from trpo.errors import EnvError, TrpoError
 
 SPIN_S = 0.002         # a helper spins this long after its last step, then sleeps on its pipe
 CHECK_EVERY = 20_000   # the driver's wait checks that the helper lives every this many spins
@@ -100,12 +109,17 @@ def _step(envs: gym.vector.VectorEnv, b: _Buffers, conn) -> None:
 
 
 def _command(envs: gym.vector.VectorEnv, conn, msg: tuple) -> bool:
-    """A command from the pipe: reset, snapshot, restore, close (False: stop) or wake (nothing)."""
+    """A command from the pipe: call, reset, snapshot, restore, close (False: stop) or wake (nothing)."""
     from trpo.envs.snapshot import restore, snapshot
 
     cmd = msg[0]
     try:
-        if cmd == "reset":
+        if cmd == "call":  # fn(slice, *args): a whole batch of steps (SplitVectorEnv.map_slices)
+            try:
+                conn.send(("ok", msg[1](envs, *msg[2])))
+            except TrpoError as err:  # the user-facing error itself (a non-finite observation, ...)
+                conn.send(("raise", err))
+        elif cmd == "reset":
             obs, _ = envs.reset(seed=msg[1], options=msg[2])
             conn.send(("ok", np.asarray(obs)))
         elif cmd == "snapshot":
@@ -214,6 +228,8 @@ class SplitVectorEnv(gym.vector.VectorEnv):
             if not proc.is_alive():
                 raise EnvError(f"a 'split' env helper process died ({what}; exit code {proc.exitcode})")
         status, value = conn.recv()
+        if status == "raise":
+            raise value
         if status != "ok":
             raise EnvError(f"a 'split' env helper failed ({what}): {value}")
         return value
@@ -230,6 +246,40 @@ class SplitVectorEnv(gym.vector.VectorEnv):
         if ctrl[FAILED]:
             ctrl[FAILED] = 0
             self._reply(h, "step")
+
+    def map_slices(self, fn: Callable[..., Any], args: Callable[[int, int], tuple]) -> list:
+        """``fn(slice, *args(lo, hi))`` on every slice at once, each in its process (this one's
+        first), with no hand-over per step: the samplers run a whole batch of a slice this way
+        (``trpo.rollout.single_path.run_slice``). ``fn`` is a module-level function (pickled by
+        name). Returns the results in slice order; an error of a helper's call is raised here,
+        a trpo error as itself."""
+        from trpo.timing import part
+
+        for h in self.helpers:
+            h["conn"].send(("call", fn, args(h["lo"], h["hi"])))
+        lo, hi = self.slices[0]
+        try:
+            first = fn(self.local, *args(lo, hi))
+        except BaseException:
+            for h in self.helpers:  # their replies must not answer the next command
+                try:
+                    self._reply(h, "call")
+                except Exception:  # noqa: BLE001 - the first error is the one raised
+                    pass
+            raise
+        with part("sampling: waiting for the helpers"):
+            rest = []
+            for h in self.helpers:
+                try:
+                    rest.append(self._reply(h, "call"))
+                except BaseException:
+                    for other in self.helpers[len(rest) + 1:]:
+                        try:
+                            self._reply(other, "call")
+                        except Exception:  # noqa: BLE001 - the first error is the one raised
+                            pass
+                    raise
+        return [first, *rest]
 
     # --- the VectorEnv interface ------------------------------------------------------------------
     def reset(self, *, seed=None, options=None):

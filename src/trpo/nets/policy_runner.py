@@ -27,6 +27,7 @@ class NumpyPolicy:
         self.layers = [(w.T, b) for w, b in actor.numpy_layers()]
         plain = plain_mlp(actor.net)
         assert plain is not None  # plain_actor_class: a plain MLP
+        self.activation_name = plain[1]
         self.activation = ACTIVATIONS[plain[1]][1]  # numpy forward of the hidden layers
         self.log_std = actor.clamped_log_std().detach().double().numpy() if self.kind is GaussianActor else None  # type: ignore[operator]  # a GaussianActor
         self.std = np.exp(self.log_std) if self.log_std is not None else None
@@ -35,6 +36,40 @@ class NumpyPolicy:
     @staticmethod
     def supports(actor: Actor) -> bool:
         return plain_actor_class(actor) is not None
+
+    # pickled by activation name (some activations are lambdas): a split helper acts with a copy
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "activation": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.activation = ACTIVATIONS[self.activation_name][1]
+
+    @property
+    def draws_ahead(self) -> bool:
+        """Whether a batch's noise can be drawn before it (``noise``): the Gaussian's and the
+        categorical's draws, one array per step, are one array per batch from the same stream."""
+        return self.kind is GaussianActor or self.kind is CategoricalActor
+
+    def noise(self, rng: np.random.Generator, steps: int, n: int) -> np.ndarray:
+        """The noise of ``steps`` calls of ``act`` on n observations, drawn at once: (steps, n, k).
+        numpy's generators fill an array in order, so these are the values (and the generator's
+        state after them) that ``act`` draws one step at a time."""
+        k = self.layers[-1][0].shape[1]
+        if self.kind is GaussianActor:
+            return rng.standard_normal((steps, n, k))
+        return rng.gumbel(size=(steps, n, k))
+
+    def act_with(self, obs: np.ndarray, noise: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """``act``'s sample with its noise given (a step of ``noise``), for ``rows`` of ``obs``. The
+        forward runs on every row of ``obs``: the last bits of a row's float64 product depend on
+        how many rows the matrix has (BLAS takes another kernel for one row), not on their
+        values, so a process that fills only its own rows gets the bits ``act`` gives on the
+        whole batch (the float32 action hides most such differences; this leaves none)."""
+        out = self._out(obs)[rows]
+        if self.kind is GaussianActor:
+            return (out + self.std * noise).astype(np.float32)
+        return (out + noise).argmax(-1)
 
     def _out(self, obs: np.ndarray) -> np.ndarray:
         x = obs.astype(np.float64)

@@ -10,7 +10,7 @@ import torch
 from trpo.errors import NonFiniteError
 from trpo.nets.normalize import ObsNormalizer, RewardScaler
 from trpo.nets.policies import Actor
-from trpo.nets.policy_runner import RecurrentPolicy, make_policy
+from trpo.nets.policy_runner import NumpyPolicy, RecurrentPolicy, make_policy
 from trpo.rollout.base import SamplerContext
 from trpo.rollout.batch import Batch, SeqData
 from trpo.timing import part
@@ -64,6 +64,52 @@ def restore_env_snapshots(envs: gym.vector.VectorEnv, states: list[dict]) -> boo
     return True
 
 
+def check_obs(obs: np.ndarray, where: str) -> None:
+    if not np.isfinite(obs).all():
+        raise NonFiniteError(f"non-finite observation from the environment at {where}")
+
+
+def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.ndarray, policy: NumpyPolicy,
+              obs_norm: ObsNormalizer, noise: np.ndarray, keep_raw: bool) -> tuple[dict, np.ndarray]:
+    """T = len(noise) steps of ``envs``, the envs lo:hi of a batch of n, from their raw
+    observations ``raw_obs``, acting with ``policy`` and this slice's ``noise`` (T, hi - lo, k).
+    Returns the slice's arrays (raw and normalised observations, actions, raw rewards, terminated,
+    truncated; ``finals``: the raw final observation of each truncated (step, env of the batch))
+    and its raw observations after the last step. The policy's forward sees all n rows (the
+    others zero): the bits of the whole batch's forward (``NumpyPolicy.act_with``)."""
+    T, k = len(noise), hi - lo
+    obs_dim = raw_obs.shape[1:]
+    space = envs.single_action_space
+    x = np.zeros((n, *obs_dim), obs_norm.dtype)  # the policy's input; this slice's rows filled
+    mine = x[lo:hi]
+    raw = np.empty((T, k, *obs_dim), np.float32) if keep_raw else None
+    obs = np.empty((T, k, *obs_dim), obs_norm.dtype)
+    acts = None
+    rews = np.empty((T, k), np.float64)
+    term = np.empty((T, k), bool)
+    trunc = np.empty((T, k), bool)
+    finals: dict[tuple[int, int], np.ndarray] = {}
+    for t in range(T):
+        if raw is not None:
+            raw[t] = raw_obs
+        obs[t] = obs_norm(raw_obs, out=mine)
+        with part("sampling: policy inference"):
+            a = policy.act_with(x, noise[t], slice(lo, hi))
+        if acts is None:
+            acts = np.empty((T, *a.shape), a.dtype)
+        acts[t] = a
+        with part("sampling: env step"):
+            next_obs, r, te, tr, info = envs.step(action_to_env(space, a))
+        check_obs(next_obs, f"step {t} of the batch")
+        rews[t], term[t], trunc[t] = r, te, tr
+        if tr.any():
+            for i in np.flatnonzero(tr & ~te):
+                finals[(t, lo + int(i))] = np.asarray(info["final_obs"][i])
+        raw_obs = next_obs
+    return {"raw": raw, "obs": obs, "acts": acts, "rews": rews, "term": term, "trunc": trunc,
+            "finals": finals}, raw_obs
+
+
 class SinglePathSampler:
     """Owns the vector env and the running episode bookkeeping between iterations."""
     silent_exit: str | None = None
@@ -87,7 +133,7 @@ class SinglePathSampler:
         self.rng = np.random.default_rng(seed)
         self.act_space = envs.single_action_space
         self.raw_obs, _ = envs.reset(seed=seed)
-        self._check_obs(self.raw_obs, "reset")
+        check_obs(self.raw_obs, "reset")
         self.ep_return = np.zeros(self.N)
         self.ep_length = np.zeros(self.N, np.int64)
         # a recurrent actor (trpo.nets.recurrent): the hidden states of actor and critic, carried across
@@ -105,14 +151,66 @@ class SinglePathSampler:
         self.state = self.policy.initial_state(self.N)
         self.starts = np.ones(self.N, bool)
 
-    def _check_obs(self, obs: np.ndarray, where: str) -> None:
-        if not np.isfinite(obs).all():
-            raise NonFiniteError(f"non-finite observation from the environment at {where}")
-
     def collect(self) -> Batch:
         T, N = self.T, self.N
         rec = self.recurrent
         policy: Any = self.policy if rec else make_policy(self.actor, self.device)  # act()'s signature follows rec
+        obs_dim = self.raw_obs.shape[1:]
+        if isinstance(policy, NumpyPolicy) and policy.draws_ahead:
+            steps = self._run_slices(policy)
+        else:
+            steps = self._run_steps(policy)
+        raw, obs, acts, rews, term, trunc = (steps[k] for k in ("raw", "obs", "acts", "rews", "term", "trunc"))
+        ep_returns, ep_lengths, final_obs, final_idx = self._episodes(steps)
+        if not np.isfinite(rews).all():
+            t = int(np.flatnonzero(~np.isfinite(rews).all(1))[0])
+            raise NonFiniteError(f"non-finite reward from the environment at step {t} of the batch")
+        rews = self.reward_scaler(rews, term | trunc).astype(np.float32)
+        last = self.obs_norm(self.raw_obs)
+        if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
+            self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))
+        self.last_raw_obs = raw  # the batch's raw observations (None: normalisation off), for samplers
+        #                          built on this one whose statistics live elsewhere (async workers)
+        # a step both terminated and truncated (a fall on the last allowed step) is terminal: no
+        # bootstrap; it is not also marked truncated (which would bootstrap from its final obs)
+        fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
+        seq = None
+        if rec:
+            h_critic = self.state[1]
+            final_states = [steps["final_states"][k] for k in steps["final_keys"]]
+            seq = SeqData(self.seq_len, torch.from_numpy(steps["starts"]), steps["states"][0], steps["states"][1],
+                          h_critic.cpu().clone(),
+                          torch.stack(final_states) if final_states else torch.zeros((0, h_critic.shape[1])))
+        return Batch(
+            obs=torch.from_numpy(obs), actions=torch.from_numpy(acts), rewards=torch.from_numpy(rews),
+            terminated=torch.from_numpy(term), truncated=torch.from_numpy(trunc & ~term),
+            last_obs=torch.from_numpy(last), final_obs=torch.from_numpy(fo),
+            final_idx=torch.as_tensor(final_idx, dtype=torch.long), env_steps=T * N,
+            episode_returns=ep_returns, episode_lengths=ep_lengths, seq=seq)
+
+    def _run_slices(self, policy: NumpyPolicy) -> dict:
+        """The batch from a policy whose noise is drawn ahead (``NumpyPolicy.noise``): each slice
+        of the vector env runs all T steps on its own, a ``split`` vector env's slices at once in
+        their processes (``map_slices``; no hand-over per step), any other vector env as one slice."""
+        noise = policy.noise(self.rng, self.T, self.N)
+        N, keep_raw = self.N, self.obs_norm.enabled
+        map_slices = getattr(self.envs, "map_slices", None)
+        if map_slices is None:
+            steps, self.raw_obs = run_slice(self.envs, 0, N, N, self.raw_obs, policy, self.obs_norm, noise, keep_raw)
+            return steps
+        parts = map_slices(run_slice, lambda lo, hi: (lo, hi, N, self.raw_obs[lo:hi], policy, self.obs_norm,
+                                                      noise[:, lo:hi], keep_raw))
+        steps = {k: None if parts[0][0][k] is None else np.concatenate([p[0][k] for p in parts], axis=1)
+                 for k in ("raw", "obs", "acts", "rews", "term", "trunc")}
+        steps["finals"] = {key: fo for p in parts for key, fo in p[0]["finals"].items()}
+        self.raw_obs = np.concatenate([p[1] for p in parts])
+        return steps
+
+    def _run_steps(self, policy: Any) -> dict:
+        """The batch one vector step at a time: a recurrent policy (its hidden states reset where
+        an episode ends), a torch policy (it draws from the generator at each step)."""
+        T, N = self.T, self.N
+        rec = self.recurrent
         obs_dim = self.raw_obs.shape[1:]
         raw = np.empty((T, N, *obs_dim), np.float32) if self.obs_norm.enabled else None  # for the statistics
         obs = np.empty((T, N, *obs_dim), self.obs_norm.dtype)  # normalised obs the policy saw (uint8 frames)
@@ -120,11 +218,13 @@ class SinglePathSampler:
         rews = np.empty((T, N), np.float64)                  # raw, scaled once the batch is in
         term = np.empty((T, N), bool)
         trunc = np.empty((T, N), bool)
-        final_obs, final_idx, ep_returns, ep_lengths = [], [], [], []
+        finals: dict[tuple[int, int], np.ndarray] = {}
+        steps: dict[str, Any] = {}
         if rec:  # the states each step was taken from, for the learner's sequences
             starts = np.empty((T, N), bool)
             states = [torch.empty((T, N, h.shape[1])) for h in self.state]
-            final_states = []
+            final_states: dict[tuple[int, int], torch.Tensor] = {}
+            steps.update(starts=starts, states=states, final_states=final_states)
         for t in range(T):
             if raw is not None:
                 raw[t] = self.raw_obs
@@ -143,52 +243,52 @@ class SinglePathSampler:
             acts[t] = a
             with part("sampling: env step"):
                 next_obs, r, te, tr, info = self.envs.step(action_to_env(self.act_space, a))
-            self._check_obs(next_obs, f"step {t} of the batch")
+            check_obs(next_obs, f"step {t} of the batch")
             rews[t], term[t], trunc[t] = r, te, tr
             done = te | tr
-            self.ep_return += rews[t]  # a non-finite reward raises below, before anything uses it
-            self.ep_length += 1
-            ended = np.flatnonzero(done) if done.any() else ()
-            for i in ended:
-                ep_returns.append(float(self.ep_return[i]))
-                ep_lengths.append(int(self.ep_length[i]))
-                if tr[i] and not te[i]:
-                    fo = np.asarray(info["final_obs"][i])
-                    self._check_obs(fo, f"step {t} of the batch (final observation)")
-                    final_obs.append(self.obs_norm(fo))
-                    final_idx.append(t * N + i)
+            if done.any():
+                for i in np.flatnonzero(tr & ~te):
+                    finals[(t, int(i))] = np.asarray(info["final_obs"][i])
                     if rec:  # the critic's state after this step values the final observation
-                        final_states.append(self.state[1][i].cpu())
-            if len(ended):
-                self.ep_return[done] = 0.0
-                self.ep_length[done] = 0
+                        final_states[(t, int(i))] = self.state[1][i].cpu()
             self.raw_obs = next_obs
             if rec:
                 self.state = policy.reset(self.state, done)
                 self.starts = done
-        if not np.isfinite(rews).all():
-            t = int(np.flatnonzero(~np.isfinite(rews).all(1))[0])
-            raise NonFiniteError(f"non-finite reward from the environment at step {t} of the batch")
-        rews = self.reward_scaler(rews, term | trunc).astype(np.float32)
-        last = self.obs_norm(self.raw_obs)
-        if self.obs_norm.enabled:  # statistics move only between batches: one pi_old per batch
-            self.obs_norm.rms.update(raw.reshape(-1, *obs_dim))  # type: ignore[union-attr]  # allocated when enabled
-        self.last_raw_obs = raw  # the batch's raw observations (None: normalisation off), for samplers
-        #                          built on this one whose statistics live elsewhere (async workers)
-        # a step both terminated and truncated (a fall on the last allowed step) is terminal: no
-        # bootstrap; it is not also marked truncated (which would bootstrap from its final obs)
-        fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
-        seq = None
-        if rec:
-            h_critic = self.state[1]
-            seq = SeqData(self.seq_len, torch.from_numpy(starts), states[0], states[1], h_critic.cpu().clone(),
-                          torch.stack(final_states) if final_states else torch.zeros((0, h_critic.shape[1])))
-        return Batch(
-            obs=torch.from_numpy(obs), actions=torch.from_numpy(acts), rewards=torch.from_numpy(rews),
-            terminated=torch.from_numpy(term), truncated=torch.from_numpy(trunc & ~term),
-            last_obs=torch.from_numpy(last), final_obs=torch.from_numpy(fo),
-            final_idx=torch.as_tensor(final_idx, dtype=torch.long), env_steps=T * N,
-            episode_returns=ep_returns, episode_lengths=ep_lengths, seq=seq)
+        steps.update(raw=raw, obs=obs, acts=acts, rews=rews, term=term, trunc=trunc, finals=finals)
+        return steps
+
+    def _episodes(self, steps: dict) -> tuple[list[float], list[int], list[np.ndarray], list[int]]:
+        """The episodes that ended in the batch, in step order: their returns and lengths (the
+        running counters carried across batches), and the normalised final observations of the
+        truncated ones (bootstrapped from) with their flat indices."""
+        rews, term, trunc, finals = steps["rews"], steps["term"], steps["trunc"], steps["finals"]
+        N = self.N
+        done = term | trunc
+        ended = done.any(1)
+        ep_returns: list[float] = []
+        ep_lengths: list[int] = []
+        final_obs: list[np.ndarray] = []
+        final_idx: list[int] = []
+        keys = []
+        for t in range(len(rews)):
+            self.ep_return += rews[t]  # a non-finite reward raises after this, before anything uses it
+            self.ep_length += 1
+            if not ended[t]:
+                continue
+            for i in np.flatnonzero(done[t]):
+                ep_returns.append(float(self.ep_return[i]))
+                ep_lengths.append(int(self.ep_length[i]))
+                if trunc[t, i] and not term[t, i]:
+                    fo = finals[(t, int(i))]
+                    check_obs(fo, f"step {t} of the batch (final observation)")
+                    final_obs.append(self.obs_norm(fo))
+                    final_idx.append(t * N + int(i))
+                    keys.append((t, int(i)))
+            self.ep_return[done[t]] = 0.0
+            self.ep_length[done[t]] = 0
+        steps["final_keys"] = keys
+        return ep_returns, ep_lengths, final_obs, final_idx
 
     def state_dict(self) -> dict:
         """Everything the next ``collect`` depends on: the action-sampling RNG, the running episode

@@ -26,10 +26,21 @@ class ReplayRNG:
                     yield m, a[s]
 
     def _next(self, method: str, shape):
+        m, v = self._take()
+        want = None if shape is None else tuple(np.atleast_1d(shape))
+        if m == method and want is not None and len(want) == np.ndim(v) + 1 and want[1:] == np.shape(v):
+            # want[0] calls at once (``NumpyPolicy.noise``: a batch's noise drawn ahead of it)
+            return np.stack([v] + [self._check(method, want[1:], *self._take()) for _ in range(want[0] - 1)])
+        return self._check(method, shape, m, v)
+
+    def _take(self) -> tuple:
         try:
-            m, v = next(self._it)
+            return next(self._it)
         except StopIteration:
-            raise RuntimeError(f"ray sampler: no replayed noise left for {method}{shape}") from None
+            raise RuntimeError("ray sampler: no replayed noise left") from None
+
+    @staticmethod
+    def _check(method: str, shape, m: str, v):
         if m != method or (shape is not None and np.shape(v) != tuple(np.atleast_1d(shape))):
             raise RuntimeError(f"ray sampler: the policy asked for {method}{shape}, the driver drew "
                                f"{m}{np.shape(v)} (the draw pattern of policy_runner changed?)")
