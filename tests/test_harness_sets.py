@@ -23,7 +23,7 @@ def test_shared_runs_keep_to_one_core(harness, monkeypatch):
 
     monkeypatch.setattr(trpo.system, "usable_cores", lambda: 4)
     assert harness.one_core_sets("Hopper-v5") == ["critic_fit=inline", "vector_mode=sync"]  # auto would split
-    assert harness.one_core_sets("Reacher-v5") == ["critic_fit=inline"]  # auto keeps sync there
+    assert harness.one_core_sets("HalfCheetah-v5") == ["critic_fit=inline"]  # auto keeps sync there
 
 
 def test_shared_flag_parsed(harness, monkeypatch):

@@ -36,12 +36,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-# Gymnasium's MuJoCo envs on which ``split`` (one env slice on each core, each running its whole
-# batch alone; the same batches as ``sync``) trains faster than ``sync`` with 2 envs on 2 cores:
-# the five locomotion envs of the results table and Humanoid. On the cheapest ones (the
-# pendulums, Reacher, Pusher) it measured even. Measured: docs/benchmarks.md, "Speed on every
-# MuJoCo env".
-SPLIT_MUJOCO = ("HopperEnv", "Walker2dEnv", "HalfCheetahEnv", "SwimmerEnv", "AntEnv", "HumanoidEnv")
+# Gymnasium's MuJoCo envs whose step costs enough that ``split`` (one env slice on each core, the
+# same batches as ``sync``) trains faster than ``sync`` with 2 envs on 2 cores; on the cheaper ones
+# (HalfCheetah, Swimmer, the pendulums, Reacher, Pusher) the per-step hand-off cost more than it
+# saved. Since each slice runs its whole batch alone (2026-12-07) interleaved profiles put split
+# ahead on HalfCheetah and Swimmer too (+10-21%), not yet in a harness record: they stay sync.
+# Measured: docs/benchmarks.md, "Speed on every MuJoCo env".
+SPLIT_MUJOCO = ("HopperEnv", "Walker2dEnv", "AntEnv", "HumanoidEnv")
 
 
 def splits_well(env_id: str, num_envs: int) -> bool:
