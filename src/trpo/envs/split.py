@@ -34,6 +34,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from multiprocessing import shared_memory
 from typing import Any
 
@@ -247,14 +248,14 @@ class SplitVectorEnv(gym.vector.VectorEnv):
             ctrl[FAILED] = 0
             self._reply(h, "step")
 
-    def map_slices(self, fn: Callable[..., Any], args: Callable[[int, int], tuple]) -> list:
+    def map_slices(self, fn: Callable[..., Any], args: Callable[[int, int], tuple],
+                   waiting: Callable[[], AbstractContextManager] = nullcontext) -> list:
         """``fn(slice, *args(lo, hi))`` on every slice at once, each in its process (this one's
         first), with no hand-over per step: the samplers run a whole batch of a slice this way
         (``trpo.rollout.single_path.run_slice``). ``fn`` is a module-level function (pickled by
-        name). Returns the results in slice order; an error of a helper's call is raised here,
-        a trpo error as itself."""
-        from trpo.timing import part
-
+        name); ``waiting()`` is entered while this process waits for the helpers (a timer).
+        Returns the results in slice order; an error of a helper's call is raised here, a trpo
+        error as itself."""
         for h in self.helpers:
             h["conn"].send(("call", fn, args(h["lo"], h["hi"])))
         lo, hi = self.slices[0]
@@ -267,7 +268,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
                 except Exception:  # noqa: BLE001 - the first error is the one raised
                     pass
             raise
-        with part("sampling: waiting for the helpers"):
+        with waiting():
             rest = []
             for h in self.helpers:
                 try:

@@ -199,7 +199,8 @@ class SinglePathSampler:
             steps, self.raw_obs = run_slice(self.envs, 0, N, N, self.raw_obs, policy, self.obs_norm, noise, keep_raw)
             return steps
         parts = map_slices(run_slice, lambda lo, hi: (lo, hi, N, self.raw_obs[lo:hi], policy, self.obs_norm,
-                                                      noise[:, lo:hi], keep_raw))
+                                                      noise[:, lo:hi], keep_raw),
+                           waiting=lambda: part("sampling: waiting for the helpers"))
         steps = {k: None if parts[0][0][k] is None else np.concatenate([p[0][k] for p in parts], axis=1)
                  for k in ("raw", "obs", "acts", "rews", "term", "trunc")}
         steps["finals"] = {key: fo for p in parts for key, fo in p[0]["finals"].items()}

@@ -241,7 +241,7 @@ def cmd_compare(args) -> int:
     if jobs > 1 and "vector_mode" not in given:
         from trpo.resolve import splits_well
 
-        if splits_well(args.env_id, 2):  # auto would give each run an env helper spinning on a shared core
+        if splits_well(args.env_id, 2):  # auto would give each run an env helper process on an already-full core
             sets = ["vector_mode=sync", *sets]
     command = "trpo compare " + " ".join(args.argv_echo)
     t0 = time.time()
