@@ -308,7 +308,9 @@ def block_benchmarks_profile() -> str:
                                      f"at the start)" for r in recs) + ". Made by `benchmarks/harness.py profile "
                  f"--env Hopper-v5 --iters {recs[-1]['iters']}` at each commit, in the order shown, with this project's "
                  "background runs paused; in `split` the env step of the trainer's process includes waiting for the "
-                 "helper's slice. The parts are the trainer process's timers; the critic fit runs in its helper.")
+                 "helper's slice before 1be42a9 (the lockstep); from it on each process runs its slice's whole batch "
+                 "and the wait for the helper is its own row. The parts are the trainer process's timers; the "
+                 "critic fit runs in its helper.")
     return "\n".join(lines)
 
 
