@@ -67,7 +67,8 @@ class Config:
     vector_mode: str = _f("auto", choices=("auto", "sync", "async", "split", "envpool", "vector_entry_point"), help=(
         "``sync`` (one process) or ``async`` (a subprocess per env) Gymnasium vector env, ``split`` "
         "(``sync`` slices: one in this process, one per other core in a helper process, each "
-        "running its whole batch; the same batches as ``sync``, bit for bit), ``envpool`` "
+        "running its whole batch for the built-in MLP policies; the same batches as ``sync``, bit "
+        "for bit), ``envpool`` "
         "(EnvPool's C++ ports on a thread pool; ``pip install 'trpo[envpool]'``; results are "
         "evaluated on Gymnasium's env), ``vector_entry_point`` (Gymnasium's array-at-once "
         "CartPole), or ``auto``: ``vector_entry_point`` for CartPole ids, ``envpool`` for ALE v5 ids "

@@ -92,46 +92,130 @@ def test_a_step_both_terminated_and_truncated_is_terminal(tmp_path):
     assert not b.truncated.any() and b.final_idx.numel() == 0
 
 
-def _batches(env_id, mode, n, per_step, iters=3, seed=3):
-    """Three batches of a fresh sampler (obs normalised, statistics moving between batches), through
-    the per-step loop (``per_step``) or the slices (``run_slice``; ``split``: its slices at once)."""
-    from trpo.nets.normalize import ObsNormalizer
-    from trpo.nets.policy_runner import NumpyPolicy
-
-    cfg = Config(env_id=env_id, num_envs=n)
-    envs = make_vector_env(env_id, n, mode)
+def _agent(env_id, n, seed, activation="tanh", hidden=None):
+    envs = make_vector_env(env_id, n, "sync")
     torch.manual_seed(seed)
+    cfg = Config(env_id=env_id, num_envs=n, activation=activation, **({"hidden": hidden} if hidden else {}))
     agent = Agent(cfg, envs.single_observation_space, envs.single_action_space, torch.device("cpu"))
+    envs.close()
     with torch.no_grad():  # a policy that is not the initial one (the last layer starts near zero)
         for p in agent.actor.parameters():
             p.add_(0.3 * torch.randn_like(p))
-    norm = ObsNormalizer(envs.single_observation_space.shape, True)
-    s = SinglePathSampler(envs, agent.actor, norm, RewardScaler(n, 0.99, True), 120, seed, torch.device("cpu"))
-    orig = NumpyPolicy.draws_ahead
+    return agent
+
+
+def _reference(env_id, n, T, iters, seed, normalize):
+    """The batches as the sampler made them before 2026-12-07, written out here on their own:
+    one vector step at a time, the noise drawn at each step, the episodes counted as they end."""
+    from trpo.nets.normalize import ObsNormalizer
+    from trpo.nets.policy_runner import NumpyPolicy
+    from trpo.rollout.single_path import action_to_env
+
+    agent = _agent(env_id, n, seed)
+    envs = make_vector_env(env_id, n, "sync")
+    norm, scaler = ObsNormalizer(envs.single_observation_space.shape, normalize), RewardScaler(n, 0.99, normalize)
+    rng = np.random.default_rng(seed)
+    raw_obs, _ = envs.reset(seed=seed)
+    ep_ret, ep_len = np.zeros(n), np.zeros(n, np.int64)
+    out = []
+    for _ in range(iters):
+        policy = NumpyPolicy(agent.actor)
+        obs, acts, rews, term, trunc, raws = [], [], [], [], [], []
+        finals, idx, rets, lens = [], [], [], []
+        for t in range(T):
+            raws.append(np.asarray(raw_obs, np.float32))
+            o = norm(raw_obs)
+            a = policy.act(o, rng)
+            nxt, r, te, tr, info = envs.step(action_to_env(envs.single_action_space, a))
+            obs.append(o), acts.append(a), rews.append(r), term.append(te), trunc.append(tr)
+            ep_ret += r
+            ep_len += 1
+            for i in np.flatnonzero(te | tr):
+                rets.append(float(ep_ret[i]))
+                lens.append(int(ep_len[i]))
+                if tr[i] and not te[i]:
+                    finals.append(norm(np.asarray(info["final_obs"][i])))
+                    idx.append(t * n + int(i))
+                ep_ret[i], ep_len[i] = 0.0, 0
+            raw_obs = nxt
+        rews, term, trunc = np.array(rews), np.array(term), np.array(trunc)
+        out.append({"obs": np.stack(obs), "actions": np.stack(acts),
+                    "rewards": scaler(rews, term | trunc).astype(np.float32), "terminated": term,
+                    "truncated": trunc & ~term, "last_obs": norm(raw_obs), "final_idx": np.array(idx, np.int64),
+                    "final_obs": np.stack(finals) if finals else None, "returns": rets, "lengths": lens,
+                    "raw": np.stack(raws)})
+        if normalize:
+            norm.rms.update(np.stack(raws).reshape(-1, *raw_obs.shape[1:]))
+    envs.close()
+    return out, {"rng": rng.bit_generator.state, "raw_obs": raw_obs, "ep_return": ep_ret, "ep_length": ep_len}
+
+
+def _sampled(env_id, n, T, iters, seed, normalize, envs):
+    from trpo.nets.normalize import ObsNormalizer
+
+    agent = _agent(env_id, n, seed)
+    norm = ObsNormalizer(envs.single_observation_space.shape, normalize)
+    s = SinglePathSampler(envs, agent.actor, norm, RewardScaler(n, 0.99, normalize), T, seed, torch.device("cpu"))
     try:
-        if per_step:
-            NumpyPolicy.draws_ahead = property(lambda self: False)
-        out = [s.collect() for _ in range(iters)]
-        state = s.state_dict()
+        out = []
+        for _ in range(iters):
+            out.append(s.collect())
+            out[-1].raw = s.last_raw_obs
+        return out, s.state_dict()
     finally:
-        NumpyPolicy.draws_ahead = orig
         s.close()
-    return out, state
 
 
-@pytest.mark.parametrize("env_id,n", [("Pendulum-v1", 3), ("CartPole-v1", 4), ("Hopper-v5", 2)])
-def test_slices_give_the_per_step_loops_batches_bit_for_bit(env_id, n):
-    """Drawing a batch's noise ahead and running each slice alone (in a split helper too) gives the
-    batches of the loop that acts one vector step at a time (the reference): observations,
-    actions, rewards, flags, final observations, episodes and the sampler's state after them."""
-    ref, ref_state = _batches(env_id, "sync", n, per_step=True)
+@pytest.mark.parametrize("env_id,n,normalize", [("Pendulum-v1", 3, True), ("CartPole-v1", 4, False),
+                                                ("Hopper-v5", 2, True)])
+def test_batches_equal_the_per_step_reference_bit_for_bit(env_id, n, normalize):
+    """The sampler's batches (the noise drawn ahead, each slice run alone; ``split``: its slices at
+    once, in a helper process) equal those of an independent per-step loop written out in this
+    test: observations, actions, scaled rewards, flags, final observations of truncated episodes
+    (Pendulum's 200-step limit falls inside the second batch), episodes, the raw observations
+    kept for the statistics and the sampler's state after them."""
+    from trpo.envs.split import SplitVectorEnv
+
+    T, iters, seed = 120, 3, 3
+    ref, ref_state = _reference(env_id, n, T, iters, seed, normalize)
+    assert sum(len(b["returns"]) for b in ref) > 0
     for mode in ("sync", "split"):
-        got, state = _batches(env_id, mode, n, per_step=False)
+        envs = (make_vector_env(env_id, n, "sync") if mode == "sync" else
+                SplitVectorEnv(lambda k: make_vector_env(env_id, k, "sync"), n, helpers=1))
+        got, state = _sampled(env_id, n, T, iters, seed, normalize, envs)
         for a, b in zip(ref, got):
-            for k in ("obs", "actions", "rewards", "terminated", "truncated", "last_obs", "final_obs", "final_idx"):
-                x, y = getattr(a, k), getattr(b, k)
-                assert x.dtype == y.dtype and torch.equal(x, y), (mode, k)
-            assert a.episode_returns == b.episode_returns and a.episode_lengths == b.episode_lengths
-        assert sum(len(b.episode_returns) for b in ref) > 0
+            for k in ("obs", "actions", "rewards", "terminated", "truncated", "last_obs", "final_idx"):
+                x, y = a[k], getattr(b, k).numpy()
+                assert x.dtype == y.dtype and np.array_equal(x, y), (mode, k)
+            if a["final_obs"] is not None:
+                assert np.array_equal(a["final_obs"], b.final_obs.numpy()), mode
+            else:
+                assert len(b.final_obs) == 0
+            assert a["returns"] == b.episode_returns and a["lengths"] == b.episode_lengths, mode
+            assert (b.raw is None) if not normalize else np.array_equal(a["raw"], b.raw), mode
         assert ref_state["rng"] == state["rng"], mode
-        assert np.array_equal(ref_state["raw_obs"], state["raw_obs"]) and np.array_equal(ref_state["ep_return"], state["ep_return"])
+        for k in ("raw_obs", "ep_return", "ep_length"):
+            assert np.array_equal(ref_state[k], state[k]), (mode, k)
+    if env_id == "Pendulum-v1":
+        assert any(len(b["final_idx"]) for b in ref)  # truncations were covered
+
+
+@pytest.mark.timeout(120)
+def test_a_torch_activation_in_split_runs_here_not_in_the_helper():
+    """gelu's numpy forward calls torch, which must not run in a forked helper (it hung there
+    once the arrays were large enough for OpenMP): split then hands over per step."""
+    from trpo.envs.split import SplitVectorEnv
+    from trpo.nets.normalize import ObsNormalizer
+    from trpo.nets.policy_runner import NumpyPolicy
+
+    agent = _agent("CartPole-v1", 64, 0, activation="gelu", hidden=(512, 512))
+    assert NumpyPolicy(agent.actor).draws_ahead  # the fast path's policy, but its forward calls torch
+    envs = SplitVectorEnv(lambda k: make_vector_env("CartPole-v1", k, "sync"), 64, helpers=1)
+    s = SinglePathSampler(envs, agent.actor, ObsNormalizer((4,), True), RewardScaler(64, 0.99, True), 4, 0,
+                          torch.device("cpu"))
+    try:
+        assert s.collect().obs.shape == (4, 64, 4)
+    finally:
+        s.close()
+
+

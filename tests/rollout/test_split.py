@@ -1,7 +1,8 @@
 """vector_mode "split" (trpo.envs.split): the envs in slices, one here and one per other core in a
-helper process stepped through shared memory. Its steps equal sync's with the same envs, bit for
-bit, across episode ends (final observations included); snapshots restore exactly; a helper's
-error or death is a one-line EnvError; a whole training run equals sync's metrics."""
+helper process (a whole batch per call, or a step at a time through shared memory). Its steps
+equal sync's with the same envs, bit for bit, across episode ends (final observations included);
+snapshots restore exactly; a helper's error or death is a one-line EnvError; a whole training run
+equals sync's metrics."""
 import csv
 import os
 
@@ -130,7 +131,7 @@ class NanInHelper:
 def test_a_helpers_error_in_a_whole_batch_is_raised_here():
     """map_slices (a batch of a slice run by its process): a trpo error of the helper's (a
     non-finite observation) is raised here as itself, naming the step; any other as a one-line
-    EnvError; the helpers' replies are drained, so the next call gets its own."""
+    EnvError."""
     import gymnasium as gym
     import torch
 
@@ -150,15 +151,46 @@ def test_a_helpers_error_in_a_whole_batch_is_raised_here():
     try:
         with pytest.raises(NonFiniteError, match="non-finite observation from the environment at step 5 of the batch"):
             s.collect()
+        assert "envs" not in s.state_dict() and "raw_obs" not in s.state_dict()  # not a state to resume
     finally:
         s.close()
     s = sampler(Boom)
     try:
         with pytest.raises(EnvError, match="the env broke"):
             s.collect()
-        assert s.envs.map_slices(_count_envs, lambda lo, hi: (lo, hi)) == [(0, 1, 1), (1, 2, 1)]
     finally:
         s.close()
+
+
+def _count_envs(envs, lo, hi):
+    return lo, hi, envs.num_envs
+
+
+def _slow_then_fail(envs, lo, hi, fail_at):
+    import time
+
+    time.sleep(0.3)
+    if lo in fail_at:
+        raise ValueError(f"slice {lo} failed")
+    return lo
+
+
+def test_a_reply_not_read_is_dropped_before_the_next_command():
+    """A call whose replies were not all read (this process's own slice failed while the helpers
+    ran theirs; the first of two helpers failed) leaves nothing in the pipes: the next commands
+    get their own replies."""
+    split = SplitVectorEnv(lambda k: make_vector_env("CartPole-v1", k, "sync"), 3, helpers=2)
+    try:
+        split.reset(seed=0)
+        with pytest.raises(ValueError, match="slice 0 failed"):
+            split.map_slices(_slow_then_fail, lambda lo, hi: (lo, hi, {0}))
+        assert len(split.env_snapshots()) == 3
+        with pytest.raises(EnvError, match="slice 1 failed"):
+            split.map_slices(_slow_then_fail, lambda lo, hi: (lo, hi, {1}))
+        assert split.map_slices(_count_envs, lambda lo, hi: (lo, hi)) == [(0, 1, 1), (1, 2, 1), (2, 3, 1)]
+        assert split.reset(seed=1)[0].shape == (3, 4)
+    finally:
+        split.close()
 
 
 def _count_envs(envs, lo, hi):

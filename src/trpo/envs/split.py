@@ -12,8 +12,10 @@ slice lives in a helper process, two ways:
   (``trpo.rollout.single_path.run_slice``: the policy's forward, its noise drawn ahead for the
   batch, the env steps), and the results come back once per batch through the pipe. No process
   waits for another within the batch. The samplers take this way whenever the policy's noise can
-  be drawn ahead (the built-in MLP actors: Gaussian, categorical).
-- ``step(actions)``, the ``VectorEnv`` interface, for every other policy (recurrent, torch): each
+  be drawn ahead and its forward is numpy alone (the built-in MLP actors, Gaussian or
+  categorical, with tanh, relu or elu).
+- ``step(actions)``, the ``VectorEnv`` interface, for every other policy (recurrent, torch,
+  multi-discrete, an MLP whose activation calls torch): each
   helper waits for its actions by *spinning* on a counter in shared memory (a few microseconds,
   no system call), then steps its envs while this process steps its own. Between batches (no
   step for ~2 ms) a helper stops spinning and sleeps on its pipe, so the critic fit and the policy
@@ -253,34 +255,38 @@ class SplitVectorEnv(gym.vector.VectorEnv):
         """``fn(slice, *args(lo, hi))`` on every slice at once, each in its process (this one's
         first), with no hand-over per step: the samplers run a whole batch of a slice this way
         (``trpo.rollout.single_path.run_slice``). ``fn`` is a module-level function (pickled by
-        name); ``waiting()`` is entered while this process waits for the helpers (a timer).
-        Returns the results in slice order; an error of a helper's call is raised here, a trpo
-        error as itself."""
+        name) that runs in a forked process: numpy and the env's own code, not torch (a forked
+        child must not enter the parent's OpenMP pool); ``waiting()`` is entered while this
+        process waits for the helpers (a timer). Returns the results in slice order; an error of
+        a helper's call is raised here, a trpo error as itself. A reply not read (an error here,
+        Ctrl-C) is read and dropped before the helper's next command (``_settle``)."""
         for h in self.helpers:
+            self._settle(h)
             h["conn"].send(("call", fn, args(h["lo"], h["hi"])))
+            h["owed"] = True
         lo, hi = self.slices[0]
-        try:
-            first = fn(self.local, *args(lo, hi))
-        except BaseException:
-            for h in self.helpers:  # their replies must not answer the next command
-                try:
-                    self._reply(h, "call")
-                except Exception:  # noqa: BLE001 - the first error is the one raised
-                    pass
-            raise
+        first = fn(self.local, *args(lo, hi))
         with waiting():
-            rest = []
-            for h in self.helpers:
-                try:
-                    rest.append(self._reply(h, "call"))
-                except BaseException:
-                    for other in self.helpers[len(rest) + 1:]:
-                        try:
-                            self._reply(other, "call")
-                        except Exception:  # noqa: BLE001 - the first error is the one raised
-                            pass
+            return [first, *(self._call_reply(h) for h in self.helpers)]
+
+    def _call_reply(self, h: dict) -> Any:
+        try:
+            value = self._reply(h, "call")
+        except TrpoError:  # an error reply was read, or the helper died: nothing more is owed
+            h["owed"] = False
+            raise
+        h["owed"] = False  # (a Ctrl-C while waiting leaves it owed)
+        return value
+
+    def _settle(self, h: dict) -> None:
+        """Read and drop the reply of a call this process stopped waiting for (see map_slices);
+        its error too, unless the helper died."""
+        if h.get("owed"):
+            try:
+                self._call_reply(h)
+            except TrpoError:
+                if not h["proc"].is_alive():
                     raise
-        return [first, *rest]
 
     # --- the VectorEnv interface ------------------------------------------------------------------
     def reset(self, *, seed=None, options=None):
@@ -288,6 +294,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
                  [seed + i for i in range(self.num_envs)] if isinstance(seed, int) else list(seed))
         lo, hi = self.slices[0]
         for h in self.helpers:
+            self._settle(h)
             h["conn"].send(("reset", seeds[h["lo"]:h["hi"]], options))
         obs, _ = self.local.reset(seed=seeds[lo:hi], options=options)  # type: ignore[arg-type]  # a list per env
         parts = [np.asarray(obs)] + [self._reply(h, "reset") for h in self.helpers]
@@ -296,6 +303,8 @@ class SplitVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         actions = np.asarray(actions)
         for h in self.helpers:  # hand out the helpers' actions first: they step while we do
+            if h.get("owed"):
+                self._settle(h)
             h["b"].actions[:] = actions[h["lo"]:h["hi"]]
             h["b"].ctrl[ASKED] += 1
             if h["b"].ctrl[SLEEPING]:
@@ -329,6 +338,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
         from trpo.envs.snapshot import snapshot
 
         for h in self.helpers:
+            self._settle(h)
             h["conn"].send(("snapshot",))
         envs = [snapshot(e) for e in self.local.envs]  # type: ignore[attr-defined]  # SyncVectorEnv
         for h in self.helpers:
@@ -345,6 +355,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
         for e, s in zip(self.local.envs, envs[lo:hi]):  # type: ignore[attr-defined]  # SyncVectorEnv
             restore(e, s)
         for h in self.helpers:
+            self._settle(h)
             h["conn"].send(("restore", envs[h["lo"]:h["hi"]]))
         for h in self.helpers:
             self._reply(h, "restore")

@@ -46,6 +46,12 @@ class NumpyPolicy:
         self.activation = ACTIVATIONS[self.activation_name][1]
 
     @property
+    def numpy_only(self) -> bool:
+        """Whether the forward is numpy alone (tanh, relu, elu; gelu and silu call torch): what a
+        forked process may run (a forked child must not enter the parent's OpenMP pool)."""
+        return self.activation_name in ("tanh", "relu", "elu")
+
+    @property
     def draws_ahead(self) -> bool:
         """Whether a batch's noise can be drawn before it (``noise``): the Gaussian's and the
         categorical's draws, one array per step, are one array per batch from the same stream."""

@@ -156,6 +156,7 @@ class SinglePathSampler:
         rec = self.recurrent
         policy: Any = self.policy if rec else make_policy(self.actor, self.device)  # act()'s signature follows rec
         obs_dim = self.raw_obs.shape[1:]
+        self._in_batch = True  # until the batch is in: see state_dict
         if isinstance(policy, NumpyPolicy) and policy.draws_ahead:
             steps = self._run_slices(policy)
         else:
@@ -174,6 +175,7 @@ class SinglePathSampler:
         # a step both terminated and truncated (a fall on the last allowed step) is terminal: no
         # bootstrap; it is not also marked truncated (which would bootstrap from its final obs)
         fo = np.stack(final_obs) if final_obs else np.zeros((0, *obs_dim), self.obs_norm.dtype)
+        self._in_batch = False
         seq = None
         if rec:
             h_critic = self.state[1]
@@ -191,11 +193,12 @@ class SinglePathSampler:
     def _run_slices(self, policy: NumpyPolicy) -> dict:
         """The batch from a policy whose noise is drawn ahead (``NumpyPolicy.noise``): each slice
         of the vector env runs all T steps on its own, a ``split`` vector env's slices at once in
-        their processes (``map_slices``; no hand-over per step), any other vector env as one slice."""
+        their processes (``map_slices``; no hand-over per step) when the forward is numpy alone,
+        any other vector env as one slice."""
         noise = policy.noise(self.rng, self.T, self.N)
         N, keep_raw = self.N, self.obs_norm.enabled
         map_slices = getattr(self.envs, "map_slices", None)
-        if map_slices is None:
+        if map_slices is None or not policy.numpy_only:  # (split: its per-step hand-over then)
             steps, self.raw_obs = run_slice(self.envs, 0, N, N, self.raw_obs, policy, self.obs_norm, noise, keep_raw)
             return steps
         parts = map_slices(run_slice, lambda lo, hi: (lo, hi, N, self.raw_obs[lo:hi], policy, self.obs_norm,
@@ -209,7 +212,8 @@ class SinglePathSampler:
 
     def _run_steps(self, policy: Any) -> dict:
         """The batch one vector step at a time: a recurrent policy (its hidden states reset where
-        an episode ends), a torch policy (it draws from the generator at each step)."""
+        an episode ends), a torch policy (it draws from the generator at each step), a
+        multi-discrete one (its draws interleave its parts)."""
         T, N = self.T, self.N
         rec = self.recurrent
         obs_dim = self.raw_obs.shape[1:]
@@ -296,7 +300,12 @@ class SinglePathSampler:
         counters, the current observations and, for a sync vector env whose envs can be
         snapshotted (trpo.envs.snapshot), every env's full state. Then resume is bitwise exact."""
         d = {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.copy(),
-             "ep_length": self.ep_length.copy(), "raw_obs": np.array(self.raw_obs, copy=True)}
+             "ep_length": self.ep_length.copy()}
+        if getattr(self, "_in_batch", False):
+            # a batch that did not complete (an error, a second Ctrl-C) left the envs, the generator
+            # and the observations at different steps: a resume from here starts fresh episodes
+            return d
+        d["raw_obs"] = np.array(self.raw_obs, copy=True)
         if self.recurrent:  # the hidden states are part of where the envs are
             d["policy_state"] = [h.cpu().numpy().copy() for h in self.state]
             d["starts"] = self.starts.copy()

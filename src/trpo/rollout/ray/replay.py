@@ -26,18 +26,19 @@ class ReplayRNG:
                     yield m, a[s]
 
     def _next(self, method: str, shape):
-        m, v = self._take()
+        m, v = self._take(method, shape)
         want = None if shape is None else tuple(np.atleast_1d(shape))
         if m == method and want is not None and len(want) == np.ndim(v) + 1 and want[1:] == np.shape(v):
             # want[0] calls at once (``NumpyPolicy.noise``: a batch's noise drawn ahead of it)
-            return np.stack([v] + [self._check(method, want[1:], *self._take()) for _ in range(want[0] - 1)])
+            return np.stack([v] + [self._check(method, want[1:], *self._take(method, want[1:]))
+                                   for _ in range(want[0] - 1)])
         return self._check(method, shape, m, v)
 
-    def _take(self) -> tuple:
+    def _take(self, method: str, shape) -> tuple:
         try:
             return next(self._it)
         except StopIteration:
-            raise RuntimeError("ray sampler: no replayed noise left") from None
+            raise RuntimeError(f"ray sampler: no replayed noise left for {method}{shape}") from None
 
     @staticmethod
     def _check(method: str, shape, m: str, v):
