@@ -321,9 +321,11 @@ def block_benchmarks_speed_family() -> str:
         algo = [o.split("=", 1)[1] for o in d.get("overrides") or [] if o.startswith("algo=")]
         by = side_runs(d)
         if algo and "ours-sync" in by and "ours-split" in by and d.get("complete") is not False:
+            commit = ((d["machine"].get("git") or {}).get("commit") or "?")[:7]
             parts.append(f"{algo[0]} on {d['env']} {median_rate(by['ours-split']) / median_rate(by['ours-sync']):.2f}x "
-                         f"([record](../benchmarks/records/speed/{name}))")
-    return ("`split` against `sync`, the other algorithms with their presets, one command each: "
+                         f"({d.get('time', '?')[:10]}, {commit}: [record](../benchmarks/records/speed/{name}))")
+    return ("`split` against `sync`, the other algorithms with their presets, one command each (before "
+            "2026-12-07 `split` handed over per step; from 1be42a9 on each slice runs its whole batch): "
             + "; ".join(parts) + "." if parts else "No record yet.")
 
 
