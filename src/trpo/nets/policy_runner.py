@@ -57,14 +57,22 @@ class NumpyPolicy:
         categorical's draws, one array per step, are one array per batch from the same stream."""
         return self.kind is GaussianActor or self.kind is CategoricalActor
 
+    def _draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """The Gaussian's or the categorical's noise, ``shape`` of it (``draws_ahead`` kinds)."""
+        return rng.standard_normal(shape) if self.kind is GaussianActor else rng.gumbel(size=shape)
+
+    def _sample(self, out: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """The sample from the head's output and its noise: mean + std * eps (float32), or
+        Gumbel-max for a categorical (argmax(logits + G) is a sample of softmax(logits))."""
+        if self.kind is GaussianActor:
+            return (out + self.std * noise).astype(np.float32)
+        return (out + noise).argmax(-1)
+
     def noise(self, rng: np.random.Generator, steps: int, n: int) -> np.ndarray:
         """The noise of ``steps`` calls of ``act`` on n observations, drawn at once: (steps, n, k).
         numpy's generators fill an array in order, so these are the values (and the generator's
         state after them) that ``act`` draws one step at a time."""
-        k = self.layers[-1][0].shape[1]
-        if self.kind is GaussianActor:
-            return rng.standard_normal((steps, n, k))
-        return rng.gumbel(size=(steps, n, k))
+        return self._draw(rng, (steps, n, self.layers[-1][0].shape[1]))
 
     def act_with(self, obs: np.ndarray, noise: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
         """``act``'s sample with its noise given (a step of ``noise``), for ``rows`` of ``obs``. The
@@ -72,10 +80,7 @@ class NumpyPolicy:
         how many rows the matrix has (BLAS takes another kernel for one row), not on their
         values, so a process that fills only its own rows gets the bits ``act`` gives on the
         whole batch (the float32 action hides most such differences; this leaves none)."""
-        out = self._out(obs)[rows]
-        if self.kind is GaussianActor:
-            return (out + self.std * noise).astype(np.float32)
-        return (out + noise).argmax(-1)
+        return self._sample(self._out(obs)[rows], noise)
 
     def _out(self, obs: np.ndarray) -> np.ndarray:
         x = obs.astype(np.float64)
@@ -87,13 +92,10 @@ class NumpyPolicy:
 
     def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> np.ndarray:
         out = self._out(obs)
-        if self.kind is GaussianActor:
+        if self.draws_ahead:
             if deterministic:
-                return out.astype(np.float32)
-            return (out + self.std * rng.standard_normal(out.shape)).astype(np.float32)  # type: ignore[operator]  # Gaussian: set
-        if self.kind is CategoricalActor:
-            # Gumbel-max: argmax(logits + G) is a sample of softmax(logits)
-            return (out if deterministic else out + rng.gumbel(size=out.shape)).argmax(-1)
+                return out.astype(np.float32) if self.kind is GaussianActor else out.argmax(-1)
+            return self._sample(out, self._draw(rng, out.shape))
         parts = np.split(out, np.cumsum(self.nvec)[:-1], axis=-1)  # type: ignore[arg-type]  # MultiCategorical: set
         return np.stack([(p if deterministic else p + rng.gumbel(size=p.shape)).argmax(-1) for p in parts], -1)
 
