@@ -217,7 +217,8 @@ class SplitVectorEnv(gym.vector.VectorEnv):
                 proc = ctx.Process(target=_serve, args=(there, shm.name, make_slice, n), daemon=True)
                 proc.start()
                 there.close()
-                self.helpers.append({"shm": shm, "b": buffers, "conn": here, "proc": proc, "lo": lo, "hi": hi})
+                self.helpers.append({"shm": shm, "b": buffers, "conn": here, "proc": proc, "lo": lo, "hi": hi,
+                                     "owed": False})  # owed: a call's reply not read yet (map_slices)
             for h in self.helpers:
                 self._reply(h, "start")
         except BaseException:
@@ -281,7 +282,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
     def _settle(self, h: dict) -> None:
         """Read and drop the reply of a call this process stopped waiting for (see map_slices);
         its error too, unless the helper died."""
-        if h.get("owed"):
+        if h["owed"]:
             try:
                 self._call_reply(h)
             except TrpoError:
@@ -303,7 +304,7 @@ class SplitVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         actions = np.asarray(actions)
         for h in self.helpers:  # hand out the helpers' actions first: they step while we do
-            if h.get("owed"):
+            if h["owed"]:
                 self._settle(h)
             h["b"].actions[:] = actions[h["lo"]:h["hi"]]
             h["b"].ctrl[ASKED] += 1

@@ -136,6 +136,7 @@ class SinglePathSampler:
         check_obs(self.raw_obs, "reset")
         self.ep_return = np.zeros(self.N)
         self.ep_length = np.zeros(self.N, np.int64)
+        self._in_batch = False  # inside collect until its batch is in (state_dict)
         # a recurrent actor (trpo.nets.recurrent): the hidden states of actor and critic, carried across
         # batches within an episode, and which envs start an episode at their next step
         self.recurrent = getattr(actor, "recurrent", False)
@@ -156,7 +157,7 @@ class SinglePathSampler:
         rec = self.recurrent
         policy: Any = self.policy if rec else make_policy(self.actor, self.device)  # act()'s signature follows rec
         obs_dim = self.raw_obs.shape[1:]
-        self._in_batch = True  # until the batch is in: see state_dict
+        self._in_batch = True
         if isinstance(policy, NumpyPolicy) and policy.draws_ahead:
             steps = self._run_slices(policy)
         else:
@@ -301,7 +302,7 @@ class SinglePathSampler:
         snapshotted (trpo.envs.snapshot), every env's full state. Then resume is bitwise exact."""
         d = {"rng": self.rng.bit_generator.state, "ep_return": self.ep_return.copy(),
              "ep_length": self.ep_length.copy()}
-        if getattr(self, "_in_batch", False):
+        if self._in_batch:
             # a batch that did not complete (an error, a second Ctrl-C) left the envs, the generator
             # and the observations at different steps: a resume from here starts fresh episodes
             return d
