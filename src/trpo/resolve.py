@@ -39,8 +39,8 @@ def resolve_device(name: str) -> torch.device:
 # Gymnasium's MuJoCo envs whose step costs enough that ``split`` (one env slice on each core, the
 # same batches as ``sync``) trains faster than ``sync`` with 2 envs on 2 cores; on the cheaper ones
 # (HalfCheetah, Swimmer, the pendulums, Reacher, Pusher) the per-step hand-off cost more than it
-# saved. Since each slice runs its whole batch alone (2026-12-07) interleaved profiles put split
-# ahead on HalfCheetah and Swimmer too (+10-21%), not yet in a harness record: they stay sync.
+# saved. Since each slice runs its whole batch alone (2026-12-07) profiles by hand put split ahead
+# on HalfCheetah and Swimmer too, but the harness record of HalfCheetah has it behind: they stay sync.
 # Measured: docs/benchmarks.md, "Speed on every MuJoCo env".
 SPLIT_MUJOCO = ("HopperEnv", "Walker2dEnv", "AntEnv", "HumanoidEnv")
 
