@@ -69,21 +69,29 @@ def test_snapshots_restore_exactly():
 DRIVER = os.getpid()
 
 
-class Boom:
-    """An env whose step raises after a few steps in a helper process (env 1), not here."""
-
-    def __new__(cls):
+def _broken_in_helpers(change):
+    """An env fn: CartPole whose step results go through ``change`` after 5 steps in a helper
+    process (the envs of slices other than the first), never in this one."""
+    def make():
         import gymnasium as gym
 
-        class _Boom(gym.Wrapper):
+        class _Broken(gym.Wrapper):
             t = 0
 
             def step(self, a):
                 self.t += 1
-                if self.t > 5 and os.getpid() != DRIVER:
-                    raise ValueError("the env broke")
-                return self.env.step(a)
-        return _Boom(gym.make("CartPole-v1"))
+                out = self.env.step(a)
+                return change(out) if self.t > 5 and os.getpid() != DRIVER else out
+        return _Broken(gym.make("CartPole-v1"))
+    return make
+
+
+def _raise(out):
+    raise ValueError("the env broke")
+
+
+Boom = _broken_in_helpers(_raise)                                                    # its step raises
+NanInHelper = _broken_in_helpers(lambda out: (np.full_like(out[0], np.nan), *out[1:]))  # NaN observations
 
 
 def test_a_helpers_error_and_death_are_one_line_errors():
@@ -108,24 +116,6 @@ def test_a_helpers_error_and_death_are_one_line_errors():
                 split.step(np.zeros(2, np.int64))
     finally:
         split.close()
-
-
-class NanInHelper:
-    """CartPole whose observations turn NaN after a few steps in a helper process, not here."""
-
-    def __new__(cls):
-        import gymnasium as gym
-
-        class _Nan(gym.Wrapper):
-            t = 0
-
-            def step(self, a):
-                self.t += 1
-                obs, r, te, tr, info = self.env.step(a)
-                if self.t > 5 and os.getpid() != DRIVER:
-                    obs = np.full_like(obs, np.nan)
-                return obs, r, te, tr, info
-        return _Nan(gym.make("CartPole-v1"))
 
 
 def test_a_helpers_error_in_a_whole_batch_is_raised_here():
