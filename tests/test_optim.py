@@ -86,3 +86,38 @@ def test_a_training_run_does_not_import_torch_dynamo():
     with tempfile.TemporaryDirectory() as d:
         out = subprocess.run([sys.executable, "-c", code, d + "/"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kw", [{}, {"eps": 1e-5, "weight_decay": 0.01, "betas": (0.8, 0.99)}])
+def test_step_with_is_torch_optim_adams_step_bitwise(kw):
+    """step_with(grads) (the critic fit's path: gradients as a list, the fused kernel called
+    directly) against torch.optim.Adam(fused=True) stepping the same gradients through .grad."""
+    ours, ref = _params(3), _params(3)
+    a = FusedAdam(ours, lr=3e-3, **kw)
+    b = torch.optim.Adam(ref, lr=3e-3, fused=True, **kw)
+    for t in range(40):
+        if t == 20:
+            a.param_groups[0]["lr"] = b.param_groups[0]["lr"] = 1e-3
+        g = torch.Generator().manual_seed(2000 + t)
+        grads = [torch.randn(p.shape, generator=g) for p in ours]
+        a.step_with([x.clone() for x in grads])
+        _step(b, ref, grads)
+    for p, q in zip(ours, ref):
+        assert torch.equal(p, q)
+        assert p.grad is None  # step_with leaves .grad alone
+    sa, sb = a.state_dict(), b.state_dict()
+    for i in sb["state"]:
+        for k in ("step", "exp_avg", "exp_avg_sq"):
+            assert torch.equal(sa["state"][i][k], sb["state"][i][k]), (i, k)
+
+
+def test_step_with_other_dtypes_goes_through_step_and_checks_its_count():
+    ours = [torch.randn(3, dtype=torch.float64).requires_grad_(), torch.randn(2).requires_grad_()]
+    ref = [p.detach().clone().requires_grad_() for p in ours]
+    a, b = FusedAdam(ours, lr=1e-2), torch.optim.Adam(ref, lr=1e-2, fused=True)
+    grads = [torch.ones(3, dtype=torch.float64), torch.ones(2)]
+    a.step_with(grads)
+    _step(b, ref, grads)
+    assert all(torch.equal(p, q) for p, q in zip(ours, ref))
+    with pytest.raises(ValueError, match="1 gradients for 2 parameters"):
+        a.step_with(grads[:1])

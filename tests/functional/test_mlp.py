@@ -180,3 +180,32 @@ def test_the_tanh_forms_are_the_old_ones_to_the_bit():
     assert all(torch.equal(p, q) for p, q in zip(slopes, tanh_slopes(hs)))
     for p, q in zip(mlp_mse_grads(W, b, x, y)[1], tanh_mlp_mse_grads(W, b, x, y)[1]):
         assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "elu"])
+def test_the_fits_direct_adam_step_is_torch_adam_through_grad_bitwise(activation):
+    """fit_critic hands a plain critic's gradients straight to FusedAdam.step_with; with
+    torch.optim.Adam(fused=True) the same gradients go through .grad and torch's own step. The
+    two fits end bitwise equal (parameters, moments, the returned error)."""
+    import gymnasium as gym
+    import numpy as np
+
+    from trpo.nets.policies import make_critic
+
+    space = gym.spaces.Box(-1, 1, (5,), np.float32)
+    torch.manual_seed(5)
+    fast = make_critic(space, (16, 16), activation=activation)
+    ref = make_critic(space, (16, 16), activation=activation)
+    ref.load_state_dict(fast.state_dict())
+    fast_opt, ref_opt = adam(fast.parameters(), 1e-2), torch.optim.Adam(ref.parameters(), 1e-2, fused=True)
+    obs = torch.randn(96, 5)
+    y = obs.sum(1).cos()
+    perms = torch.stack([torch.randperm(96) for _ in range(4)])
+    for _ in range(2):  # twice: the second fit starts from moments
+        m1 = fit_critic(fast, fast_opt, obs, y, epochs=4, minibatch=32, perms=perms)
+        m2 = fit_critic(ref, ref_opt, obs, y, epochs=4, minibatch=32, perms=perms)
+        assert m1 == m2
+    assert all(torch.equal(p, q) for p, q in zip(fast.parameters(), ref.parameters()))
+    for p, q in zip(fast.parameters(), ref.parameters()):
+        for k in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(fast_opt.state[p][k], ref_opt.state[q][k])

@@ -164,15 +164,29 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
     minibatch = max(1, minibatch // row_length(obs))
     plain = plain_critic_mlp(critic)
     layers, activation = plain if plain is not None else (None, "")
-    params = [p for lin in layers for p in (lin.weight, lin.bias)] if layers else []
+    if layers:
+        weights: list[Tensor] = [m.weight for m in layers]
+        biases: list[Tensor] = [m.bias for m in layers]
+        # the optimiser's parameters are the layers' (a critic's own Adam): its fused step takes the
+        # gradients as a list; otherwise they go through .grad
+        mine = [p for m in layers for p in (m.weight, m.bias)]
+        theirs = opt.param_groups[0]["params"]
+        plain_opt = (isinstance(opt, FusedAdam) and len(theirs) == len(mine)
+                     and all(a is b for a, b in zip(theirs, mine)))
     for e in range(epochs):
         perm = torch.randperm(B, device=obs.device) if perms is None else perms[e]
         obs_p, targets_p = obs[perm], targets[perm]  # one gather per epoch; minibatches are slices
+        if layers:
+            targets_p = targets_p.unsqueeze(-1)  # (B, 1): the net's output's shape
         for i in range(0, B, minibatch):
             o, y = obs_p[i:i + minibatch], targets_p[i:i + minibatch]
             if layers:
-                _, gw, gb = mlp_mse_grads([m.weight for m in layers], [m.bias for m in layers], o, y, activation)
-                for p, g in zip(params, (g for pair in zip(gw, gb) for g in pair)):
+                _, gw, gb = mlp_mse_grads(weights, biases, o, y, activation, loss=False)
+                grads = [g for pair in zip(gw, gb) for g in pair]
+                if plain_opt:  # the gradients straight into the fused kernel (bitwise opt.step())
+                    opt.step_with(grads)
+                    continue
+                for p, g in zip(mine, grads):
                     p.grad = g
             else:
                 loss = (critic(o) - y).pow(2).mean()

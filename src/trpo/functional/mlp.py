@@ -126,27 +126,30 @@ def tanh_mlp_jvp(weights: list[Tensor], hs: list[Tensor], dweights: list[Tensor]
 
 
 @torch.no_grad()
-def tanh_mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Tensor
-                       ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+def tanh_mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Tensor, loss: bool = True
+                       ) -> tuple[Tensor | None, list[Tensor], list[Tensor]]:
     """loss = mean (MLP(x) - y)^2 for a tanh MLP with a scalar output, and its gradients with
     respect to every weight and bias (same shapes as ``weights`` / ``biases``):
-    J^T u with u = dloss/dout = 2 (out - y) / B."""
+    J^T u with u = dloss/dout = 2 (out - y) / B. ``y``: (B,) or (B, 1); ``loss=False``: the
+    gradients alone (the loss is None; the critic fit's hundreds of steps per iteration skip it)."""
     hs = tanh_mlp_forward(weights, biases, x)
-    err = hs[-1].squeeze(-1) - y
-    loss = err.square().mean()
-    gw, gb = tanh_mlp_vjp(weights, hs, err.mul(2.0 / x.shape[0]).unsqueeze(-1))
-    return loss, gw, gb
+    return _mse_grads(weights, hs, y, None, loss)
 
 
 @torch.no_grad()
-def mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Tensor, activation: str = "tanh"
-                  ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+def mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Tensor, activation: str = "tanh",
+                  loss: bool = True) -> tuple[Tensor | None, list[Tensor], list[Tensor]]:
     """``tanh_mlp_mse_grads`` for an MLP with any activation of ``ACTIVATIONS`` (tanh: that
     function itself, so a tanh critic's fit is unchanged to the bit)."""
     if activation == "tanh":
-        return tanh_mlp_mse_grads(weights, biases, x, y)
+        return tanh_mlp_mse_grads(weights, biases, x, y, loss)
     hs, slopes = mlp_forward(weights, biases, x, activation)
-    err = hs[-1].squeeze(-1) - y
-    loss = err.square().mean()
-    gw, gb = tanh_mlp_vjp(weights, hs, err.mul(2.0 / x.shape[0]).unsqueeze(-1), slopes)
-    return loss, gw, gb
+    return _mse_grads(weights, hs, y, slopes, loss)
+
+
+def _mse_grads(weights: list[Tensor], hs: list[Tensor], y: Tensor, slopes: list[Tensor] | None, loss: bool
+               ) -> tuple[Tensor | None, list[Tensor], list[Tensor]]:
+    err = hs[-1] - (y if y.dim() == 2 else y.unsqueeze(-1))  # (B, 1)
+    mse = err.square().mean() if loss else None
+    gw, gb = tanh_mlp_vjp(weights, hs, err.mul_(2.0 / err.shape[0]), slopes)  # u = 2 (out - y) / B
+    return mse, gw, gb
