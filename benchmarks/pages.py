@@ -115,7 +115,14 @@ def speed_records(env_id: str) -> list[dict]:
 
 
 def _cpu(s: str) -> str:
-    return "an unnamed x86_64 CPU (lscpu not recorded)" if s == "x86_64" else s.split(",")[0]
+    """lscpu's model name, short: "Intel(R) Xeon(R) Processor" -> "Intel Xeon"."""
+    if s == "x86_64":
+        return "an unnamed x86_64 CPU (lscpu not recorded)"
+    return " ".join(w for w in s.split(",")[0].replace("(R)", "").replace("(TM)", "").split() if w != "Processor")
+
+
+def _and(words: list[str]) -> str:
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def _range(vals: list[float]) -> str:
@@ -134,7 +141,7 @@ def block_readme_speed() -> str:
             f"{_range([r['ratio'] for r in cp])} its env steps per second on CartPole-v1 "
             f"({len(cp)} measurement{'s' * (len(cp) != 1)}, {span(cp)}) and {_range([r['ratio'] for r in hp])} on Hopper-v5 with the "
             f"shipped MuJoCo settings ({len(hp)} measurement{'s' * (len(hp) != 1)}, {span(hp)}); the ranges are over every "
-            f"committed measurement of the shipped settings, on {' and '.join(hosts)} "
+            f"committed measurement of the shipped settings, on {_and(hosts)} "
             f"([docs/benchmarks.md](docs/benchmarks.md#speed-records)).")
 
 
@@ -289,13 +296,34 @@ def block_quality_heldout_summary() -> str:
 
 def block_benchmarks_profile() -> str:
     """The profile records of Hopper-v5 (records/profile/, ``harness.py profile``) side by side:
-    wall ms per iteration, part by part, one column per record (its commit and vector mode)."""
+    wall ms per iteration, part by part, one column per record (its commit and vector mode), one
+    table per CPU model (milliseconds on two hosts are not comparable)."""
     recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")),
                   key=lambda r: r["started"])
     if not recs:
         return "No profile record yet."
+    out = []
+    for cpu in dict.fromkeys(_cpu(r["machine"]["cpu"]) for r in recs):  # in the order first measured
+        group = [r for r in recs if _cpu(r["machine"]["cpu"]) == cpu]
+        out += [f"On {cpu}:", "", _profile_table(group), ""]
+    out.append("Made by `benchmarks/harness.py profile "
+               f"--env Hopper-v5 --iters {recs[-1]['iters']}` at each commit, in the order shown, with this project's "
+               "background runs paused (a commit marked + had uncommitted changes in src/: the next commit's); "
+               "in `split` the env step of the trainer's process includes waiting for the "
+               "helper's slice before 1be42a9 (the lockstep); from it on each process runs its slice's whole batch "
+               "and the wait for the helper is its own row. The parts are the trainer process's timers; the "
+               "critic fit runs in its helper.")
+    return "\n".join(out)
+
+
+def _profile_table(recs: list[dict]) -> str:
     parts = sorted({k for r in recs for k in r["parts_ms"]}, key=lambda k: (not k.startswith("sampling"), k))
-    head = [f"{((r['machine'].get('git') or {}).get('commit') or '?')[:7]}, `{r['resolved']['vector_mode']}`" for r in recs]
+
+    def commit(r):
+        git = r["machine"].get("git") or {}
+        return (git.get("commit") or "?")[:7] + ("+" if git.get("dirty") else "")
+
+    head = [f"{commit(r)}, `{r['resolved']['vector_mode']}`" for r in recs]
     lines = ["| wall ms per iteration of 2,048 steps | " + " | ".join(head) + " |",
              "|---|" + "---:|" * len(recs)]
     lines.append("| **the iteration** | " + " | ".join(f"**{r['ms_per_iter']:.0f}**" for r in recs) + " |")
@@ -304,13 +332,8 @@ def block_benchmarks_profile() -> str:
     lines.append("| steps/s | " + " | ".join(f"{r['steps_per_s']:,.0f}" for r in recs) + " |")
     lines.append("")
     lines.append("Raw: " + ", ".join(f"[{r['_file'].name}](../{r['_file'].relative_to(ROOT).as_posix()}) "
-                                     f"({r['started']}, {_cpu(r['machine']['cpu'])}, load {r['machine']['loadavg_start'][0]:.1f} "
-                                     f"at the start)" for r in recs) + ". Made by `benchmarks/harness.py profile "
-                 f"--env Hopper-v5 --iters {recs[-1]['iters']}` at each commit, in the order shown, with this project's "
-                 "background runs paused; in `split` the env step of the trainer's process includes waiting for the "
-                 "helper's slice before 1be42a9 (the lockstep); from it on each process runs its slice's whole batch "
-                 "and the wait for the helper is its own row. The parts are the trainer process's timers; the "
-                 "critic fit runs in its helper.")
+                                     f"({r['started']}, load {r['machine']['loadavg_start'][0]:.1f} at the start)"
+                                     for r in recs) + ".")
     return "\n".join(lines)
 
 
