@@ -40,12 +40,7 @@ class FusedAdam:
         params = [p for p in g["params"] if p.grad is not None]
         if not params:
             return
-        for p in params:  # lazy state, as torch.optim.Adam's _init_group (fused: step on p's device)
-            if p not in self.state:
-                self.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
-                                 "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-                                 "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
-        s = [self.state[p] for p in params]
+        s = self._states(params)
         adam_update(params, [p.grad for p in params], [x["exp_avg"] for x in s], [x["exp_avg_sq"] for x in s], [],
                     [x["step"] for x in s], foreach=False, capturable=False, differentiable=False, fused=True,
                     grad_scale=None, found_inf=None, has_complex=False, amsgrad=False, beta1=g["betas"][0],
@@ -67,12 +62,7 @@ class FusedAdam:
             for p, gr in zip(params, grads):
                 p.grad = gr
             return self.step()
-        for p in params:  # lazy state, as step()
-            if p not in self.state:
-                self.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
-                                 "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
-                                 "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
-        s = [self.state[p] for p in params]
+        s = self._states(params)
         steps = [x["step"] for x in s]
         # what torch.optim.adam._fused_adam does for one device and dtype
         torch._foreach_add_(steps, 1)
@@ -80,6 +70,16 @@ class FusedAdam:
                            amsgrad=False, lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1],
                            weight_decay=g["weight_decay"], eps=g["eps"], maximize=False, grad_scale=None,
                            found_inf=None)
+
+    def _states(self, params: list[Tensor]) -> list[dict[str, Tensor]]:
+        """Each parameter's state, made at its first step as torch.optim.Adam's _init_group makes it
+        (fused: the step counter on the parameter's device)."""
+        for p in params:
+            if p not in self.state:
+                self.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
+                                 "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                                 "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+        return [self.state[p] for p in params]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.param_groups[0]["params"]:
