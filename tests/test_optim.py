@@ -121,3 +121,35 @@ def test_step_with_other_dtypes_goes_through_step_and_checks_its_count():
     assert all(torch.equal(p, q) for p, q in zip(ours, ref))
     with pytest.raises(ValueError, match="1 gradients for 2 parameters"):
         a.step_with(grads[:1])
+
+
+def test_step_with_refuses_a_gradient_unlike_its_parameter():
+    """The fused kernel checks no shapes (a short gradient would be read past its end)."""
+    ps = [torch.randn(3, 4).requires_grad_(), torch.randn(4).requires_grad_()]
+    a = FusedAdam(ps, lr=1e-2)
+    for bad in ([torch.ones(4, 3), torch.ones(4)], [torch.ones(2), torch.ones(4)],
+                [torch.ones(3, 4, dtype=torch.float64), torch.ones(4)]):
+        with pytest.raises(ValueError, match="gradient 0 is"):
+            a.step_with(bad)
+    assert a.state == {}  # nothing stepped
+
+
+def test_step_with_after_loading_a_state_is_torch_optim_adams_step():
+    ref_p, ours_p = _params(4), _params(4)
+    ref = torch.optim.Adam(ref_p, lr=1e-2, weight_decay=0.01)  # another kernel's state, loaded into ours
+    for t in range(5):
+        _step(ref, ref_p, _grads(t, ref_p))
+    with torch.no_grad():
+        for p, q in zip(ours_p, ref_p):
+            p.copy_(q)
+    ours = FusedAdam(ours_p, lr=0.5)
+    ours.load_state_dict(copy.deepcopy(ref.state_dict()))
+    back_p = [p.detach().clone().requires_grad_() for p in ours_p]
+    back = torch.optim.Adam(back_p, lr=1e-2, weight_decay=0.01, fused=True)
+    back.load_state_dict(copy.deepcopy(ours.state_dict()))
+    for t in range(5, 10):
+        g = torch.Generator().manual_seed(3000 + t)
+        grads = [torch.randn(p.shape, generator=g) for p in ours_p]
+        ours.step_with([x.clone() for x in grads])
+        _step(back, back_p, grads)
+    assert all(torch.equal(p, q) for p, q in zip(ours_p, back_p))

@@ -1,7 +1,11 @@
 """Adam as ``torch.optim.Adam(fused=True)`` computes it, without ``torch.optim.Optimizer``.
 
 The update is torch's own: ``torch.optim.adam.adam``, the functional form ``torch.optim.Adam``
-calls, with its fused kernel (one call for all parameters, CPU and CUDA). What this class leaves
+calls, with its fused kernel (one call for all parameters, CPU and CUDA). ``step_with`` calls that
+kernel itself (the private ops ``torch._foreach_add_`` and ``torch._fused_adam_``, as the
+functional form does for one device and dtype): private ops can change between torch releases;
+tests/test_optim.py steps both against ``torch.optim.Adam`` bitwise, on every torch the tests run on
+(``make test`` and ``make test-floor``). What this class leaves
 out is the ``Optimizer`` base class, whose ``add_param_group`` and ``step`` import
 ``torch._dynamo`` on first use: +77 MB of RSS in every process that builds an optimiser (here
 ~330 -> ~255 MB for a CartPole TRPO run), for a compiler we never call. The state dict has
@@ -52,11 +56,17 @@ class FusedAdam:
         one device and dtype (a plain MLP's): the same fused kernel on the same tensors (bitwise,
         tests/test_optim.py), without setting ``.grad`` and without the functional form's grouping
         by device and dtype, whose Python costs more than the kernel on a 64x64 critic's six
-        tensors (the critic fit takes hundreds of steps per iteration). Other parameters: ``step``."""
+        tensors (the critic fit takes hundreds of steps per iteration). Other parameters: their
+        ``.grad`` set and ``step``. The kernel checks no shapes: a gradient whose shape, dtype or
+        device is not its parameter's is a ValueError here."""
         g = self.param_groups[0]
         params = g["params"]
         if len(grads) != len(params):
             raise ValueError(f"{len(grads)} gradients for {len(params)} parameters")
+        for i, (p, gr) in enumerate(zip(params, grads)):
+            if gr.shape != p.shape or gr.dtype != p.dtype or gr.device != p.device:
+                raise ValueError(f"gradient {i} is {tuple(gr.shape)} {gr.dtype} on {gr.device}, its parameter "
+                                 f"{tuple(p.shape)} {p.dtype} on {p.device}")
         p0 = params[0]
         if any(p.device != p0.device or p.dtype != p0.dtype for p in params):
             for p, gr in zip(params, grads):

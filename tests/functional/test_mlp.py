@@ -183,14 +183,19 @@ def test_the_tanh_forms_are_the_old_ones_to_the_bit():
 
 
 @pytest.mark.parametrize("activation", ["tanh", "elu"])
-def test_the_fits_direct_adam_step_is_torch_adam_through_grad_bitwise(activation):
-    """fit_critic hands a plain critic's gradients straight to FusedAdam.step_with; with
-    torch.optim.Adam(fused=True) the same gradients go through .grad and torch's own step. The
-    two fits end bitwise equal (parameters, moments, the returned error)."""
+def test_the_fits_direct_adam_step_is_torch_adam_through_grad_bitwise(activation, monkeypatch):
+    """fit_critic hands a plain critic's gradients straight to FusedAdam.step_with (counted: the
+    fast path is taken); with torch.optim.Adam(fused=True) the same gradients go through .grad and
+    torch's own step. The two fits end bitwise equal (parameters, moments, the returned error)."""
     import gymnasium as gym
     import numpy as np
 
     from trpo.nets.policies import make_critic
+    from trpo.optim import FusedAdam
+
+    calls = []
+    step_with = FusedAdam.step_with
+    monkeypatch.setattr(FusedAdam, "step_with", lambda self, grads: calls.append(1) or step_with(self, grads))
 
     space = gym.spaces.Box(-1, 1, (5,), np.float32)
     torch.manual_seed(5)
@@ -205,7 +210,25 @@ def test_the_fits_direct_adam_step_is_torch_adam_through_grad_bitwise(activation
         m1 = fit_critic(fast, fast_opt, obs, y, epochs=4, minibatch=32, perms=perms)
         m2 = fit_critic(ref, ref_opt, obs, y, epochs=4, minibatch=32, perms=perms)
         assert m1 == m2
+    assert len(calls) == 2 * 4 * 3  # two fits x 4 epochs x 96 / 32 minibatches: all on the fast path
     assert all(torch.equal(p, q) for p, q in zip(fast.parameters(), ref.parameters()))
     for p, q in zip(fast.parameters(), ref.parameters()):
         for k in ("exp_avg", "exp_avg_sq"):
             assert torch.equal(fast_opt.state[p][k], ref_opt.state[q][k])
+
+
+def test_column_targets_without_the_loss_give_the_same_gradients_bitwise():
+    """fit_critic passes (B, 1) targets and loss=False: the gradients of (B,) targets, bit for
+    bit; a target that would broadcast is an error."""
+    from trpo.functional.mlp import mlp_mse_grads
+
+    torch.manual_seed(6)
+    W, b = [torch.randn(8, 4), torch.randn(1, 8)], [torch.randn(8), torch.randn(1)]
+    x, y = torch.randn(16, 4), torch.randn(16)
+    for activation in ("tanh", "relu"):
+        loss, gw, gb = mlp_mse_grads(W, b, x, y, activation)
+        none, gw2, gb2 = mlp_mse_grads(W, b, x, y[:, None], activation, loss=False)
+        assert loss is not None and none is None
+        assert all(torch.equal(p, q) for p, q in zip(gw + gb, gw2 + gb2))
+    with pytest.raises(ValueError, match="targets of shape"):
+        mlp_mse_grads(W, b, x, y[None, :])

@@ -149,7 +149,10 @@ def mlp_mse_grads(weights: list[Tensor], biases: list[Tensor], x: Tensor, y: Ten
 
 def _mse_grads(weights: list[Tensor], hs: list[Tensor], y: Tensor, slopes: list[Tensor] | None, loss: bool
                ) -> tuple[Tensor | None, list[Tensor], list[Tensor]]:
-    err = hs[-1] - (y if y.dim() == 2 else y.unsqueeze(-1))  # (B, 1)
+    y = y if y.dim() == 2 else y.unsqueeze(-1)
+    if y.shape != hs[-1].shape:  # a (1, B) or (B, k) target would broadcast
+        raise ValueError(f"targets of shape {tuple(y.shape)} for outputs {tuple(hs[-1].shape)}")
+    err = hs[-1] - y  # (B, 1)
     mse = err.square().mean() if loss else None
     gw, gb = tanh_mlp_vjp(weights, hs, err.mul_(2.0 / err.shape[0]), slopes)  # u = 2 (out - y) / B
     return mse, gw, gb
