@@ -63,10 +63,11 @@ class FusedAdam:
         params = g["params"]
         if len(grads) != len(params):
             raise ValueError(f"{len(grads)} gradients for {len(params)} parameters")
-        for i, (p, gr) in enumerate(zip(params, grads)):
-            if gr.shape != p.shape or gr.dtype != p.dtype or gr.device != p.device:
-                raise ValueError(f"gradient {i} is {tuple(gr.shape)} {gr.dtype} on {gr.device}, its parameter "
-                                 f"{tuple(p.shape)} {p.dtype} on {p.device}")
+        if [(gr.shape, gr.dtype, gr.device) for gr in grads] != self._layout(params):
+            for i, (p, gr) in enumerate(zip(params, grads)):
+                if (gr.shape, gr.dtype, gr.device) != (p.shape, p.dtype, p.device):
+                    raise ValueError(f"gradient {i} is {tuple(gr.shape)} {gr.dtype} on {gr.device}, its parameter "
+                                     f"{tuple(p.shape)} {p.dtype} on {p.device}")
         p0 = params[0]
         if any(p.device != p0.device or p.dtype != p0.dtype for p in params):
             for p, gr in zip(params, grads):
@@ -80,6 +81,14 @@ class FusedAdam:
                            amsgrad=False, lr=g["lr"], beta1=g["betas"][0], beta2=g["betas"][1],
                            weight_decay=g["weight_decay"], eps=g["eps"], maximize=False, grad_scale=None,
                            found_inf=None)
+
+    def _layout(self, params: list[Tensor]) -> list[tuple]:
+        """(shape, dtype, device) of every parameter, read once per parameter list (a Parameter's
+        attributes cost more to read than a plain tensor's, and step_with runs hundreds of times)."""
+        cached = getattr(self, "_layout_of", None)
+        if cached is None or cached[0] is not params or len(cached[1]) != len(params):
+            cached = self._layout_of = (params, [(p.shape, p.dtype, p.device) for p in params])
+        return cached[1]
 
     def _states(self, params: list[Tensor]) -> list[dict[str, Tensor]]:
         """Each parameter's state, made at its first step as torch.optim.Adam's _init_group makes it
