@@ -73,7 +73,8 @@ def prob_improvement(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]
 
     np.random.seed(BOOT_SEED)
     point, ci = rly.get_interval_estimates({"pair": (x, y)}, metrics.probability_of_improvement, reps=BOOT_REPS)
-    return float(point["pair"]), float(ci["pair"][0]), float(ci["pair"][1])
+    lo, hi = np.ravel(ci["pair"])  # rliable gives the interval as (2, 1)
+    return float(np.ravel(point["pair"])[0]), float(lo), float(hi)
 
 
 def render(text: str, name: str, body: str) -> str:

@@ -61,3 +61,18 @@ def test_the_family_aggregate_needs_the_same_held_out_seeds_on_every_env():
     assert pf._complete(recs)[0] == ["trpo", "a2c"]
     assert pf.keeps(450.0, 500.0) and not pf.keeps(449.0, 500.0)
     assert pf.keeps(-110.0, -100.0) and not pf.keeps(-111.0, -100.0)
+
+
+def test_probability_of_improvement_is_three_floats_in_order():
+    """rliable gives the interval as a (2, 1) array: the page's P(X > Y) reads it as two floats
+    (it failed the first time a table had both sides complete)."""
+    import numpy as np
+
+    from pagelib import prob_improvement
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((5, 3)), rng.random((5, 3))
+    p, lo, hi = prob_improvement(x, y)
+    assert all(isinstance(v, float) for v in (p, lo, hi)) and 0 <= lo <= p <= hi <= 1
+    assert prob_improvement(x, x)[0] == 0.5  # ties count half
+    assert prob_improvement(x + 2, x)[0] == 1.0
