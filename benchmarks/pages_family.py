@@ -201,7 +201,9 @@ def block_family_aggregate() -> str:
     L += ["", f"Stratified bootstrap over runs ({BOOT_REPS:,} resamples each). "
           f"With {n} runs per env the intervals are wide: read them as such. Methods still missing seeds: "
           + (", ".join(f"{m} ({have[m]} of {5 * SEEDS_WANTED[m]})" for m in have if m not in methods) or "none")
-          + "."]
+          + ".", "",
+          "![Performance profiles (Agarwal et al. 2021): the fraction of runs whose normalised score exceeds tau, "
+          "with 95% stratified-bootstrap bands](family/heldout_profile.png)"]
     return "\n".join(L)
 
 
