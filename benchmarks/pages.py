@@ -428,7 +428,9 @@ def block_mujoco_heldout() -> str:
                      f"{mean[k][0]:.2f} [{mean[k][1]:.2f}, {mean[k][2]:.2f}] |")
         if "peer" in scores:
             p, lo, hi = prob_improvement(scores["ours"], scores["peer"])
-            L += ["", f"Probability that ours beats the peer on a run of a random task: {p:.2f} [{lo:.2f}, {hi:.2f}]."]
+            L += ["", f"Probability that ours beats the peer on a run of a random task: {p:.2f} [{lo:.2f}, {hi:.2f}]. "
+                  "The performance profiles of these runs: [family.md](family.md) (its aggregate, trpo against "
+                  "sb3-contrib TRPO)."]
     L += ["", f"Intervals: stratified bootstrap over runs ({BOOT_REPS:,} resamples, rliable; Agarwal et al. 2021). "
               "With 5 runs per env they are wide: read them as such. Protocol of every number above: the final "
               "deterministic evaluation, 10 episodes on env seeds seed + 10,000 + i, after 1M env steps; the "
