@@ -51,6 +51,7 @@ RECORDS = ROOT / "benchmarks" / "records"
 RUNS = ROOT / "benchmarks" / "runs"  # ours' run directories while they run (git-ignored): a stopped suite resumes them
 HELD_OUT = (100, 101, 102, 103, 104)
 MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
+MINATAR5 = tuple(f"MinAtar/{g}-v1" for g in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"))
 # the peer of each algorithm, with RL-Zoo's settings: sb3-contrib's TRPO (npg's too has none); sb3's PPO and A2C
 PEERS = {"trpo": "trpo", "ppo": "ppo", "a2c": "a2c"}
 PERIODIC_EVAL_SEED, FINAL_EVAL_SEED = 20_000, 10_000  # as the trainer (trpo.evaluation)
@@ -141,6 +142,10 @@ SUITES: dict[str, Suite] = {
         "recurrent TRPO (GRU) on CartPole without velocities with its shipped preset (cartpole-novelocity: the "
         "entropy bonus of 0.01 chosen on seeds 0-4 by recurrent-keep and recurrent-keep-ent), held-out seeds",
         ("trpo/CartPoleNoVelocity-v1",), ("trpo",), ("ours",), HELD_OUT, 300_000, 10_240, sets=("policy=gru",)),
+    "minatar-heldout": Suite(
+        "TRPO with its shipped minatar preset (cg_damping 0.001, chosen on seeds 0-2) at 300k steps on the five "
+        "MinAtar games, held-out seeds 100-102: minatar.md's 300k table on seeds that served no choice",
+        MINATAR5, ("trpo",), ("ours",), HELD_OUT[:3], 300_000, 50_000),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
