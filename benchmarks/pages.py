@@ -615,6 +615,45 @@ def block_recurrent_keep() -> str:
     return "\n".join(L)
 
 
+MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
+
+
+def block_minatar_heldout() -> str:
+    """trpo with the shipped minatar preset at 300k steps on held-out seeds 100-102
+    (records/minatar-heldout/), beside the same settings' runs on seeds 0-2 (the seeds its CG
+    damping was chosen on: records/pre-harness/minatar/raw/, trpo rows)."""
+    recs = {(r["run"]["env"], r["run"]["seed"]): (n, r) for n, r in suite_records("minatar-heldout")}
+    if not recs:
+        return "Not run yet (`python benchmarks/harness.py run minatar-heldout -j 1`)."
+    raw = RECORDS / "pre-harness" / "minatar" / "raw"
+    L = ["| game | held-out seeds run | final eval per seed (100-102) | mean ± sd | stochastic mean | best periodic "
+         "(mean) | seeds 0-2 (tuning): mean final eval | raw records |", "|---|---:|---|---:|---:|---:|---:|---|"]
+    for g in MINATAR_GAMES:
+        env = f"MinAtar/{g}-v1"
+        have = [recs[(env, s)] for s in (100, 101, 102) if (env, s) in recs]
+        tuning = [json.loads((raw / f"{g}_trpo_s{s}" / "summary.json").read_text())["final_eval_return_mean"]
+                  for s in (0, 1, 2)]
+        if not have:
+            L.append(f"| {g} | 0 | not run yet | | | | {np.mean(tuning):.1f} | |")
+            continue
+        final = np.array([r["result"]["final_eval_return"] for _, r in have])
+        stoch = [r["result"].get("final_eval_stochastic_return") for _, r in have]
+        best = np.array([r["result"]["best_eval_return"] for _, r in have])
+        links = ", ".join(f"[s{r['run']['seed']}](../../benchmarks/records/minatar-heldout/{n})" for n, r in have)
+        sd = f" ± {final.std(ddof=1):.1f}" if len(final) > 1 else ""
+        L.append(f"| {g} | {len(have)} | {', '.join(f'{x:.1f}' for x in final)} | **{final.mean():.1f}**{sd} | "
+                 f"{np.mean([x for x in stoch if x is not None]):.1f} | {best.mean():.1f} | {np.mean(tuning):.1f} | "
+                 f"{links} |")
+    machines = sorted({(_cpu(r["machine"]["cpu"]), ((r["machine"].get("git") or {}).get("commit") or "?")[:7])
+                       for _, r in recs.values()})
+    L += ["", "Protocol: the final deterministic evaluation, 10 episodes on env seeds seed + 10,000 + i, after "
+          "300k env steps (the table above's); the stochastic mean is the same episodes sampling the policy. "
+          "The tuning-seed column is the trpo rows of the 300k table above (the preset's settings, seeds 0-2). "
+          "Made on " + "; ".join(f"{c} at commit {g}" for c, g in machines) + " by `python benchmarks/harness.py "
+          "run minatar-heldout -j 1 --shared` (one run at a time beside this project's other runs)."]
+    return "\n".join(L)
+
+
 ISSUE_GRU_FINAL = 298.6  # the family issue's measured final evaluation of this run (its text, not a record)
 
 
@@ -680,6 +719,7 @@ BLOCKS = {
     ("docs/results/family.md", "ppo-capg"): block_ppo_capg,
     ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,
     ("docs/results/recurrent.md", "recurrent-keep"): block_recurrent_keep,
+    ("docs/results/minatar.md", "minatar-heldout"): block_minatar_heldout,
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
 }
 BLOCKS.update(pages_family.BLOCKS)
