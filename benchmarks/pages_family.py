@@ -453,6 +453,20 @@ def block_humanoid() -> str:
                 "`... run humanoid-tuning-perdim -j 1`, then `... run humanoid-heldout -j 2`).")
     L += ["", "For scale, not comparable (other Humanoid versions and protocols): " + "; ".join(HUMANOID_ANCHORS)
           + ". The family issue's bar for trpo is 1,030 on held-out seeds; the tuning runs above choose what ships."]
+    held: dict[str, list[float]] = {}
+    for _, r in suite_records("humanoid-heldout"):
+        held.setdefault(r["run"]["algo"], []).append(r["result"]["final_eval_return"])
+    if held:
+        parts = []
+        for algo in sorted(held):
+            v = np.array(held[algo])
+            verdict = ""
+            if algo == "trpo":
+                verdict = (f": the bar of 1,030 {'met' if v.mean() >= 1030 else 'missed'}, "
+                           f"{v.mean() / 1030:.0%} of it")
+            parts.append(f"{algo} {v.mean():,.0f} over {len(v)} of 5 seeds (range {v.min():,.0f}-{v.max():,.0f})"
+                         f"{verdict}")
+        L += ["", "Held-out means of the final deterministic evaluation so far: " + "; ".join(parts) + "."]
     return "\n".join(L)
 
 
