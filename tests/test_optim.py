@@ -43,28 +43,39 @@ def test_steps_bitwise_like_torch_optim_adam(kw):
         _step(b, ref, grads)
     for p, q in zip(ours, ref):
         assert torch.equal(p, q)
+    _assert_same_state(a, b)
+    assert a.state_dict()["param_groups"][0]["params"] == b.state_dict()["param_groups"][0]["params"]
+
+
+def _assert_same_state(a, b):
+    """The two optimisers' per-parameter states are bitwise equal (step, exp_avg, exp_avg_sq)."""
     sa, sb = a.state_dict(), b.state_dict()
     assert sa["state"].keys() == sb["state"].keys()
     for i in sb["state"]:
         for k in ("step", "exp_avg", "exp_avg_sq"):
             assert torch.equal(sa["state"][i][k], sb["state"][i][k]), (i, k)
-    assert sa["param_groups"][0]["params"] == sb["param_groups"][0]["params"]
+
+
+def _loaded_both_ways(ref, ref_p, **kw):
+    """ref (a torch.optim.Adam over ref_p) stepped 5 times; a FusedAdam over a copy of ref_p with
+    ref's live state loaded (copied, not shared); a fused torch.optim.Adam(lr=1e-2, **kw) over
+    another copy with that FusedAdam's state loaded. Returns (ours, ours_p, back, back_p)."""
+    for t in range(5):
+        _step(ref, ref_p, _grads(t, ref_p))
+    ours_p = [p.detach().clone().requires_grad_() for p in ref_p]
+    ours = FusedAdam(ours_p, lr=0.5)
+    ours.load_state_dict(ref.state_dict())
+    back_p = [p.detach().clone().requires_grad_() for p in ours_p]
+    back = torch.optim.Adam(back_p, lr=1e-2, fused=True, **kw)
+    back.load_state_dict(copy.deepcopy(ours.state_dict()))  # ours into torch's (its load keeps references)
+    return ours, ours_p, back, back_p
 
 
 def test_state_dicts_load_across_both_ways():
-    ref_p, ours_p = _params(1), _params(1)
+    ref_p = _params(1)
     ref = torch.optim.Adam(ref_p, lr=1e-2, fused=True)
-    for t in range(5):
-        _step(ref, ref_p, _grads(t, ref_p))
-    with torch.no_grad():
-        for p, q in zip(ours_p, ref_p):
-            p.copy_(q)
-    ours = FusedAdam(ours_p, lr=0.5)
-    ours.load_state_dict(ref.state_dict())  # torch's live state into ours: copied, not shared
+    ours, ours_p, back, back_p = _loaded_both_ways(ref, ref_p)
     assert ours.param_groups[0]["lr"] == 1e-2
-    back_p = [p.detach().clone().requires_grad_() for p in ours_p]
-    back = torch.optim.Adam(back_p, lr=1e-2, fused=True)
-    back.load_state_dict(copy.deepcopy(ours.state_dict()))  # ours into torch's (its load keeps references)
     for t in range(5, 10):
         g = _grads(t, ref_p)
         for opt, ps in ((ref, ref_p), (ours, ours_p), (back, back_p)):
@@ -105,10 +116,7 @@ def test_step_with_is_torch_optim_adams_step_bitwise(kw):
     for p, q in zip(ours, ref):
         assert torch.equal(p, q)
         assert p.grad is None  # step_with leaves .grad alone
-    sa, sb = a.state_dict(), b.state_dict()
-    for i in sb["state"]:
-        for k in ("step", "exp_avg", "exp_avg_sq"):
-            assert torch.equal(sa["state"][i][k], sb["state"][i][k]), (i, k)
+    _assert_same_state(a, b)
 
 
 def test_step_with_other_dtypes_goes_through_step_and_checks_its_count():
@@ -135,18 +143,9 @@ def test_step_with_refuses_a_gradient_unlike_its_parameter():
 
 
 def test_step_with_after_loading_a_state_is_torch_optim_adams_step():
-    ref_p, ours_p = _params(4), _params(4)
+    ref_p = _params(4)
     ref = torch.optim.Adam(ref_p, lr=1e-2, weight_decay=0.01)  # another kernel's state, loaded into ours
-    for t in range(5):
-        _step(ref, ref_p, _grads(t, ref_p))
-    with torch.no_grad():
-        for p, q in zip(ours_p, ref_p):
-            p.copy_(q)
-    ours = FusedAdam(ours_p, lr=0.5)
-    ours.load_state_dict(copy.deepcopy(ref.state_dict()))
-    back_p = [p.detach().clone().requires_grad_() for p in ours_p]
-    back = torch.optim.Adam(back_p, lr=1e-2, weight_decay=0.01, fused=True)
-    back.load_state_dict(copy.deepcopy(ours.state_dict()))
+    ours, ours_p, back, back_p = _loaded_both_ways(ref, ref_p, weight_decay=0.01)
     for t in range(5, 10):
         g = torch.Generator().manual_seed(3000 + t)
         grads = [torch.randn(p.shape, generator=g) for p in ours_p]
