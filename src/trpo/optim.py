@@ -63,13 +63,13 @@ class FusedAdam:
         params = g["params"]
         if len(grads) != len(params):
             raise ValueError(f"{len(grads)} gradients for {len(params)} parameters")
-        if [(gr.shape, gr.dtype, gr.device) for gr in grads] != self._layout(params):
-            for i, (p, gr) in enumerate(zip(params, grads)):
-                if (gr.shape, gr.dtype, gr.device) != (p.shape, p.dtype, p.device):
+        layout = self._layout(params)
+        if [(gr.shape, gr.dtype, gr.device) for gr in grads] != layout:
+            for i, (gr, (shape, dtype, device)) in enumerate(zip(grads, layout)):
+                if (gr.shape, gr.dtype, gr.device) != (shape, dtype, device):
                     raise ValueError(f"gradient {i} is {tuple(gr.shape)} {gr.dtype} on {gr.device}, its parameter "
-                                     f"{tuple(p.shape)} {p.dtype} on {p.device}")
-        p0 = params[0]
-        if any(p.device != p0.device or p.dtype != p0.dtype for p in params):
+                                     f"{tuple(shape)} {dtype} on {device}")
+        if len({(dtype, device) for _, dtype, device in layout}) > 1:  # the kernel takes one device and dtype
             for p, gr in zip(params, grads):
                 p.grad = gr
             return self.step()

@@ -170,9 +170,10 @@ def fit_critic(critic: nn.Module, opt: FusedAdam, obs: Tensor, targets: Tensor,
         # the optimiser's parameters are the layers' (a critic's own Adam): its fused step takes the
         # gradients as a list; otherwise they go through .grad
         mine = [p for m in layers for p in (m.weight, m.bias)]
-        theirs = opt.param_groups[0]["params"] if type(opt) is FusedAdam else []
-        plain_opt = (type(opt) is FusedAdam and len(theirs) == len(mine)  # not a subclass with its own step
-                     and all(a is b for a, b in zip(theirs, mine)))
+        plain_opt = type(opt) is FusedAdam  # not a subclass with its own step
+        if plain_opt:
+            theirs = opt.param_groups[0]["params"]
+            plain_opt = len(theirs) == len(mine) and all(a is b for a, b in zip(theirs, mine))
     for e in range(epochs):
         perm = torch.randperm(B, device=obs.device) if perms is None else perms[e]
         obs_p, targets_p = obs[perm], targets[perm]  # one gather per epoch; minibatches are slices
