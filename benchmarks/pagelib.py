@@ -56,6 +56,13 @@ def _iqm(x: np.ndarray) -> float:
     return float(trim_mean(x.ravel(), 0.25))
 
 
+def short_commit(machine: dict, dirty: str = "") -> str:
+    """A record's commit, 7 characters ("?" where none was recorded), then ``dirty`` where src/
+    had uncommitted changes."""
+    git = machine.get("git") or {}
+    return (git.get("commit") or "?")[:7] + (dirty if git.get("dirty") else "")
+
+
 def interval(scores: dict[str, np.ndarray], stat) -> dict[str, tuple[float, float, float]]:
     """rliable's stratified-bootstrap 95% interval of ``stat`` for each side (runs x tasks)."""
     from rliable import library as rly

@@ -51,6 +51,7 @@ from pagelib import (
     prob_improvement,
     published,
     render,
+    short_commit,
     suite_records,
 )
 
@@ -189,9 +190,8 @@ def speed_env_rows(env_id: str) -> list[dict]:
         if any(by["ours"][0]["config"].get(k) != want[k] for k in ("num_envs", "batch_steps")):
             continue
         f = RECORDS / "speed" / name
-        git = d["machine"].get("git") or {}
         rows.append({"file": f.name, "link": f.relative_to(ROOT).as_posix(), "date": d.get("time", "?")[:10],
-                     "commit": (git.get("commit") or "?")[:7] + (" (dirty)" if git.get("dirty") else ""),
+                     "commit": short_commit(d["machine"], " (dirty)"),
                      "cpu": d["machine"].get("cpu", "?"), "load": d["machine"].get("loadavg_at_start"),
                      "sync": by_mode["sync"], "split": by_mode["split"],
                      "peer": median_rate(by["sb3-contrib"]), "env": median_rate(by["env-only"]),
@@ -237,8 +237,8 @@ def block_benchmarks_speed_targets() -> str:
             return "met" if x >= goal else f"missed, {x / goal:.0%} of it"
 
         out.append(f"- {cpu} ({r['date']}, commit {r['commit']}): `sync` {r['sync'] / r['peer']:.2f}x and "
-                   f"{r['sync'] / r['env']:.2f}x, `split` {r['split'] / r['peer']:.2f}x and {r['split'] / r['env']:.2f}x: "
-                   f"the 4x target {verdict(to_peer, 4.0)}; the 1.0x target {verdict(to_env, 1.0)}.")
+                   f"{r['sync'] / r['env']:.2f}x, `split` {r['split'] / r['peer']:.2f}x and "
+                   f"{r['split'] / r['env']:.2f}x: the 4x target {verdict(to_peer, 4.0)}; the 1.0x target {verdict(to_env, 1.0)}.")
     return "\n".join(out)
 
 
@@ -253,10 +253,9 @@ def block_benchmarks_startup() -> str:
     L = []
     for name, r in named:
         m = r["machine"]
-        git = m.get("git") or {}
         L += [r["table"], "", f"`{r['command']}`: {r['repeats']} interleaved repeats, medians; {r['started']}, "
               f"{_cpu(m['cpu'])}, load average {m['loadavg_start'][0]:.1f} at the start, run from commit "
-              f"{git.get('commit', '?')[:7]}{' (src/ modified)' if git.get('dirty') else ''}; "
+              f"{short_commit(m, ' (src/ modified)')}; "
               f"[raw record](../benchmarks/records/startup/{name}).", ""]
     r = named[-1][1]
     labels = list(r["trees"])
@@ -305,8 +304,8 @@ def block_quality_heldout_summary() -> str:
         verdict = ("no seed where both reached it" if worst is None else
                    f"met on {sum(x <= 0.5 for x in ratios)} of the {len(ratios)} seeds both reached it (worst ratio "
                    f"{worst:.2f}: {'met' if worst <= 0.5 else 'missed'})")
-        commit = ((r["machine"].get("git") or {}).get("commit") or "?")[:7]
-        lines.append(f"- {_cpu(r['machine']['cpu'])}, {r.get('time', '?')[:10]}, commit {commit}: {verdict} "
+        lines.append(f"- {_cpu(r['machine']['cpu'])}, {r.get('time', '?')[:10]}, commit {short_commit(r['machine'])}: "
+                     f"{verdict} "
                      f"([{path.name}](../{path.relative_to(ROOT).as_posix()}))")
     return "\n".join(lines)
 
@@ -335,12 +334,7 @@ def block_benchmarks_profile() -> str:
 
 def _profile_table(recs: list[dict]) -> str:
     parts = sorted({k for r in recs for k in r["parts_ms"]}, key=lambda k: (not k.startswith("sampling"), k))
-
-    def commit(r):
-        git = r["machine"].get("git") or {}
-        return (git.get("commit") or "?")[:7] + ("+" if git.get("dirty") else "")
-
-    head = [f"{commit(r)}, `{r['resolved']['vector_mode']}`" for r in recs]
+    head = [f"{short_commit(r['machine'], '+')}, `{r['resolved']['vector_mode']}`" for r in recs]
     lines = ["| wall ms per iteration of 2,048 steps | " + " | ".join(head) + " |",
              "|---|" + "---:|" * len(recs)]
     lines.append("| **the iteration** | " + " | ".join(f"**{r['ms_per_iter']:.0f}**" for r in recs) + " |")
@@ -361,7 +355,7 @@ def block_benchmarks_speed_family() -> str:
         algo = [o.split("=", 1)[1] for o in d.get("overrides") or [] if o.startswith("algo=")]
         by = side_runs(d)
         if algo and "ours-sync" in by and "ours-split" in by and d.get("complete") is not False:
-            commit = ((d["machine"].get("git") or {}).get("commit") or "?")[:7]
+            commit = short_commit(d["machine"])
             parts.append(f"{algo[0]} on {d['env']} {median_rate(by['ours-split']) / median_rate(by['ours-sync']):.2f}x "
                          f"({d.get('time', '?')[:10]}, {commit}: [record](../benchmarks/records/speed/{name}))")
     return ("`split` against `sync`, the other algorithms with their presets, one command each (before "
@@ -436,7 +430,7 @@ def block_mujoco_heldout() -> str:
               "deterministic evaluation, 10 episodes on env seeds seed + 10,000 + i, after 1M env steps; the "
               "peer's observations through its training VecNormalize statistics. Raw records: "
               "[benchmarks/records/mujoco-heldout/](../../benchmarks/records/mujoco-heldout/)."]
-    machines = sorted({(r["_machine"]["cpu"], (r["_machine"].get("git") or {}).get("commit", "?")[:7])
+    machines = sorted({(r["_machine"]["cpu"], short_commit(r["_machine"]))
                        for v in recs.values() for r in v.values()})
     L.append("Made on: " + "; ".join(f"{c} at commit {g}" for c, g in machines) + ".")
     return "\n".join(L)
@@ -575,7 +569,7 @@ def block_ppo_heldout() -> str:
         L.append(f"| {r['run']['seed']} | {res['best_eval_return']:,.0f} | **{res['final_eval_return']:,.1f}** | "
                  f"{res['final_eval_stochastic_return']:,.1f} | {', '.join(late)} | "
                  f"[{f.name}](../../benchmarks/records/ppo-hopper-heldout/{f.name}) |")
-    commits = sorted({(json.loads(f.read_text())["machine"].get("git") or {}).get("commit", "?")[:7] for f in recs})
+    commits = sorted({short_commit(json.loads(f.read_text())["machine"]) for f in recs})
     L.append("")
     L.append(f"Made with the harness at commit {', '.join(commits)}; periodic evaluations every 50,000 steps, "
              "10 episodes each (the table above used the trainer's default, 5 episodes about every 50k steps).")
@@ -644,7 +638,7 @@ def block_minatar_heldout() -> str:
         L.append(f"| {g} | {len(have)} | {', '.join(f'{x:.1f}' for x in final)} | **{final.mean():.1f}**{sd} | "
                  f"{np.mean([x for x in stoch if x is not None]):.1f} | {best.mean():.1f} | {np.mean(tuning):.1f} | "
                  f"{links} |")
-    machines = sorted({(_cpu(r["machine"]["cpu"]), ((r["machine"].get("git") or {}).get("commit") or "?")[:7])
+    machines = sorted({(_cpu(r["machine"]["cpu"]), short_commit(r["machine"]))
                        for _, r in recs.values()})
     L += ["", "Protocol: the final deterministic evaluation, 10 episodes on env seeds seed + 10,000 + i, after "
           "300k env steps (the table above's); the stochastic mean is the same episodes sampling the policy. "

@@ -26,6 +26,7 @@ from pagelib import (
     interval,
     normalised,
     prob_improvement,
+    short_commit,
     suite_records,
 )
 
@@ -150,7 +151,7 @@ def block_family_heldout() -> str:
           "RL-Zoo's trpo.yml, sb3's PPO and A2C with RL-Zoo's ppo.yml and a2c.yml (their MuJoCo entries; "
           "benchmarks/bench_trpo.py), evaluated as ours (deterministic, observations through their training "
           "normalisation)."]
-    made = sorted({(r["machine"]["cpu"].split(",")[0], (r["machine"].get("git") or {}).get("commit", "?")[:7])
+    made = sorted({(r["machine"]["cpu"].split(",")[0], short_commit(r["machine"]))
                    for v in recs.values() for r in v.values()})
     L.append("Made on: " + "; ".join(f"{c} at commit {g}" for c, g in made) + ".")
     return "\n".join(L)
