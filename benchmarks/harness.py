@@ -432,6 +432,28 @@ def cmd_profile(a) -> int:
     return 0
 
 
+def cmd_stepcost(a) -> int:
+    """What one env step costs, layer by layer (benchmarks/step_cost.py): the simulator, one
+    ``gym.make`` env, our vector env of one, the sampler's per-step loop; a raw record in
+    records/stepcost/ and a table on stdout."""
+    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import step_cost
+
+    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    m = step_cost.measure(a.env, a.steps, a.repeats, a.seed)
+    rec = {"kind": "stepcost", "env": a.env, **m, "table": step_cost.table(m), "started": start["time"],
+           "command": f"python benchmarks/harness.py stepcost --env {a.env} --steps {a.steps} --repeats {a.repeats} "
+                      f"--seed {a.seed}",
+           "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
+                       "versions": versions()}}
+    name = f"{a.env.replace('/', '_')}_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    write_atomic(RECORDS / "stepcost" / name, rec)
+    path = RECORDS / "stepcost" / name
+    print(f"{rec['machine']['cpu']}\n\n{rec['table']}\n\nrecord: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
 def cmd_speed(a) -> int:
     """Steps per second of ours against the peer (and the env alone), in one command: the
     benchmark of benchmarks/bench_trpo.py, its record written to records/speed/ (every option
@@ -488,6 +510,13 @@ def main(argv=None) -> int:
     pr.add_argument("--set", action="append", help="KEY=VALUE config key (the run's own preset applies)")
     pr.add_argument("--label", default="", help="a word for the record's name (e.g. before, after)")
     pr.set_defaults(func=cmd_profile, record_command=True)
+    sc = sub.add_parser("stepcost", help="what one env step costs, layer by layer (simulator, env, vector env, "
+                                         "the sampler's loop): a raw record in records/stepcost/")
+    sc.add_argument("--env", default="Hopper-v5")
+    sc.add_argument("--steps", type=int, default=2048, help="steps per layer and round")
+    sc.add_argument("--repeats", type=int, default=7, help="rounds, the layers alternating")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.set_defaults(func=cmd_stepcost)
     su = sub.add_parser("startup", help="a cold start against the steady rate, commits side by side in one "
                                         "command (benchmarks/startup.py); a record in records/startup/")
     su.add_argument("--env", default="ALE/Pong-v5")

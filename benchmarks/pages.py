@@ -191,7 +191,7 @@ def speed_env_rows(env_id: str) -> list[dict]:
             continue
         f = RECORDS / "speed" / name
         rows.append({"file": f.name, "link": f.relative_to(ROOT).as_posix(), "date": d.get("time", "?")[:10],
-                     "commit": short_commit(d["machine"], " (dirty)"),
+                     "commit": short_commit(d["machine"], " (dirty)"), "time": d.get("time", "?"),
                      "cpu": d["machine"].get("cpu", "?"), "load": d["machine"].get("loadavg_at_start"),
                      "sync": by_mode["sync"], "split": by_mode["split"],
                      "peer": median_rate(by["sb3-contrib"]), "env": median_rate(by["env-only"]),
@@ -240,6 +240,107 @@ def block_benchmarks_speed_targets() -> str:
                    f"{r['sync'] / r['env']:.2f}x, `split` {r['split'] / r['peer']:.2f}x and "
                    f"{r['split'] / r['env']:.2f}x: the 4x target {verdict(to_peer, 4.0)}; the 1.0x target {verdict(to_env, 1.0)}.")
     return "\n".join(out)
+
+
+# 1be42a9: from this commit on each slice of ``split`` runs its whole batch (before: a hand-over per
+# step); the history is linear, so a record made after its commit time ran code that contains it
+WHOLE_BATCH = ("1be42a9", "2026-12-07 00:59:43")
+
+
+def block_benchmarks_split_sync() -> str:
+    """``split`` against ``sync`` on the envs whose presets keep ``sync``: every speed-envs record made
+    since each slice runs its whole batch, by CPU model, and whether the CPU models agree."""
+    commit, since = WHOLE_BATCH
+    rows = {env: [r for r in speed_env_rows(env) if r["time"] >= since]
+            for env in MUJOCO_SPEED if shipped(env)["vector_mode"] == "sync"}
+    cpus = list(dict.fromkeys(_cpu(r["cpu"]) for env in MUJOCO_SPEED for r in speed_env_rows(env)
+                              if r["time"] >= since))
+    out = [f"`split` / `sync` on the envs whose presets keep `sync`, every record since {commit} (each slice "
+           "runs its whole batch), by CPU model:"]
+    ahead_everywhere, unmeasured = [], []
+    for env, rs in rows.items():
+        if not rs:
+            unmeasured.append(env)
+            continue
+        by_cpu = {c: [r for r in rs if _cpu(r["cpu"]) == c] for c in cpus}
+        said = [f"{c} " + ", ".join(f"{r['split'] / r['sync']:.2f}x ({r['date']}, {r['commit']})" for r in v)
+                for c, v in by_cpu.items() if v]
+        missing = [c for c, v in by_cpu.items() if not v]
+        ahead = [c for c, v in by_cpu.items() if v and all(r["split"] > r["sync"] for r in v)]
+        verdict = ("`split` ahead on every record of every CPU model" if len(ahead) == len(cpus) else
+                   f"`split` ahead on {_and(ahead) if ahead else 'no CPU model'}"
+                   + (f", behind on {_and([c for c in cpus if c not in ahead and c not in missing])}"
+                      if len(ahead) + len(missing) < len(cpus) else "")
+                   + (f", no record on {_and(missing)}" if missing else ""))
+        if len(ahead) == len(cpus):
+            ahead_everywhere.append(env)
+        out.append(f"- {env}: {'; '.join(said)}: {verdict}.")
+    if unmeasured:
+        out.append(f"- {_and(unmeasured)}: no record since {commit}.")
+    out.append("")
+    out.append(f"`split` is ahead on every CPU model for {_and(ahead_everywhere)}." if ahead_everywhere else
+               "On no env is `split` ahead on every CPU model measured: the presets keep `sync`.")
+    return "\n".join(out)
+
+
+# FusedAdam.step_with (d78793b, a pure speed-up of the critic fit): the commit measured before it (its
+# clean tree, then the same commit with the change uncommitted, interleaved) and the commit after it
+CRITIC_FIT = ("5b71c87", "f3c4889")
+
+
+def block_benchmarks_critic_fit() -> str:
+    before, after = CRITIC_FIT
+    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")),
+                  key=lambda r: r["started"])
+    pairs, last = [], None
+    for r in recs:
+        if short_commit(r["machine"]) != before:
+            continue
+        if not r["machine"]["git"].get("dirty"):
+            last = r
+        elif last is not None:  # the change, right after a run of the commit without it
+            pairs.append((last, r))
+            last = None
+    out = []
+    if pairs:
+        cpu = _and(list(dict.fromkeys(_cpu(b["machine"]["cpu"]) for b, _ in pairs)))
+        each = [f"{b['ms_per_iter']:.0f} -> {a['ms_per_iter']:.0f} ms ({a['ms_per_iter'] / b['ms_per_iter'] - 1:+.1%}; "
+                f"the trainer's CPU {b['cpu_ms_per_iter']:.0f} -> {a['cpu_ms_per_iter']:.0f} ms)" for b, a in pairs]
+        out.append(f"The profiles, {len(pairs)} interleaved pairs on {cpu} ({before}, then {before}+ with the change "
+                   f"uncommitted; the table below): the iteration {_and(each)}.")
+    rows = [r for r in speed_env_rows("Hopper-v5") if r["commit"].split()[0] in (before, after)]
+    if rows:
+        each = [f"{r['commit']} ({_cpu(r['cpu'])}, {r['time'][11:16]}): `split` {r['split'] / r['peer']:.2f}x the peer "
+                f"and {r['split'] / r['env']:.2f}x the one-env rate, `sync` {r['sync'] / r['peer']:.2f}x and "
+                f"{r['sync'] / r['env']:.2f}x" for r in rows]
+        out.append(f"The speed records of Hopper-v5 at {before} (before) and {after} (after), in the order made "
+                   f"(rows of the table above): {'; '.join(each)}.")
+    return "\n".join(out) if out else "No record of the critic fit's change."
+
+
+def block_benchmarks_step_cost() -> str:
+    """What one env step costs, layer by layer (``harness.py stepcost``): the newest record of each
+    env on each CPU model, and the ceiling its sampler loop puts on two processes."""
+    recs = suite_records("stepcost")
+    if not recs:
+        return "No step-cost record yet (`python benchmarks/harness.py stepcost --env Hopper-v5`)."
+    newest = {(d["env"], _cpu(d["machine"]["cpu"])): (name, d) for name, d in recs}  # sorted by name: time
+    out = []
+    for (env, cpu), (name, d) in newest.items():
+        med = d["median_us"]
+        layers = list(med)
+        out += [f"{env} on {cpu} ({d['started'][:16]}, commit {short_commit(d['machine'], '+')}, load "
+                f"{d['machine']['loadavg_start'][0]:.1f} at the start; medians of {d['repeats']} alternating rounds of "
+                f"{d['steps']:,} steps; [record](../benchmarks/records/stepcost/{name})):", "",
+                "| layer | us per step | x one env |", "|---|---:|---:|"]
+        out += [f"| {k} | {med[k]:.1f} | {med[k] / med['env']:.2f} |" for k in layers]
+        loop = med["sampler loop"] / med["env"]
+        sim = next((med[k] / med["env"] for k in layers if k.startswith("simulator")), None)
+        out += ["", (f"The simulator is {sim:.0%} of one env's step; " if sim else "")
+                + f"the sampler's loop costs {loop:.2f}x that step, so two processes each running it (`split`) "
+                f"reach at most {2 / loop:.2f}x the one-env rate before the update and the critic fit take their "
+                "share of the two cores.", ""]
+    return "\n".join(out).rstrip()
 
 
 def block_benchmarks_startup() -> str:
@@ -304,8 +405,10 @@ def block_quality_heldout_summary() -> str:
         verdict = ("no seed where both reached it" if worst is None else
                    f"met on {sum(x <= 0.5 for x in ratios)} of the {len(ratios)} seeds both reached it (worst ratio "
                    f"{worst:.2f}: {'met' if worst <= 0.5 else 'missed'})")
+        by = pages_pre_harness._by(r)
+        rate = pages_pre_harness._med(by["ours"], "steps_per_s") / pages_pre_harness._med(by["sb3-contrib"], "steps_per_s")
         lines.append(f"- {_cpu(r['machine']['cpu'])}, {r.get('time', '?')[:10]}, commit {short_commit(r['machine'])}: "
-                     f"{verdict} "
+                     f"{verdict}; throughput {rate:.2f}x the peer's "
                      f"([{path.name}](../{path.relative_to(ROOT).as_posix()}))")
     return "\n".join(lines)
 
@@ -702,6 +805,9 @@ BLOCKS = {
     ("docs/benchmarks.md", "speed"): block_benchmarks_speed,
     ("docs/benchmarks.md", "speed-envs"): block_benchmarks_speed_envs,
     ("docs/benchmarks.md", "speed-targets"): block_benchmarks_speed_targets,
+    ("docs/benchmarks.md", "split-sync"): block_benchmarks_split_sync,
+    ("docs/benchmarks.md", "critic-fit"): block_benchmarks_critic_fit,
+    ("docs/benchmarks.md", "step-cost"): block_benchmarks_step_cost,
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
     ("docs/benchmarks.md", "speed-family"): block_benchmarks_speed_family,
     ("docs/benchmarks.md", "startup-pong"): block_benchmarks_startup,

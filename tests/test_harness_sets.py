@@ -92,3 +92,29 @@ def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, t
     # one harness at a time per run
     with harness.run_lock("test", "z") as first, harness.run_lock("test", "z") as second:
         assert first and not second
+
+
+def test_stepcost_layers_step_the_same_episodes_and_write_a_record(harness, tmp_path, monkeypatch, capsys):
+    """``harness.py stepcost``: the one env and our vector env of it step the same pre-drawn actions
+    from the same seed, so they end the same episodes (the layers time the same work); a MuJoCo env
+    gets its simulator alone as a layer; the record names the machine and its command."""
+    import json
+
+    monkeypatch.setattr(harness, "RECORDS", tmp_path)
+    assert harness.main(["stepcost", "--env", "Hopper-v5", "--steps", "300", "--repeats", "2"]) == 0
+    (rec_path,) = (tmp_path / "stepcost").glob("Hopper-v5_*.json")
+    rec = json.loads(rec_path.read_text())
+    assert list(rec["median_us"])[:4] == ["simulator (mj_step)", "env", "vector env", "sampler loop"]
+    assert rec["resets"]["env"] == rec["resets"]["vector env"] > 0
+    assert all(len(v) == 2 and min(v) > 0 for v in rec["layers"].values())
+    assert rec["machine"]["cpu"] and "--steps 300 --repeats 2" in rec["command"]
+    assert "sampler loop" in capsys.readouterr().out
+
+
+def test_stepcost_of_an_env_without_a_simulator(harness):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import step_cost
+
+    m = step_cost.measure("CartPole-v1", steps=200, repeats=1)
+    assert "simulator (mj_step)" not in m["median_us"]
+    assert m["resets"]["env"] == m["resets"]["vector env"] > 0

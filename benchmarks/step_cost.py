@@ -1,0 +1,130 @@
+"""What one env step costs, layer by layer, in one process: the simulator call alone, one ``gym.make``
+env, the product's vector env of that one env (and EnvPool's port of it, where installed), and the
+sampler's whole per-step loop around it
+(``trpo.rollout.single_path.run_slice``: normalise, the policy's forward and sample, the env step,
+the checks and stores). The speed target "1.0x one env stepped with random actions" asks the
+trainer to beat the second of these with two cores; the gaps between the layers say what each
+costs (``harness.py stepcost`` writes them as a raw record in records/stepcost/).
+
+Every layer steps the same pre-drawn uniform random actions (``action_space.sample``, seeded) for ``steps`` steps, resetting
+at an episode's end; the layers alternate over ``repeats`` rounds and each reports its median
+microseconds per step. The sampler's loop acts with a fresh actor of the env's resolved settings
+(its actions are the policy's, not the pre-drawn ones, so its episodes differ: a Hopper that falls
+more often resets more often, and a reset costs about a fifth of a step).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def _timed(fn, steps: int) -> float:
+    t = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t) / steps * 1e6
+
+
+def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> dict:
+    """{"layers": {name: [us per step of each round]}, "median_us": {name: median}, "resolved": the
+    settings the sampler's layer used, "resets": {name: episodes ended in the last round}}."""
+    import gymnasium as gym
+    import torch
+
+    import trpo  # noqa: F401  (the package's env ids)
+    from trpo.config import Config
+    from trpo.envs.make import make_vector_env
+    from trpo.nets.factory import make_networks
+    from trpo.nets.policy_runner import NumpyPolicy
+    from trpo.resolve import resolve_run
+    from trpo.rollout.single_path import run_slice
+
+    torch.manual_seed(seed)
+    cfg, _ = resolve_run(Config(env_id=env_id, seed=seed))
+    env = gym.make(env_id)
+    env.reset(seed=seed)
+    space = env.action_space
+    rng = np.random.default_rng(seed)
+    space.seed(seed)
+    acts = np.stack([space.sample() for _ in range(steps)])  # uniform random actions, drawn before the clock
+    venv = make_vector_env(env_id, 1, "sync")
+    venv.reset(seed=seed)
+    loop_env = make_vector_env(env_id, 1, "sync")  # its own: the policy's actions must not move venv's state
+    raw, _ = loop_env.reset(seed=seed)
+    actor, _, obs_norm = make_networks(cfg, loop_env.single_observation_space, loop_env.single_action_space,
+                                       torch.device("cpu"))
+    obs_norm.rms.update(np.asarray(raw, np.float64).repeat(2, 0))  # frozen statistics, as after a batch
+    policy = NumpyPolicy(actor)
+    resets = {"env": 0, "vector env": 0, "sampler loop": 0}
+
+    def one_env() -> None:
+        resets["env"] = 0
+        for t in range(steps):
+            _, _, te, tr, _ = env.step(acts[t])
+            if te or tr:
+                env.reset()
+                resets["env"] += 1
+
+    def vector_env() -> None:
+        ended = 0
+        for t in range(steps):
+            _, _, te, tr, _ = venv.step(acts[t:t + 1])
+            ended += int(te[0] or tr[0])
+        resets["vector env"] = ended
+
+    state = {"raw": raw}
+
+    def sampler_loop() -> None:
+        noise = policy.noise(rng, steps, 1)
+        out, state["raw"] = run_slice(loop_env, 0, 1, 1, state["raw"], policy, obs_norm, noise, True)
+        resets["sampler loop"] = int((out["term"] | out["trunc"]).sum())
+
+    layers = {"env": one_env, "vector env": vector_env, "sampler loop": sampler_loop}
+    try:  # EnvPool's C++ port of the env, where installed and ported (the ``envpool`` vector mode)
+        pool = make_vector_env(env_id, 1, "envpool")
+        pool.reset(seed=seed)
+    except Exception:  # noqa: BLE001  (not installed, or no port of this env: the layer is left out)
+        pool = None
+
+    def envpool_env() -> None:
+        ended = 0
+        for t in range(steps):
+            _, _, te, tr, _ = pool.step(acts[t:t + 1])
+            ended += int(te[0] or tr[0])
+        resets["envpool vector env"] = ended
+
+    if pool is not None:
+        layers["envpool vector env"] = envpool_env
+    unwrapped = env.unwrapped
+    if hasattr(unwrapped, "model") and hasattr(unwrapped, "frame_skip"):  # a MuJoCo env: its simulator alone
+        import mujoco
+
+        sim = gym.make(env_id).unwrapped  # its own copy: the one env's state is left alone
+        sim.reset(seed=seed)
+        model, data, n = sim.model, sim.data, unwrapped.frame_skip
+
+        def simulator() -> None:
+            for t in range(steps):
+                data.ctrl[:] = acts[t]
+                mujoco.mj_step(model, data, nstep=n)
+
+        layers = {"simulator (mj_step)": simulator, **layers}
+    times: dict[str, list[float]] = {k: [] for k in layers}
+    for _ in range(repeats):
+        for name, fn in layers.items():
+            times[name].append(_timed(fn, steps))
+    for e in (env, venv, loop_env):
+        e.close()
+    if pool is not None:
+        pool.close()
+    return {"layers": times, "median_us": {k: float(np.median(v)) for k, v in times.items()},
+            "resolved": cfg.to_dict(), "resets": resets, "steps": steps, "repeats": repeats, "seed": seed}
+
+
+def table(m: dict) -> str:
+    med = m["median_us"]
+    base = med["env"]
+    lines = [f"{'layer':24s} {'us/step':>8s} {'x env':>6s}"]
+    for k, v in med.items():
+        lines.append(f"{k:24s} {v:8.1f} {v / base:6.2f}")
+    return "\n".join(lines)
