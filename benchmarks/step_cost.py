@@ -9,8 +9,8 @@ costs (``harness.py stepcost`` writes them as a raw record in records/stepcost/)
 Every layer steps the same pre-drawn uniform random actions (``action_space.sample``, seeded) for ``steps`` steps, resetting
 at an episode's end; the layers alternate over ``repeats`` rounds and each reports its median
 microseconds per step. The sampler's loop acts with a fresh actor of the env's resolved settings
-(its actions are the policy's, not the pre-drawn ones, so its episodes differ: a Hopper that falls
-more often resets more often, and a reset costs about a fifth of a step).
+(its actions are the policy's, not the pre-drawn ones, so its episodes differ; the record counts
+each layer's ended episodes, as a reset costs more than a step).
 """
 from __future__ import annotations
 
@@ -23,6 +23,17 @@ def _timed(fn, steps: int) -> float:
     t = time.perf_counter()
     fn()
     return (time.perf_counter() - t) / steps * 1e6
+
+
+def _vector_layer(venv, acts: np.ndarray, resets: dict, name: str):
+    """A layer that steps the vector env of one ``venv`` through ``acts``, counting ended episodes."""
+    def run() -> None:
+        ended = 0
+        for t in range(len(acts)):
+            _, _, te, tr, _ = venv.step(acts[t:t + 1])
+            ended += int(te[0] or tr[0])
+        resets[name] = ended
+    return run
 
 
 def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> dict:
@@ -65,13 +76,6 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
                 env.reset()
                 resets["env"] += 1
 
-    def vector_env() -> None:
-        ended = 0
-        for t in range(steps):
-            _, _, te, tr, _ = venv.step(acts[t:t + 1])
-            ended += int(te[0] or tr[0])
-        resets["vector env"] = ended
-
     state = {"raw": raw}
 
     def sampler_loop() -> None:
@@ -79,28 +83,21 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
         out, state["raw"] = run_slice(loop_env, 0, 1, 1, state["raw"], policy, obs_norm, noise, True)
         resets["sampler loop"] = int((out["term"] | out["trunc"]).sum())
 
-    layers = {"env": one_env, "vector env": vector_env, "sampler loop": sampler_loop}
+    layers = {"env": one_env, "vector env": _vector_layer(venv, acts, resets, "vector env"), "sampler loop": sampler_loop}
     try:  # EnvPool's C++ port of the env, where installed and ported (the ``envpool`` vector mode)
         pool = make_vector_env(env_id, 1, "envpool")
         pool.reset(seed=seed)
     except Exception:  # noqa: BLE001  (not installed, or no port of this env: the layer is left out)
         pool = None
-
-    def envpool_env() -> None:
-        ended = 0
-        for t in range(steps):
-            _, _, te, tr, _ = pool.step(acts[t:t + 1])
-            ended += int(te[0] or tr[0])
-        resets["envpool vector env"] = ended
-
     if pool is not None:
-        layers["envpool vector env"] = envpool_env
+        layers["envpool vector env"] = _vector_layer(pool, acts, resets, "envpool vector env")
     unwrapped = env.unwrapped
     if hasattr(unwrapped, "model") and hasattr(unwrapped, "frame_skip"):  # a MuJoCo env: its simulator alone
         import mujoco
 
-        sim = gym.make(env_id).unwrapped  # its own copy: the one env's state is left alone
-        sim.reset(seed=seed)
+        sim_env = gym.make(env_id)  # its own copy: the one env's state is left alone
+        sim_env.reset(seed=seed)
+        sim = sim_env.unwrapped
         model, data, n = sim.model, sim.data, unwrapped.frame_skip
 
         def simulator() -> None:
@@ -113,10 +110,9 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     for _ in range(repeats):
         for name, fn in layers.items():
             times[name].append(_timed(fn, steps))
-    for e in (env, venv, loop_env):
-        e.close()
-    if pool is not None:
-        pool.close()
+    for e in (env, venv, loop_env, pool, locals().get("sim_env")):
+        if e is not None:
+            e.close()
     return {"layers": times, "median_us": {k: float(np.median(v)) for k, v in times.items()},
             "resolved": cfg.to_dict(), "resets": resets, "steps": steps, "repeats": repeats, "seed": seed}
 
