@@ -91,7 +91,7 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
         pool = None
     if pool is not None:
         layers["envpool vector env"] = _vector_layer(pool, acts, resets, "envpool vector env")
-    unwrapped = env.unwrapped
+    unwrapped, sim_env = env.unwrapped, None
     if hasattr(unwrapped, "model") and hasattr(unwrapped, "frame_skip"):  # a MuJoCo env: its simulator alone
         import mujoco
 
@@ -110,7 +110,7 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     for _ in range(repeats):
         for name, fn in layers.items():
             times[name].append(_timed(fn, steps))
-    for e in (env, venv, loop_env, pool, locals().get("sim_env")):
+    for e in (env, venv, loop_env, pool, sim_env):
         if e is not None:
             e.close()
     return {"layers": times, "median_us": {k: float(np.median(v)) for k, v in times.items()},
