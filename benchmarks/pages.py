@@ -417,7 +417,8 @@ def block_benchmarks_profile() -> str:
     """The profile records of Hopper-v5 (records/profile/, ``harness.py profile``) side by side:
     wall ms per iteration, part by part, one column per record (its commit and vector mode), one
     table per CPU model (milliseconds on two hosts are not comparable)."""
-    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")),
+    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")
+                   if "_family_" not in f.name),  # the family's cost table (family.md) has its own block
                   key=lambda r: r["started"])
     if not recs:
         return "No profile record yet."

@@ -544,6 +544,94 @@ def block_ppo_mean_action() -> str:
     return "\n".join(L)
 
 
+# The lecture's questions, each a pair of methods (the first the more conservative or the one with
+# the extra safeguard): what each pair's difference measures
+QUESTIONS = (
+    ("trpo", "npg", "does the line search pay? (TRPO is NPG with its KL check)"),
+    ("trpo", "ppo", "the trust region or the clipped objective?"),
+    ("ppo", "ppo-kl", "clipping or the adaptive KL penalty?"),
+    ("trpo", "a2c", "a conservative update or the plain gradient? (TRPO against A2C)"),
+    ("ppo", "a2c", "a conservative update or the plain gradient? (PPO against A2C)"),
+)
+
+
+def block_family_reading() -> str:
+    """The lecture's questions on the held-out seeds so far: each pair of methods on the seeds both
+    have, env by env, and across envs in normalised scores; the cost in steps/s on one CPU model."""
+    recs = family_records()
+    L = ["| question | env | seeds both have | first: mean final | second: mean final | first higher / equal / lower |",
+         "|---|---|---:|---:|---:|---|"]
+    summary = []
+    for a, b, question in QUESTIONS:
+        diffs, wins, ties, n = [], 0, 0, 0
+        for env in MUJOCO5:
+            ra, rb = recs.get((env, a), {}), recs.get((env, b), {})
+            both = sorted(set(ra) & set(rb))
+            if not both:
+                continue
+            fa = np.array([ra[s]["result"]["final_eval_return"] for s in both])
+            fb = np.array([rb[s]["result"]["final_eval_return"] for s in both])
+            w, eq = int((fa > fb).sum()), int((fa == fb).sum())
+            wins, ties, n = wins + w, ties + eq, n + len(both)
+            diffs += list(normalised(env, fa) - normalised(env, fb))
+            L.append(f"| {a} vs {b}: {question} | {env} | {len(both)} | {fa.mean():,.0f} | {fb.mean():,.0f} | "
+                     f"{w} / {eq} / {len(both) - w - eq} |")
+        if n == 0:
+            summary.append(f"- {question}: no seed that both {a} and {b} have yet.")
+            continue
+        mean = float(np.mean(diffs))
+        lower = n - wins - ties
+        say = ("too few runs to answer (under 10 pairs)" if n < 10 else
+               f"{a} ahead" if wins >= 0.75 * n else f"{b} ahead" if lower >= 0.75 * n else "no clear winner")
+        summary.append(f"- {question}: {a} higher on {wins}, equal on {ties}, lower on {lower} of {n} (env, seed) "
+                       f"pairs; mean difference in normalised score {mean:+.2f}: {say}.")
+    L += ["", "Across envs, so far:", *summary, "",
+          "A pair counts only the held-out seeds both methods have (final deterministic evaluation at 1M steps; "
+          "equal: the same number, as when TRPO's line search never changed a step). Normalised score: 0 a random "
+          "policy, 1 the published TRPO number of the env. \"Ahead\" needs 10 or more "
+          "pairs and one method higher on at least 75% of them; otherwise the line says so.", "", *_cost_lines()]
+    return "\n".join(L)
+
+
+def _cost_lines() -> list[str]:
+    """The cost in wall time: one profiled iteration of each method's shipped Hopper-v5 settings, one
+    command after another (``harness.py profile --set algo=ALGO --label family``)."""
+    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5_family_*.json")),
+                  key=lambda r: r["started"])
+    if not recs:
+        return ["The cost in wall time: no profile of the family yet."]
+    ref = next((r for r in recs if r["resolved"]["algo"] == "trpo"), recs[0])
+    L = ["The cost in wall time, Hopper-v5, one iteration of each method's shipped settings (its preset's "
+         "layout and update), profiled one after another:", "",
+         "| method | envs x steps | ms per iteration | of which the update | env steps/s | steps/s / trpo's |",
+         "|---|---|---:|---:|---:|---:|"]
+    for r in recs:
+        c = r["resolved"]
+        upd = sum(v for k, v in r["parts_ms"].items() if k.startswith("update"))
+        L.append(f"| {c['algo']} | {c['num_envs']} x {c['batch_steps'] // c['num_envs']:,} | {r['ms_per_iter']:.0f} | "
+                 f"{upd:.0f} ms ({upd / r['ms_per_iter']:.0%}) | {r['steps_per_s']:,.0f} | "
+                 f"{r['steps_per_s'] / ref['steps_per_s']:.2f}x |")
+    cpus = _and_cpus(recs)
+    L += ["", f"Made by `benchmarks/harness.py profile --env Hopper-v5 --iters {recs[0]['iters']} --set algo=ALGO "
+          f"--label family` on {cpus}, this project's background runs paused; raw: "
+          + ", ".join(f"[{r['_file'].name}](../../benchmarks/records/profile/{r['_file'].name})" for r in recs)
+          + "."]
+    by_fit: dict[str, list[str]] = {}
+    for r in recs:
+        by_fit.setdefault(r["resolved"]["critic_fit"], []).append(r["resolved"]["algo"])
+    if "process" in by_fit:
+        L[-1] += (f" The critic fit of {', '.join(by_fit['process'])} runs in a helper process beside the next batch's "
+                  "sampling (not in the update's time)" + (f"; that of {', '.join(by_fit['inline'])} in the update"
+                                                           if "inline" in by_fit else "") + ".")
+    return L
+
+
+def _and_cpus(recs: list[dict]) -> str:
+    names = list(dict.fromkeys(f"{r['machine']['cpu'].split(',')[0].replace('(R)', '').replace(' Processor', '')} at commit {short_commit(r['machine'], '+')}"
+                               for r in recs))
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
 BLOCKS = {
     ("docs/results/family.md", "ppo-mean-action"): block_ppo_mean_action,
     ("docs/results/family.md", "humanoid"): block_humanoid,
@@ -553,4 +641,5 @@ BLOCKS = {
     ("docs/results/README.md", "keep-noise"): block_keep_noise,
     ("docs/results/family.md", "family-heldout"): block_family_heldout,
     ("docs/results/family.md", "family-aggregate"): block_family_aggregate,
+    ("docs/results/family.md", "family-reading"): block_family_reading,
 }

@@ -76,3 +76,31 @@ def test_probability_of_improvement_is_three_floats_in_order():
     assert all(isinstance(v, float) for v in (p, lo, hi)) and 0 <= lo <= p <= hi <= 1
     assert prob_improvement(x, x)[0] == 0.5  # ties count half
     assert prob_improvement(x + 2, x)[0] == 1.0
+
+
+def test_the_family_reading_counts_ties_apart_and_needs_ten_pairs(monkeypatch):
+    """The lecture's questions: a pair counts only the seeds both methods have; an equal final (NPG
+    that is TRPO's run) is neither a win nor a loss; "ahead" needs 10 pairs and 75% of them."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages_family as pf
+
+    def rec(x):
+        return {"result": {"final_eval_return": x}}
+
+    envs = pf.MUJOCO5
+    recs = {(e, "trpo"): {s: rec(100.0 + s) for s in pf.HELD_OUT} for e in envs}
+    recs.update({(e, "npg"): {s: rec(100.0 + s) for s in (100, 101)} for e in envs})  # equal: ties
+    recs.update({(e, "ppo"): {s: rec(50.0) for s in (100, 101, 102)} for e in envs})  # lower: trpo ahead
+    recs[("Hopper-v5", "ppo")][103] = rec(10_000.0)  # trpo lower on one of 16
+    monkeypatch.setattr(pf, "family_records", lambda: recs)
+    monkeypatch.setattr(pf, "normalised", lambda env, x: x / 1000.0)
+    monkeypatch.setattr(pf, "_cost_lines", lambda: [])
+    text = pf.block_family_reading()
+    line = next(x for x in text.splitlines() if x.startswith("- does the line search pay?"))
+    assert "higher on 0, equal on 10, lower on 0 of 10" in line and line.endswith("no clear winner.")
+    line = next(x for x in text.splitlines() if x.startswith("- the trust region or the clipped objective?"))
+    assert "higher on 15, equal on 0, lower on 1 of 16" in line and line.endswith("trpo ahead.")
+    assert "no seed that both ppo and ppo-kl have yet" in text
+    recs = {k: v for k, v in recs.items() if k[0] == "Hopper-v5"}  # 3 pairs: too few
+    monkeypatch.setattr(pf, "family_records", lambda: recs)
+    assert "too few runs to answer" in pf.block_family_reading()
