@@ -336,7 +336,10 @@ def block_benchmarks_step_cost() -> str:
         out += [f"| {k} | {med[k]:.1f} | {med[k] / med['env']:.2f} |" for k in layers]
         loop = med["sampler loop"] / med["env"]
         sim = next((med[k] / med["env"] for k in layers if k.startswith("simulator")), None)
+        pol = med.get("policy alone (no env)")
         out += ["", (f"The simulator is {sim:.0%} of one env's step; " if sim else "")
+                + (f"the loop's policy work alone (normalise, forward, sample, clip) costs {pol / med['env']:.0%} of "
+                   "that step; " if pol else "")
                 + f"the sampler's loop costs {loop:.2f}x that step, so two processes each running it (`split`) "
                 f"reach at most {2 / loop:.2f}x the one-env rate before the update and the critic fit take their "
                 "share of the two cores.", ""]

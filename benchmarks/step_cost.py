@@ -1,6 +1,6 @@
 """What one env step costs, layer by layer, in one process: the simulator call alone, one ``gym.make``
-env, the product's vector env of that one env (and EnvPool's port of it, where installed), and the
-sampler's whole per-step loop around it
+env, the product's vector env of that one env (and EnvPool's port of it, where installed), the
+sampler's whole per-step loop around it, and the loop's policy work alone (no env)
 (``trpo.rollout.single_path.run_slice``: normalise, the policy's forward and sample, the env step,
 the checks and stores). The speed target "1.0x one env stepped with random actions" asks the
 trainer to beat the second of these with two cores; the gaps between the layers say what each
@@ -48,7 +48,7 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     from trpo.nets.factory import make_networks
     from trpo.nets.policy_runner import NumpyPolicy
     from trpo.resolve import resolve_run
-    from trpo.rollout.single_path import run_slice
+    from trpo.rollout.single_path import action_to_env, run_slice
 
     torch.manual_seed(seed)
     cfg, _ = resolve_run(Config(env_id=env_id, seed=seed))
@@ -83,7 +83,17 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
         out, state["raw"] = run_slice(loop_env, 0, 1, 1, state["raw"], policy, obs_norm, noise, True)
         resets["sampler loop"] = int((out["term"] | out["trunc"]).sum())
 
-    layers = {"env": one_env, "vector env": _vector_layer(venv, acts, resets, "vector env"), "sampler loop": sampler_loop}
+    x = np.zeros((1, *raw.shape[1:]), obs_norm.dtype)
+
+    def policy_alone() -> None:  # the loop's policy work with no env: normalise, forward, sample, clip
+        noise = policy.noise(rng, steps, 1)
+        obs, space = state["raw"], loop_env.single_action_space
+        for t in range(steps):
+            obs_norm(obs, out=x)
+            action_to_env(space, policy.act_with(x, noise[t]))
+
+    layers = {"env": one_env, "vector env": _vector_layer(venv, acts, resets, "vector env"), "sampler loop": sampler_loop,
+              "policy alone (no env)": policy_alone}
     try:  # EnvPool's C++ port of the env, where installed and ported (the ``envpool`` vector mode)
         pool = make_vector_env(env_id, 1, "envpool")
         pool.reset(seed=seed)

@@ -104,7 +104,8 @@ def test_stepcost_layers_step_the_same_episodes_and_write_a_record(harness, tmp_
     assert harness.main(["stepcost", "--env", "Hopper-v5", "--steps", "300", "--repeats", "2"]) == 0
     (rec_path,) = (tmp_path / "stepcost").glob("Hopper-v5_*.json")
     rec = json.loads(rec_path.read_text())
-    assert list(rec["median_us"])[:4] == ["simulator (mj_step)", "env", "vector env", "sampler loop"]
+    assert list(rec["median_us"])[:5] == ["simulator (mj_step)", "env", "vector env", "sampler loop",
+                                          "policy alone (no env)"]
     assert rec["resets"]["env"] == rec["resets"]["vector env"] > 0
     assert all(len(v) == 2 and min(v) > 0 for v in rec["layers"].values())
     assert rec["machine"]["cpu"] and "--steps 300 --repeats 2" in rec["command"]
