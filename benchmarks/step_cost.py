@@ -20,9 +20,10 @@ import numpy as np
 
 
 def _timed(fn, steps: int) -> float:
+    """Microseconds per step of ``fn``: its own clock where it returns one (seconds), else the call's."""
     t = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t) / steps * 1e6
+    own = fn()
+    return (own if own is not None else time.perf_counter() - t) / steps * 1e6
 
 
 def _vector_layer(venv, acts: np.ndarray, resets: dict, name: str):
@@ -33,6 +34,47 @@ def _vector_layer(venv, acts: np.ndarray, resets: dict, name: str):
             _, _, te, tr, _ = venv.step(acts[t:t + 1])
             ended += int(te[0] or tr[0])
         resets[name] = ended
+    return run
+
+
+def _spin_env(env_id: str, acts: np.ndarray, seed: int, go, stop) -> None:
+    """A second process: steps its own env through ``acts`` (over and over) from ``go`` until ``stop``."""
+    import gymnasium as gym
+
+    import trpo  # noqa: F401  (the package's env ids)
+
+    env = gym.make(env_id)
+    env.reset(seed=seed + 1)
+    go.wait()
+    t = 0
+    while not stop.is_set():
+        for _ in range(64):
+            _, _, te, tr, _ = env.step(acts[t % len(acts)])
+            t += 1
+            if te or tr:
+                env.reset()
+    env.close()
+
+
+def _beside_a_second_process(env_id: str, acts: np.ndarray, seed: int, fn):
+    """``fn`` as a layer run while a second process steps its own env on the other core: what one
+    process's steps cost when both cores step an env (the two-core ceiling is 2 / this)."""
+    import multiprocessing as mp
+
+    def run() -> float:
+        ctx = mp.get_context("fork")
+        go, stop = ctx.Event(), ctx.Event()
+        child = ctx.Process(target=_spin_env, args=(env_id, acts, seed, go, stop), daemon=True)
+        child.start()
+        go.set()
+        time.sleep(0.05)  # the child is stepping before the clock starts
+        try:
+            t = time.perf_counter()
+            fn()
+            return time.perf_counter() - t  # the fork, the wait and the join are not counted
+        finally:
+            stop.set()
+            child.join()
     return run
 
 
@@ -49,6 +91,7 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     from trpo.nets.policy_runner import NumpyPolicy
     from trpo.resolve import resolve_run
     from trpo.rollout.single_path import action_to_env, run_slice
+    from trpo.system import usable_cores
 
     torch.manual_seed(seed)
     cfg, _ = resolve_run(Config(env_id=env_id, seed=seed))
@@ -94,6 +137,8 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
 
     layers = {"env": one_env, "vector env": _vector_layer(venv, acts, resets, "vector env"), "sampler loop": sampler_loop,
               "policy alone (no env)": policy_alone}
+    if usable_cores() >= 2:
+        layers["env, a second process stepping beside it"] = _beside_a_second_process(env_id, acts, seed, one_env)
     try:  # EnvPool's C++ port of the env, where installed and ported (the ``envpool`` vector mode)
         pool = make_vector_env(env_id, 1, "envpool")
         pool.reset(seed=seed)
