@@ -342,7 +342,13 @@ def block_benchmarks_step_cost() -> str:
                    "that step; " if pol else "")
                 + f"the sampler's loop costs {loop:.2f}x that step, so two processes each running it (`split`) "
                 f"reach at most {2 / loop:.2f}x the one-env rate before the update and the critic fit take their "
-                "share of the two cores.", ""]
+                "share of the two cores."
+                + (f" With a second process stepping an env on the other core, one env's step costs {two:.2f}x its "
+                   "step alone: " + ("the two cores do not slow each other, so the ceiling of two processes is "
+                                     "the loop's, not the machine's." if two < 1.1 else
+                                     f"the cores slow each other, so two processes reach at most {2 / two:.2f}x "
+                                     "even with nothing around the steps.")
+                   if (two := med.get("env, a second process stepping beside it", 0) / med["env"]) else ""), ""]
     return "\n".join(out).rstrip()
 
 
