@@ -26,6 +26,19 @@ def _timed(fn, steps: int) -> float:
     return (own if own is not None else time.perf_counter() - t) / steps * 1e6
 
 
+def _env_layer(env, acts: np.ndarray, resets: dict, name: str):
+    """A layer that steps one ``gym.make`` env through ``acts``, resetting at episode ends."""
+    def run() -> None:
+        ended = 0
+        for t in range(len(acts)):
+            _, _, te, tr, _ = env.step(acts[t])
+            if te or tr:
+                env.reset()
+                ended += 1
+        resets[name] = ended
+    return run
+
+
 def _vector_layer(venv, acts: np.ndarray, resets: dict, name: str):
     """A layer that steps the vector env of one ``venv`` through ``acts``, counting ended episodes."""
     def run() -> None:
@@ -111,14 +124,6 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     policy = NumpyPolicy(actor)
     resets = {"env": 0, "vector env": 0, "sampler loop": 0}
 
-    def one_env() -> None:
-        resets["env"] = 0
-        for t in range(steps):
-            _, _, te, tr, _ = env.step(acts[t])
-            if te or tr:
-                env.reset()
-                resets["env"] += 1
-
     state = {"raw": raw}
 
     def sampler_loop() -> None:
@@ -135,10 +140,14 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
             obs_norm(obs, out=x)
             action_to_env(space, policy.act_with(x, noise[t]))
 
-    layers = {"env": one_env, "vector env": _vector_layer(venv, acts, resets, "vector env"), "sampler loop": sampler_loop,
-              "policy alone (no env)": policy_alone}
+    layers = {"env": _env_layer(env, acts, resets, "env"), "vector env": _vector_layer(venv, acts, resets, "vector env"),
+              "sampler loop": sampler_loop, "policy alone (no env)": policy_alone}
+    env2 = None
     if usable_cores() >= 2:
-        layers["env, a second process stepping beside it"] = _beside_a_second_process(env_id, acts, seed, one_env)
+        env2 = gym.make(env_id)  # its own: the one env's episodes stay the vector env's
+        env2.reset(seed=seed)
+        name = "env, a second process stepping beside it"
+        layers[name] = _beside_a_second_process(env_id, acts, seed, _env_layer(env2, acts, resets, name))
     try:  # EnvPool's C++ port of the env, where installed and ported (the ``envpool`` vector mode)
         pool = make_vector_env(env_id, 1, "envpool")
         pool.reset(seed=seed)
@@ -165,7 +174,7 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     for _ in range(repeats):
         for name, fn in layers.items():
             times[name].append(_timed(fn, steps))
-    for e in (env, venv, loop_env, pool, sim_env):
+    for e in (env, env2, venv, loop_env, pool, sim_env):
         if e is not None:
             e.close()
     return {"layers": times, "median_us": {k: float(np.median(v)) for k, v in times.items()},
