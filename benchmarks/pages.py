@@ -352,6 +352,29 @@ def block_benchmarks_step_cost() -> str:
     return "\n".join(out).rstrip()
 
 
+def block_suite_times() -> str:
+    """Each harness suite: how many of its runs have records, and how long a run took (the harness's
+    process wall time), by side and CPU model, from the records themselves."""
+    import harness
+
+    L = ["| suite | runs with a record | time per run (process wall time), by side and CPU model |",
+         "|---|---:|---|"]
+    for name, suite in harness.SUITES.items():
+        folder = harness.records_dir(name)
+        recs = [json.loads(f.read_text()) for r in suite.runs() if (f := folder / f"{r['name']}.json").is_file()]
+        by: dict[tuple[str, str], list[float]] = {}
+        for d in recs:
+            by.setdefault((d["run"]["side"], _cpu(d["machine"]["cpu"])), []).append(d["process_wall_s"] / 60)
+        times = "; ".join(f"{side} on {cpu}: " + (f"{min(v):.0f}-{max(v):.0f} min" if len(v) > 1 else f"{v[0]:.0f} min")
+                          + f" ({len(v)})" for (side, cpu), v in sorted(by.items())) or "not run yet"
+        L.append(f"| `{name}` | {len(recs)} of {len(suite.runs())} | {times} |")
+    L += ["", "Times are each run's process wall time as its record gives it (a run that was stopped and resumed: "
+          "the sum of its segments), the number of runs in brackets. Most runs shared the machine's two cores "
+          "with another run or other work, and the hosts' speed differs by up to 2x from hour to hour: read them "
+          "as orders of magnitude."]
+    return "\n".join(L)
+
+
 def block_benchmarks_startup() -> str:
     """Pong from a cold start against the steady rate, commits side by side (records/startup,
     ``harness.py startup``): every record's table, and the issue's target against the newest one."""
@@ -818,6 +841,7 @@ BLOCKS = {
     ("docs/benchmarks.md", "split-sync"): block_benchmarks_split_sync,
     ("docs/benchmarks.md", "critic-fit"): block_benchmarks_critic_fit,
     ("docs/benchmarks.md", "step-cost"): block_benchmarks_step_cost,
+    ("docs/results/README.md", "suite-times"): block_suite_times,
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
     ("docs/benchmarks.md", "speed-family"): block_benchmarks_speed_family,
     ("docs/benchmarks.md", "startup-pong"): block_benchmarks_startup,
