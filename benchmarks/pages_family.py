@@ -459,15 +459,22 @@ def block_humanoid() -> str:
         held.setdefault(r["run"]["algo"], []).append(r["result"]["final_eval_return"])
     if held:
         parts = []
+        ci = interval({a: np.array(v)[:, None] for a, v in held.items() if len(v) > 1}, np.mean)
         for algo in sorted(held):
             v = np.array(held[algo])
+            band = f", 95% CI of the mean [{ci[algo][1]:,.0f}, {ci[algo][2]:,.0f}]" if algo in ci else ""
             verdict = ""
             if algo == "trpo":
                 verdict = (f": the bar of 1,030 {'met' if v.mean() >= 1030 else 'missed'}, "
                            f"{v.mean() / 1030:.0%} of it")
-            parts.append(f"{algo} {v.mean():,.0f} over {len(v)} of 5 seeds (range {v.min():,.0f}-{v.max():,.0f})"
-                         f"{verdict}")
-        L += ["", "Held-out means of the final deterministic evaluation so far: " + "; ".join(parts) + "."]
+                if algo in ci:
+                    verdict += (" (the bar lies inside the interval: five seeds cannot tell the mean from it)"
+                                if ci[algo][1] <= 1030 <= ci[algo][2] else
+                                " (the bar lies outside the interval)")
+            parts.append(f"{algo} {v.mean():,.0f} over {len(v)} of 5 seeds (range {v.min():,.0f}-{v.max():,.0f}"
+                         f"{band}){verdict}")
+        L += ["", "Held-out means of the final deterministic evaluation so far: " + "; ".join(parts) + ". Intervals: "
+              f"percentile bootstrap over the seeds (rliable, {BOOT_REPS:,} resamples)."]
     return "\n".join(L)
 
 
