@@ -61,3 +61,45 @@ def test_other_spaces_take_gymnasiums_step():
     envs.reset(seed=0)
     obs, *_ = envs.step(np.array([0, 0]))
     assert isinstance(obs, tuple)
+
+
+def test_step_into_writes_what_step_returns_into_the_callers_rows():
+    """``step_into`` (what the sampler's loop calls) is ``step`` without its copies and info dict:
+    the same observations, rewards and flags in the caller's rows, the same final observations."""
+    a, b = make_vector_env("Hopper-v5", 2, "sync"), make_vector_env("Hopper-v5", 2, "sync")
+    assert a.steps_lean and b.steps_lean
+    a.reset(seed=5), b.reset(seed=5)
+    a.action_space.seed(2)
+    obs, rew, te, tr = np.empty((2, 11)), np.empty(2), np.empty(2, bool), np.empty(2, bool)
+    ended_seen = 0
+    for _ in range(300):
+        act = a.action_space.sample()
+        o, r, t1, t2, info = a.step(act)
+        ended = b.step_into(act, obs, rew, te, tr)
+        assert np.array_equal(o, obs) and np.array_equal(r, rew) and np.array_equal(t1, te) and np.array_equal(t2, tr)
+        assert [i for i, _ in ended] == list(np.flatnonzero(t1 | t2))
+        for i, final in ended:
+            assert np.array_equal(final, info["final_obs"][i])
+        ended_seen += len(ended)
+    assert ended_seen > 0  # random actions end Hopper's episodes within 300 steps
+
+
+def test_the_samplers_loop_steps_a_lean_env_through_step_into(monkeypatch):
+    from trpo.nets.normalize import ObsNormalizer
+    from trpo.nets.policies import GaussianActor
+    from trpo.nets.policy_runner import NumpyPolicy
+    from trpo.rollout.single_path import run_slice
+
+    calls = []
+    real = LeanSyncVectorEnv.step_into
+    monkeypatch.setattr(LeanSyncVectorEnv, "step_into", lambda self, *a: calls.append(1) or real(self, *a))
+    monkeypatch.setattr(LeanSyncVectorEnv, "step", lambda self, a: pytest.fail("the loop called step"))
+    envs = make_vector_env("Hopper-v5", 1, "sync")
+    raw, _ = envs.reset(seed=0)
+    policy = NumpyPolicy(GaussianActor(11, 3))
+    out, last = run_slice(envs, 0, 1, 1, raw, policy, ObsNormalizer((11,), True),
+                          policy.noise(np.random.default_rng(0), 50, 1), True)
+    assert len(calls) == 50 and out["rews"].shape == (50, 1)
+    last_copy = last.copy()
+    envs.step_into(np.zeros((1, 3), np.float32), np.empty((1, 11)), np.empty(1), np.empty(1, bool), np.empty(1, bool))
+    assert np.array_equal(last, last_copy)  # the returned observations are the caller's, not a reused buffer

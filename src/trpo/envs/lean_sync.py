@@ -30,21 +30,36 @@ class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
             envs.__class__ = cls
         return envs
 
-    def step(self, actions):
-        if (self.autoreset_mode != AutoresetMode.SAME_STEP or len(actions) != self.num_envs
-                or not isinstance(self.single_observation_space, gym.spaces.Box)
-                or not isinstance(self.action_space, gym.spaces.Box | gym.spaces.MultiDiscrete)):
-            return super().step(actions)
+    @property
+    def steps_lean(self) -> bool:
+        """Whether ``step`` takes the lean path (and ``step_into`` may be called): same-step
+        autoreset, a Box observation space, Box or MultiDiscrete actions."""
+        return (self.autoreset_mode == AutoresetMode.SAME_STEP
+                and isinstance(self.single_observation_space, gym.spaces.Box)
+                and isinstance(self.action_space, gym.spaces.Box | gym.spaces.MultiDiscrete))
+
+    def step_into(self, actions, obs: np.ndarray, rewards: np.ndarray, term: np.ndarray,
+                  trunc: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """The lean step written into the caller's rows (``steps_lean`` only): each env's observation
+        after the step (the reset one where its episode ended) into ``obs[i]``, its reward,
+        terminated and truncated into ``rewards[i]``, ``term[i]``, ``trunc[i]``; returns (env, final
+        observation) for each env whose episode ended. ``step`` is this into its own buffers."""
         env_obs: list = self._env_obs
-        rewards, term, trunc = self._rewards, self._terminations, self._truncations
         ended = []  # (env, its final observation): most steps end no episode and allocate nothing
         for i, env in enumerate(self.envs):
-            env_obs[i], rewards[i], term[i], trunc[i], _ = env.step(actions[i])
+            o, rewards[i], term[i], trunc[i], _ = env.step(actions[i])
             if term[i] or trunc[i]:
-                ended.append((i, env_obs[i]))
-                env_obs[i], _ = env.reset()
-        # SyncVectorEnv: concatenate into its buffer (np.stack, out=) and return a deep copy of it
-        self._observations = np.stack(env_obs, out=self._observations)
+                ended.append((i, o))
+                o, _ = env.reset()
+            env_obs[i] = obs[i] = o
+        return ended
+
+    def step(self, actions):
+        if len(actions) != self.num_envs or not self.steps_lean:
+            return super().step(actions)
+        rewards, term, trunc = self._rewards, self._terminations, self._truncations
+        # SyncVectorEnv: the observations into its buffer, and a copy of it returned
+        ended = self.step_into(actions, self._observations, rewards, term, trunc)
         self._autoreset_envs = term | trunc
         info = {}
         if ended:

@@ -7,6 +7,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from trpo.envs.lean_sync import LeanSyncVectorEnv
 from trpo.errors import NonFiniteError
 from trpo.nets.normalize import ObsNormalizer, RewardScaler
 from trpo.nets.policies import Actor
@@ -89,6 +90,10 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
     term = np.empty((T, k), bool)
     trunc = np.empty((T, k), bool)
     finals: dict[tuple[int, int], np.ndarray] = {}
+    # a lean sync vector env itself (not a wrapper with its own step, as vine's) writes each step
+    # into these rows: no copies, no info dict
+    into = envs.step_into if type(envs) is LeanSyncVectorEnv and envs.steps_lean else None
+    nxt = np.empty_like(raw_obs)
     for t in range(T):
         if raw is not None:
             raw[t] = raw_obs
@@ -98,6 +103,15 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
         if acts is None:
             acts = np.empty((T, *a.shape), a.dtype)
         acts[t] = a
+        if into is not None:
+            with part("sampling: env step"):
+                ended = into(action_to_env(space, a), nxt, rews[t], term[t], trunc[t])
+            check_obs(nxt, f"step {t} of the batch")
+            for i, final in ended:
+                if trunc[t, i] and not term[t, i]:
+                    finals[(t, lo + i)] = np.asarray(final)
+            raw_obs = nxt
+            continue
         with part("sampling: env step"):
             next_obs, r, te, tr, info = envs.step(action_to_env(space, a))
         check_obs(next_obs, f"step {t} of the batch")
@@ -107,7 +121,7 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
                 finals[(t, lo + int(i))] = np.asarray(info["final_obs"][i])
         raw_obs = next_obs
     return {"raw": raw, "obs": obs, "acts": acts, "rews": rews, "term": term, "trunc": trunc,
-            "finals": finals}, raw_obs
+            "finals": finals}, raw_obs.copy() if raw_obs is nxt else raw_obs
 
 
 class SinglePathSampler:
