@@ -103,22 +103,18 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
         if acts is None:
             acts = np.empty((T, *a.shape), a.dtype)
         acts[t] = a
-        if into is not None:
-            with part("sampling: env step"):
-                ended = into(action_to_env(space, a), nxt, rews[t], term[t], trunc[t])
-            check_obs(nxt, f"step {t} of the batch")
-            for i, final in ended:
-                if trunc[t, i] and not term[t, i]:
-                    finals[(t, lo + i)] = np.asarray(final)
-            raw_obs = nxt
-            continue
         with part("sampling: env step"):
-            next_obs, r, te, tr, info = envs.step(action_to_env(space, a))
+            if into is not None:
+                ended = into(action_to_env(space, a), nxt, rews[t], term[t], trunc[t])
+                next_obs = nxt
+            else:
+                next_obs, r, te, tr, info = envs.step(action_to_env(space, a))
+                rews[t], term[t], trunc[t] = r, te, tr
+                ended = [(int(i), info["final_obs"][i]) for i in np.flatnonzero(tr & ~te)] if tr.any() else []
         check_obs(next_obs, f"step {t} of the batch")
-        rews[t], term[t], trunc[t] = r, te, tr
-        if tr.any():
-            for i in np.flatnonzero(tr & ~te):
-                finals[(t, lo + int(i))] = np.asarray(info["final_obs"][i])
+        for i, final in ended:  # the final observation of a truncated episode: its bootstrap
+            if trunc[t, i] and not term[t, i]:
+                finals[(t, lo + i)] = np.asarray(final)
         raw_obs = next_obs
     return {"raw": raw, "obs": obs, "acts": acts, "rews": rews, "term": term, "trunc": trunc,
             "finals": finals}, raw_obs.copy() if raw_obs is nxt else raw_obs
