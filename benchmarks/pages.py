@@ -283,39 +283,49 @@ def block_benchmarks_split_sync() -> str:
     return "\n".join(out)
 
 
-# FusedAdam.step_with (d78793b, a pure speed-up of the critic fit): the commit measured before it (its
-# clean tree, then the same commit with the change uncommitted, interleaved) and the commit after it
-CRITIC_FIT = ("5b71c87", "f3c4889")
+# Pure speed-ups measured by interleaved profile pairs: (the commit before, the commit after; "X+":
+# commit X with the change uncommitted) and the speed records' commits before and after, if any
+CHANGES = {
+    "critic-fit": (("5b71c87", "5b71c87+"), ("5b71c87", "f3c4889")),  # FusedAdam.step_with (d78793b)
+    "step-into": (("4e52477", "465cc2b"), ("4e52477", "465cc2b")),  # run_slice steps a lean env through step_into (4dd4bcb)
+}
 
 
-def block_benchmarks_critic_fit() -> str:
-    before, after = CRITIC_FIT
+def _profile_pairs(before: str, after: str) -> list[tuple[dict, dict]]:
+    """Interleaved (before, after) profile records of Hopper-v5: each ``after`` paired with the
+    ``before`` run just ahead of it."""
     recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")),
                   key=lambda r: r["started"])
     pairs, last = [], None
     for r in recs:
-        if short_commit(r["machine"]) != before:
-            continue
-        if not r["machine"]["git"].get("dirty"):
+        c = short_commit(r["machine"], "+")
+        if c == before:
             last = r
-        elif last is not None:  # the change, right after a run of the commit without it
+        elif c == after and last is not None:
             pairs.append((last, r))
             last = None
+    return pairs
+
+
+def block_change(name: str) -> str:
+    (before, after), speed = CHANGES[name]
+    pairs = _profile_pairs(before, after)
     out = []
     if pairs:
         cpu = _and(list(dict.fromkeys(_cpu(b["machine"]["cpu"]) for b, _ in pairs)))
         each = [f"{b['ms_per_iter']:.0f} -> {a['ms_per_iter']:.0f} ms ({a['ms_per_iter'] / b['ms_per_iter'] - 1:+.1%}; "
                 f"the trainer's CPU {b['cpu_ms_per_iter']:.0f} -> {a['cpu_ms_per_iter']:.0f} ms)" for b, a in pairs]
-        out.append(f"The profiles, {len(pairs)} interleaved pairs on {cpu} ({before}, then {before}+ with the change "
-                   f"uncommitted; the table below): the iteration {_and(each)}.")
-    rows = [r for r in speed_env_rows("Hopper-v5") if r["commit"].split()[0] in (before, after)]
+        how = f"{before} with the change uncommitted" if after == before + "+" else after
+        out.append(f"The profiles, {len(pairs)} interleaved pairs on {cpu} ({before}, then {how}; the table below): "
+                   f"the iteration {_and(each)}.")
+    rows = [r for r in speed_env_rows("Hopper-v5") if speed and r["commit"].split()[0] in speed]
     if rows:
         each = [f"{r['commit']} ({_cpu(r['cpu'])}, {r['time'][11:16]}): `split` {r['split'] / r['peer']:.2f}x the peer "
                 f"and {r['split'] / r['env']:.2f}x the one-env rate, `sync` {r['sync'] / r['peer']:.2f}x and "
                 f"{r['sync'] / r['env']:.2f}x" for r in rows]
-        out.append(f"The speed records of Hopper-v5 at {before} (before) and {after} (after), in the order made "
+        out.append(f"The speed records of Hopper-v5 at {speed[0]} (before) and {speed[1]} (after), in the order made "
                    f"(rows of the table above): {'; '.join(each)}.")
-    return "\n".join(out) if out else "No record of the critic fit's change."
+    return "\n".join(out) if out else "No profile pair of this change yet."
 
 
 def block_benchmarks_step_cost() -> str:
@@ -858,7 +868,8 @@ BLOCKS = {
     ("docs/benchmarks.md", "speed-envs"): block_benchmarks_speed_envs,
     ("docs/benchmarks.md", "speed-targets"): block_benchmarks_speed_targets,
     ("docs/benchmarks.md", "split-sync"): block_benchmarks_split_sync,
-    ("docs/benchmarks.md", "critic-fit"): block_benchmarks_critic_fit,
+    ("docs/benchmarks.md", "critic-fit"): functools.partial(block_change, "critic-fit"),
+    ("docs/benchmarks.md", "step-into"): functools.partial(block_change, "step-into"),
     ("docs/benchmarks.md", "step-cost"): block_benchmarks_step_cost,
     ("docs/results/README.md", "suite-times"): block_suite_times,
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
