@@ -48,7 +48,13 @@ ANCHORS = {
     "npg": {"source": "Tianshou examples/mujoco README",
             "protocol": "MuJoCo v3, 10 seeds, the highest point of the mean test-return curve over 1M steps",
             "measure": "best_of_mean_curve",
-            "values": {"Hopper-v5": 1915, "Walker2d-v5": 2503, "HalfCheetah-v5": 3485, "Ant-v5": 2358}},
+            "values": {"Hopper-v5": 1915, "Walker2d-v5": 2503, "HalfCheetah-v5": 3485, "Swimmer-v5": 31.5,
+                       "Ant-v5": 2358}},
+    "a2c": {"source": "Tianshou examples/mujoco README (its A2C table at 1M steps)",
+            "protocol": "MuJoCo v3, 10 seeds, the highest point of the mean test-return curve over 1M steps",
+            "measure": "best_of_mean_curve",
+            "values": {"Hopper-v5": 1253.2, "Walker2d-v5": 1091.6, "HalfCheetah-v5": 1829.9, "Swimmer-v5": 36.6,
+                       "Ant-v5": 3485.4}},
 }
 TRAIN_END_ITERS = 10  # "the training return at 1M": the mean of the last 10 iterations' episode means
 
