@@ -400,17 +400,23 @@ def block_benchmarks_startup() -> str:
               f"{_cpu(m['cpu'])}, load average {m['loadavg_start'][0]:.1f} at the start, run from commit "
               f"{short_commit(m, ' (src/ modified)')}; "
               f"[raw record](../benchmarks/records/startup/{name}).", ""]
-    r = named[-1][1]
-    labels = list(r["trees"])
-    if "before" in labels and len(labels) > 1:
+    newest = {_cpu(r["machine"]["cpu"]): r for _, r in named}  # the newest record of each CPU model
+    verdicts = []
+    for cpu, r in newest.items():
+        labels = list(r["trees"])
+        if "before" not in labels or len(labels) < 2:
+            continue
         b, a = r["medians"]["before"], r["medians"][labels[-1]]
         cold = a["cold_steps_per_s"] / b["cold_steps_per_s"]
-        L.append(f"Against the target (the {r['first']:,}-step run from a cold start at least 3x the commit before the "
-                 f"Atari work, or the start-up shown apart and cut; the newest record): cold {cold:.2f}x "
-                 f"({'met' if cold >= 3 else f'missed: {cold / 3:.0%} of it'}); start-up {a['startup_s']:.1f} s "
-                 f"against {b['startup_s']:.1f} s, of which imports {a['imports_s']:.1f} s; the steady rate "
-                 f"{a['steady_steps_per_s']:,.0f} steps/s, {a['steady_steps_per_s'] / b['steady_steps_per_s']:.2f}x "
-                 "the commit before.")
+        verdicts.append(f"- {cpu} ({r['started'][:10]}): cold {cold:.2f}x "
+                        f"({'met' if cold >= 3 else f'missed: {cold / 3:.0%} of it'}); start-up {a['startup_s']:.1f} s "
+                        f"against {b['startup_s']:.1f} s, of which imports {a['imports_s']:.1f} s; the steady rate "
+                        f"{a['steady_steps_per_s']:,.0f} steps/s, {a['steady_steps_per_s'] / b['steady_steps_per_s']:.2f}x "
+                        "the commit before.")
+    if verdicts:
+        L += [f"Against the target (the {named[-1][1]['first']:,}-step run from a cold start at least 3x the commit "
+              "before the Atari work, or the start-up shown apart and cut), the newest record on each CPU model:",
+              *verdicts]
     return "\n".join(L).rstrip()
 
 
