@@ -93,7 +93,7 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
     # a lean sync vector env itself (not a wrapper with its own step, as vine's) writes each step
     # into these rows: no copies, no info dict
     into = envs.step_into if type(envs) is LeanSyncVectorEnv and envs.steps_lean else None
-    nxt = np.empty_like(raw_obs)
+    nxt = np.empty(raw_obs.shape, envs.single_observation_space.dtype)  # the dtype step's observations have
     for t in range(T):
         if raw is not None:
             raw[t] = raw_obs
