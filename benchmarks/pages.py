@@ -257,7 +257,7 @@ def block_benchmarks_split_sync() -> str:
                               if r["time"] >= since))
     out = [f"`split` / `sync` on the envs whose presets keep `sync`, every record since {commit} (each slice "
            "runs its whole batch), by CPU model:"]
-    ahead_everywhere, unmeasured = [], []
+    ahead_everywhere, ahead_where_measured, unmeasured = [], [], []
     for env, rs in rows.items():
         if not rs:
             unmeasured.append(env)
@@ -267,19 +267,24 @@ def block_benchmarks_split_sync() -> str:
                 for c, v in by_cpu.items() if v]
         missing = [c for c, v in by_cpu.items() if not v]
         ahead = [c for c, v in by_cpu.items() if v and all(r["split"] > r["sync"] for r in v)]
-        verdict = ("`split` ahead on every record of every CPU model" if len(ahead) == len(cpus) else
-                   f"`split` ahead on {_and(ahead) if ahead else 'no CPU model'}"
-                   + (f", behind on {_and([c for c in cpus if c not in ahead and c not in missing])}"
-                      if len(ahead) + len(missing) < len(cpus) else "")
-                   + (f", no record on {_and(missing)}" if missing else ""))
+        behind = [c for c, v in by_cpu.items() if v and all(r["split"] <= r["sync"] for r in v)]
+        mixed = [c for c, v in by_cpu.items() if v and c not in ahead and c not in behind]
+        parts = [f"ahead on {_and(ahead)}" if ahead else "", f"behind on {_and(behind)}" if behind else "",
+                 f"ahead on some records and behind on others on {_and(mixed)}" if mixed else "",
+                 f"no record on {_and(missing)}" if missing else ""]
+        out.append(f"- {env}: {'; '.join(said)}: `split` {', '.join(x for x in parts if x)}.")
         if len(ahead) == len(cpus):
             ahead_everywhere.append(env)
-        out.append(f"- {env}: {'; '.join(said)}: {verdict}.")
+        elif ahead and len(ahead) + len(missing) == len(cpus):
+            ahead_where_measured.append(f"{env} (no record on {_and(missing)})")
     if unmeasured:
         out.append(f"- {_and(unmeasured)}: no record since {commit}.")
     out.append("")
-    out.append(f"`split` is ahead on every CPU model for {_and(ahead_everywhere)}." if ahead_everywhere else
-               "On no env is `split` ahead on every CPU model measured: the presets keep `sync`.")
+    out.append((f"`split` is ahead on every CPU model for {_and(ahead_everywhere)}. " if ahead_everywhere else
+                "On no env is `split` ahead on every CPU model measured. ")
+               + (f"Ahead on every CPU model with a record, but not measured on all: {_and(ahead_where_measured)}. "
+                  if ahead_where_measured else "")
+               + "The presets keep `sync` until `split` is ahead on every CPU model measured.")
     return "\n".join(out)
 
 
@@ -294,8 +299,8 @@ CHANGES = {
 def _profile_pairs(before: str, after: str) -> list[tuple[dict, dict]]:
     """Interleaved (before, after) profile records of Hopper-v5: each ``after`` paired with the
     ``before`` run just ahead of it."""
-    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")),
-                  key=lambda r: r["started"])
+    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")
+                   if "_family_" not in f.name), key=lambda r: r["started"])
     pairs, last = [], None
     for r in recs:
         c = short_commit(r["machine"], "+")
@@ -318,7 +323,7 @@ def block_change(name: str) -> str:
         how = f"{before} with the change uncommitted" if after == before + "+" else after
         out.append(f"The profiles, {len(pairs)} interleaved pairs on {cpu} ({before}, then {how}; the table below): "
                    f"the iteration {_and(each)}.")
-    rows = [r for r in speed_env_rows("Hopper-v5") if speed and r["commit"].split()[0] in speed]
+    rows = [r for r in speed_env_rows("Hopper-v5") if r["commit"] in speed]  # "X (dirty)" is not commit X
     if rows:
         each = [f"{r['commit']} ({_cpu(r['cpu'])}, {r['time'][11:16]}): `split` {r['split'] / r['peer']:.2f}x the peer "
                 f"and {r['split'] / r['env']:.2f}x the one-env rate, `sync` {r['sync'] / r['peer']:.2f}x and "
@@ -379,7 +384,7 @@ def block_suite_times() -> str:
                           + f" ({len(v)})" for (side, cpu), v in sorted(by.items())) or "not run yet"
         L.append(f"| `{name}` | {len(recs)} of {len(suite.runs())} | {times} |")
     L += ["", "Times are each run's process wall time as its record gives it (a run that was stopped and resumed: "
-          "the sum of its segments), the number of runs in brackets. Most runs shared the machine's two cores "
+          "its last segment's only), the number of runs in brackets. Most runs shared the machine's two cores "
           "with another run or other work, and the hosts' speed differs by up to 2x from hour to hour: read them "
           "as orders of magnitude."]
     return "\n".join(L)

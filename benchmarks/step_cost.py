@@ -6,9 +6,10 @@ the checks and stores). The speed target "1.0x one env stepped with random actio
 trainer to beat the second of these with two cores; the gaps between the layers say what each
 costs (``harness.py stepcost`` writes them as a raw record in records/stepcost/).
 
-Every layer steps the same pre-drawn uniform random actions (``action_space.sample``, seeded) for ``steps`` steps, resetting
-at an episode's end; the layers alternate over ``repeats`` rounds and each reports its median
-microseconds per step. The sampler's loop acts with a fresh actor of the env's resolved settings
+Every layer steps the same pre-drawn uniform random actions (``action_space.sample``, seeded) for
+``steps`` steps, resetting at an episode's end; the layers alternate over ``repeats`` rounds and
+each reports its median microseconds per step. The simulator layer goes through the env layer's
+very states (the same seed and actions, reset where the env's episodes ended, off its clock). The sampler's loop acts with a fresh actor of the env's resolved settings
 (its actions are the policy's, not the pre-drawn ones, so its episodes differ; the record counts
 each layer's ended episodes, as a reset costs more than a step).
 """
@@ -26,16 +27,42 @@ def _timed(fn, steps: int) -> float:
     return (own if own is not None else time.perf_counter() - t) / steps * 1e6
 
 
-def _env_layer(env, acts: np.ndarray, resets: dict, name: str):
-    """A layer that steps one ``gym.make`` env through ``acts``, resetting at episode ends."""
+def _env_layer(env, acts: np.ndarray, resets: dict, name: str, ends: list | None = None):
+    """A layer that steps one ``gym.make`` env through ``acts``, resetting at episode ends (their
+    steps into ``ends``, when given: the round's, for the simulator layer to replay)."""
     def run() -> None:
-        ended = 0
+        ended = []
         for t in range(len(acts)):
             _, _, te, tr, _ = env.step(acts[t])
             if te or tr:
                 env.reset()
-                ended += 1
-        resets[name] = ended
+                ended.append(t)
+        resets[name] = len(ended)
+        if ends is not None:
+            ends[:] = ended
+    return run
+
+
+def _simulator_layer(sim_env, acts: np.ndarray, ends: list):
+    """``mj_step`` alone on its own copy of a MuJoCo env, through the same states as the env layer:
+    the same actions from the same seed, reset (off the clock) where the env layer's episodes ended
+    in the same round (the env's step adds nothing to the state but ``mj_step``)."""
+    import mujoco
+
+    u = sim_env.unwrapped
+    model, data, n = u.model, u.data, u.frame_skip
+
+    def run() -> float:
+        at = set(ends)
+        total, t0 = 0.0, time.perf_counter()
+        for t in range(len(acts)):
+            data.ctrl[:] = acts[t]
+            mujoco.mj_step(model, data, nstep=n)
+            if t in at:
+                total += time.perf_counter() - t0
+                sim_env.reset()
+                t0 = time.perf_counter()
+        return total + time.perf_counter() - t0
     return run
 
 
@@ -50,15 +77,16 @@ def _vector_layer(venv, acts: np.ndarray, resets: dict, name: str):
     return run
 
 
-def _spin_env(env_id: str, acts: np.ndarray, seed: int, go, stop) -> None:
-    """A second process: steps its own env through ``acts`` (over and over) from ``go`` until ``stop``."""
+def _spin_env(env_id: str, acts: np.ndarray, seed: int, ready, stop) -> None:
+    """A second process: steps its own env through ``acts`` (over and over) until ``stop``, having
+    set ``ready`` once it steps."""
     import gymnasium as gym
 
     import trpo  # noqa: F401  (the package's env ids)
 
     env = gym.make(env_id)
     env.reset(seed=seed + 1)
-    go.wait()
+    ready.set()
     t = 0
     while not stop.is_set():
         for _ in range(64):
@@ -76,11 +104,11 @@ def _beside_a_second_process(env_id: str, acts: np.ndarray, seed: int, fn):
 
     def run() -> float:
         ctx = mp.get_context("fork")
-        go, stop = ctx.Event(), ctx.Event()
-        child = ctx.Process(target=_spin_env, args=(env_id, acts, seed, go, stop), daemon=True)
+        ready, stop = ctx.Event(), ctx.Event()
+        child = ctx.Process(target=_spin_env, args=(env_id, acts, seed, ready, stop), daemon=True)
         child.start()
-        go.set()
-        time.sleep(0.05)  # the child is stepping before the clock starts
+        if not ready.wait(60):
+            raise RuntimeError("the second process did not start stepping")
         try:
             t = time.perf_counter()
             fn()
@@ -120,7 +148,14 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     raw, _ = loop_env.reset(seed=seed)
     actor, _, obs_norm = make_networks(cfg, loop_env.single_observation_space, loop_env.single_action_space,
                                        torch.device("cpu"))
-    obs_norm.rms.update(np.asarray(raw, np.float64).repeat(2, 0))  # frozen statistics, as after a batch
+    # frozen statistics, as after a batch: those of the pre-drawn actions' observations on another copy
+    stats_env = gym.make(env_id)
+    seen = [stats_env.reset(seed=seed)[0]]
+    for t in range(steps):
+        o, _, te, tr, _ = stats_env.step(acts[t])
+        seen.append(stats_env.reset()[0] if te or tr else o)
+    stats_env.close()
+    obs_norm.rms.update(np.asarray(seen, np.float64))
     policy = NumpyPolicy(actor)
     resets = {"env": 0, "vector env": 0, "sampler loop": 0}
 
@@ -140,7 +175,9 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
             obs_norm(obs, out=x)
             action_to_env(space, policy.act_with(x, noise[t]))
 
-    layers = {"env": _env_layer(env, acts, resets, "env"), "vector env": _vector_layer(venv, acts, resets, "vector env"),
+    ends: list[int] = []  # where the env layer's episodes ended this round (the simulator replays them)
+    layers = {"env": _env_layer(env, acts, resets, "env", ends),
+              "vector env": _vector_layer(venv, acts, resets, "vector env"),
               "sampler loop": sampler_loop, "policy alone (no env)": policy_alone}
     env2 = None
     if usable_cores() >= 2:
@@ -157,27 +194,23 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
         layers["envpool vector env"] = _vector_layer(pool, acts, resets, "envpool vector env")
     unwrapped, sim_env = env.unwrapped, None
     if hasattr(unwrapped, "model") and hasattr(unwrapped, "frame_skip"):  # a MuJoCo env: its simulator alone
-        import mujoco
-
-        sim_env = gym.make(env_id)  # its own copy: the one env's state is left alone
+        sim_env = gym.make(env_id)  # its own copy, stepped through the env layer's states
         sim_env.reset(seed=seed)
-        sim = sim_env.unwrapped
-        model, data, n = sim.model, sim.data, unwrapped.frame_skip
-
-        def simulator() -> None:
-            for t in range(steps):
-                data.ctrl[:] = acts[t]
-                mujoco.mj_step(model, data, nstep=n)
-
-        layers = {"simulator (mj_step)": simulator, **layers}
+        sim = _simulator_layer(sim_env, acts, ends)
+        # run right after the env layer (it replays that round's episode ends); shown first
+        layers = {"env": layers.pop("env"), "simulator (mj_step)": sim, **layers}
     times: dict[str, list[float]] = {k: [] for k in layers}
     for _ in range(repeats):
         for name, fn in layers.items():
             times[name].append(_timed(fn, steps))
+    if sim_env is not None and not (np.array_equal(sim_env.unwrapped.data.qpos, unwrapped.data.qpos)
+                                    and np.array_equal(sim_env.unwrapped.data.qvel, unwrapped.data.qvel)):
+        raise RuntimeError("the simulator layer left the env layer's states")  # it must time the same physics
     for e in (env, env2, venv, loop_env, pool, sim_env):
         if e is not None:
             e.close()
-    return {"layers": times, "median_us": {k: float(np.median(v)) for k, v in times.items()},
+    shown = sorted(times, key=lambda k: not k.startswith("simulator"))  # the simulator first, the rest as run
+    return {"layers": {k: times[k] for k in shown}, "median_us": {k: float(np.median(times[k])) for k in shown},
             "resolved": cfg.to_dict(), "resets": resets, "steps": steps, "repeats": repeats, "seed": seed}
 
 

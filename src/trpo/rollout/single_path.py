@@ -117,7 +117,7 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
                 finals[(t, lo + i)] = np.asarray(final)
         raw_obs = next_obs
     return {"raw": raw, "obs": obs, "acts": acts, "rews": rews, "term": term, "trunc": trunc,
-            "finals": finals}, raw_obs.copy() if raw_obs is nxt else raw_obs
+            "finals": finals}, raw_obs  # nxt (when the last step went through step_into) is this call's own
 
 
 class SinglePathSampler:
