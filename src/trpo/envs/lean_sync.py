@@ -9,7 +9,10 @@ two envs (``benchmarks/harness.py profile``). Here ``step`` steps the same envs 
 with the same actions (``actions[i]``, what ``gymnasium.vector.utils.iterate`` yields for a Box,
 Discrete or MultiDiscrete batch) and returns the same observations, rewards, terminated and
 truncated arrays, bit for bit (tests/rollout/test_lean_sync.py), with info reduced to those two keys
-(absent when no episode ended). Everything else (construction, ``reset``, ``envs`` for snapshots,
+(absent when no episode ended). ``step_into`` is that step written into the caller's rows instead
+(the sampler's per-step loop, ``trpo.rollout.single_path.run_slice``, hands it the batch's rows: no
+copies, no info dict; ``step`` is ``step_into`` into the vector env's own buffers). Everything else
+(construction, ``reset``, ``envs`` for snapshots,
 ``close``) is ``SyncVectorEnv``'s own; observation spaces other than a Box, and the other autoreset
 modes, take ``SyncVectorEnv.step`` unchanged.
 """
