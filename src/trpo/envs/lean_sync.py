@@ -12,9 +12,8 @@ truncated arrays, bit for bit (tests/rollout/test_lean_sync.py), with info reduc
 (absent when no episode ended). ``step_into`` is that step written into the caller's rows instead
 (the sampler's per-step loop, ``trpo.rollout.single_path.run_slice``, hands it the batch's rows: no
 copies, no info dict; ``step`` is ``step_into`` into the vector env's own buffers). Everything else
-(construction, ``reset``, ``envs`` for snapshots,
-``close``) is ``SyncVectorEnv``'s own; observation spaces other than a Box, and the other autoreset
-modes, take ``SyncVectorEnv.step`` unchanged.
+(construction, ``reset``, ``envs`` for snapshots, ``close``) is ``SyncVectorEnv``'s own; observation
+spaces other than a Box, and the other autoreset modes, take ``SyncVectorEnv.step`` unchanged.
 """
 from __future__ import annotations
 
