@@ -56,6 +56,25 @@ def _iqm(x: np.ndarray) -> float:
     return float(trim_mean(x.ravel(), 0.25))
 
 
+def cpu_short(s: str) -> str:
+    """lscpu's model name, short: "Intel(R) Xeon(R) Processor" -> "Intel Xeon"."""
+    if s == "x86_64":
+        return "an unnamed x86_64 CPU (lscpu not recorded)"
+    return " ".join(w for w in s.split(",")[0].replace("(R)", "").replace("(TM)", "").split() if w != "Processor")
+
+
+def and_join(words: list[str]) -> str:
+    """"a, b and c"."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
+def profile_records(pattern: str) -> list[dict]:
+    """The records of ``harness.py profile`` whose file names match ``pattern`` (records/profile/),
+    oldest first, each with its path under ``_file``."""
+    return sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob(pattern)),
+                  key=lambda r: r["started"])
+
+
 def short_commit(machine: dict, dirty: str = "") -> str:
     """A record's commit, 7 characters ("?" where none was recorded), then ``dirty`` where src/
     had uncommitted changes."""

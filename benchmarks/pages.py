@@ -49,11 +49,14 @@ from pagelib import (
     interval,
     normalised,
     prob_improvement,
+    profile_records,
     published,
     render,
     short_commit,
     suite_records,
 )
+from pagelib import and_join as _and
+from pagelib import cpu_short as _cpu
 
 
 # ------------------------------------------------------------------------------------------------
@@ -113,17 +116,6 @@ def speed_records(env_id: str) -> list[dict]:
                      "load": m.get("loadavg_at_start"), "steps": d["steps"], "seeds": d.get("seed"),
                      "ours": o, "peer": p, "ratio": o / p})
     return rows
-
-
-def _cpu(s: str) -> str:
-    """lscpu's model name, short: "Intel(R) Xeon(R) Processor" -> "Intel Xeon"."""
-    if s == "x86_64":
-        return "an unnamed x86_64 CPU (lscpu not recorded)"
-    return " ".join(w for w in s.split(",")[0].replace("(R)", "").replace("(TM)", "").split() if w != "Processor")
-
-
-def _and(words: list[str]) -> str:
-    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def _range(vals: list[float]) -> str:
@@ -299,8 +291,7 @@ CHANGES = {
 def _profile_pairs(before: str, after: str) -> list[tuple[dict, dict]]:
     """Interleaved (before, after) profile records of Hopper-v5: each ``after`` paired with the
     ``before`` run just ahead of it."""
-    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")
-                   if "_family_" not in f.name), key=lambda r: r["started"])
+    recs = [r for r in profile_records("Hopper-v5*.json") if "_family_" not in r["_file"].name]
     pairs, last = [], None
     for r in recs:
         c = short_commit(r["machine"], "+")
@@ -470,9 +461,8 @@ def block_benchmarks_profile() -> str:
     """The profile records of Hopper-v5 (records/profile/, ``harness.py profile``) side by side:
     wall ms per iteration, part by part, one column per record (its commit and vector mode), one
     table per CPU model (milliseconds on two hosts are not comparable)."""
-    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5*.json")
-                   if "_family_" not in f.name),  # the family's cost table (family.md) has its own block
-                  key=lambda r: r["started"])
+    # the family's cost table (family.md) has its own block
+    recs = [r for r in profile_records("Hopper-v5*.json") if "_family_" not in r["_file"].name]
     if not recs:
         return "No profile record yet."
     out = []

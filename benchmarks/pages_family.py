@@ -23,9 +23,12 @@ from pagelib import (
     RECORDS,
     ROOT,
     _iqm,
+    and_join,
+    cpu_short,
     interval,
     normalised,
     prob_improvement,
+    profile_records,
     short_commit,
     suite_records,
 )
@@ -609,8 +612,7 @@ def block_family_reading() -> str:
 def _cost_lines() -> list[str]:
     """The cost in wall time: one profiled iteration of each method's shipped Hopper-v5 settings, one
     command after another (``harness.py profile --set algo=ALGO --label family``)."""
-    recs = sorted((json.loads(f.read_text()) | {"_file": f} for f in (RECORDS / "profile").glob("Hopper-v5_family_*.json")),
-                  key=lambda r: r["started"])
+    recs = profile_records("Hopper-v5_family_*.json")
     if not recs:
         return ["The cost in wall time: no profile of the family yet."]
     ref = next((r for r in recs if r["resolved"]["algo"] == "trpo"), recs[0])
@@ -624,7 +626,8 @@ def _cost_lines() -> list[str]:
         L.append(f"| {c['algo']} | {c['num_envs']} x {c['batch_steps'] // c['num_envs']:,} | {r['ms_per_iter']:.0f} | "
                  f"{upd:.0f} ms ({upd / r['ms_per_iter']:.0%}) | {r['steps_per_s']:,.0f} | "
                  f"{r['steps_per_s'] / ref['steps_per_s']:.2f}x |")
-    cpus = _and_cpus(recs)
+    cpus = and_join(list(dict.fromkeys(f"{cpu_short(r['machine']['cpu'])} at commit {short_commit(r['machine'], '+')}"
+                                       for r in recs)))
     L += ["", f"Made by `benchmarks/harness.py profile --env Hopper-v5 --iters {recs[0]['iters']} --set algo=ALGO "
           f"--label family` on {cpus}, this project's background runs paused; raw: "
           + ", ".join(f"[{r['_file'].name}](../../benchmarks/records/profile/{r['_file'].name})" for r in recs)
@@ -637,12 +640,6 @@ def _cost_lines() -> list[str]:
                   "sampling (not in the update's time)" + (f"; that of {', '.join(by_fit['inline'])} in the update"
                                                            if "inline" in by_fit else "") + ".")
     return L
-
-
-def _and_cpus(recs: list[dict]) -> str:
-    names = list(dict.fromkeys(f"{r['machine']['cpu'].split(',')[0].replace('(R)', '').replace(' Processor', '')} at commit {short_commit(r['machine'], '+')}"
-                               for r in recs))
-    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
 
 
 BLOCKS = {
