@@ -175,6 +175,18 @@ def machine() -> dict:
     return {"cpu": cpu_model(), "usable_cores": usable_cores(), "git": git}
 
 
+def moment() -> dict:
+    """A record's start: the time and the load average then."""
+    return {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+
+
+def machine_since(start: dict, where: dict | None = None) -> dict:
+    """A record's ``machine``: ``machine()`` (or ``where``, one taken earlier), the load at ``start``
+    (``moment()``) and now, the versions."""
+    return {**(where or machine()), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
+            "versions": versions()}
+
+
 def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -294,7 +306,7 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
     if run["side"] == "ours" and suite_dir:  # sb3's peers cannot resume exactly: they start over
         home, segments = run_home(suite_dir, run["name"], machine()["git"], run_key(suite, run))
         cmd += ["--run-dir", str(home)]
-    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    start = moment()
     t = time.perf_counter()
     # this tree's src/ first: a frozen copy (git worktree) runs its own code, not the installed one
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
@@ -310,8 +322,7 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
                                               if run["side"] == "ours" else None),
                          "periodic": {"every_steps": suite.eval_every, "episodes": suite.eval_episodes,
                                       "deterministic": True, "env_seeds": f"seed + {PERIODIC_EVAL_SEED} + i"}},
-            "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
-                        "versions": versions()},
+            "machine": machine_since(start),
             "started": start["time"], "process_wall_s": round(time.perf_counter() - t, 1),  # this segment's
             "result": result}
 
@@ -416,7 +427,7 @@ def cmd_profile(a) -> int:
 
     cfg = Config(env_id=a.env, seed=a.seed, eval_periodic_episodes=0, eval_episodes=1, check_env=False)
     cfg = cfg.replace(**parse_overrides(a.set or []))
-    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    start = moment()
     b = breakdown(cfg, a.iters, a.warmup)
     text = table(b)
     rec = {"kind": "profile", "env": a.env, "sets": a.set or [], "iters": b["iters"], "warmup": a.warmup,
@@ -424,8 +435,7 @@ def cmd_profile(a) -> int:
            "resolved": b["resolved"].to_dict(), "ms_per_iter": b["ms_per_iter"], "steps_per_s": b["steps_per_s"],
            "cpu_ms_per_iter": b["cpu_ms_per_iter"], "parts_ms": b["parts_ms"], "parts_cpu_ms": b["parts_cpu_ms"],
            "calls_per_iter": b["calls_per_iter"], "table": text, "started": start["time"],
-           "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
-                       "versions": versions()}}
+           "machine": machine_since(start)}
     name = f"{a.env.replace('/', '_')}{'_' + a.label if a.label else ''}_{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_atomic(RECORDS / "profile" / name, rec)
     print(f"{rec['machine']['cpu']}\n\n{text}\n\nrecord: {(RECORDS / 'profile' / name).relative_to(ROOT)}")
@@ -440,16 +450,14 @@ def cmd_stepcost(a) -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import step_cost
 
-    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    start = moment()
     m = step_cost.measure(a.env, a.steps, a.repeats, a.seed)
     rec = {"kind": "stepcost", "env": a.env, **m, "table": step_cost.table(m), "started": start["time"],
            "command": f"python benchmarks/harness.py stepcost --env {a.env} --steps {a.steps} --repeats {a.repeats} "
                       f"--seed {a.seed}",
-           "machine": {**machine(), "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
-                       "versions": versions()}}
-    name = f"{a.env.replace('/', '_')}_{time.strftime('%Y%m%d-%H%M%S')}.json"
-    write_atomic(RECORDS / "stepcost" / name, rec)
-    path = RECORDS / "stepcost" / name
+           "machine": machine_since(start)}
+    path = RECORDS / "stepcost" / f"{a.env.replace('/', '_')}_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    write_atomic(path, rec)
     print(f"{rec['machine']['cpu']}\n\n{rec['table']}\n\nrecord: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return 0
 
@@ -472,12 +480,11 @@ def cmd_startup(a) -> int:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import startup
 
-    start = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "loadavg": os.getloadavg()}
+    start = moment()
     where = machine()  # its git state is HEAD's: the tree the runs labelled HEAD use
     rec = startup.run(ROOT, where["git"], a.env, a.steps, a.first, a.tree, a.repeats, a.seed)
     rec.update(command="python benchmarks/harness.py " + " ".join(sys.argv[1:]), started=start["time"],
-               machine={**where, "loadavg_start": start["loadavg"], "loadavg_end": os.getloadavg(),
-                        "versions": versions()})
+               machine=machine_since(start, where))
     rec["table"] = startup.table(rec)
     name = f"{a.env.replace('/', '_')}-{a.steps}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_atomic(RECORDS / "startup" / name, rec)
