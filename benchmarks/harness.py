@@ -116,6 +116,15 @@ SUITES: dict[str, Suite] = {
         "the same with the Gaussian density of the unclipped sample (clipped_action_logprob = false)",
         ("Hopper-v5",), ("a2c", "ppo-kl"), ("ours",), (0,), 1_000_000, 50_000,
         sets=("clipped_action_logprob=false",)),
+    "a2c-tuning": Suite(
+        "a2c with its shipped mujoco-a2c preset (one Adam step per 8 x 128 batch: ~980 updates in 1M steps) at 1M "
+        "steps on Walker2d-v5, Ant-v5 and Hopper-v5, tuning seeds 0-1: the baseline of a2c-tuning-short",
+        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000),
+    "a2c-tuning-short": Suite(
+        "the same with the anchor's (Tianshou's mujoco_a2c.py) batch and step size: 16 envs x 5 steps per update "
+        "(12,500 updates in 1M steps), lr 7e-4 for the policy and the critic, one critic step per batch",
+        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80")),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "
