@@ -142,6 +142,9 @@ def test_the_mean_action_falling_behind_sampling_warns_once_with_its_remedy():
     (msg,) = w._policy_modes(row)                              # twice in a row fires
     assert "clipped_action_logprob=true" in msg and "100.0" in msg and "3200.0" in msg
     assert w._policy_modes(row) == [] and w.fired == ["deterministic_worse"]  # once per run
+    on = RunWatch(SimpleNamespace(max_kl=0.01, clipped_action_logprob=True), agent)  # already on: not offered
+    (msg,) = [m for _ in range(2) for m in on._policy_modes(row)]
+    assert "clipped_action_logprob" not in msg and "more training" in msg
     calm = RunWatch(SimpleNamespace(max_kl=0.01), agent)
     for det in (3100.0, 100.0, 3150.0, 90.0):                 # never twice in a row
         assert calm._policy_modes({"eval_return_mean": det, "eval_stochastic_return_mean": 3200.0}) == []

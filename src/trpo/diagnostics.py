@@ -75,9 +75,11 @@ class RunWatch:
         if self.mode_gaps < MODE_EVALS:
             return []
         gaussian = self.agent is not None and not getattr(self.agent.actor, "discrete", True)
-        remedy = ("for a Gaussian policy on a bounded action box, --set clipped_action_logprob=true (the "
-                  "clipped-action policy gradient; the mujoco-ppo preset sets it)" if gaussian else
-                  "more training, or a smaller entropy bonus")
+        if gaussian and not getattr(self.cfg, "clipped_action_logprob", False):
+            remedy = ("for a Gaussian policy on a bounded action box, --set clipped_action_logprob=true (the "
+                      "clipped-action policy gradient; the mujoco-ppo preset sets it)")
+        else:  # a discrete policy, or the clipped-action log-probability already on: the mean has not caught up
+            remedy = "more training, or a smaller entropy bonus"
         return self._fire("deterministic_worse", (
             f"the mean action scores {det:.1f} where sampled actions score {sto:.1f} (periodic evaluation, the "
             f"same start states, {MODE_EVALS} evaluations in a row): the deterministic policy that trpo eval and "
