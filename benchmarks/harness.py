@@ -155,6 +155,10 @@ SUITES: dict[str, Suite] = {
         "TRPO with its shipped minatar preset (cg_damping 0.001, chosen on seeds 0-2) at 300k steps on the five "
         "MinAtar games, held-out seeds 100-102: minatar.md's 300k table on seeds that served no choice",
         MINATAR5, ("trpo",), ("ours",), HELD_OUT[:3], 300_000, 50_000),
+    "minatar-ppo-heldout": Suite(
+        "PPO with its shipped minatar-ppo preset (the MinAtar paper's network and gamma; PPO's defaults, as run on "
+        "seeds 0-2) at 300k steps on the five MinAtar games, held-out seeds 100-102", MINATAR5, ("ppo",), ("ours",),
+        HELD_OUT[:3], 300_000, 50_000),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),

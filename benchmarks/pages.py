@@ -758,13 +758,15 @@ def block_recurrent_keep() -> str:
 MINATAR_GAMES = ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
 
 
-def block_minatar_heldout() -> str:
-    """trpo with the shipped minatar preset at 300k steps on held-out seeds 100-102
-    (records/minatar-heldout/), beside the same settings' runs on seeds 0-2 (the seeds its CG
-    damping was chosen on: records/pre-harness/minatar/raw/, trpo rows)."""
-    recs = {(r["run"]["env"], r["run"]["seed"]): (n, r) for n, r in suite_records("minatar-heldout")}
+def block_minatar_heldout(algo: str = "trpo") -> str:
+    """``algo`` with its shipped MinAtar preset (trpo: minatar, suite minatar-heldout; ppo:
+    minatar-ppo, suite minatar-ppo-heldout) at 300k steps on held-out seeds 100-102, beside the
+    same settings' runs on seeds 0-2 (for trpo the seeds its CG damping was chosen on; both:
+    records/pre-harness/minatar/raw/, the algorithm's rows)."""
+    suite = "minatar-heldout" if algo == "trpo" else f"minatar-{algo}-heldout"
+    recs = {(r["run"]["env"], r["run"]["seed"]): (n, r) for n, r in suite_records(suite)}
     if not recs:
-        return "Not run yet (`python benchmarks/harness.py run minatar-heldout -j 1`)."
+        return f"Not run yet (`python benchmarks/harness.py run {suite} -j 1`)."
     raw = RECORDS / "pre-harness" / "minatar" / "raw"
     L = ["| game | held-out seeds run | final eval per seed (100-102) | mean ± sd | stochastic mean | best periodic "
          "(mean) | seeds 0-2 (tuning): mean final eval | raw records |", "|---|---:|---|---:|---:|---:|---:|---|"]
@@ -777,14 +779,14 @@ def block_minatar_heldout() -> str:
     for g in MINATAR_GAMES:
         env = f"MinAtar/{g}-v1"
         have = [recs[(env, s)] for s in (100, 101, 102) if (env, s) in recs]
-        tuning = tuning_mean(g, "trpo")
+        tuning = tuning_mean(g, algo)
         if not have:
             L.append(f"| {g} | 0 | not run yet | | | | {tuning:.1f} | |")
             continue
         final = np.array([r["result"]["final_eval_return"] for _, r in have])
         stoch = [r["result"].get("final_eval_stochastic_return") for _, r in have]
         best = np.array([r["result"]["best_eval_return"] for _, r in have])
-        links = ", ".join(f"[s{r['run']['seed']}](../../benchmarks/records/minatar-heldout/{n})" for n, r in have)
+        links = ", ".join(f"[s{r['run']['seed']}](../../benchmarks/records/{suite}/{n})" for n, r in have)
         sd = f" ± {final.std(ddof=1):.1f}" if len(final) > 1 else ""
         L.append(f"| {g} | {len(have)} | {', '.join(f'{x:.1f}' for x in final)} | **{final.mean():.1f}**{sd} | "
                  f"{np.mean([x for x in stoch if x is not None]):.1f} | {best.mean():.1f} | {tuning:.1f} | "
@@ -792,22 +794,24 @@ def block_minatar_heldout() -> str:
         if len(have) == 3:  # the reading takes games with every held-out seed
             share = final.mean() / tuning
             (held if share >= 0.9 else below).append(f"{g} ({share:.0%})")
-            damp.append(f"{g} {tuning_mean(g, 'trpo-damping0.1'):.1f} -> {tuning:.1f} on seeds 0-2, "
-                        f"{final.mean():.1f} held-out")
+            if algo == "trpo":
+                damp.append(f"{g} {tuning_mean(g, 'trpo-damping0.1'):.1f} -> {tuning:.1f} on seeds 0-2, "
+                            f"{final.mean():.1f} held-out")
     if held or below:
         L += ["", "Reading (generated; \"held\" is a held-out mean at least 90% of the tuning seeds' mean, as for "
               "MuJoCo): " + "; ".join(x for x in (f"held on {_and(held)}" if held else "",
-                                                 f"below on {_and(below)}" if below else "") if x)
-              + ". The CG damping was chosen on seeds 0-2 against 0.1 (the `trpo-damping0.1` rows of the 300k "
-              "table): 0.1's mean there, the shipped 0.001's there, and the shipped one's held-out mean: "
-              + "; ".join(damp) + "."]
+                                                 f"below on {_and(below)}" if below else "") if x) + "."]
+        if damp:
+            L[-1] += (" The CG damping was chosen on seeds 0-2 against 0.1 (the `trpo-damping0.1` rows of the 300k "
+                      "table): 0.1's mean there, the shipped 0.001's there, and the shipped one's held-out mean: "
+                      + "; ".join(damp) + ".")
     machines = sorted({(_cpu(r["machine"]["cpu"]), short_commit(r["machine"]))
                        for _, r in recs.values()})
     L += ["", "Protocol: the final deterministic evaluation, 10 episodes on env seeds seed + 10,000 + i, after "
           "300k env steps (the table above's); the stochastic mean is the same episodes sampling the policy. "
-          "The tuning-seed column is the trpo rows of the 300k table above (the preset's settings, seeds 0-2). "
+          f"The tuning-seed column is the {algo} rows of the 300k table above (the preset's settings, seeds 0-2). "
           "Made on " + "; ".join(f"{c} at commit {g}" for c, g in machines) + " by `python benchmarks/harness.py "
-          "run minatar-heldout -j 1 --shared` (one run at a time beside this project's other runs)."]
+          f"run {suite} -j 1 --shared` (one run at a time beside this project's other runs)."]
     return "\n".join(L)
 
 
@@ -882,6 +886,7 @@ BLOCKS = {
     ("docs/results/family.md", "ppo-heldout"): block_ppo_heldout,
     ("docs/results/recurrent.md", "recurrent-keep"): block_recurrent_keep,
     ("docs/results/minatar.md", "minatar-heldout"): block_minatar_heldout,
+    ("docs/results/minatar.md", "minatar-ppo-heldout"): lambda: block_minatar_heldout("ppo"),
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
 }
 BLOCKS.update(pages_family.BLOCKS)
