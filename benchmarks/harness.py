@@ -125,6 +125,16 @@ SUITES: dict[str, Suite] = {
         "(12,500 updates in 1M steps), lr 7e-4 for the policy and the critic, one critic step per batch",
         ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
         sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80")),
+    "a2c-tuning-short-std": Suite(
+        "a2c-tuning-short with the anchor's initial log-std, -0.5 (Tianshou's mujoco_a2c.py; ours starts at 0)",
+        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80",
+              "log_std_init=-0.5")),
+    "a2c-tuning-short-std-ent": Suite(
+        "a2c-tuning-short-std with the anchor's entropy bonus, 0.01 (Tianshou's mujoco_a2c.py)",
+        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80",
+              "log_std_init=-0.5", "entropy_coef=0.01")),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "
