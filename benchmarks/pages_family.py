@@ -343,6 +343,60 @@ def block_family_tuning() -> str:
     return "\n".join(L)
 
 
+# the A2C variants tried on tuning seeds 0-1 (harness suites; each adds to the one before it)
+A2C_VARIANTS = (("a2c-tuning", "the mujoco-a2c preset before (8 x 128 per update, lr 1e-3)"),
+                ("a2c-tuning-short", "+ the anchor's batch and step size (16 x 5, lr 7e-4)"),
+                ("a2c-tuning-short-std", "+ its initial log-std -0.5"),
+                ("a2c-tuning-short-std-ent", "+ its entropy bonus 0.01"))
+A2C_TUNING_ENVS = ("Hopper-v5", "Walker2d-v5", "Ant-v5")
+
+
+def block_a2c_tuning() -> str:
+    """A2C's variants on tuning seeds 0-1 (Hopper, Walker2d, Ant at 1M): which of the anchor's
+    settings close its gap (suites A2C_VARIANTS)."""
+    runs = {(suite, r["run"]["env"], r["run"]["seed"]): (n, r) for suite, _ in A2C_VARIANTS
+            for n, r in suite_records(suite)}
+    if not runs:
+        return "Not run yet (`python benchmarks/harness.py run a2c-tuning -j 1`, then the other a2c-tuning-* suites)."
+    L = ["| env | variant | final deterministic, seeds 0 / 1 | mean | final stochastic (mean) | best periodic (mean) "
+         "| raw records |", "|---|---|---|---:|---:|---:|---|"]
+    finals: dict[tuple[str, str], dict[int, float]] = {}
+    for env in A2C_TUNING_ENVS:
+        for suite, label in A2C_VARIANTS:
+            have = [runs[(suite, env, s)] for s in (0, 1) if (suite, env, s) in runs]
+            if not have:
+                L.append(f"| {env} | {label} | not run yet | | | | |")
+                continue
+            res = [r["result"] for _, r in have]
+            final = [x["final_eval_return"] for x in res]
+            finals[(env, suite)] = {r["run"]["seed"]: x for (_, r), x in zip(have, final)}
+            links = ", ".join(f"[s{r['run']['seed']}](../../benchmarks/records/{suite}/{n})" for n, r in have)
+            L.append(f"| {env} | {label} | {' / '.join(f'{x:,.0f}' for x in final)} | **{np.mean(final):,.0f}** | "
+                     f"{np.mean([x['final_eval_stochastic_return'] for x in res]):,.0f} | "
+                     f"{np.mean([x['best_eval_return'] for x in res]):,.0f} | {links} |")
+    base = A2C_VARIANTS[0][0]
+    reads = []
+    for suite, label in A2C_VARIANTS[1:]:
+        pairs = []
+        for env in A2C_TUNING_ENVS:
+            a, b = finals.get((env, base), {}), finals.get((env, suite), {})
+            both = sorted(set(a) & set(b))
+            if both:
+                pairs.append(f"{env} {np.mean([a[x] for x in both]):,.0f} -> {np.mean([b[x] for x in both]):,.0f}"
+                             + (f" (seed {both[0]})" if len(both) == 1 else ""))
+        if pairs:
+            reads.append(f"`{suite}`: " + ", ".join(pairs))
+    seeds = sorted({k[2] for k in runs})
+    cpus = and_join(sorted({f"{cpu_short(r['machine']['cpu'])} at commit {short_commit(r['machine'], '+')}"
+                            for _, r in runs.values()}))
+    L += ["", f"Mean final deterministic return, the preset before -> each variant, over the seeds both have (tuning "
+          f"seeds {', '.join(map(str, seeds))}; generated): " + ("; ".join(reads) if reads else "no variant run yet") + ".",
+          "", "Protocol: as the held-out table's (1M env steps; the final deterministic evaluation, 10 episodes; the "
+          "stochastic one on the same env seeds; the best of the deterministic evaluations every 50,000 steps). "
+          f"Made on {cpus} by `python benchmarks/harness.py run SUITE -j 1 --shared` for each suite named."]
+    return "\n".join(L)
+
+
 def keeps(final: float, best: float) -> bool:
     """The family issue's rule: the final evaluation at least 90% of the best periodic one; for a
     negative best, within 10% of it (final >= best - 0.1 |best|)."""
@@ -647,6 +701,7 @@ BLOCKS = {
     ("docs/results/family.md", "humanoid"): block_humanoid,
     ("README.md", "family"): block_readme_family,
     ("docs/results/family.md", "family-tuning"): block_family_tuning,
+    ("docs/results/family.md", "a2c-tuning"): block_a2c_tuning,
     ("docs/results/README.md", "family-keep"): block_family_keep,
     ("docs/results/README.md", "keep-noise"): block_keep_noise,
     ("docs/results/family.md", "family-heldout"): block_family_heldout,

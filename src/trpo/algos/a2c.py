@@ -10,7 +10,7 @@ with A_t from the critic (``advantage_estimator``):
 The update is REINFORCE's (one Adam step on the policy, then the critic fit) with these
 advantages in place of reward-to-go minus a baseline; only the weights differ, so A2C reuses
 ``Reinforce.update`` and overrides ``weights``. A2C's synchronous batches are the N parallel
-envs of the vector env (A3C's asynchronous workers are not implemented).
+envs of the vector env (A3C's asynchronous workers: trpo.algos.a3c).
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ One master and K workers (``trpo.rollout.async_workers``, Ray actors, one env ea
                                                                                (``A3C.update``)
 
 A gradient may have been computed ``staleness`` master updates ago (logged per update): the
-workers never wait for each other. The seed asks whether applying such stale gradients is
+workers never wait for each other. The lecture asks whether applying such stale gradients is
 correct; it is not the gradient at the current parameters, which is why the paper keeps the
 rollouts short (t_max = 5 on Atari) and reports that it "still leads to satisfactory performance".
 A3C is not repeatable run to run: the order in which workers report depends on timing.

@@ -134,7 +134,7 @@ def bounds_along_mixture(mdp: TabularMDP, path: Path, rng: np.random.Generator) 
 
 
 def eta_vs_L_theta(mdp: TabularMDP, path: Path, rng: np.random.Generator) -> dict[str, float]:
-    """The seed's "eta vs L_pi" picture, computed: a 1-D softmax family ``theta_0 + tau x``.
+    """The lecture's "eta vs L_pi" picture, computed: a 1-D softmax family ``theta_0 + tau x``.
 
     ``x`` is the (normalised) natural direction.  ``L`` is tangent to ``eta`` at ``tau = 0``
     (TRPO eq. 4); ``M = L - C D_KL^max`` lies below ``eta`` everywhere (eq. 9).
