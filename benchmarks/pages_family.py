@@ -387,6 +387,16 @@ def block_a2c_tuning() -> str:
         if pairs:
             reads.append(f"`{suite}`: " + ", ".join(pairs))
     seeds = sorted({k[2] for k in runs})
+    before: dict[str, list[tuple[str, dict]]] = {}  # the held-out records of the preset replaced
+    for n, r in suite_records("a2c-heldout-before"):
+        before.setdefault(r["run"]["env"], []).append((n, r))
+    if before:
+        L += ["", "The held-out runs of the replaced settings (mujoco-a2c, seeds 100-102), kept in "
+              "[benchmarks/records/a2c-heldout-before/](../../benchmarks/records/a2c-heldout-before/) and out of the "
+              "table at the top, which has the shipped presets' runs: " + "; ".join(
+                  f"{env} {', '.join(format(r['result']['final_eval_return'], ',.0f') for _, r in rs)} (mean "
+                  f"{np.mean([r['result']['final_eval_return'] for _, r in rs]):,.0f})" for env, rs in sorted(before.items()))
+              + "."]
     cpus = and_join(sorted({f"{cpu_short(r['machine']['cpu'])} at commit {short_commit(r['machine'], '+')}"
                             for _, r in runs.values()}))
     L += ["", f"Mean final deterministic return, the preset before -> each variant, over the seeds both have (tuning "

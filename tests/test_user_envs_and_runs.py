@@ -198,6 +198,10 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
     assert cfg.preset == "mujoco-ppo" and cfg.clipped_action_logprob
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "a2c"}))
     assert cfg.preset == "mujoco-a2c" and cfg.batch_steps == 1024 and cfg.clipped_action_logprob
+    cfg, _ = resolve_run(from_dict({"env_id": "Walker2d-v5", "algo": "a2c"}))   # the anchor's batch, chosen on seeds 0-1
+    assert cfg.preset == "mujoco-walker2d-a2c" and (cfg.num_envs, cfg.batch_steps, cfg.lr) == (16, 80, 7e-4)
+    cfg, _ = resolve_run(from_dict({"env_id": "Walker2d-v5", "algo": "a2c", "lr": 1e-3}))
+    assert cfg.lr == 1e-3 and cfg.batch_steps == 80                        # the user's key wins
     cfg, _ = resolve_run(from_dict({"env_id": "Ant-v5", "algo": "ppo"}))   # Ant: trpo's observation
     assert cfg.preset == "mujoco-ant-pg" and cfg.env_kwargs == {"include_cfrc_ext_in_observation": False}
     cfg, _ = resolve_run(from_dict({"env_id": "trpo/CartPoleNoVelocity-v1", "policy": "gru"}))
