@@ -202,6 +202,9 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
     assert cfg.preset == "mujoco-walker2d-a2c" and (cfg.num_envs, cfg.batch_steps, cfg.lr) == (16, 80, 7e-4)
     cfg, _ = resolve_run(from_dict({"env_id": "Walker2d-v5", "algo": "a2c", "lr": 1e-3}))
     assert cfg.lr == 1e-3 and cfg.batch_steps == 80                        # the user's key wins
+    cfg, _ = resolve_run(from_dict({"env_id": "Ant-v5", "algo": "a2c"}))       # and its log-std, on Ant
+    assert cfg.preset == "mujoco-ant-a2c" and cfg.log_std_init == -0.5 and cfg.batch_steps == 80
+    assert cfg.env_kwargs == {"include_cfrc_ext_in_observation": False}
     cfg, _ = resolve_run(from_dict({"env_id": "Ant-v5", "algo": "ppo"}))   # Ant: trpo's observation
     assert cfg.preset == "mujoco-ant-pg" and cfg.env_kwargs == {"include_cfrc_ext_in_observation": False}
     cfg, _ = resolve_run(from_dict({"env_id": "trpo/CartPoleNoVelocity-v1", "policy": "gru"}))
