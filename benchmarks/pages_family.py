@@ -343,7 +343,7 @@ def block_family_tuning() -> str:
     return "\n".join(L)
 
 
-# the A2C variants tried on tuning seeds 0-1 (harness suites; each adds to the one before it)
+# the A2C variants tried on tuning seeds (harness suites; each adds to the one before it)
 A2C_VARIANTS = (("a2c-tuning", "the mujoco-a2c preset before (8 x 128 per update, lr 1e-3)"),
                 ("a2c-tuning-short", "+ the anchor's batch and step size (16 x 5, lr 7e-4)"),
                 ("a2c-tuning-short-std", "+ its initial log-std -0.5"),
@@ -352,18 +352,18 @@ A2C_TUNING_ENVS = ("Hopper-v5", "Walker2d-v5", "Ant-v5")
 
 
 def block_a2c_tuning() -> str:
-    """A2C's variants on tuning seeds 0-1 (Hopper, Walker2d, Ant at 1M): which of the anchor's
+    """A2C's variants on tuning seeds (Hopper, Walker2d, Ant at 1M): which of the anchor's
     settings close its gap (suites A2C_VARIANTS)."""
     runs = {(suite, r["run"]["env"], r["run"]["seed"]): (n, r) for suite, _ in A2C_VARIANTS
             for n, r in suite_records(suite)}
     if not runs:
         return "Not run yet (`python benchmarks/harness.py run a2c-tuning -j 1`, then the other a2c-tuning-* suites)."
-    L = ["| env | variant | final deterministic, seeds 0 / 1 | mean | final stochastic (mean) | best periodic (mean) "
+    L = ["| env | variant | final deterministic, per seed | mean | final stochastic (mean) | best periodic (mean) "
          "| raw records |", "|---|---|---|---:|---:|---:|---|"]
     finals: dict[tuple[str, str], dict[int, float]] = {}
     for env in A2C_TUNING_ENVS:
         for suite, label in A2C_VARIANTS:
-            have = [runs[(suite, env, s)] for s in (0, 1) if (suite, env, s) in runs]
+            have = [runs[(suite, env, s)] for s in range(5) if (suite, env, s) in runs]
             if not have:
                 L.append(f"| {env} | {label} | not run yet | | | | |")
                 continue
@@ -371,7 +371,8 @@ def block_a2c_tuning() -> str:
             final = [x["final_eval_return"] for x in res]
             finals[(env, suite)] = {r["run"]["seed"]: x for (_, r), x in zip(have, final)}
             links = ", ".join(f"[s{r['run']['seed']}](../../benchmarks/records/{suite}/{n})" for n, r in have)
-            L.append(f"| {env} | {label} | {' / '.join(f'{x:,.0f}' for x in final)} | **{np.mean(final):,.0f}** | "
+            per_seed = ", ".join(f"s{r['run']['seed']} {x:,.0f}" for (_, r), x in zip(have, final))
+            L.append(f"| {env} | {label} | {per_seed} | **{np.mean(final):,.0f}** | "
                      f"{np.mean([x['final_eval_stochastic_return'] for x in res]):,.0f} | "
                      f"{np.mean([x['best_eval_return'] for x in res]):,.0f} | {links} |")
     base = A2C_VARIANTS[0][0]
