@@ -120,7 +120,10 @@ SUITES: dict[str, Suite] = {
     "a2c-tuning": Suite(
         "a2c with its shipped mujoco-a2c preset (one Adam step per 8 x 128 batch: ~980 updates in 1M steps) at 1M "
         "steps on Walker2d-v5, Ant-v5 and Hopper-v5, tuning seeds 0-4 (0-1 on each; 2-4 on Walker2d): the baseline "
-        "of a2c-tuning-short", ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), TUNING, 1_000_000, 50_000),
+        "of a2c-tuning-short. Named since Walker2d and Ant got their own a2c presets; the records of seeds 0-1 were "
+        "made when auto picked it (and on Ant mujoco-ant-pg: the same settings without contact forces)",
+        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), TUNING, 1_000_000, 50_000,
+        sets=("preset=mujoco-a2c",)),
     "a2c-tuning-short": Suite(
         "the same with the anchor's (Tianshou's mujoco_a2c.py) batch and step size: 16 envs x 5 steps per update "
         "(12,500 updates in 1M steps), lr 7e-4 for the policy and the critic, one critic step per batch",
