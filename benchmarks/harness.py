@@ -50,7 +50,9 @@ sys.path.insert(0, str(ROOT / "src"))
 RECORDS = ROOT / "benchmarks" / "records"
 RUNS = ROOT / "benchmarks" / "runs"  # ours' run directories while they run (git-ignored): a stopped suite resumes them
 HELD_OUT = (100, 101, 102, 103, 104)
-TUNING = (0, 1, 2, 3, 4)  # the seeds settings are chosen on
+# A2C with the anchor's (Tianshou's mujoco_a2c.py) batch and step size: the a2c-tuning-short* suites
+A2C_SHORT = ("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80",
+             "log_std_init=0.0")
 MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
 MINATAR5 = tuple(f"MinAtar/{g}-v1" for g in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders"))
 # the peer of each algorithm, with RL-Zoo's settings: sb3-contrib's TRPO (npg's too has none); sb3's PPO and A2C
@@ -70,6 +72,7 @@ class Suite:
     eval_every: int
     eval_episodes: int = 10       # of each periodic evaluation (the final one: 10)
     sets: tuple[str, ...] = ()    # KEY=VALUE for ours
+    env_sets: dict = field(default_factory=dict)  # env id -> KEY=VALUE for ours on that env (replacing ``sets``' keys)
     extra: dict = field(default_factory=dict)
 
     def runs(self) -> list[dict]:
@@ -118,27 +121,30 @@ SUITES: dict[str, Suite] = {
         ("Hopper-v5",), ("a2c", "ppo-kl"), ("ours",), (0,), 1_000_000, 50_000,
         sets=("clipped_action_logprob=false",)),
     "a2c-tuning": Suite(
-        "a2c with its shipped mujoco-a2c preset (one Adam step per 8 x 128 batch: ~980 updates in 1M steps) at 1M "
-        "steps on Walker2d-v5, Ant-v5 and Hopper-v5, tuning seeds 0-4 (0-1 on each; 2-4 on Walker2d): the baseline "
-        "of a2c-tuning-short. Named since Walker2d and Ant got their own a2c presets; the records of seeds 0-1 were "
-        "made when auto picked it (and on Ant mujoco-ant-pg: the same settings without contact forces)",
-        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), TUNING, 1_000_000, 50_000,
-        sets=("preset=mujoco-a2c",)),
+        "a2c with the mujoco-a2c preset (one Adam step per 8 x 128 batch: ~980 updates in 1M steps; on Ant "
+        "mujoco-ant-pg, the same settings without contact forces), what auto picked for a2c before Walker2d and Ant "
+        "got their own presets, at 1M steps on Walker2d-v5, Ant-v5 and Hopper-v5, tuning seeds 0-1: the baseline of "
+        "a2c-tuning-short", ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("preset=mujoco-a2c",), env_sets={"Ant-v5": ("preset=mujoco-ant-pg",)}),
+    "a2c-tuning-walker2d": Suite(
+        "a2c-tuning on Walker2d-v5, tuning seeds 2-4 (its records beside a2c-tuning's)", ("Walker2d-v5",), ("a2c",),
+        ("ours",), (2, 3, 4), 1_000_000, 50_000, sets=("preset=mujoco-a2c",), extra={"records_of": "a2c-tuning"}),
     "a2c-tuning-short": Suite(
         "the same with the anchor's (Tianshou's mujoco_a2c.py) batch and step size: 16 envs x 5 steps per update "
-        "(12,500 updates in 1M steps), lr 7e-4 for the policy and the critic, one critic step per batch",
-        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), TUNING, 1_000_000, 50_000,
-        sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80")),
+        "(12,500 updates in 1M steps), lr 7e-4 for the policy and the critic, one critic step per batch (and the "
+        "initial log-std at its default, 0, which mujoco-ant-a2c sets otherwise)",
+        ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000, sets=A2C_SHORT),
+    "a2c-tuning-short-walker2d": Suite(
+        "a2c-tuning-short on Walker2d-v5, tuning seeds 2-4 (its records beside a2c-tuning-short's)", ("Walker2d-v5",),
+        ("a2c",), ("ours",), (2, 3, 4), 1_000_000, 50_000, sets=A2C_SHORT, extra={"records_of": "a2c-tuning-short"}),
     "a2c-tuning-short-std": Suite(
         "a2c-tuning-short with the anchor's initial log-std, -0.5 (Tianshou's mujoco_a2c.py; ours starts at 0)",
         ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
-        sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80",
-              "log_std_init=-0.5")),
+        sets=A2C_SHORT[:-1] + ("log_std_init=-0.5",)),
     "a2c-tuning-short-std-ent": Suite(
         "a2c-tuning-short-std with the anchor's entropy bonus, 0.01 (Tianshou's mujoco_a2c.py)",
         ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
-        sets=("num_envs=16", "batch_steps=80", "lr=7e-4", "critic_lr=7e-4", "critic_epochs=1", "critic_minibatch=80",
-              "log_std_init=-0.5", "entropy_coef=0.01")),
+        sets=A2C_SHORT[:-1] + ("log_std_init=-0.5", "entropy_coef=0.01")),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "
@@ -316,7 +322,10 @@ def run_lock(suite_dir: str, name: str):
 
 def worker_cmd(suite: Suite, run: dict, shared: bool) -> list[str]:
     """The worker's command line of one run (bench_trpo.py --worker ours|peer)."""
-    sets = list(suite.sets) + [f"algo={run['algo']}"] + (one_core_sets(run["env"]) if shared else [])
+    mine = suite.env_sets.get(run["env"], ())  # this env's own values replace the suite's for the same keys
+    keys = {s.split("=", 1)[0] for s in mine}
+    sets = ([s for s in suite.sets if s.split("=", 1)[0] not in keys] + list(mine) + [f"algo={run['algo']}"]
+            + (one_core_sets(run["env"]) if shared else []))
     cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_trpo.py"), "--worker", run["side"], "--env", run["env"],
            "--steps", str(suite.steps), "--seed", str(run["seed"]), "--eval-every", str(suite.eval_every),
            "--eval-episodes", str(suite.eval_episodes), "--peer-threads", "1"]

@@ -791,7 +791,7 @@ def block_minatar_heldout(algo: str = "trpo") -> str:
         L.append(f"| {g} | {len(have)} | {', '.join(f'{x:.1f}' for x in final)} | **{final.mean():.1f}**{sd} | "
                  f"{np.mean([x for x in stoch if x is not None]):.1f} | {best.mean():.1f} | {tuning:.1f} | "
                  f"{links} |")
-        if len(have) == 3:  # the reading takes games with every held-out seed
+        if len(have) == 3 and tuning > 0:  # the reading takes games with every held-out seed (and a positive mean)
             share = final.mean() / tuning
             (held if share >= 0.9 else below).append(f"{g} ({share:.0%})")
             if algo == "trpo":

@@ -373,9 +373,13 @@ def block_a2c_tuning() -> str:
             links = ", ".join(f"[s{r['run']['seed']}](../../benchmarks/records/{suite}/{n})" for n, r in have)
             per_seed = ", ".join(f"s{r['run']['seed']} {x:,.0f}" for (_, r), x in zip(have, final))
             L.append(f"| {env} | {label} | {per_seed} | **{np.mean(final):,.0f}** | "
-                     f"{np.mean([x['final_eval_stochastic_return'] for x in res]):,.0f} | "
+                     f"{np.mean([x.get('final_eval_stochastic_return', np.nan) for x in res]):,.0f} | "
                      f"{np.mean([x['best_eval_return'] for x in res]):,.0f} | {links} |")
     base = A2C_VARIANTS[0][0]
+
+    def seeds_of(xs) -> str:
+        return f"seed {xs[0]}" if len(xs) == 1 else f"seeds {', '.join(map(str, xs))}"
+
     reads = []
     for suite, label in A2C_VARIANTS[1:]:
         pairs = []
@@ -383,26 +387,35 @@ def block_a2c_tuning() -> str:
             a, b = finals.get((env, base), {}), finals.get((env, suite), {})
             both = sorted(set(a) & set(b))
             if both:
-                pairs.append(f"{env} {np.mean([a[x] for x in both]):,.0f} -> {np.mean([b[x] for x in both]):,.0f}"
-                             + (f" (seed {both[0]})" if len(both) == 1 else ""))
+                pairs.append(f"{env} {np.mean([a[x] for x in both]):,.0f} -> {np.mean([b[x] for x in both]):,.0f} "
+                             f"({seeds_of(both)})")
         if pairs:
             reads.append(f"`{suite}`: " + ", ".join(pairs))
-    seeds = sorted({k[2] for k in runs})
-    before: dict[str, list[tuple[str, dict]]] = {}  # the held-out records of the preset replaced
-    for n, r in suite_records("a2c-heldout-before"):
-        before.setdefault(r["run"]["env"], []).append((n, r))
+    L += ["", "Mean final deterministic return, the preset before -> each variant, on the tuning seeds both have "
+          "(generated): " + ("; ".join(reads) if reads else "no variant run yet") + "."]
+    # held-out seeds: the replaced settings' runs (kept apart) against the shipped presets' (the table at the top)
+    shipped = {(r["run"]["env"], r["run"]["seed"]): r["result"]["final_eval_return"]
+               for _, r in suite_records("family-heldout") if r["run"]["algo"] == "a2c"}
+    before: dict[str, dict[int, float]] = {}
+    for _, r in suite_records("a2c-heldout-before"):
+        before.setdefault(r["run"]["env"], {})[r["run"]["seed"]] = r["result"]["final_eval_return"]
     if before:
-        L += ["", "The held-out runs of the replaced settings (mujoco-a2c, seeds 100-102), kept in "
-              "[benchmarks/records/a2c-heldout-before/](../../benchmarks/records/a2c-heldout-before/) and out of the "
-              "table at the top, which has the shipped presets' runs: " + "; ".join(
-                  f"{env} {', '.join(format(r['result']['final_eval_return'], ',.0f') for _, r in rs)} (mean "
-                  f"{np.mean([r['result']['final_eval_return'] for _, r in rs]):,.0f})" for env, rs in sorted(before.items()))
-              + "."]
+        held = []
+        for env, old in sorted(before.items()):
+            both = sorted(s for s in old if (env, s) in shipped)
+            held.append(f"- {env}: the replaced settings {', '.join(format(old[s], ',.0f') for s in sorted(old))} "
+                        f"(mean {np.mean(list(old.values())):,.0f}); " + (
+                            f"mean on the seeds both have ({seeds_of(both)}) {np.mean([old[s] for s in both]):,.0f} "
+                            f"-> {np.mean([shipped[(env, s)] for s in both]):,.0f} with the shipped preset: the "
+                            "tuning seeds' choice " + ("held" if np.mean([shipped[(env, s)] for s in both])
+                                                       >= np.mean([old[s] for s in both]) else "did not hold")
+                            if both else "the shipped preset's runs not in yet"))
+        L += ["", "On held-out seeds 100-102, the replaced settings' runs (kept in "
+              "[benchmarks/records/a2c-heldout-before/](../../benchmarks/records/a2c-heldout-before/), out of the "
+              "table at the top) against the shipped presets' (generated):", ""] + held
     cpus = and_join(sorted({f"{cpu_short(r['machine']['cpu'])} at commit {short_commit(r['machine'], '+')}"
                             for _, r in runs.values()}))
-    L += ["", f"Mean final deterministic return, the preset before -> each variant, over the seeds both have (tuning "
-          f"seeds {', '.join(map(str, seeds))}; generated): " + ("; ".join(reads) if reads else "no variant run yet") + ".",
-          "", "Protocol: as the held-out table's (1M env steps; the final deterministic evaluation, 10 episodes; the "
+    L += ["", "Protocol: as the held-out table's (1M env steps; the final deterministic evaluation, 10 episodes; the "
           "stochastic one on the same env seeds; the best of the deterministic evaluations every 50,000 steps). "
           f"Made on {cpus} by `python benchmarks/harness.py run SUITE -j 1 --shared` for each suite named."]
     return "\n".join(L)

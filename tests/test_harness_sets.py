@@ -35,6 +35,37 @@ def test_shared_flag_parsed(harness, monkeypatch):
     assert seen["shared"] is True and seen["jobs"] == 1
 
 
+def test_an_env_s_own_sets_replace_the_suite_s_for_their_keys(harness):
+    suite = harness.Suite("t", ("Walker2d-v5", "Ant-v5"), ("a2c",), ("ours",), (0,), 1000, 500,
+                          sets=("preset=mujoco-a2c", "lr=7e-4"), env_sets={"Ant-v5": ("preset=mujoco-ant-pg",)})
+
+    def sets(run):
+        cmd = harness.worker_cmd(suite, run, False)
+        return [cmd[i + 1] for i, x in enumerate(cmd) if x == "--set"]
+
+    walker, ant = suite.runs()
+    assert sets(walker) == ["preset=mujoco-a2c", "lr=7e-4", "algo=a2c"]
+    assert sets(ant) == ["lr=7e-4", "preset=mujoco-ant-pg", "algo=a2c"]  # one preset, the env's
+
+
+def test_a_baseline_suite_names_the_settings_it_compares_against(harness):
+    """A tuning suite's baseline must not follow auto: a preset adopted from it would turn its
+    later runs into the variant's (a2c-tuning's Walker2d seeds 2-3 once did)."""
+    from trpo.config import Config, parse_overrides
+    from trpo.resolve import resolve_run
+
+    for name in ("a2c-tuning", "a2c-tuning-walker2d", "a2c-tuning-short", "a2c-tuning-short-walker2d"):
+        suite = harness.SUITES[name]
+        for run in suite.runs():
+            cmd = harness.worker_cmd(suite, run, True)
+            over = parse_overrides([cmd[i + 1] for i, x in enumerate(cmd) if x == "--set"])
+            cfg, _ = resolve_run(Config(env_id=run["env"]).replace(**over))
+            short = "short" in name
+            assert (cfg.batch_steps, cfg.log_std_init) == ((80, 0.0) if short else (1024, 0.0)), (name, run["env"])
+            assert cfg.clipped_action_logprob
+            assert cfg.env_kwargs == ({"include_cfrc_ext_in_observation": False} if run["env"] == "Ant-v5" else {})
+
+
 def test_a_stopped_ours_run_resumes_and_its_record_equals_one_process(harness, tmp_path, monkeypatch):
     """A session's stop kills the suite's runs; ``harness.py run`` again resumes ours from its
     newest checkpoint (trpo's exact resume), so the record holds the numbers of an uninterrupted
