@@ -27,7 +27,9 @@ the envs in-process (``vector_mode=sync`` where ``auto`` would split them), bitw
 results as the helper processes.
 
 Seeds: 0-4 are tuning seeds (presets and settings were chosen on them); suites that publish
-tables use held-out seeds 100-104 (docs/results/README.md).
+tables use held-out seeds 100-104 (docs/results/README.md). A tuning suite whose baseline is a
+preset names it (``sets``, and per env ``env_sets``): ``auto`` follows the presets a tuning suite
+adopts, and would turn the baseline's later runs into the variant's.
 """
 from __future__ import annotations
 
