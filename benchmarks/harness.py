@@ -77,6 +77,11 @@ class Suite:
     env_sets: dict = field(default_factory=dict)  # env id -> KEY=VALUE for ours on that env (replacing ``sets``' keys)
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        unknown = set(self.env_sets) - set(self.envs)
+        if unknown:
+            raise ValueError(f"env_sets names envs the suite does not run: {', '.join(sorted(unknown))}")
+
     def runs(self) -> list[dict]:
         out = []
         for side in self.sides:  # ours first (the table), then each peer

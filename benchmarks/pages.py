@@ -775,7 +775,7 @@ def block_minatar_heldout(algo: str = "trpo") -> str:
         return float(np.mean([json.loads((raw / f"{game}_{arm}_s{s}" / "summary.json").read_text())
                               ["final_eval_return_mean"] for s in (0, 1, 2)]))
 
-    held, below, damp = [], [], []
+    held, below, damp, unrated = [], [], [], []
     for g in MINATAR_GAMES:
         env = f"MinAtar/{g}-v1"
         have = [recs[(env, s)] for s in (100, 101, 102) if (env, s) in recs]
@@ -791,16 +791,20 @@ def block_minatar_heldout(algo: str = "trpo") -> str:
         L.append(f"| {g} | {len(have)} | {', '.join(f'{x:.1f}' for x in final)} | **{final.mean():.1f}**{sd} | "
                  f"{np.mean([x for x in stoch if x is not None]):.1f} | {best.mean():.1f} | {tuning:.1f} | "
                  f"{links} |")
-        if len(have) == 3 and tuning > 0:  # the reading takes games with every held-out seed (and a positive mean)
+        if len(have) == 3 and tuning <= 0:  # a share of a non-positive mean says nothing
+            unrated.append(g)
+        elif len(have) == 3:  # the reading takes games with every held-out seed
             share = final.mean() / tuning
             (held if share >= 0.9 else below).append(f"{g} ({share:.0%})")
             if algo == "trpo":
                 damp.append(f"{g} {tuning_mean(g, 'trpo-damping0.1'):.1f} -> {tuning:.1f} on seeds 0-2, "
                             f"{final.mean():.1f} held-out")
-    if held or below:
+    if held or below or unrated:
         L += ["", "Reading (generated; \"held\" is a held-out mean at least 90% of the tuning seeds' mean, as for "
               "MuJoCo): " + "; ".join(x for x in (f"held on {_and(held)}" if held else "",
-                                                 f"below on {_and(below)}" if below else "") if x) + "."]
+                                                 f"below on {_and(below)}" if below else "",
+                                                 f"not rated on {_and(unrated)} (a tuning mean of 0 or less)"
+                                                 if unrated else "") if x) + "."]
         if damp:
             L[-1] += (" The CG damping was chosen on seeds 0-2 against 0.1 (the `trpo-damping0.1` rows of the 300k "
                       "table): 0.1's mean there, the shipped 0.001's there, and the shipped one's held-out mean: "

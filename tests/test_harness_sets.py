@@ -46,6 +46,8 @@ def test_an_env_s_own_sets_replace_the_suite_s_for_their_keys(harness):
     walker, ant = suite.runs()
     assert sets(walker) == ["preset=mujoco-a2c", "lr=7e-4", "algo=a2c"]
     assert sets(ant) == ["lr=7e-4", "preset=mujoco-ant-pg", "algo=a2c"]  # one preset, the env's
+    with pytest.raises(ValueError, match="Ant-v4"):  # a misspelt env would be ignored: refused instead
+        harness.Suite("t", ("Ant-v5",), ("a2c",), ("ours",), (0,), 1000, 500, env_sets={"Ant-v4": ("lr=1",)})
 
 
 def test_a_baseline_suite_names_the_settings_it_compares_against(harness):

@@ -21,7 +21,10 @@ def test_wandb_offline_run_logs_metrics_config_and_summary(tmp_path, tiny_cfg, m
     # it until the keys are in or 60 s have passed
     import time
 
-    keys = (b"episode_return_mean", b"kl", b"max_kl", b"final_eval_return_mean", b"eval_return_mean")
+    # each key as the records store it, a protobuf string: its length byte, then its bytes (so "kl"
+    # is not found inside "max_kl", nor "eval_return_mean" inside "final_eval_return_mean")
+    keys = [bytes([len(k)]) + k for k in (b"episode_return_mean", b"kl", b"max_kl", b"final_eval_return_mean",
+                                          b"eval_return_mean")]
     deadline = time.monotonic() + 60
     while True:
         records = next(runs[0].glob("*.wandb")).read_bytes()
