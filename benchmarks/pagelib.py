@@ -68,6 +68,12 @@ def and_join(words: list[str]) -> str:
     return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
+def made_on(machines: list[dict]) -> str:
+    """"CPU at commit X, CPU at commit Y and ..." for records' ``machine`` dicts, first seen first
+    (the commit with "+" where src/ had uncommitted changes)."""
+    return and_join(list(dict.fromkeys(f"{cpu_short(m['cpu'])} at commit {short_commit(m, '+')}" for m in machines)))
+
+
 def profile_records(pattern: str) -> list[dict]:
     """The records of ``harness.py profile`` whose file names match ``pattern`` (records/profile/),
     oldest first, each with its path under ``_file``."""

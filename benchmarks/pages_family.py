@@ -23,9 +23,8 @@ from pagelib import (
     RECORDS,
     ROOT,
     _iqm,
-    and_join,
-    cpu_short,
     interval,
+    made_on,
     normalised,
     prob_improvement,
     profile_records,
@@ -381,7 +380,7 @@ def block_a2c_tuning() -> str:
         return f"seed {xs[0]}" if len(xs) == 1 else f"seeds {', '.join(map(str, xs))}"
 
     reads = []
-    for suite, label in A2C_VARIANTS[1:]:
+    for suite, _ in A2C_VARIANTS[1:]:
         pairs = []
         for env in A2C_TUNING_ENVS:
             a, b = finals.get((env, base), {}), finals.get((env, suite), {})
@@ -403,18 +402,19 @@ def block_a2c_tuning() -> str:
         held = []
         for env, old in sorted(before.items()):
             both = sorted(s for s in old if (env, s) in shipped)
-            held.append(f"- {env}: the replaced settings {', '.join(format(old[s], ',.0f') for s in sorted(old))} "
-                        f"(mean {np.mean(list(old.values())):,.0f}); " + (
-                            f"mean on the seeds both have ({seeds_of(both)}) {np.mean([old[s] for s in both]):,.0f} "
-                            f"-> {np.mean([shipped[(env, s)] for s in both]):,.0f} with the shipped preset: the "
-                            "tuning seeds' choice " + ("held" if np.mean([shipped[(env, s)] for s in both])
-                                                       >= np.mean([old[s] for s in both]) else "did not hold")
-                            if both else "the shipped preset's runs not in yet"))
+            line = (f"- {env}: the replaced settings {', '.join(format(old[s], ',.0f') for s in sorted(old))} "
+                    f"(mean {np.mean(list(old.values())):,.0f}); ")
+            if both:
+                was, now = np.mean([old[s] for s in both]), np.mean([shipped[(env, s)] for s in both])
+                line += (f"mean on the seeds both have ({seeds_of(both)}) {was:,.0f} -> {now:,.0f} with the shipped "
+                         f"preset: the tuning seeds' choice {'held' if now >= was else 'did not hold'}")
+            else:
+                line += "the shipped preset's runs not in yet"
+            held.append(line)
         L += ["", "On held-out seeds 100-102, the replaced settings' runs (kept in "
               "[benchmarks/records/a2c-heldout-before/](../../benchmarks/records/a2c-heldout-before/), out of the "
-              "table at the top) against the shipped presets' (generated):", ""] + held
-    cpus = and_join(sorted({f"{cpu_short(r['machine']['cpu'])} at commit {short_commit(r['machine'], '+')}"
-                            for _, r in runs.values()}))
+              "table at the top) against the shipped presets' (generated):", "", *held]
+    cpus = made_on([r["machine"] for _, r in runs.values()])
     L += ["", "Protocol: as the held-out table's (1M env steps; the final deterministic evaluation, 10 episodes; the "
           "stochastic one on the same env seeds; the best of the deterministic evaluations every 50,000 steps). "
           f"Made on {cpus} by `python benchmarks/harness.py run SUITE -j 1 --shared` for each suite named."]
@@ -704,8 +704,7 @@ def _cost_lines() -> list[str]:
         L.append(f"| {c['algo']} | {c['num_envs']} x {c['batch_steps'] // c['num_envs']:,} | {r['ms_per_iter']:.0f} | "
                  f"{upd:.0f} ms ({upd / r['ms_per_iter']:.0%}) | {r['steps_per_s']:,.0f} | "
                  f"{r['steps_per_s'] / ref['steps_per_s']:.2f}x |")
-    cpus = and_join(list(dict.fromkeys(f"{cpu_short(r['machine']['cpu'])} at commit {short_commit(r['machine'], '+')}"
-                                       for r in recs)))
+    cpus = made_on([r["machine"] for r in recs])
     L += ["", f"Made by `benchmarks/harness.py profile --env Hopper-v5 --iters {recs[0]['iters']} --set algo=ALGO "
           f"--label family` on {cpus}, this project's background runs paused; raw: "
           + ", ".join(f"[{r['_file'].name}](../../benchmarks/records/profile/{r['_file'].name})" for r in recs)

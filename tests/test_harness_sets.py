@@ -35,17 +35,19 @@ def test_shared_flag_parsed(harness, monkeypatch):
     assert seen["shared"] is True and seen["jobs"] == 1
 
 
+def _set_args(cmd: list[str]) -> list[str]:
+    """The KEY=VALUE of each --set of a worker's command line."""
+    return [cmd[i + 1] for i, x in enumerate(cmd) if x == "--set"]
+
+
 def test_an_env_s_own_sets_replace_the_suite_s_for_their_keys(harness):
     suite = harness.Suite("t", ("Walker2d-v5", "Ant-v5"), ("a2c",), ("ours",), (0,), 1000, 500,
                           sets=("preset=mujoco-a2c", "lr=7e-4"), env_sets={"Ant-v5": ("preset=mujoco-ant-pg",)})
 
-    def sets(run):
-        cmd = harness.worker_cmd(suite, run, False)
-        return [cmd[i + 1] for i, x in enumerate(cmd) if x == "--set"]
-
     walker, ant = suite.runs()
-    assert sets(walker) == ["preset=mujoco-a2c", "lr=7e-4", "algo=a2c"]
-    assert sets(ant) == ["lr=7e-4", "preset=mujoco-ant-pg", "algo=a2c"]  # one preset, the env's
+    assert _set_args(harness.worker_cmd(suite, walker, False)) == ["preset=mujoco-a2c", "lr=7e-4", "algo=a2c"]
+    # one preset on Ant, the env's own
+    assert _set_args(harness.worker_cmd(suite, ant, False)) == ["lr=7e-4", "preset=mujoco-ant-pg", "algo=a2c"]
     with pytest.raises(ValueError, match="Ant-v4"):  # a misspelt env would be ignored: refused instead
         harness.Suite("t", ("Ant-v5",), ("a2c",), ("ours",), (0,), 1000, 500, env_sets={"Ant-v4": ("lr=1",)})
 
@@ -59,8 +61,7 @@ def test_a_baseline_suite_names_the_settings_it_compares_against(harness):
     for name in ("a2c-tuning", "a2c-tuning-walker2d", "a2c-tuning-short", "a2c-tuning-short-walker2d"):
         suite = harness.SUITES[name]
         for run in suite.runs():
-            cmd = harness.worker_cmd(suite, run, True)
-            over = parse_overrides([cmd[i + 1] for i, x in enumerate(cmd) if x == "--set"])
+            over = parse_overrides(_set_args(harness.worker_cmd(suite, run, True)))
             cfg, _ = resolve_run(Config(env_id=run["env"]).replace(**over))
             short = "short" in name
             assert (cfg.batch_steps, cfg.log_std_init) == ((80, 0.0) if short else (1024, 0.0)), (name, run["env"])
