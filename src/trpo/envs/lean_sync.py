@@ -11,11 +11,15 @@ Discrete or MultiDiscrete batch) and returns the same observations, rewards, ter
 truncated arrays, bit for bit (tests/rollout/test_lean_sync.py), with info reduced to those two keys
 (absent when no episode ended). ``step_into`` is that step written into the caller's rows instead
 (the sampler's per-step loop, ``trpo.rollout.single_path.run_slice``, hands it the batch's rows: no
-copies, no info dict; ``step`` is ``step_into`` into the vector env's own buffers). Everything else
+copies, no info dict; ``step`` is ``step_into`` into the vector env's own buffers). Gymnasium's
+MuJoCo locomotion envs are stepped there without their own info dicts either
+(``trpo.envs.mujoco_lean``: the same values, bit for bit, ~14 us less per Hopper step). Everything else
 (construction, ``reset``, ``envs`` for snapshots, ``close``) is ``SyncVectorEnv``'s own; observation
 spaces other than a Box, and the other autoreset modes, take ``SyncVectorEnv.step`` unchanged.
 """
 from __future__ import annotations
+
+import functools
 
 import gymnasium as gym
 import numpy as np
@@ -27,7 +31,8 @@ class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
     @classmethod
     def of(cls, envs: gym.vector.VectorEnv) -> gym.vector.VectorEnv:
         """``envs`` (made by ``gym.make_vec`` or ``SyncVectorEnv``, so built exactly as Gymnasium
-        builds it) stepped by this class from now on. It adds no state, so its class can change."""
+        builds it) stepped by this class from now on. It adds no state (but the cache of each env's
+        lean step, made at its first step), so its class can change."""
         if type(envs) is gym.vector.SyncVectorEnv:
             envs.__class__ = cls
         return envs
@@ -48,13 +53,23 @@ class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
         observation) for each env whose episode ended. ``step`` is this into its own buffers."""
         env_obs: list = self._env_obs
         ended = []  # (env, its final observation): most steps end no episode and allocate nothing
-        for i, env in enumerate(self.envs):
-            o, rewards[i], term[i], trunc[i], _ = env.step(actions[i])
+        for i, (env, lean) in enumerate(zip(self.envs, self._lean_steps)):
+            if lean is not None:
+                o, rewards[i], term[i], trunc[i] = lean(actions[i])
+            else:
+                o, rewards[i], term[i], trunc[i], _ = env.step(actions[i])
             if term[i] or trunc[i]:
                 ended.append((i, o))
                 o, _ = env.reset()
             env_obs[i] = obs[i] = o
         return ended
+
+    @functools.cached_property
+    def _lean_steps(self) -> list:
+        """Each env's step without its info dict where ``trpo.envs.mujoco_lean`` reproduces it
+        (Gymnasium's MuJoCo locomotion envs: the same values, bit for bit), else None."""
+        from trpo.envs.mujoco_lean import lean_stepper
+        return [lean_stepper(env) for env in self.envs]
 
     def step(self, actions):
         if len(actions) != self.num_envs or not self.steps_lean:

@@ -1,0 +1,243 @@
+"""Lean steps of Gymnasium's MuJoCo locomotion envs (v5): what ``env.step`` returns but the info dict,
+bit for bit, with less Python around the simulator.
+
+Gymnasium's Hopper-v5 step costs ~75 us here, of which the simulator (four ``mj_step`` and one
+``mj_rnePostConstraint``) ~56 us: the rest is Python around it, mostly what the samplers never
+read (a nine-entry info dict, the reward's parts named, the health check computed twice, an action
+shape check through ``np.array``). ``lean_stepper(env)`` returns a function of one action that
+runs the same simulator calls and the same numpy expressions for the observation, the reward and
+``terminated`` (the same operations in the same order, so the same bits), counts the step in
+``TimeLimit`` as it does, and returns ``(obs, reward, terminated, truncated)``. It is returned only
+for an env it reproduces exactly: the class one of ``PORTS`` itself (not a subclass), no render
+mode, only the wrappers ``gym.make`` adds (``TimeLimit``, ``OrderEnforcing``,
+``PassiveEnvChecker``), and a Gymnasium whose v5 steps were read for it (1.1 to 1.4; a newer one
+gets ``None`` until checked). Each env's own settings (reward weights, healthy ranges, the
+observation's options) are read from the env. Until the env checker's first two steps are done, or
+before a reset, or for an action of another shape, the stepper calls ``env.step`` (so its checks
+and errors are Gymnasium's). tests/envs/test_mujoco_lean.py steps both side by side, every option.
+
+Used by ``LeanSyncVectorEnv.step_into`` (the samplers' step); the reset is the env's own.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+Stepper = Callable[[np.ndarray], tuple]
+
+# Gymnasium versions whose v5 locomotion steps these ports were read against (1.1.1 and 1.4.0
+# compared: the same but for the info dict)
+_READ = ((1, 1), (1, 2), (1, 3), (1, 4))
+
+
+def _gym_version_read() -> bool:
+    try:
+        major, minor = (int(p) for p in gym.__version__.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) in _READ
+
+
+def _hopper(env) -> Stepper:
+    """HopperEnv.step: forward velocity, healthy reward, control cost; healthy state, z and angle."""
+    import mujoco
+    fs = env.frame_skip
+    lo_s, hi_s = env._healthy_state_range
+    lo_z, hi_z = env._healthy_z_range
+    lo_a, hi_a = env._healthy_angle_range
+    fw, hw, cw = env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight
+    first = 1 if env._exclude_current_positions_from_observation else 0
+    stop = env._terminate_when_unhealthy
+
+    def step(a):
+        m, d = env.model, env.data
+        qpos, qvel = d.qpos, d.qvel
+        x0 = qpos[0]
+        d.ctrl[:] = a
+        mujoco.mj_step(m, d, nstep=fs)
+        mujoco.mj_rnePostConstraint(m, d)
+        x_velocity = (qpos[0] - x0) / env.dt
+        obs = np.concatenate((qpos[first:], np.clip(qvel, -10, 10)))
+        state = np.concatenate((qpos[2:], qvel))  # state_vector()[2:]
+        healthy = bool(np.all(np.logical_and(lo_s < state, state < hi_s))
+                       and lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
+        reward = (fw * x_velocity + healthy * hw) - cw * np.sum(np.square(a))
+        return obs, reward, (not healthy) and stop
+
+    return step
+
+
+def _walker2d(env) -> Stepper:
+    """Walker2dEnv.step: as Hopper's, healthy by z and angle alone."""
+    import mujoco
+    fs = env.frame_skip
+    lo_z, hi_z = env._healthy_z_range
+    lo_a, hi_a = env._healthy_angle_range
+    fw, hw, cw = env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight
+    first = 1 if env._exclude_current_positions_from_observation else 0
+    stop = env._terminate_when_unhealthy
+
+    def step(a):
+        m, d = env.model, env.data
+        qpos, qvel = d.qpos, d.qvel
+        x0 = qpos[0]
+        d.ctrl[:] = a
+        mujoco.mj_step(m, d, nstep=fs)
+        mujoco.mj_rnePostConstraint(m, d)
+        x_velocity = (qpos[0] - x0) / env.dt
+        obs = np.concatenate((qpos[first:], np.clip(qvel, -10, 10)))
+        healthy = bool(lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
+        reward = (fw * x_velocity + healthy * hw) - cw * np.sum(np.square(a))
+        return obs, reward, (not healthy) and stop
+
+    return step
+
+
+def _planar(skip: int) -> Callable[[gym.Env], Stepper]:
+    """HalfCheetahEnv.step (skip 1) and SwimmerEnv.step (skip 2): forward velocity less the
+    control cost, never terminated; ``skip`` leading positions left out of the observation."""
+    def port(env) -> Stepper:
+        import mujoco
+        fs = env.frame_skip
+        fw, cw = env._forward_reward_weight, env._ctrl_cost_weight
+        first = skip if env._exclude_current_positions_from_observation else 0
+
+        def step(a):
+            m, d = env.model, env.data
+            qpos = d.qpos
+            x0 = qpos[0]
+            d.ctrl[:] = a
+            mujoco.mj_step(m, d, nstep=fs)
+            mujoco.mj_rnePostConstraint(m, d)
+            x_velocity = (qpos[0] - x0) / env.dt
+            obs = np.concatenate((qpos[first:], d.qvel))
+            return obs, fw * x_velocity - cw * np.sum(np.square(a)), False
+
+        return step
+    return port
+
+
+def _ant(env) -> Stepper:
+    """AntEnv.step: the main body's forward velocity, healthy reward, control and contact costs."""
+    import mujoco
+    fs = env.frame_skip
+    body = env.data.body(env._main_body).id
+    lo_z, hi_z = env._healthy_z_range
+    lo_f, hi_f = env._contact_force_range
+    fw, hw, cw, kw = (env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight,
+                      env._contact_cost_weight)
+    first = 2 if env._exclude_current_positions_from_observation else 0
+    forces_seen = env._include_cfrc_ext_in_observation
+    stop = env._terminate_when_unhealthy
+
+    def step(a):
+        m, d = env.model, env.data
+        x0 = d.xpos[body, 0]
+        d.ctrl[:] = a
+        mujoco.mj_step(m, d, nstep=fs)
+        mujoco.mj_rnePostConstraint(m, d)
+        qpos, qvel = d.qpos, d.qvel
+        x_velocity = (d.xpos[body, 0] - x0) / env.dt
+        forces = np.clip(d.cfrc_ext, lo_f, hi_f)
+        obs = (np.concatenate((qpos[first:], qvel, forces[1:].ravel())) if forces_seen
+               else np.concatenate((qpos[first:], qvel)))
+        healthy = bool(np.isfinite(qpos).all() and np.isfinite(qvel).all() and lo_z <= qpos[2] <= hi_z)
+        reward = ((x_velocity * fw + healthy * hw)
+                  - (cw * np.sum(np.square(a)) + kw * np.sum(np.square(forces))))
+        return obs, reward, (not healthy) and stop
+
+    return step
+
+
+def _humanoid(env) -> Stepper:
+    """HumanoidEnv.step: the mass centre's forward velocity, healthy reward, control (of
+    ``data.ctrl``) and clipped contact costs; the observation's optional parts."""
+    import mujoco
+    fs = env.frame_skip
+    lo_z, hi_z = env._healthy_z_range
+    lo_c, hi_c = env._contact_cost_range
+    fw, hw, cw, kw = (env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight,
+                      env._contact_cost_weight)
+    first = 2 if env._exclude_current_positions_from_observation else 0
+    parts = [(name, lo) for name, lo, on in (("cinert", 1, env._include_cinert_in_observation),
+                                             ("cvel", 1, env._include_cvel_in_observation),
+                                             ("qfrc_actuator", 6, env._include_qfrc_actuator_in_observation),
+                                             ("cfrc_ext", 1, env._include_cfrc_ext_in_observation))
+             if on is True]
+    stop = env._terminate_when_unhealthy
+
+    def step(a):
+        m, d = env.model, env.data
+        mass = m.body_mass
+        x0 = np.einsum("b,bj->j", mass, d.xipos) / mass.sum()  # mass_center
+        d.ctrl[:] = a
+        mujoco.mj_step(m, d, nstep=fs)
+        mujoco.mj_rnePostConstraint(m, d)
+        qpos = d.qpos
+        x_velocity = (np.einsum("b,bj->j", mass, d.xipos) / mass.sum() - x0)[0] / env.dt
+        obs = np.concatenate((qpos[first:], d.qvel, *(getattr(d, name)[lo:].ravel() for name, lo in parts)))
+        healthy = bool(lo_z < qpos[2] < hi_z)
+        contact = np.clip(kw * np.sum(np.square(d.cfrc_ext)), lo_c, hi_c)
+        reward = (fw * x_velocity + healthy * hw) - (cw * np.sum(np.square(d.ctrl)) + contact)
+        return obs, reward, (not healthy) and stop
+
+    return step
+
+
+def _ports() -> dict[type, Callable[[gym.Env], Stepper]]:
+    from gymnasium.envs.mujoco.ant_v5 import AntEnv
+    from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+    from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
+    from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv
+    from gymnasium.envs.mujoco.swimmer_v5 import SwimmerEnv
+    from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+    return {HopperEnv: _hopper, Walker2dEnv: _walker2d, HalfCheetahEnv: _planar(1), SwimmerEnv: _planar(2),
+            AntEnv: _ant, HumanoidEnv: _humanoid}
+
+
+def lean_stepper(env: gym.Env) -> Stepper | None:
+    """``env.step`` less the info dict, for the envs this module reproduces (see the module's
+    docstring); None for any other env."""
+    layers = []
+    base = env
+    while isinstance(base, gym.Wrapper):
+        layers.append(base)
+        base = base.env
+    if getattr(base, "render_mode", None) is not None or not _gym_version_read():
+        return None
+    try:
+        port = _ports().get(type(base))
+    except ImportError:  # no mujoco: none of these envs can exist
+        return None
+    limit = order = checker = None
+    for w in layers:
+        kind = type(w)
+        if kind is gym.wrappers.TimeLimit and limit is None:
+            limit = w
+        elif kind is gym.wrappers.OrderEnforcing and order is None:
+            order = w
+        elif kind is gym.wrappers.PassiveEnvChecker and checker is None:
+            checker = w
+        else:
+            return None
+    if port is None:
+        return None
+    physics = port(base)
+    shape = base.action_space.shape
+
+    def step(action: np.ndarray) -> tuple:
+        if ((order is not None and not order._has_reset)
+                or (checker is not None and (not checker.checked_step
+                                             or getattr(checker, "checked_data_reuse", True) is False))
+                or (limit is not None and limit._elapsed_steps is None) or np.shape(action) != shape):
+            return env.step(action)[:4]  # Gymnasium's checks (and errors) on the steps that make them
+        obs, reward, terminated = physics(action)
+        truncated = False
+        if limit is not None:  # TimeLimit.step
+            limit._elapsed_steps += 1
+            truncated = limit._elapsed_steps >= limit._max_episode_steps
+        return obs, reward, terminated, truncated
+
+    return step
