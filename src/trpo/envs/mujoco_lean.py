@@ -21,6 +21,7 @@ Used by ``LeanSyncVectorEnv.step_into`` (the samplers' step); the reset is the e
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -211,7 +212,9 @@ def lean_stepper(env: gym.Env) -> Stepper | None:
         port = _ports().get(type(base))
     except ImportError:  # no mujoco: none of these envs can exist
         return None
-    limit = order = checker = None
+    limit: Any = None  # the wrappers gym.make adds (their private counters and flags are read)
+    order: Any = None
+    checker: Any = None
     for w in layers:
         kind = type(w)
         if kind is gym.wrappers.TimeLimit and limit is None:
