@@ -169,11 +169,11 @@ def measure(env_id: str, steps: int = 2048, repeats: int = 7, seed: int = 0) -> 
     x = np.zeros((1, *raw.shape[1:]), obs_norm.dtype)
 
     def policy_alone() -> None:  # the loop's policy work with no env: normalise, forward, sample, clip
-        noise = policy.noise(rng, steps, 1)
+        scaled = policy.scale_noise(policy.noise(rng, steps, 1))
         obs, space = state["raw"], loop_env.single_action_space
         for t in range(steps):
             obs_norm(obs, out=x)
-            action_to_env(space, policy.act_with(x, noise[t]))
+            action_to_env(space, policy.act_scaled(x, scaled[t]))
 
     ends: list[int] = []  # where the env layer's episodes ended this round (the simulator replays them)
     layers = {"env": _env_layer(env, acts, resets, "env", ends),

@@ -23,10 +23,11 @@ def _reference_scale(rewards, done, gamma, rms_mean, rms_var, rms_count, ret):
     return out, ret, mean, var, n
 
 
+@pytest.mark.parametrize("n_envs", [5, 12])  # the per-env Python recursion (<= 8 envs) and numpy's per step
 @pytest.mark.parametrize("prior", [False, True])
-def test_batched_reward_scaling_matches_the_step_by_step_definition(prior):
+def test_batched_reward_scaling_matches_the_step_by_step_definition(prior, n_envs):
     rng = np.random.default_rng(0)
-    T, N, gamma = 64, 5, 0.99
+    T, N, gamma = 64, n_envs, 0.99
     scaler = RewardScaler(N, gamma, True)
     if prior:  # statistics and running returns left by earlier batches
         scaler(rng.normal(3.0, 2.0, (30, N)), rng.random((30, N)) < 0.1)
@@ -55,3 +56,24 @@ def test_update_sequence_equals_one_update_per_step():
 def test_disabled_scaler_is_the_identity():
     r = np.arange(6.0).reshape(3, 2)
     assert RewardScaler(2, 0.99, False)(r, np.zeros((3, 2), bool)) is r
+
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_few_envs_returns_are_numpys_per_step_recursion_bit_for_bit(dtype):
+    """The few-env path (Python floats per env) against numpy's recursion per step (the path of
+    more than 8 envs): the same scaled rewards, running returns and statistics, bit for bit."""
+    rng = np.random.default_rng(3)
+    few, rms, ret = RewardScaler(3, 0.995, True), RunningMeanStd(()), np.zeros(3)
+    for _ in range(3):
+        r = (rng.normal(0.5, 2.0, (50, 3)) * 10.0 ** rng.integers(-3, 3, (50, 3))).astype(dtype)
+        done = rng.random((50, 3)) < 0.08
+        rets = np.empty((50, 3))
+        for t in range(50):
+            ret = ret * 0.995 + r[t]
+            rets[t] = ret
+            ret = np.where(done[t], 0.0, ret)
+        want = r / np.sqrt(rms.update_sequence(rets) + 1e-8)[:, None]
+        got = few(r, done)
+        assert got.tobytes() == want.tobytes() and few.ret.tobytes() == ret.tobytes()
+        assert (few.rms.mean, few.rms.var, few.rms.count) == (rms.mean, rms.var, rms.count)

@@ -5,8 +5,9 @@ Gymnasium's Hopper-v5 step costs ~75 us here, of which the simulator (four ``mj_
 ``mj_rnePostConstraint``) ~56 us: the rest is Python around it, mostly what the samplers never
 read (a nine-entry info dict, the reward's parts named, the health check computed twice, an action
 shape check through ``np.array``). ``lean_stepper(env)`` returns a function of one action that
-runs the same simulator calls and the same numpy expressions for the observation, the reward and
-``terminated`` (the same operations in the same order, so the same bits), counts the step in
+runs the same simulator calls and the same arithmetic for the observation, the reward and
+``terminated`` (the same operations in the same order, so the same bits; ``np.clip`` as the
+``maximum`` and ``minimum`` it computes, ``np.sum`` as the array's own ``sum``), counts the step in
 ``TimeLimit`` as it does, and returns ``(obs, reward, terminated, truncated)``. It is returned only
 for an env it reproduces exactly: the class one of ``PORTS`` itself (not a subclass), no render
 mode, only the wrappers ``gym.make`` adds (``TimeLimit``, ``OrderEnforcing``,
@@ -60,11 +61,11 @@ def _hopper(env) -> Stepper:
         mujoco.mj_step(m, d, nstep=fs)
         mujoco.mj_rnePostConstraint(m, d)
         x_velocity = (qpos[0] - x0) / env.dt
-        obs = np.concatenate((qpos[first:], np.clip(qvel, -10, 10)))
+        obs = np.concatenate((qpos[first:], np.minimum(np.maximum(qvel, -10), 10)))
         state = np.concatenate((qpos[2:], qvel))  # state_vector()[2:]
         healthy = bool(np.all(np.logical_and(lo_s < state, state < hi_s))
                        and lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
-        reward = (fw * x_velocity + healthy * hw) - cw * np.sum(np.square(a))
+        reward = (fw * x_velocity + healthy * hw) - cw * np.square(a).sum()
         return obs, reward, (not healthy) and stop
 
     return step
@@ -88,9 +89,9 @@ def _walker2d(env) -> Stepper:
         mujoco.mj_step(m, d, nstep=fs)
         mujoco.mj_rnePostConstraint(m, d)
         x_velocity = (qpos[0] - x0) / env.dt
-        obs = np.concatenate((qpos[first:], np.clip(qvel, -10, 10)))
+        obs = np.concatenate((qpos[first:], np.minimum(np.maximum(qvel, -10), 10)))
         healthy = bool(lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
-        reward = (fw * x_velocity + healthy * hw) - cw * np.sum(np.square(a))
+        reward = (fw * x_velocity + healthy * hw) - cw * np.square(a).sum()
         return obs, reward, (not healthy) and stop
 
     return step
@@ -114,7 +115,7 @@ def _planar(skip: int) -> Callable[[gym.Env], Stepper]:
             mujoco.mj_rnePostConstraint(m, d)
             x_velocity = (qpos[0] - x0) / env.dt
             obs = np.concatenate((qpos[first:], d.qvel))
-            return obs, fw * x_velocity - cw * np.sum(np.square(a)), False
+            return obs, fw * x_velocity - cw * np.square(a).sum(), False
 
         return step
     return port
@@ -141,12 +142,12 @@ def _ant(env) -> Stepper:
         mujoco.mj_rnePostConstraint(m, d)
         qpos, qvel = d.qpos, d.qvel
         x_velocity = (d.xpos[body, 0] - x0) / env.dt
-        forces = np.clip(d.cfrc_ext, lo_f, hi_f)
+        forces = np.minimum(np.maximum(d.cfrc_ext, lo_f), hi_f)  # np.clip's values
         obs = (np.concatenate((qpos[first:], qvel, forces[1:].ravel())) if forces_seen
                else np.concatenate((qpos[first:], qvel)))
         healthy = bool(np.isfinite(qpos).all() and np.isfinite(qvel).all() and lo_z <= qpos[2] <= hi_z)
         reward = ((x_velocity * fw + healthy * hw)
-                  - (cw * np.sum(np.square(a)) + kw * np.sum(np.square(forces))))
+                  - (cw * np.square(a).sum() + kw * np.square(forces).sum()))
         return obs, reward, (not healthy) and stop
 
     return step
@@ -180,8 +181,8 @@ def _humanoid(env) -> Stepper:
         x_velocity = (np.einsum("b,bj->j", mass, d.xipos) / mass.sum() - x0)[0] / env.dt
         obs = np.concatenate((qpos[first:], d.qvel, *(getattr(d, name)[lo:].ravel() for name, lo in parts)))
         healthy = bool(lo_z < qpos[2] < hi_z)
-        contact = np.clip(kw * np.sum(np.square(d.cfrc_ext)), lo_c, hi_c)
-        reward = (fw * x_velocity + healthy * hw) - (cw * np.sum(np.square(d.ctrl)) + contact)
+        contact = np.clip(kw * np.square(d.cfrc_ext).sum(), lo_c, hi_c)
+        reward = (fw * x_velocity + healthy * hw) - (cw * np.square(d.ctrl).sum() + contact)
         return obs, reward, (not healthy) and stop
 
     return step

@@ -105,10 +105,22 @@ class RewardScaler:
             return rewards
         rets = np.empty(rewards.shape, np.float64)
         ret = self.ret
-        for t in range(len(rewards)):
-            ret = ret * self.gamma + rewards[t]
-            rets[t] = ret
-            ret = np.where(done[t], 0.0, ret)
+        if rewards.shape[1] <= 8:  # few envs: each env's recursion in Python floats, the same IEEE
+            ret = ret.copy()       # double operations as numpy's, with ~10x fewer calls per step
+            g = self.gamma
+            for i in range(rewards.shape[1]):
+                r_i, out = ret[i].item(), []
+                for r, d in zip(rewards[:, i].tolist(), done[:, i].tolist()):
+                    r_i = r_i * g + r
+                    out.append(r_i)
+                    if d:
+                        r_i = 0.0
+                rets[:, i], ret[i] = out, r_i
+        else:
+            for t in range(len(rewards)):
+                ret = ret * self.gamma + rewards[t]
+                rets[t] = ret
+                ret = np.where(done[t], 0.0, ret)
         self.ret = ret
         return rewards / np.sqrt(self.rms.update_sequence(rets) + 1e-8)[:, None]
 

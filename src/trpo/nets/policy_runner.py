@@ -80,13 +80,29 @@ class NumpyPolicy:
         how many rows the matrix has (BLAS takes another kernel for one row), not on their
         values, so a process that fills only its own rows gets the bits ``act`` gives on the
         whole batch (the float32 action hides most such differences; this leaves none)."""
-        return self._sample(self._out(obs)[rows], noise)
+        return self.act_scaled(obs, self.scale_noise(noise), rows)
+
+    def scale_noise(self, noise: np.ndarray) -> np.ndarray:
+        """``noise`` as the sample adds it to the head's output: std * eps for a Gaussian (one
+        product for a whole batch of steps, the values each step's product gives), a
+        categorical's Gumbel draws as they are. For ``act_scaled``."""
+        return self.std * noise if self.kind is GaussianActor else noise
+
+    def act_scaled(self, obs: np.ndarray, scaled: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+        """``act_with`` with its step of noise already scaled (``scale_noise``): the same sample."""
+        out = self._out(obs)[rows]
+        if self.kind is GaussianActor:
+            out += scaled
+            return out.astype(np.float32)
+        return (out + scaled).argmax(-1)
 
     def _out(self, obs: np.ndarray) -> np.ndarray:
         x = obs.astype(np.float64)
+        last = len(self.layers) - 1
         for i, (wt, b) in enumerate(self.layers):
-            x = x @ wt + b
-            if i < len(self.layers) - 1:
+            x = x @ wt
+            x += b  # (x @ W^T) + b, in place
+            if i < last:
                 x = self.activation(x)
         return x
 

@@ -21,7 +21,7 @@ def action_to_env(space: gym.Space, a: np.ndarray) -> np.ndarray:
     """Gaussian samples are unbounded: clip to the Box for the env, keep the sample for log-probs."""
     if isinstance(space, gym.spaces.Box):
         # np.clip's result, without its Python layers (min(max(a, low), high), NaN kept)
-        return np.minimum(np.maximum(a, space.low), space.high).astype(space.dtype)
+        return np.minimum(np.maximum(a, space.low), space.high).astype(space.dtype, copy=False)
     return a
 
 
@@ -77,7 +77,8 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
     Returns the slice's arrays (raw and normalised observations, actions, raw rewards, terminated,
     truncated; ``finals``: the raw final observation of each truncated (step, env of the batch))
     and its raw observations after the last step. The policy's forward sees all n rows (the
-    others zero): the bits of the whole batch's forward (``NumpyPolicy.act_with``)."""
+    others zero): the bits of the whole batch's forward (``NumpyPolicy.act_with``; the slice's noise
+    scaled at once, ``act_scaled``)."""
     T, k = len(noise), hi - lo
     obs_dim = raw_obs.shape[1:]
     space = envs.single_action_space
@@ -93,13 +94,14 @@ def run_slice(envs: gym.vector.VectorEnv, lo: int, hi: int, n: int, raw_obs: np.
     # a lean sync vector env itself (not a wrapper with its own step, as vine's) writes each step
     # into these rows: no copies, no info dict
     into = envs.step_into if type(envs) is LeanSyncVectorEnv and envs.steps_lean else None
+    scaled, rows = policy.scale_noise(noise), slice(lo, hi)  # std * eps for the whole slice at once
     nxt = np.empty(raw_obs.shape, envs.single_observation_space.dtype)  # the dtype step's observations have
     for t in range(T):
         if raw is not None:
             raw[t] = raw_obs
         obs[t] = obs_norm(raw_obs, out=mine)
         with part("sampling: policy inference"):
-            a = policy.act_with(x, noise[t], slice(lo, hi))
+            a = policy.act_scaled(x, scaled[t], rows)
         if acts is None:
             acts = np.empty((T, *a.shape), a.dtype)
         acts[t] = a
