@@ -18,6 +18,7 @@ from trpo import seeds
 from trpo.checkpoint import describe, load_checkpoint
 from trpo.config import Config, from_dict
 from trpo.envs.make import EnvSpec
+from trpo.envs.mujoco_lean import lean_stepper
 from trpo.errors import CheckpointError, ConfigError
 from trpo.nets.factory import make_networks, network_name
 from trpo.nets.policy_runner import RecurrentPolicy, make_policy
@@ -145,6 +146,8 @@ class Agent:
                        else make_policy(self.actor, self.device))
         rng = np.random.default_rng(seed)
         returns = []
+        # Gymnasium's MuJoCo locomotion step without its info dict (the same values), else env.step
+        step = lean_stepper(env) or (lambda action: env.step(action)[:4])
         try:
             for ep in range(episodes):
                 obs, _ = env.reset(seed=seed + ep)
@@ -157,7 +160,7 @@ class Agent:
                         a = a[0]
                     else:
                         a = policy.act(x, rng, deterministic)[0]
-                    obs, r, term, trunc, _ = env.step(action_to_env(self.act_space, a))
+                    obs, r, term, trunc = step(action_to_env(self.act_space, a))
                     total += float(r)
                     done = term or trunc
                     steps += 1

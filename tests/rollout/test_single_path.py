@@ -219,3 +219,38 @@ def test_a_torch_activation_in_split_runs_here_not_in_the_helper():
         s.close()
 
 
+
+
+def test_episode_counters_are_the_per_step_sums_bit_for_bit():
+    """``_episodes`` scans each stretch between episode ends at once (np.add.accumulate): the
+    returns, lengths and carried counters of adding every step's rewards in turn, to the bit."""
+    from types import SimpleNamespace
+
+    from trpo.nets.normalize import ObsNormalizer
+    from trpo.rollout.single_path import SinglePathSampler
+
+    rng = np.random.default_rng(5)
+    T, N = 300, 3
+    me = SimpleNamespace(N=N, ep_return=rng.normal(0, 50, N), ep_length=np.array([3, 0, 40]),
+                         obs_norm=ObsNormalizer((2,), False))
+    want_ret, want_len = me.ep_return.copy(), me.ep_length.copy()
+    for _ in range(3):  # three batches: the counters carry across them
+        rews = rng.normal(1.0, 3.0, (T, N)) * 10.0 ** rng.integers(-4, 4, (T, N))
+        term, trunc = rng.random((T, N)) < 0.02, rng.random((T, N)) < 0.01
+        trunc[-1, 0] = True  # an episode ending on the batch's last step
+        finals = {(t, i): np.ones(2) for t, i in zip(*np.nonzero(trunc & ~term))}
+        steps = {"rews": rews, "term": term, "trunc": trunc, "finals": finals}
+        returns, lengths, _, idx = SinglePathSampler._episodes(me, steps)
+        ref_returns, ref_lengths, ref_idx = [], [], []
+        for t in range(T):  # the definition: every step's reward added in turn
+            want_ret += rews[t]
+            want_len += 1
+            for i in np.flatnonzero(term[t] | trunc[t]):
+                ref_returns.append(float(want_ret[i]))
+                ref_lengths.append(int(want_len[i]))
+                if trunc[t, i] and not term[t, i]:
+                    ref_idx.append(t * N + int(i))
+            want_ret[term[t] | trunc[t]] = 0.0
+            want_len[term[t] | trunc[t]] = 0
+        assert returns == ref_returns and lengths == ref_lengths and idx == ref_idx
+        assert me.ep_return.tobytes() == want_ret.tobytes() and np.array_equal(me.ep_length, want_len)

@@ -63,7 +63,7 @@ def _hopper(env) -> Stepper:
         x_velocity = (qpos[0] - x0) / env.dt
         obs = np.concatenate((qpos[first:], np.minimum(np.maximum(qvel, -10), 10)))
         state = np.concatenate((qpos[2:], qvel))  # state_vector()[2:]
-        healthy = bool(np.all(np.logical_and(lo_s < state, state < hi_s))
+        healthy = bool(np.logical_and(lo_s < state, state < hi_s).all()
                        and lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
         reward = (fw * x_velocity + healthy * hw) - cw * np.square(a).sum()
         return obs, reward, (not healthy) and stop

@@ -289,9 +289,16 @@ class SinglePathSampler:
         final_obs: list[np.ndarray] = []
         final_idx: list[int] = []
         keys = []
-        for t in range(len(rews)):
-            self.ep_return += rews[t]  # a non-finite reward raises after this, before anything uses it
-            self.ep_length += 1
+        stops = np.flatnonzero(ended).tolist()  # the steps where an episode ended, then the batch's last
+        if not stops or stops[-1] != len(rews) - 1:
+            stops.append(len(rews) - 1)
+        t0 = 0
+        for t in stops:
+            # ep_return += rews[t0]; ...; += rews[t]: add.accumulate is that sequential scan (the same
+            # additions in the same order); a non-finite reward raises after this, before anything uses it
+            self.ep_return = np.add.accumulate(np.concatenate([self.ep_return[None], rews[t0:t + 1]]), axis=0)[-1]
+            self.ep_length += t + 1 - t0
+            t0 = t + 1
             if not ended[t]:
                 continue
             for i in np.flatnonzero(done[t]):
