@@ -299,6 +299,7 @@ CHANGES = {
     "step-into": (("4e52477", "465cc2b"), ("4e52477", "465cc2b")),  # run_slice steps a lean env through step_into (4dd4bcb)
     "mujoco-lean": (("9899970", "162ea6a"), ("9899970", "162ea6a")),  # trpo.envs.mujoco_lean (d7c9e01)
     "loop-cuts": (("162ea6a", "a14f33d"), ("162ea6a", "a14f33d")),  # fewer calls per sampled step (a14f33d)
+    "episode-scan": (("a14f33d", "f932f9f"), ("a14f33d", "f932f9f")),  # the episode counters scanned (f932f9f)
 }
 
 
@@ -893,6 +894,7 @@ BLOCKS = {
     ("docs/benchmarks.md", "step-into"): functools.partial(block_change, "step-into"),
     ("docs/benchmarks.md", "mujoco-lean"): functools.partial(block_change, "mujoco-lean"),
     ("docs/benchmarks.md", "loop-cuts"): functools.partial(block_change, "loop-cuts"),
+    ("docs/benchmarks.md", "episode-scan"): functools.partial(block_change, "episode-scan"),
     ("docs/benchmarks.md", "step-cost"): block_benchmarks_step_cost,
     ("docs/results/README.md", "suite-times"): block_suite_times,
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,

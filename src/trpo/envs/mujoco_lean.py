@@ -17,7 +17,8 @@ observation's options) are read from the env. Until the env checker's first two 
 before a reset, or for an action of another shape, the stepper calls ``env.step`` (so its checks
 and errors are Gymnasium's). tests/envs/test_mujoco_lean.py steps both side by side, every option.
 
-Used by ``LeanSyncVectorEnv.step_into`` (the samplers' step); the reset is the env's own.
+Used by ``LeanSyncVectorEnv.step_into`` (the samplers' step) and by the evaluation episodes
+(``Agent.evaluate``); the reset is the env's own.
 """
 from __future__ import annotations
 
