@@ -219,16 +219,23 @@ def block_benchmarks_speed_targets() -> str:
     rows = speed_env_rows("Hopper-v5")
     if not rows:
         return "No harness speed record of Hopper-v5 yet."
-    newest = {_cpu(r["cpu"]): r for r in rows}  # rows are oldest first: the last of each CPU stays
+    # the newest commit of each CPU model: the one first measured last (rows are oldest first, and
+    # an interleaved before/after pair may end on the older commit's record)
+    first_seen: dict[str, dict[str, int]] = {}
+    for i, r in enumerate(rows):
+        first_seen.setdefault(_cpu(r["cpu"]), {}).setdefault(r["commit"], i)
+    newest = {cpu: max(seen, key=seen.__getitem__) for cpu, seen in first_seen.items()}
     out = ["Targets on Hopper-v5 with the shipped settings: at least 4x sb3-contrib's steps/s and at least 1.0x "
            "one `gym.make` env stepped with random actions. Every record of the newest commit measured on each "
            "CPU model:"]
 
     def span(xs: list[float]) -> str:
-        return f"{min(xs):.2f}x" if max(xs) - min(xs) < 0.005 else f"{min(xs):.2f}-{max(xs):.2f}x"
+        lo, hi = f"{min(xs):.2f}", f"{max(xs):.2f}"
+        return f"{lo}x" if lo == hi else f"{lo}-{hi}x"
 
-    for cpu, last in newest.items():
-        rs = [r for r in rows if _cpu(r["cpu"]) == cpu and r["commit"] == last["commit"]]
+    for cpu, commit in newest.items():
+        rs = [r for r in rows if _cpu(r["cpu"]) == cpu and r["commit"] == commit]
+        last = rs[-1]
         best = [max(r["sync"], r["split"]) for r in rs]
 
         def verdict(ratios: list[float], goal: float) -> str:
@@ -238,7 +245,9 @@ def block_benchmarks_speed_targets() -> str:
                 return "met" if met else f"missed, {ratios[0] / goal:.0%} of it"
             return f"met in {met} of {len(ratios)}{low}"
 
-        what = f"{last['date']}, commit {last['commit']}" + (f", {len(rs)} records" if len(rs) > 1 else "")
+        dates = sorted({r["date"] for r in rs})
+        what = (" to ".join([dates[0], dates[-1]] if len(dates) > 1 else dates) + f", commit {last['commit']}"
+                + (f", {len(rs)} records" if len(rs) > 1 else ""))
         out.append(f"- {cpu} ({what}): `sync` {span([r['sync'] / r['peer'] for r in rs])} and "
                    f"{span([r['sync'] / r['env'] for r in rs])}, `split` {span([r['split'] / r['peer'] for r in rs])} "
                    f"and {span([r['split'] / r['env'] for r in rs])}: the 4x target "

@@ -234,10 +234,13 @@ def test_episode_counters_are_the_per_step_sums_bit_for_bit():
     me = SimpleNamespace(N=N, ep_return=rng.normal(0, 50, N), ep_length=np.array([3, 0, 40]),
                          obs_norm=ObsNormalizer((2,), False))
     want_ret, want_len = me.ep_return.copy(), me.ep_length.copy()
-    for _ in range(3):  # three batches: the counters carry across them
+    for batch in range(3):  # three batches: the counters carry across them
         rews = rng.normal(1.0, 3.0, (T, N)) * 10.0 ** rng.integers(-4, 4, (T, N))
         term, trunc = rng.random((T, N)) < 0.02, rng.random((T, N)) < 0.01
-        trunc[-1, 0] = True  # an episode ending on the batch's last step
+        # an episode ending on the batch's last step; then a batch whose last step ends none
+        trunc[-1, 0], term[-1] = batch == 0, False
+        if batch == 1:
+            trunc[-1] = False
         finals = {(t, i): np.ones(2) for t, i in zip(*np.nonzero(trunc & ~term))}
         steps = {"rews": rews, "term": term, "trunc": trunc, "finals": finals}
         returns, lengths, _, idx = SinglePathSampler._episodes(me, steps)

@@ -3,7 +3,7 @@ bit for bit, with less Python around the simulator.
 
 Gymnasium's Hopper-v5 step costs ~75 us here, of which the simulator (four ``mj_step`` and one
 ``mj_rnePostConstraint``) ~56 us: the rest is Python around it, mostly what the samplers never
-read (a nine-entry info dict, the reward's parts named, the health check computed twice, an action
+read (a six-entry info dict, the reward's parts named, the health check computed twice, an action
 shape check through ``np.array``). ``lean_stepper(env)`` returns a function of one action that
 runs the same simulator calls and the same arithmetic for the observation, the reward and
 ``terminated`` (the same operations in the same order, so the same bits; ``np.clip`` as the
@@ -13,9 +13,10 @@ for an env it reproduces exactly: the class one of ``PORTS`` itself (not a subcl
 mode, only the wrappers ``gym.make`` adds (``TimeLimit``, ``OrderEnforcing``,
 ``PassiveEnvChecker``), and a Gymnasium whose v5 steps were read for it (1.1 to 1.4; a newer one
 gets ``None`` until checked). Each env's own settings (reward weights, healthy ranges, the
-observation's options) are read from the env. Until the env checker's first two steps are done, or
+observation's options, ``frame_skip``: its constructor's arguments) are read from the env when the
+stepper is made; the model and data, and ``dt``, at every step. Until the env checker's first two steps are done, or
 before a reset, or for an action of another shape, the stepper calls ``env.step`` (so its checks
-and errors are Gymnasium's). tests/envs/test_mujoco_lean.py steps both side by side, every option.
+and errors are Gymnasium's). tests/rollout/test_mujoco_lean.py steps both side by side, every option.
 
 Used by ``LeanSyncVectorEnv.step_into`` (the samplers' step) and by the evaluation episodes
 (``Agent.evaluate``); the reset is the env's own.
@@ -31,7 +32,7 @@ import numpy as np
 Stepper = Callable[[np.ndarray], tuple]
 
 # Gymnasium versions whose v5 locomotion steps these ports were read against (1.1.1 and 1.4.0
-# compared: the same but for the info dict)
+# compared: the same but for the info dict, and Humanoid's mass_center, which the port calls)
 _READ = ((1, 1), (1, 2), (1, 3), (1, 4))
 
 
@@ -158,6 +159,7 @@ def _humanoid(env) -> Stepper:
     """HumanoidEnv.step: the mass centre's forward velocity, healthy reward, control (of
     ``data.ctrl``) and clipped contact costs; the observation's optional parts."""
     import mujoco
+    from gymnasium.envs.mujoco.humanoid_v5 import mass_center  # Gymnasium's own (its formula changed in 1.2.1)
     fs = env.frame_skip
     lo_z, hi_z = env._healthy_z_range
     lo_c, hi_c = env._contact_cost_range
@@ -173,13 +175,12 @@ def _humanoid(env) -> Stepper:
 
     def step(a):
         m, d = env.model, env.data
-        mass = m.body_mass
-        x0 = np.einsum("b,bj->j", mass, d.xipos) / mass.sum()  # mass_center
+        x0 = mass_center(m, d)
         d.ctrl[:] = a
         mujoco.mj_step(m, d, nstep=fs)
         mujoco.mj_rnePostConstraint(m, d)
         qpos = d.qpos
-        x_velocity = (np.einsum("b,bj->j", mass, d.xipos) / mass.sum() - x0)[0] / env.dt
+        x_velocity = (mass_center(m, d) - x0)[0] / env.dt
         obs = np.concatenate((qpos[first:], d.qvel, *(getattr(d, name)[lo:].ravel() for name, lo in parts)))
         healthy = bool(lo_z < qpos[2] < hi_z)
         contact = np.clip(kw * np.square(d.cfrc_ext).sum(), lo_c, hi_c)
