@@ -23,6 +23,7 @@ Used by ``LeanSyncVectorEnv.step_into`` (the samplers' step) and by the evaluati
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -190,6 +191,7 @@ def _humanoid(env) -> Stepper:
     return step
 
 
+@functools.cache
 def _ports() -> dict[type, Callable[[gym.Env], Stepper]]:
     from gymnasium.envs.mujoco.ant_v5 import AntEnv
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
@@ -209,12 +211,10 @@ def lean_stepper(env: gym.Env) -> Stepper | None:
     while isinstance(base, gym.Wrapper):
         layers.append(base)
         base = base.env
-    if getattr(base, "render_mode", None) is not None or not _gym_version_read():
+    if (getattr(base, "render_mode", None) is not None or not _gym_version_read()
+            or not type(base).__module__.startswith("gymnasium.envs.mujoco.")):  # (other envs import no mujoco)
         return None
-    try:
-        port = _ports().get(type(base))
-    except ImportError:  # no mujoco: none of these envs can exist
-        return None
+    port = _ports().get(type(base))
     limit: Any = None  # the wrappers gym.make adds (their private counters and flags are read)
     order: Any = None
     checker: Any = None
