@@ -45,77 +45,65 @@ def _gym_version_read() -> bool:
     return (major, minor) in _READ
 
 
-def _hopper(env) -> Stepper:
-    """HopperEnv.step: forward velocity, healthy reward, control cost; healthy state, z and angle."""
+def _simulation(env) -> Callable[[np.ndarray], None]:
+    """MujocoEnv.do_simulation less its shape check (the stepper checks the shape): the action
+    into ``ctrl``, ``frame_skip`` calls of ``mj_step``, then ``mj_rnePostConstraint`` (cacc,
+    cfrc_int, cfrc_ext)."""
     import mujoco
     fs = env.frame_skip
-    lo_s, hi_s = env._healthy_state_range
-    lo_z, hi_z = env._healthy_z_range
-    lo_a, hi_a = env._healthy_angle_range
-    fw, hw, cw = env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight
-    first = 1 if env._exclude_current_positions_from_observation else 0
-    stop = env._terminate_when_unhealthy
 
-    def step(a):
+    def simulate(a: np.ndarray) -> None:
         m, d = env.model, env.data
-        qpos, qvel = d.qpos, d.qvel
-        x0 = qpos[0]
         d.ctrl[:] = a
         mujoco.mj_step(m, d, nstep=fs)
         mujoco.mj_rnePostConstraint(m, d)
-        x_velocity = (qpos[0] - x0) / env.dt
-        obs = np.concatenate((qpos[first:], np.minimum(np.maximum(qvel, -10), 10)))
-        state = np.concatenate((qpos[2:], qvel))  # state_vector()[2:]
-        healthy = bool(np.logical_and(lo_s < state, state < hi_s).all()
-                       and lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
-        reward = (fw * x_velocity + healthy * hw) - cw * np.square(a).sum()
-        return obs, reward, (not healthy) and stop
 
-    return step
+    return simulate
 
 
-def _walker2d(env) -> Stepper:
-    """Walker2dEnv.step: as Hopper's, healthy by z and angle alone."""
-    import mujoco
-    fs = env.frame_skip
-    lo_z, hi_z = env._healthy_z_range
-    lo_a, hi_a = env._healthy_angle_range
-    fw, hw, cw = env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight
-    first = 1 if env._exclude_current_positions_from_observation else 0
-    stop = env._terminate_when_unhealthy
+def _hopping(state_range: bool) -> Callable[[gym.Env], Stepper]:
+    """HopperEnv.step (``state_range``: healthy also by every state but x and z in its range) and
+    Walker2dEnv.step (healthy by z and angle alone): forward velocity, healthy reward, control cost."""
+    def port(env) -> Stepper:
+        simulate = _simulation(env)
+        lo_s, hi_s = env._healthy_state_range if state_range else (None, None)
+        lo_z, hi_z = env._healthy_z_range
+        lo_a, hi_a = env._healthy_angle_range
+        fw, hw, cw = env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight
+        first = 1 if env._exclude_current_positions_from_observation else 0
+        stop = env._terminate_when_unhealthy
 
-    def step(a):
-        m, d = env.model, env.data
-        qpos, qvel = d.qpos, d.qvel
-        x0 = qpos[0]
-        d.ctrl[:] = a
-        mujoco.mj_step(m, d, nstep=fs)
-        mujoco.mj_rnePostConstraint(m, d)
-        x_velocity = (qpos[0] - x0) / env.dt
-        obs = np.concatenate((qpos[first:], np.minimum(np.maximum(qvel, -10), 10)))
-        healthy = bool(lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
-        reward = (fw * x_velocity + healthy * hw) - cw * np.square(a).sum()
-        return obs, reward, (not healthy) and stop
+        def step(a):
+            d = env.data
+            qpos, qvel = d.qpos, d.qvel
+            x0 = qpos[0]
+            simulate(a)
+            x_velocity = (qpos[0] - x0) / env.dt
+            obs = np.concatenate((qpos[first:], np.minimum(np.maximum(qvel, -10), 10)))
+            healthy = bool(lo_z < qpos[1] < hi_z and lo_a < qpos[2] < hi_a)
+            if state_range and healthy:
+                state = np.concatenate((qpos[2:], qvel))  # state_vector()[2:]
+                healthy = bool(np.logical_and(lo_s < state, state < hi_s).all())
+            reward = (fw * x_velocity + healthy * hw) - cw * np.square(a).sum()
+            return obs, reward, (not healthy) and stop
 
-    return step
+        return step
+    return port
 
 
 def _planar(skip: int) -> Callable[[gym.Env], Stepper]:
     """HalfCheetahEnv.step (skip 1) and SwimmerEnv.step (skip 2): forward velocity less the
     control cost, never terminated; ``skip`` leading positions left out of the observation."""
     def port(env) -> Stepper:
-        import mujoco
-        fs = env.frame_skip
+        simulate = _simulation(env)
         fw, cw = env._forward_reward_weight, env._ctrl_cost_weight
         first = skip if env._exclude_current_positions_from_observation else 0
 
         def step(a):
-            m, d = env.model, env.data
+            d = env.data
             qpos = d.qpos
             x0 = qpos[0]
-            d.ctrl[:] = a
-            mujoco.mj_step(m, d, nstep=fs)
-            mujoco.mj_rnePostConstraint(m, d)
+            simulate(a)
             x_velocity = (qpos[0] - x0) / env.dt
             obs = np.concatenate((qpos[first:], d.qvel))
             return obs, fw * x_velocity - cw * np.square(a).sum(), False
@@ -126,8 +114,7 @@ def _planar(skip: int) -> Callable[[gym.Env], Stepper]:
 
 def _ant(env) -> Stepper:
     """AntEnv.step: the main body's forward velocity, healthy reward, control and contact costs."""
-    import mujoco
-    fs = env.frame_skip
+    simulate = _simulation(env)
     body = env.data.body(env._main_body).id
     lo_z, hi_z = env._healthy_z_range
     lo_f, hi_f = env._contact_force_range
@@ -138,11 +125,9 @@ def _ant(env) -> Stepper:
     stop = env._terminate_when_unhealthy
 
     def step(a):
-        m, d = env.model, env.data
+        d = env.data
         x0 = d.xpos[body, 0]
-        d.ctrl[:] = a
-        mujoco.mj_step(m, d, nstep=fs)
-        mujoco.mj_rnePostConstraint(m, d)
+        simulate(a)
         qpos, qvel = d.qpos, d.qvel
         x_velocity = (d.xpos[body, 0] - x0) / env.dt
         forces = np.minimum(np.maximum(d.cfrc_ext, lo_f), hi_f)  # np.clip's values
@@ -159,9 +144,8 @@ def _ant(env) -> Stepper:
 def _humanoid(env) -> Stepper:
     """HumanoidEnv.step: the mass centre's forward velocity, healthy reward, control (of
     ``data.ctrl``) and clipped contact costs; the observation's optional parts."""
-    import mujoco
     from gymnasium.envs.mujoco.humanoid_v5 import mass_center  # Gymnasium's own (its formula changed in 1.2.1)
-    fs = env.frame_skip
+    simulate = _simulation(env)
     lo_z, hi_z = env._healthy_z_range
     lo_c, hi_c = env._contact_cost_range
     fw, hw, cw, kw = (env._forward_reward_weight, env._healthy_reward, env._ctrl_cost_weight,
@@ -177,9 +161,7 @@ def _humanoid(env) -> Stepper:
     def step(a):
         m, d = env.model, env.data
         x0 = mass_center(m, d)
-        d.ctrl[:] = a
-        mujoco.mj_step(m, d, nstep=fs)
-        mujoco.mj_rnePostConstraint(m, d)
+        simulate(a)
         qpos = d.qpos
         x_velocity = (mass_center(m, d) - x0)[0] / env.dt
         obs = np.concatenate((qpos[first:], d.qvel, *(getattr(d, name)[lo:].ravel() for name, lo in parts)))
@@ -199,7 +181,7 @@ def _ports() -> dict[type, Callable[[gym.Env], Stepper]]:
     from gymnasium.envs.mujoco.humanoid_v5 import HumanoidEnv
     from gymnasium.envs.mujoco.swimmer_v5 import SwimmerEnv
     from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
-    return {HopperEnv: _hopper, Walker2dEnv: _walker2d, HalfCheetahEnv: _planar(1), SwimmerEnv: _planar(2),
+    return {HopperEnv: _hopping(True), Walker2dEnv: _hopping(False), HalfCheetahEnv: _planar(1), SwimmerEnv: _planar(2),
             AntEnv: _ant, HumanoidEnv: _humanoid}
 
 
