@@ -233,20 +233,18 @@ def block_benchmarks_speed_targets() -> str:
         lo, hi = f"{min(xs):.2f}", f"{max(xs):.2f}"
         return f"{lo}x" if lo == hi else f"{lo}-{hi}x"
 
+    def verdict(ratios: list[float], goal: float) -> str:
+        met = sum(x >= goal for x in ratios)
+        if len(ratios) == 1:
+            return "met" if met else f"missed, {ratios[0] / goal:.0%} of it"
+        low = f" (the lowest {min(ratios) / goal:.0%} of it)" if met < len(ratios) else ""
+        return f"met in {met} of {len(ratios)}{low}"
+
     for cpu, commit in newest.items():
         rs = [r for r in rows if _cpu(r["cpu"]) == cpu and r["commit"] == commit]
-        last = rs[-1]
         best = [max(r["sync"], r["split"]) for r in rs]
-
-        def verdict(ratios: list[float], goal: float) -> str:
-            met = sum(x >= goal for x in ratios)
-            low = f" (the lowest {min(ratios) / goal:.0%} of it)" if met < len(ratios) else ""
-            if len(ratios) == 1:
-                return "met" if met else f"missed, {ratios[0] / goal:.0%} of it"
-            return f"met in {met} of {len(ratios)}{low}"
-
         dates = sorted({r["date"] for r in rs})
-        what = (" to ".join([dates[0], dates[-1]] if len(dates) > 1 else dates) + f", commit {last['commit']}"
+        what = (" to ".join([dates[0], dates[-1]] if len(dates) > 1 else dates) + f", commit {commit}"
                 + (f", {len(rs)} records" if len(rs) > 1 else ""))
         out.append(f"- {cpu} ({what}): `sync` {span([r['sync'] / r['peer'] for r in rs])} and "
                    f"{span([r['sync'] / r['env'] for r in rs])}, `split` {span([r['split'] / r['peer'] for r in rs])} "

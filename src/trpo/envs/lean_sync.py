@@ -25,6 +25,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from trpo.envs.mujoco_lean import lean_stepper
+
 
 class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
 
@@ -68,7 +70,6 @@ class LeanSyncVectorEnv(gym.vector.SyncVectorEnv):
     def _lean_steps(self) -> list:
         """Each env's step without its info dict where ``trpo.envs.mujoco_lean`` reproduces it
         (Gymnasium's MuJoCo locomotion envs: the same values, bit for bit), else None."""
-        from trpo.envs.mujoco_lean import lean_stepper
         return [lean_stepper(env) for env in self.envs]
 
     def step(self, actions):

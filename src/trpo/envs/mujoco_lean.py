@@ -30,6 +30,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from trpo.envs.snapshot import layers
+
 Stepper = Callable[[np.ndarray], tuple]
 
 # Gymnasium versions whose v5 locomotion steps these ports were read against (1.1.1 and 1.4.0
@@ -188,19 +190,17 @@ def _ports() -> dict[type, Callable[[gym.Env], Stepper]]:
 def lean_stepper(env: gym.Env) -> Stepper | None:
     """``env.step`` less the info dict, for the envs this module reproduces (see the module's
     docstring); None for any other env."""
-    layers = []
-    base = env
-    while isinstance(base, gym.Wrapper):
-        layers.append(base)
-        base = base.env
+    *wrappers, base = layers(env)
     if (getattr(base, "render_mode", None) is not None or not _gym_version_read()
             or not type(base).__module__.startswith("gymnasium.envs.mujoco.")):  # (other envs import no mujoco)
         return None
     port = _ports().get(type(base))
+    if port is None:
+        return None
     limit: Any = None  # the wrappers gym.make adds (their private counters and flags are read)
     order: Any = None
     checker: Any = None
-    for w in layers:
+    for w in wrappers:
         kind = type(w)
         if kind is gym.wrappers.TimeLimit and limit is None:
             limit = w
@@ -210,8 +210,6 @@ def lean_stepper(env: gym.Env) -> Stepper | None:
             checker = w
         else:
             return None
-    if port is None:
-        return None
     physics = port(base)
     shape = base.action_space.shape
 

@@ -59,7 +59,8 @@ def _is_plain(v: Any) -> bool:
     return v is None or isinstance(v, (bool, int, float, str, np.ndarray, np.generic))
 
 
-def _layers(env: gym.Env) -> list[gym.Env]:
+def layers(env: gym.Env) -> list[gym.Env]:
+    """The env and every env it wraps, outermost first (the base env last)."""
     out = [env]
     while isinstance(out[-1], gym.Wrapper):
         out.append(out[-1].env)
@@ -195,10 +196,10 @@ def _require(env: gym.Env) -> tuple[Getter, Setter]:
 def snapshot(env: gym.Env) -> dict:
     """The full state of ``env`` and all its wrappers: JSON-able values and numpy arrays only."""
     get, _ = _require(env)
-    layers = _layers(env)
-    base = layers[-1]
+    chain = layers(env)
+    base = chain[-1]
     return {"env_class": f"{type(base).__module__}.{type(base).__name__}",
-            "wrappers": [[type(w).__name__, _wrapper_state(w)] for w in layers[:-1]],  # type: ignore[arg-type]  # the wrappers
+            "wrappers": [[type(w).__name__, _wrapper_state(w)] for w in chain[:-1]],  # type: ignore[arg-type]  # the wrappers
             "np_random": base.np_random.bit_generator.state,
             "np_random_seed": getattr(base, "_np_random_seed", None),
             "base": get(base)}
@@ -207,14 +208,14 @@ def snapshot(env: gym.Env) -> dict:
 def restore(env: gym.Env, state: dict) -> None:
     """Put ``env`` (the same wrapper chain and env class) back to ``state`` from ``snapshot``."""
     _, set_ = _require(env)
-    layers = _layers(env)
-    base = layers[-1]
+    chain = layers(env)
+    base = chain[-1]
     cls = f"{type(base).__module__}.{type(base).__name__}"
-    names = [type(w).__name__ for w in layers[:-1]]
+    names = [type(w).__name__ for w in chain[:-1]]
     if state.get("env_class") != cls or [n for n, _ in state["wrappers"]] != names:
         raise EnvError(f"snapshot of {state.get('env_class')} with wrappers {[n for n, _ in state['wrappers']]} "
                        f"cannot be restored into {cls} with wrappers {names}")
-    for w, (_, attrs) in zip(layers[:-1], state["wrappers"]):
+    for w, (_, attrs) in zip(chain[:-1], state["wrappers"]):
         for k, v in attrs.items():
             setattr(w, k, _restored(v))
         if isinstance(w, gym.wrappers.PassiveEnvChecker) and getattr(w, "_previous_data", None) is None:

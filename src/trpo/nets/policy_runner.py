@@ -61,12 +61,14 @@ class NumpyPolicy:
         """The Gaussian's or the categorical's noise, ``shape`` of it (``draws_ahead`` kinds)."""
         return rng.standard_normal(shape) if self.kind is GaussianActor else rng.gumbel(size=shape)
 
-    def _sample(self, out: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """The sample from the head's output and its noise: mean + std * eps (float32), or
-        Gumbel-max for a categorical (argmax(logits + G) is a sample of softmax(logits))."""
+    def _sample(self, out: np.ndarray, scaled: np.ndarray) -> np.ndarray:
+        """The sample from the head's output (added to in place) and its noise as ``scale_noise``
+        gives it: mean + std * eps (float32), or Gumbel-max for a categorical (argmax(logits + G)
+        is a sample of softmax(logits))."""
         if self.kind is GaussianActor:
-            return (out + self.std * noise).astype(np.float32)
-        return (out + noise).argmax(-1)
+            out += scaled
+            return out.astype(np.float32)
+        return (out + scaled).argmax(-1)
 
     def noise(self, rng: np.random.Generator, steps: int, n: int) -> np.ndarray:
         """The noise of ``steps`` calls of ``act`` on n observations, drawn at once: (steps, n, k).
@@ -90,11 +92,7 @@ class NumpyPolicy:
 
     def act_scaled(self, obs: np.ndarray, scaled: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
         """``act_with`` with its step of noise already scaled (``scale_noise``): the same sample."""
-        out = self._out(obs)[rows]
-        if self.kind is GaussianActor:
-            out += scaled
-            return out.astype(np.float32)
-        return (out + scaled).argmax(-1)
+        return self._sample(self._out(obs)[rows], scaled)
 
     def _out(self, obs: np.ndarray) -> np.ndarray:
         x = obs.astype(np.float64)
@@ -111,7 +109,7 @@ class NumpyPolicy:
         if self.draws_ahead:
             if deterministic:
                 return out.astype(np.float32) if self.kind is GaussianActor else out.argmax(-1)
-            return self._sample(out, self._draw(rng, out.shape))
+            return self._sample(out, self.scale_noise(self._draw(rng, out.shape)))
         parts = np.split(out, np.cumsum(self.nvec)[:-1], axis=-1)  # type: ignore[arg-type]  # MultiCategorical: set
         return np.stack([(p if deterministic else p + rng.gumbel(size=p.shape)).argmax(-1) for p in parts], -1)
 
