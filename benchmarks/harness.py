@@ -186,6 +186,10 @@ SUITES: dict[str, Suite] = {
         "PPO with its shipped minatar-ppo preset (the MinAtar paper's network and gamma; PPO's defaults, as run on "
         "seeds 0-2) at 300k steps on the five MinAtar games, held-out seeds 100-102", MINATAR5, ("ppo",), ("ours",),
         HELD_OUT[:3], 300_000, 50_000),
+    "pong-heldout": Suite(
+        "TRPO (the atari preset) and PPO (atari-ppo: CleanRL's ppo_atari settings, adopted as given) at 1M env "
+        "steps on ALE/Pong-v5, held-out seed 100, with periodic deterministic evaluations (5 episodes every 100k)",
+        ("ALE/Pong-v5",), ("trpo", "ppo"), ("ours",), HELD_OUT[:1], 1_000_000, 100_000, eval_episodes=5),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
