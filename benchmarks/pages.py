@@ -17,6 +17,8 @@ Blocks:
   docs/results/mujoco.md  heldout     the held-out table: per env and seed, ours and the peer,
                                       mean, IQM with 95% CIs, P(ours > peer), the published numbers
   docs/results/family.md  ppo-capg    Hopper PPO 1M, the Gaussian density against CAPG
+  docs/results/pong.md    pong-heldout  TRPO and PPO on Pong, seed 100 (suite pong-heldout): periodic
+                                      evaluations, final evaluations both ways; figure pong/heldout.png
   ...                                 the other blocks of family.md: benchmarks/pages_family.py; of
                                       minatar.md, pong.md, scaling.md and benchmarks.md's older
                                       tables: benchmarks/pages_pre_harness.py (each module's BLOCKS)
@@ -745,6 +747,113 @@ def block_ppo_heldout() -> str:
     return "\n".join(L)
 
 
+PONG_ALGOS = (("trpo", "atari"), ("ppo", "atari-ppo"))
+
+
+def pong_heldout_records() -> dict[str, tuple[Path, dict]]:
+    """The pong-heldout suite's records (seed 100), by algorithm."""
+    out = {}
+    for f in sorted((RECORDS / "pong-heldout").glob("*.json")):
+        r = json.loads(f.read_text())
+        out[r["run"]["algo"]] = (f, r)
+    return out
+
+
+def _train_smooth(curve: list, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The running mean of ``k`` batches' training returns (the batches with a finished episode)
+    and the env steps where each window ends."""
+    c = np.array([(e[0], np.nan if e[2] is None else e[2]) for e in curve], dtype=float)
+    c = c[np.isfinite(c[:, 1])]
+    return np.convolve(c[:, 1], np.ones(k) / k, mode="valid"), c[k - 1:, 0]
+
+
+def block_pong_heldout() -> str:
+    """TRPO and PPO on Pong through the harness (records/pong-heldout/): periodic deterministic
+    evaluations, the final evaluations both ways, the training return beside the seed-0 run's."""
+    recs = pong_heldout_records()
+    if not recs:
+        return "Not run yet (`python benchmarks/harness.py run pong-heldout`)."
+    k = pages_pre_harness.PONG_WINDOW
+    proto = next(iter(recs.values()))[1]["protocol"]
+    per, fin = proto["periodic"]["episodes"], proto["final"]["episodes"]
+    L = [f"| algo (preset) | env steps | training wall time | steps/s | best periodic (deterministic, {per} ep) | "
+         f"final deterministic ({fin} ep) | final stochastic ({fin} ep) | training return, running mean of "
+         f"{k} batches at the end | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for algo, preset in PONG_ALGOS:
+        if algo not in recs:
+            L.append(f"| {algo} ({preset}) | not run yet | | | | | | | |")
+            continue
+        f, r = recs[algo]
+        res = r["result"]
+        smooth, _ = _train_smooth(res["train_curve"], k)
+        L.append(f"| {algo} ({res['summary'].get('preset') or preset}) | {res['steps']:,} | "
+                 f"{res['wall_s'] / 60:,.0f} min | {res['steps_per_s']:,.0f} | {res['best_eval_return']:.1f} | "
+                 f"**{res['final_eval_return']:.1f}** ± {res['final_eval_std']:.1f} | "
+                 f"{res['final_eval_stochastic_return']:.1f} ± {res['final_eval_stochastic_std']:.1f} | "
+                 f"{smooth[-1]:.1f} | [{f.name}](../../benchmarks/records/pong-heldout/{f.name}) |")
+    L += ["", f"Periodic deterministic evaluations ({per} episodes each, env seeds {proto['periodic']['env_seeds']}):",
+          ""]
+    have = [a for a, _ in PONG_ALGOS if a in recs]
+    L.append("| env steps | " + " | ".join(have) + " |")
+    L.append("|---:|" + "---:|" * len(have))
+    curves = {a: {round(e[0], -4): e[2] for e in recs[a][1]["result"]["eval_curve"]} for a in have}
+    for step in sorted(set().union(*curves.values())):
+        L.append(f"| {step:,.0f} | " + " | ".join(f"{curves[a][step]:.1f}" if step in curves[a] else "-"
+                                                   for a in have) + " |")
+    old = pages_pre_harness._pong()
+    _, old_smooth, old_at = pages_pre_harness._pong_smooth(old)
+    L.append("")
+    reads = []
+    for a in have:
+        smooth, at = _train_smooth(recs[a][1]["result"]["train_curve"], k)
+        i = min(int(np.searchsorted(at, 1_000_000)), len(at) - 1)
+        reads.append(f"{a} {smooth[i]:.1f} at {at[i] / 1e6:.2f}M")
+    j = int(np.searchsorted(old_at, 1_000_000))
+    L.append(f"The training return (running mean of {k} batches) near 1M steps: {_and(reads)}; the seed-0 run "
+             f"above (trpo, the atari preset, no periodic evaluations) {old_smooth[j]:.1f} at {old_at[j] / 1e6:.2f}M. "
+             "Training returns are the sampling policy's, evaluations the mean action's (argmax): the two measure "
+             "different policies.")
+    machines = sorted({f"{_cpu(r['machine']['cpu'])} at commit {short_commit(r['machine'], ' (dirty)')}"
+                       for _, r in recs.values()})
+    L.append("")
+    L.append(f"Made with `python benchmarks/harness.py run pong-heldout` ({_and(machines)}; each run beside another "
+             "run on the machine's 2 cores, so the steps/s are under that load: docs/benchmarks.md has the speed).")
+    L += ["", "![Pong, seed 100: deterministic evaluations and training returns](pong/heldout.png)"]
+    return "\n".join(L)
+
+
+def pong_figure() -> list[str]:
+    """docs/results/pong/heldout.png: the periodic evaluations and training returns of pong-heldout."""
+    recs = pong_heldout_records()
+    if not recs:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = pages_pre_harness.PONG_WINDOW
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for algo, preset in PONG_ALGOS:
+        if algo not in recs:
+            continue
+        res = recs[algo][1]["result"]
+        ev = np.array(res["eval_curve"], dtype=float)
+        a0.plot(ev[:, 0], ev[:, 2], marker="o", label=f"{algo} ({preset})")
+        smooth, at = _train_smooth(res["train_curve"], k)
+        a1.plot(at, smooth, label=f"{algo} ({preset})")
+    a0.set_title("ALE/Pong-v5, seed 100: deterministic evaluations (5 ep)")
+    a1.set_title(f"training return, running mean of {k} batches")
+    for ax in (a0, a1):
+        ax.set_xlabel("env steps")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = ROOT / "docs" / "results" / "pong" / "heldout.png"
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return ["docs/results/pong/heldout.png"]
+
+
 RECURRENT_KEEP = (("recurrent-keep", "default (seeds 0-4)"), ("recurrent-keep-ent", "entropy_coef = 0.01 (seeds 0-4)"),
                   ("recurrent-keep-heldout", "the preset, entropy_coef = 0.01 (held-out seeds 100-104)"))
 
@@ -918,10 +1027,11 @@ BLOCKS = {
     ("docs/results/minatar.md", "minatar-heldout"): block_minatar_heldout,
     ("docs/results/minatar.md", "minatar-ppo-heldout"): lambda: block_minatar_heldout("ppo"),
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
+    ("docs/results/pong.md", "pong-heldout"): block_pong_heldout,
 }
 BLOCKS.update(pages_family.BLOCKS)
 BLOCKS.update(pages_pre_harness.BLOCKS)
-FIGURES = [pages_family.figures]
+FIGURES = [pages_family.figures, pong_figure]
 
 
 def main(argv=None) -> int:
