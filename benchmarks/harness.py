@@ -187,7 +187,7 @@ SUITES: dict[str, Suite] = {
         "seeds 0-2) at 300k steps on the five MinAtar games, held-out seeds 100-102", MINATAR5, ("ppo",), ("ours",),
         HELD_OUT[:3], 300_000, 50_000),
     "pong-heldout": Suite(
-        "TRPO (the atari preset) and PPO (atari-ppo: CleanRL's ppo_atari settings, adopted as given) at 1M env "
+        "TRPO (the atari preset) and PPO (atari-ppo: CleanRL's ppo_atari settings and Nature CNN, adopted as given) at 1M env "
         "steps on ALE/Pong-v5, held-out seed 100, with periodic deterministic evaluations (5 episodes every 100k)",
         ("ALE/Pong-v5",), ("trpo", "ppo"), ("ours",), HELD_OUT[:1], 1_000_000, 100_000, eval_episodes=5),
     "hopper-quick": Suite(
