@@ -822,6 +822,54 @@ def block_pong_heldout() -> str:
     return "\n".join(L)
 
 
+PONG_DEAD = RECORDS / "pong-ppo-small-cnn"
+
+
+def _metrics(path: Path) -> dict[str, np.ndarray]:
+    import csv
+
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
+
+
+def block_pong_dead_units() -> str:
+    """PPO with the small CNN on Pong: the actor's units fell silent (records/pong-ppo-small-cnn/)."""
+    link = lambda name: f"[{name}](../../benchmarks/records/pong-ppo-small-cnn/{name})"  # noqa: E731
+    units = {n: json.loads((PONG_DEAD / f"{n}.json").read_text()) for n in (
+        "ppo_small_cnn_fresh", "ppo_small_cnn_ckpt90", "ppo_small_cnn_ckpt102", "trpo_small_cnn",
+        "ppo_nature_fresh", "ppo_nature_ckpt30")}
+    small, nature = _metrics(PONG_DEAD / "ppo_small_cnn_metrics.csv"), _metrics(PONG_DEAD / "ppo_nature_metrics.csv")
+    # the first iteration from which the KL per update stays below 1e-4 to the end
+    low = small["kl"] < 1e-4
+    first = int(small["iteration"][max(i for i in range(len(low)) if not low[i]) + 1])
+    tail = small["iteration"] >= first
+    ent_min = int(np.argmin(small["entropy"]))
+    L = ["| network | checkpoint | units of the actor's last layer firing on any of 2,000 frames | raw record |",
+         "|---|---|---:|---|"]
+    for n, net, when in (("ppo_small_cnn_fresh", "small (`trpo`)", "fresh (its config, seeded)"),
+                         ("ppo_small_cnn_ckpt90", "small (`trpo`)", "PPO, iteration 90"),
+                         ("ppo_small_cnn_ckpt102", "small (`trpo`)", "PPO, iteration 102"),
+                         ("trpo_small_cnn", "small (`trpo`)", "TRPO (`atari`), iteration 50"),
+                         ("ppo_nature_fresh", "Nature", "fresh (its config, seeded)"),
+                         ("ppo_nature_ckpt30", "Nature", "PPO, iteration 30")):
+        u = units[n]
+        L.append(f"| {net} | {when} | {u['units_firing_on_any_frame']} of {u['units']} | {link(n + '.json')} |")
+    adam = units["ppo_small_cnn_ckpt102"]["actor_adam"]
+    silent = [a for a in adam if a["max_abs_exp_avg"] < 1e-30]
+    L += ["", f"With the small network the KL per update fell below 1e-4 from iteration {first} and stayed there to "
+          f"iteration {int(small['iteration'][-1])} (median {np.median(small['kl'][tail]):.1e}); the entropy, down to "
+          f"{small['entropy'][ent_min]:.3f} at iteration {int(small['iteration'][ent_min])}, went back to "
+          f"{small['entropy'][-1]:.4f} (ln 6 = {np.log(6):.4f}: uniform), the entropy bonus's pull with nothing "
+          f"against it. At iteration 102 Adam's first moment is below 1e-30 on {len(silent)} of the actor's "
+          f"{len(adam)} tensors (all but the output bias: no gradient reaches the rest). With the Nature network, "
+          f"over its {int(nature['iteration'][-1])} iterations the KL per update stayed at a median "
+          f"{np.median(nature['kl']):.1e} and the entropy fell to {np.nanmin(nature['entropy']):.3f} "
+          f"({link('ppo_small_cnn_metrics.csv')}, {link('ppo_nature_metrics.csv')}; how each was made: "
+          f"{link('runs.json')}; `python benchmarks/diag_dead_units.py CHECKPOINT`)."]
+    return "\n".join(L)
+
+
 def pong_figure() -> list[str]:
     """docs/results/pong/heldout.png: the periodic evaluations and training returns of pong-heldout."""
     recs = pong_heldout_records()
@@ -1028,6 +1076,7 @@ BLOCKS = {
     ("docs/results/minatar.md", "minatar-ppo-heldout"): lambda: block_minatar_heldout("ppo"),
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
     ("docs/results/pong.md", "pong-heldout"): block_pong_heldout,
+    ("docs/results/pong.md", "pong-dead-units"): block_pong_dead_units,
 }
 BLOCKS.update(pages_family.BLOCKS)
 BLOCKS.update(pages_pre_harness.BLOCKS)

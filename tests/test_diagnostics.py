@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 import trpo
-from trpo.diagnostics import (EV_GRACE, EV_ITERS, OBS_STD_LIMIT, REJECT_WINDOW, SMALL_KL_ITERS, RunWatch)
+from trpo.diagnostics import (EV_GRACE, EV_ITERS, FROZEN_ITERS, FROZEN_KL, OBS_STD_LIMIT, REJECT_WINDOW, SMALL_KL_ITERS,
+                              RunWatch)
 from trpo.nets.normalize import ObsNormalizer
 
 CFG = trpo.Config(env_id="CartPole-v1")
@@ -82,7 +83,8 @@ def test_small_kl_fires_after_its_window_and_resets_on_a_real_step():
     assert len(msgs) == 1 and "mean KL per update stayed below 1% of max_kl" in msgs[0]
     assert _feed(watch, [tiny] * 50) == []  # once per run
     watch = RunWatch(CFG, _agent())
-    assert _feed(watch, [{"kl": 1e-6, "entropy": 1.0}] * 50) == []  # no surrogate_gain: not a trust-region learner
+    rows = [{"kl": 1e-6, "entropy": 1.0}] * 50  # no surrogate_gain: not a trust-region learner
+    assert not [m for m in _feed(watch, rows) if "max_kl" in m]  # (the first-order watch, policy_frozen, may fire)
 
 
 def test_useless_critic_fires_after_grace_and_window():
@@ -152,3 +154,47 @@ def test_the_mean_action_falling_behind_sampling_warns_once_with_its_remedy():
     for _ in range(3):
         assert noisy._policy_modes({"eval_return_mean": 14.0, "eval_return_std": 6.0,
                                     "eval_stochastic_return_mean": 23.2, "eval_stochastic_return_std": 12.0}) == []
+
+
+def _metric_rows(path):
+    import csv
+
+    with open(path) as f:
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def test_frozen_policy_fires_on_the_recorded_dead_pong_run_and_not_on_the_live_one():
+    """The records of PPO on Pong (benchmarks/records/pong-ppo-small-cnn/): the small CNN's actor
+    fell silent (KL per update ~1e-7 from iteration 36 on, entropy back at ln 6); the Nature
+    network's kept moving."""
+    from pathlib import Path
+
+    from trpo.algos import ALGOS
+
+    rec = Path(__file__).resolve().parents[1] / "benchmarks" / "records" / "pong-ppo-small-cnn"
+    dead = _metric_rows(rec / "ppo_small_cnn_metrics.csv")
+    watch = RunWatch(CFG, _agent(), algo=ALGOS["ppo"])
+    fired_at = [int(r["iteration"]) for r in dead if any("policy stopped moving" in m for m in watch.observe(r))]
+    first_tiny = next(int(r["iteration"]) for i, r in enumerate(dead) if all(x["kl"] < FROZEN_KL for x in dead[i:]))
+    assert fired_at == [first_tiny + FROZEN_ITERS - 1] and "policy_frozen" in watch.fired
+    watch = RunWatch(CFG, _agent(), algo=ALGOS["ppo"])
+    assert not [m for m in _feed(watch, _metric_rows(rec / "ppo_nature_metrics.csv")) if "stopped moving" in m]
+
+
+def test_frozen_policy_is_silent_where_a_still_policy_is_expected():
+    from trpo.algos import ALGOS
+
+    start = [{"kl": 1e-3, "entropy": 1.79, "lr": 2.5e-4}]
+    still = [{"kl": 1e-7, "entropy": 1.79, "lr": 2.5e-4}] * (FROZEN_ITERS + 5)
+    assert len(_feed(RunWatch(CFG, _agent(), algo=ALGOS["ppo"]), start + still)) == 1  # the failure itself
+    assert len(_feed(RunWatch(CFG, _agent(), algo=ALGOS["a2c"]), start + still)) == 1
+    converged = [{"kl": 1e-7, "entropy": 0.5, "lr": 2.5e-4}] * 50  # near-deterministic: small KL is expected
+    assert _feed(RunWatch(CFG, _agent(), algo=ALGOS["ppo"]), start + converged) == []
+    annealed = [{"kl": 1e-7, "entropy": 1.79, "lr": 2e-5}] * 50  # the last 10% of an annealed lr
+    assert _feed(RunWatch(CFG, _agent(), algo=ALGOS["ppo"]), start + annealed) == []
+    trust = [{"kl": 1e-7, "entropy": 1.79, "surrogate_gain": 1e-9, "step_accepted": 1}] * 50
+    assert not [m for m in _feed(RunWatch(CFG, _agent(), algo=ALGOS["trpo"]), trust) if "stopped moving" in m]
+    gaussian = [{"kl": 1e-7, "entropy": 2.8, "lr": 3e-4}] * 50  # the log-std always gets a gradient
+    assert _feed(RunWatch(CFG, _agent(discrete=False), algo=ALGOS["ppo"]), gaussian) == []
+    flicker = [{"kl": 1e-7 if i % FROZEN_ITERS else 1e-3, "entropy": 1.79, "lr": 2.5e-4} for i in range(200)]
+    assert _feed(RunWatch(CFG, _agent(), algo=ALGOS["ppo"]), start + flicker) == []  # never 20 in a row

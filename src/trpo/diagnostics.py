@@ -22,6 +22,9 @@ GAUSSIAN_COLLAPSE_NATS = math.log(20.0)  # Gaussian: the mean log-std fell by lo
 REJECT_WINDOW, REJECT_RATE = 10, 0.5     # ... while at least half of the last 10 steps were rejected
 SMALL_KL_FRACTION, SMALL_KL_ITERS = 0.01, 20   # KL below 1% of max_kl for 20 iterations in a row
 EV_FLOOR, EV_ITERS, EV_GRACE = 0.05, 20, 10    # explained variance below 0.05 for 20 iterations
+# first-order learners (no trust region): a discrete policy's KL per update below 1e-5 for 20 updates in a
+# row while its entropy is still above half the initial one and lr above 10% of its first value
+FROZEN_KL, FROZEN_ITERS, FROZEN_ENTROPY, FROZEN_LR = 1e-5, 20, 0.5, 0.1
 OBS_STD_LIMIT = 1e4           # raw observation std (normalisation on) or |obs| (off) beyond this
 # the mean action scores 25% (of the sampled return's size) and two standard errors below sampling, twice
 MODE_GAP, MODE_EVALS = 0.25, 2
@@ -40,7 +43,8 @@ class RunWatch:
         self.fired: list[str] = []
         self.entropy0: float | None = None
         self.accepted: deque = deque(maxlen=REJECT_WINDOW)
-        self.small_kl = self.low_ev = self.iters = self.mode_gaps = 0
+        self.small_kl = self.low_ev = self.iters = self.mode_gaps = self.frozen = 0
+        self.lr0: float | None = None
 
     def _fire(self, key: str, msg: str) -> list[str]:
         if key in self.fired:
@@ -55,6 +59,7 @@ class RunWatch:
         out: list[str] = []
         out += self._entropy(row)
         out += self._kl(row)
+        out += self._frozen(row)
         out += self._critic(row)
         out += self._observations(batch)
         out += self._policy_modes(row)
@@ -127,6 +132,31 @@ class RunWatch:
             f"{SMALL_KL_ITERS} iterations: the steps are too small to matter (the line search shrinks every "
             "step, or the advantages carry no signal). Check linesearch_steps and the returns; remedies: "
             "larger batch_steps, more cg_iters, normalize_advantages"))
+
+    def _frozen(self, row: dict) -> list[str]:
+        """A first-order learner whose discrete policy stopped moving far from deterministic: no
+        gradient reaches it (seen with PPO on Pong, the 20-unit CNN: every ReLU unit fell silent on
+        every frame, the output bias alone moved, the entropy bonus pulled it back to uniform)."""
+        bounded = self.algo.kl_bound == "max_kl" if self.algo is not None else "surrogate_gain" in row
+        discrete = self.agent is None or getattr(self.agent.actor, "discrete", True)
+        kl, h, lr = row.get("kl"), row.get("entropy"), row.get("lr")
+        if bounded or not discrete or kl is None or h is None or self.entropy0 is None:
+            return []
+        if lr is not None and self.lr0 is None:
+            self.lr0 = lr
+        moving_lr = lr is None or self.lr0 is None or lr >= FROZEN_LR * self.lr0  # not the annealing's tail
+        frozen = (math.isfinite(kl) and kl < FROZEN_KL and moving_lr and self.entropy0 > 0
+                  and h > FROZEN_ENTROPY * self.entropy0)
+        self.frozen = self.frozen + 1 if frozen else 0
+        if self.frozen < FROZEN_ITERS:
+            return []
+        return self._fire("policy_frozen", (
+            f"the policy stopped moving: the KL per update stayed below {FROZEN_KL:g} for {FROZEN_ITERS} updates "
+            f"at lr {lr if lr is not None else float('nan'):.3g} while the entropy is {h:.3g} "
+            f"({100 * h / self.entropy0:.0f}% of its initial {self.entropy0:.3g}): no gradient reaches the "
+            "policy. A ReLU network whose units have all fallen silent moves only its output bias. Remedies: a "
+            "wider network (on images cnn = \"nature\", else larger hidden), a smaller lr, activation = \"tanh\"; "
+            "the best policy so far is in checkpoints/best"))
 
     def _critic(self, row: dict) -> list[str]:
         ev = row.get("explained_variance")
