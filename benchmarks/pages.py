@@ -870,6 +870,30 @@ def block_pong_dead_units() -> str:
     return "\n".join(L)
 
 
+def block_readme_pong() -> str:
+    """The README's Pong sentence: each algorithm's final evaluations in pong-heldout."""
+    recs = pong_heldout_records()
+    if not recs:
+        m = pages_pre_harness._pong()
+        _, smooth, at = pages_pre_harness._pong_smooth(m)
+        ret = m["episode_return_mean"]
+        first = float(ret[np.isfinite(ret)][:pages_pre_harness.PONG_WINDOW].mean())
+        return (f"TRPO learns (the training return from {first:.1f} to a best running mean of {smooth.max():.1f} in "
+                f"{m['env_steps'][-1] / 1e6:.0f}M steps, seed 0, no periodic evaluations).")
+    parts = []
+    for algo, preset in PONG_ALGOS:
+        if algo not in recs:
+            parts.append(f"{algo} not run yet")
+            continue
+        res = recs[algo][1]["result"]
+        parts.append(f"{algo} (`{res['summary'].get('preset') or preset}`) {res['final_eval_return']:.1f} with the mean "
+                     f"action and {res['final_eval_stochastic_return']:.1f} sampling (best periodic "
+                     f"{res['best_eval_return']:.1f})")
+    steps = max(r["result"]["steps"] for _, r in recs.values())
+    return (f"after {steps / 1e6:.0f}M env steps on seed 100, the final evaluations (10 episodes; -21 loses every "
+            f"point) are {_and(parts)}.")
+
+
 def pong_figure() -> list[str]:
     """docs/results/pong/heldout.png: the periodic evaluations and training returns of pong-heldout."""
     recs = pong_heldout_records()
@@ -1077,6 +1101,7 @@ BLOCKS = {
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
     ("docs/results/pong.md", "pong-heldout"): block_pong_heldout,
     ("docs/results/pong.md", "pong-dead-units"): block_pong_dead_units,
+    ("README.md", "pong"): block_readme_pong,
 }
 BLOCKS.update(pages_family.BLOCKS)
 BLOCKS.update(pages_pre_harness.BLOCKS)
