@@ -883,14 +883,14 @@ def block_readme_pong() -> str:
     parts = []
     for algo, preset in PONG_ALGOS:
         if algo not in recs:
-            parts.append(f"{algo} not run yet")
+            parts.append(f"{algo}: no record yet")
             continue
         res = recs[algo][1]["result"]
         parts.append(f"{algo} (`{res['summary'].get('preset') or preset}`) {res['final_eval_return']:.1f} with the mean "
                      f"action and {res['final_eval_stochastic_return']:.1f} sampling (best periodic "
                      f"{res['best_eval_return']:.1f})")
     steps = max(r["result"]["steps"] for _, r in recs.values())
-    return (f"after {steps / 1e6:.0f}M env steps on seed 100, the final evaluations (10 episodes; -21 loses every "
+    return (f"after {steps / 1e6:.1f}M env steps on seed 100, the final evaluations (10 episodes; -21 loses every "
             f"point) are {_and(parts)}.")
 
 
