@@ -45,6 +45,27 @@ def actor_adam_moments(path: str) -> list[dict] | None:
     return out
 
 
+def firing(agent: Agent, steps: int, seed: int) -> np.ndarray:
+    """Per unit of the actor trunk's output (``actor.net[0]``, ReLU last): the fraction of ``steps``
+    frames, played with the policy's sampled actions from a reset with ``seed``, on which it is > 0."""
+    fired: list[np.ndarray] = []
+    hook = agent.actor.net[0].register_forward_hook(
+        lambda m, i, o: fired.append((o.detach() > 0).reshape(-1, o.shape[-1]).numpy()))
+    env = agent.env.make()
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    try:
+        with torch.no_grad():
+            for _ in range(steps):
+                obs, _, term, trunc, _ = env.step(agent.act(obs, deterministic=False, rng=rng))
+                if term or trunc:
+                    obs, _ = env.reset()
+    finally:
+        hook.remove()
+        env.close()
+    return np.concatenate(fired).mean(0)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("checkpoint", help="a run directory (its latest checkpoint) or a checkpoint manifest")
@@ -59,26 +80,11 @@ def main(argv=None) -> int:
     if a.fresh:
         torch.manual_seed(agent.cfg.seed)
         agent = Agent(agent.cfg, agent.obs_space, agent.act_space, env=agent.env)
-    trunk = agent.actor.net[0]
-    fired: list[np.ndarray] = []
-    hook = trunk.register_forward_hook(lambda m, i, o: fired.append((o.detach() > 0).reshape(-1, o.shape[-1]).numpy()))
-    env = agent.env.make()
-    rng = np.random.default_rng(a.seed)
-    obs, _ = env.reset(seed=a.seed)
-    with torch.no_grad():
-        for _ in range(a.steps):
-            act = agent.act(obs, deterministic=False, rng=rng)
-            obs, _, term, trunc, _ = env.step(act)
-            if term or trunc:
-                obs, _ = env.reset()
-    hook.remove()
-    env.close()
-    f = np.concatenate(fired)
-    per_unit = f.mean(0)
+    per_unit = firing(agent, a.steps, a.seed)
     rec = {"checkpoint": str(a.checkpoint), "weights": "fresh (its config, torch seeded with its seed)" if a.fresh
            else "the checkpoint's", "env": agent.cfg.env_id, "algo": agent.cfg.algo, "cnn": agent.cfg.cnn,
-           "frames": int(f.shape[0]), "actions": "sampled from the policy (seeded)",
-           "units": int(f.shape[1]), "units_firing_on_any_frame": int((per_unit > 0).sum()),
+           "frames": a.steps, "actions": "sampled from the policy (seeded)",
+           "units": int(per_unit.size), "units_firing_on_any_frame": int((per_unit > 0).sum()),
            "fraction_of_frames_each_unit_fires": [round(float(x), 4) for x in per_unit],
            "actor_adam": None if a.fresh else actor_adam_moments(a.checkpoint),
            "command": "python benchmarks/diag_dead_units.py " + " ".join(argv if argv is not None else sys.argv[1:]),
