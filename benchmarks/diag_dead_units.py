@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import machine, versions  # noqa: E402
+from harness import machine, versions
 
-from trpo.agent import Agent  # noqa: E402
-from trpo.checkpoint import load_checkpoint  # noqa: E402
+from trpo.agent import Agent
+from trpo.checkpoint import load_checkpoint
 
 
 def actor_adam_moments(path: str) -> list[dict] | None:

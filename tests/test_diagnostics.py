@@ -8,8 +8,16 @@ import numpy as np
 import torch
 
 import trpo
-from trpo.diagnostics import (EV_GRACE, EV_ITERS, FROZEN_ITERS, FROZEN_KL, OBS_STD_LIMIT, REJECT_WINDOW, SMALL_KL_ITERS,
-                              RunWatch)
+from trpo.diagnostics import (
+    EV_GRACE,
+    EV_ITERS,
+    FROZEN_ITERS,
+    FROZEN_KL,
+    OBS_STD_LIMIT,
+    REJECT_WINDOW,
+    SMALL_KL_ITERS,
+    RunWatch,
+)
 from trpo.nets.normalize import ObsNormalizer
 
 CFG = trpo.Config(env_id="CartPole-v1")
