@@ -104,3 +104,31 @@ def test_the_family_reading_counts_ties_apart_and_needs_ten_pairs(monkeypatch):
     recs = {k: v for k, v in recs.items() if k[0] == "Hopper-v5"}  # 3 pairs: too few
     monkeypatch.setattr(pf, "family_records", lambda: recs)
     assert "too few runs to answer" in pf.block_family_reading()
+
+
+def test_the_pong_blocks_read_a_harness_record(monkeypatch, tmp_path):
+    """pong.md's and the README's Pong blocks from a pong-heldout record (a constructed one: the
+    suite's records come from 1M-step runs): final evaluations both ways, the periodic curve, the
+    training return's running mean, the commit and CPU."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pages
+
+    train = [[1024 * (i + 1), float(i), None if i % 3 == 0 else -21.0 + i / 50, None] for i in range(1000)]
+    rec = {"run": {"algo": "trpo", "seed": 100},
+           "protocol": {"periodic": {"episodes": 5, "env_seeds": "seed + 20000 + i"}, "final": {"episodes": 10}},
+           "machine": {"cpu": "Intel(R) Xeon(R) Processor", "git": {"commit": "abcdef0123", "dirty": False}},
+           "result": {"steps": 1_024_000, "wall_s": 3600.0, "steps_per_s": 284.4, "best_eval_return": -9.2,
+                      "final_eval_return": -10.5, "final_eval_std": 2.1, "final_eval_stochastic_return": -12.25,
+                      "final_eval_stochastic_std": 1.5, "summary": {"preset": "atari"},
+                      "eval_curve": [[100_352, 1.0, -20.0], [200_704, 2.0, -15.5]], "train_curve": train}}
+    f = tmp_path / "ALE_Pong-v5_trpo_ours_s100.json"
+    monkeypatch.setattr(pages, "pong_heldout_records", lambda: {"trpo": (f, rec)})
+    block = pages.block_pong_heldout()
+    assert "| trpo (atari) | 1,024,000 | 60 min | 284 | -9.2 | **-10.5** ± 2.1 | -12.2 ± 1.5 |" in block
+    assert "| ppo (atari-ppo) | not run yet |" in block
+    assert "| 100,000 | -20.0 |" in block and "| 200,000 | -15.5 |" in block
+    ends = [-21.0 + i / 50 for i in range(1000) if i % 3][-25:]  # the last 25 batches with an episode
+    assert f"| {sum(ends) / 25:.1f} |" in block and "Intel Xeon at commit abcdef0" in block
+    readme = pages.block_readme_pong()
+    assert "after 1.0M env steps on seed 100" in readme and "trpo (`atari`) -10.5 with the mean action" in readme
+    assert "-12.2 sampling (best periodic -9.2)" in readme and "ppo: no record yet" in readme
