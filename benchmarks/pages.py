@@ -781,7 +781,7 @@ def block_pong_heldout() -> str:
          f"{k} batches at the end | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for algo, preset in PONG_ALGOS:
         if algo not in recs:
-            L.append(f"| {algo} ({preset}) | not run yet | | | | | | | |")
+            L.append(f"| {algo} ({preset}) | no record yet | | | | | | | |")
             continue
         f, r = recs[algo]
         res = r["result"]

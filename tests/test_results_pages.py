@@ -125,7 +125,7 @@ def test_the_pong_blocks_read_a_harness_record(monkeypatch, tmp_path):
     monkeypatch.setattr(pages, "pong_heldout_records", lambda: {"trpo": (f, rec)})
     block = pages.block_pong_heldout()
     assert "| trpo (atari) | 1,024,000 | 60 min | 284 | -9.2 | **-10.5** ± 2.1 | -12.2 ± 1.5 |" in block
-    assert "| ppo (atari-ppo) | not run yet |" in block
+    assert "| ppo (atari-ppo) | no record yet |" in block
     assert "| 100,000 | -20.0 |" in block and "| 200,000 | -15.5 |" in block
     ends = [-21.0 + i / 50 for i in range(1000) if i % 3][-25:]  # the last 25 batches with an episode
     assert f"| {sum(ends) / 25:.1f} |" in block and "Intel Xeon at commit abcdef0" in block
