@@ -836,9 +836,7 @@ def _metrics(path: Path) -> dict[str, np.ndarray]:
 def block_pong_dead_units() -> str:
     """PPO with the small CNN on Pong: the actor's units fell silent (records/pong-ppo-small-cnn/)."""
     link = lambda name: f"[{name}](../../benchmarks/records/pong-ppo-small-cnn/{name})"  # noqa: E731
-    units = {n: json.loads((PONG_DEAD / f"{n}.json").read_text()) for n in (
-        "ppo_small_cnn_fresh", "ppo_small_cnn_ckpt90", "ppo_small_cnn_ckpt102", "trpo_small_cnn",
-        "ppo_nature_fresh", "ppo_nature_ckpt30")}
+    units = {f.stem: json.loads(f.read_text()) for f in PONG_DEAD.glob("*.json") if f.name != "runs.json"}
     small, nature = _metrics(PONG_DEAD / "ppo_small_cnn_metrics.csv"), _metrics(PONG_DEAD / "ppo_nature_metrics.csv")
     # the first iteration from which the KL per update stays below 1e-4 to the end
     low = small["kl"] < 1e-4
@@ -851,8 +849,11 @@ def block_pong_dead_units() -> str:
                          ("ppo_small_cnn_ckpt90", "small (`trpo`)", "PPO, iteration 90"),
                          ("ppo_small_cnn_ckpt102", "small (`trpo`)", "PPO, iteration 102"),
                          ("trpo_small_cnn", "small (`trpo`)", "TRPO (`atari`), iteration 50"),
+                         ("trpo_small_cnn_final", "small (`trpo`)", "TRPO (`atari`), the run's last checkpoint"),
                          ("ppo_nature_fresh", "Nature", "fresh (its config, seeded)"),
                          ("ppo_nature_ckpt30", "Nature", "PPO, iteration 30")):
+        if n not in units:
+            continue
         u = units[n]
         L.append(f"| {net} | {when} | {u['units_firing_on_any_frame']} of {u['units']} | {link(n + '.json')} |")
     adam = units["ppo_small_cnn_ckpt102"]["actor_adam"]
