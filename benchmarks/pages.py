@@ -810,7 +810,7 @@ def block_pong_heldout() -> str:
         reads.append(f"{a} {smooth[i]:.1f} at {at[i] / 1e6:.2f}M")
     j = int(np.searchsorted(old_at, 1_000_000))
     L.append(f"The training return (running mean of {k} batches) near 1M steps: {_and(reads)}; the seed-0 run "
-             f"above (trpo, the atari preset, no periodic evaluations) {old_smooth[j]:.1f} at {old_at[j] / 1e6:.2f}M. "
+             f"below (trpo, the atari preset, a tuning seed, no periodic evaluations) {old_smooth[j]:.1f} at {old_at[j] / 1e6:.2f}M. "
              "Training returns are the sampling policy's, evaluations the mean action's (argmax): the two measure "
              "different policies.")
     machines = sorted({f"{_cpu(r['machine']['cpu'])} at commit {short_commit(r['machine'], ' (dirty)')}"
