@@ -862,7 +862,7 @@ def block_pong_dead_units() -> str:
           f"iteration {int(small['iteration'][-1])} (median {np.median(small['kl'][tail]):.1e}); the entropy, down to "
           f"{small['entropy'][ent_min]:.3f} at iteration {int(small['iteration'][ent_min])}, went back to "
           f"{small['entropy'][-1]:.4f} (ln 6 = {np.log(6):.4f}: uniform), the entropy bonus's pull with nothing "
-          f"against it. At iteration 102 Adam's first moment is below 1e-30 on {len(silent)} of the actor's "
+          f"against it. At iteration {int(small['iteration'][-1])} Adam's first moment is below 1e-30 on {len(silent)} of the actor's "
           f"{len(adam)} tensors (all but the output bias: no gradient reaches the rest). With the Nature network, "
           f"over its {int(nature['iteration'][-1])} iterations the KL per update stayed at a median "
           f"{np.median(nature['kl']):.1e} and the entropy fell to {np.nanmin(nature['entropy']):.3f} "
