@@ -23,7 +23,7 @@ REJECT_WINDOW, REJECT_RATE = 10, 0.5     # ... while at least half of the last 1
 SMALL_KL_FRACTION, SMALL_KL_ITERS = 0.01, 20   # KL below 1% of max_kl for 20 iterations in a row
 EV_FLOOR, EV_ITERS, EV_GRACE = 0.05, 20, 10    # explained variance below 0.05 for 20 iterations
 # first-order learners (no trust region): a discrete policy's KL per update below 1e-5 for 20 updates in a
-# row while its entropy is still above half the initial one and lr above 10% of its first value
+# row while its entropy is still above half the uniform policy's (log n) and lr above 10% of the configured one
 FROZEN_KL, FROZEN_ITERS, FROZEN_ENTROPY, FROZEN_LR = 1e-5, 20, 0.5, 0.1
 OBS_STD_LIMIT = 1e4           # raw observation std (normalisation on) or |obs| (off) beyond this
 # the mean action scores 25% (of the sampled return's size) and two standard errors below sampling, twice
@@ -44,7 +44,10 @@ class RunWatch:
         self.entropy0: float | None = None
         self.accepted: deque = deque(maxlen=REJECT_WINDOW)
         self.small_kl = self.low_ev = self.iters = self.mode_gaps = self.frozen = 0
-        self.lr0: float | None = None
+        # the configured lr (resolved: the algorithm's default where lr = 0 was given), not the first row's:
+        # a resumed run's first row may be late in an annealing
+        lr = getattr(cfg, "lr", 0.0)
+        self.lr0: float | None = float(lr) if isinstance(lr, (int, float)) and lr > 0 else None
 
     def _fire(self, key: str, msg: str) -> list[str]:
         if key in self.fired:
@@ -136,27 +139,33 @@ class RunWatch:
     def _frozen(self, row: dict) -> list[str]:
         """A first-order learner whose discrete policy stopped moving far from deterministic: no
         gradient reaches it (seen with PPO on Pong, the 20-unit CNN: every ReLU unit fell silent on
-        every frame, the output bias alone moved, the entropy bonus pulled it back to uniform)."""
+        every frame, the output bias alone moved, the entropy bonus pulled it back to uniform), or
+        its steps are too small to matter."""
         bounded = self.algo.kl_bound == "max_kl" if self.algo is not None else "surrogate_gain" in row
         discrete = self.agent is None or getattr(self.agent.actor, "discrete", True)
         kl, h, lr = row.get("kl"), row.get("entropy"), row.get("lr")
-        if bounded or not discrete or kl is None or h is None or self.entropy0 is None:
+        if bounded or not discrete or kl is None or h is None or not math.isfinite(h):
             return []
-        if lr is not None and self.lr0 is None:
+        # far from deterministic: against the uniform policy's entropy (log n), which a resumed run knows
+        # too; without the action space (constructed rows), against the first entropy seen
+        n = getattr(getattr(self.agent, "act_space", None), "n", None)
+        h_max = math.log(int(n)) if n else self.entropy0
+        if lr is not None and math.isfinite(lr) and self.lr0 is None:
             self.lr0 = lr
         moving_lr = lr is None or self.lr0 is None or lr >= FROZEN_LR * self.lr0  # not the annealing's tail
-        frozen = (math.isfinite(kl) and kl < FROZEN_KL and moving_lr and self.entropy0 > 0
-                  and h > FROZEN_ENTROPY * self.entropy0)
+        frozen = (math.isfinite(kl) and kl < FROZEN_KL and moving_lr and h_max is not None and h_max > 0
+                  and h > FROZEN_ENTROPY * h_max)
         self.frozen = self.frozen + 1 if frozen else 0
         if self.frozen < FROZEN_ITERS:
             return []
         return self._fire("policy_frozen", (
             f"the policy stopped moving: the KL per update stayed below {FROZEN_KL:g} for {FROZEN_ITERS} updates "
             f"at lr {lr if lr is not None else float('nan'):.3g} while the entropy is {h:.3g} "
-            f"({100 * h / self.entropy0:.0f}% of its initial {self.entropy0:.3g}): no gradient reaches the "
-            "policy. A ReLU network whose units have all fallen silent moves only its output bias. Remedies: a "
-            "wider network (on images cnn = \"nature\", else larger hidden), a smaller lr, activation = \"tanh\"; "
-            "the best policy so far is in checkpoints/best"))
+            f"({100 * h / h_max:.0f}% of the uniform policy's {h_max:.3g}): no gradient reaches the policy, or "
+            "its steps are too small to matter. A ReLU network whose units have all fallen silent moves only its "
+            "output bias: a wider network (on images cnn = \"nature\", else larger hidden) or activation = "
+            "\"tanh\" helps there; where lr (or pg_l2_eps) is very small, a larger one. The best policy so far "
+            "is in checkpoints/best"))
 
     def _critic(self, row: dict) -> list[str]:
         ev = row.get("explained_variance")
