@@ -229,5 +229,5 @@ def test_frozen_policy_reads_the_configured_lr_and_the_uniform_entropy_after_a_r
     assert _feed(RunWatch(cfg, six, algo=ALGOS["ppo"]), converged) == []
     dead = [{"kl": 1e-7, "entropy": 1.79, "lr": 2e-4}] * FROZEN_ITERS
     assert len(_feed(RunWatch(cfg, six, algo=ALGOS["ppo"]), dead)) == 1
-    nan_first = [{"kl": 1e-3, "entropy": 1.79, "lr": float("nan")}] + dead
+    nan_first = [{"kl": 1e-3, "entropy": 1.79, "lr": float("nan")}, *dead]
     assert len(_feed(RunWatch(trpo.Config(env_id="CartPole-v1"), six, algo=ALGOS["ppo"]), nan_first)) == 1
