@@ -50,7 +50,7 @@ def firing(agent: Agent, steps: int, seed: int) -> np.ndarray:
     frames, played with the policy's sampled actions from a reset with ``seed``, on which it is > 0."""
     fired: list[np.ndarray] = []
     hook = agent.actor.net[0].register_forward_hook(
-        lambda m, i, o: fired.append((o.detach() > 0).reshape(-1, o.shape[-1]).numpy()))
+        lambda m, i, o: fired.append((o.detach() > 0).reshape(-1, o.shape[-1]).cpu().numpy()))
     env = agent.env.make()
     rng = np.random.default_rng(seed)
     obs, _ = env.reset(seed=seed)

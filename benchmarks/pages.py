@@ -759,12 +759,21 @@ def pong_heldout_records() -> dict[str, tuple[Path, dict]]:
     return out
 
 
-def _train_smooth(curve: list, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The running mean of ``k`` batches' training returns (the batches with a finished episode)
-    and the env steps where each window ends."""
-    c = np.array([(e[0], np.nan if e[2] is None else e[2]) for e in curve], dtype=float)
+PONG_TRAIN_WINDOW = 100_000  # env steps: the training return's mean over a window of steps, not of batches
+# (TRPO's batches are 4,096 steps, PPO's 1,024)
+
+
+def _train_returns(curve: list) -> tuple[np.ndarray, np.ndarray]:
+    """(env steps, training return) of the batches in which an episode ended."""
+    c = np.array([(e[0], np.nan if e[2] is None else e[2]) for e in curve], dtype=float).reshape(-1, 2)
     c = c[np.isfinite(c[:, 1])]
-    return np.convolve(c[:, 1], np.ones(k) / k, mode="valid"), c[k - 1:, 0]
+    return c[:, 0], c[:, 1]
+
+
+def _window_mean(steps: np.ndarray, ret: np.ndarray, end: float, width: int = PONG_TRAIN_WINDOW) -> float:
+    """The mean training return of the batches in (end - width, end]; NaN where none ended an episode."""
+    sel = (steps > end - width) & (steps <= end)
+    return float(ret[sel].mean()) if sel.any() else float("nan")
 
 
 def block_pong_heldout() -> str:
@@ -773,24 +782,24 @@ def block_pong_heldout() -> str:
     recs = pong_heldout_records()
     if not recs:
         return "Not run yet (`python benchmarks/harness.py run pong-heldout`)."
-    k = pages_pre_harness.PONG_WINDOW
+    w = PONG_TRAIN_WINDOW
     proto = next(iter(recs.values()))[1]["protocol"]
     per, fin = proto["periodic"]["episodes"], proto["final"]["episodes"]
     L = [f"| algo (preset) | env steps | training wall time | steps/s | best periodic (deterministic, {per} ep) | "
-         f"final deterministic ({fin} ep) | final stochastic ({fin} ep) | training return, running mean of "
-         f"{k} batches at the end | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+         f"final deterministic ({fin} ep) | final stochastic ({fin} ep) | training return, mean over the last "
+         f"{w:,} env steps | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for algo, preset in PONG_ALGOS:
         if algo not in recs:
             L.append(f"| {algo} ({preset}) | no record yet | | | | | | | |")
             continue
         f, r = recs[algo]
         res = r["result"]
-        smooth, _ = _train_smooth(res["train_curve"], k)
+        steps, ret = _train_returns(res["train_curve"])
         L.append(f"| {algo} ({res['summary'].get('preset') or preset}) | {res['steps']:,} | "
                  f"{res['wall_s'] / 60:,.0f} min | {res['steps_per_s']:,.0f} | {res['best_eval_return']:.1f} | "
                  f"**{res['final_eval_return']:.1f}** ± {res['final_eval_std']:.1f} | "
                  f"{res['final_eval_stochastic_return']:.1f} ± {res['final_eval_stochastic_std']:.1f} | "
-                 f"{smooth[-1]:.1f} | [{f.name}](../../benchmarks/records/pong-heldout/{f.name}) |")
+                 f"{_window_mean(steps, ret, res['steps']):.1f} | [{f.name}](../../benchmarks/records/pong-heldout/{f.name}) |")
     L += ["", f"Periodic deterministic evaluations ({per} episodes each, env seeds {proto['periodic']['env_seeds']}):",
           ""]
     have = [a for a, _ in PONG_ALGOS if a in recs]
@@ -801,20 +810,19 @@ def block_pong_heldout() -> str:
         L.append(f"| {step:,.0f} | " + " | ".join(f"{curves[a][step]:.1f}" if step in curves[a] else "-"
                                                    for a in have) + " |")
     old = pages_pre_harness._pong()
-    _, old_smooth, old_at = pages_pre_harness._pong_smooth(old)
+    old_steps, old_ret = old["env_steps"], old["episode_return_mean"]
+    ok = np.isfinite(old_ret)
     L.append("")
     reads = []
     for a in have:
-        smooth, at = _train_smooth(recs[a][1]["result"]["train_curve"], k)
-        i = min(int(np.searchsorted(at, 1_000_000)), len(at) - 1)
-        reads.append(f"{a} {smooth[i]:.1f} at {at[i] / 1e6:.2f}M")
-    j = int(np.searchsorted(old_at, 1_000_000))
-    L.append(f"The training return (running mean of {k} batches) near 1M steps: {_and(reads)}; the seed-0 run "
-             f"below (trpo, the atari preset, a tuning seed, no periodic evaluations) {old_smooth[j]:.1f} at {old_at[j] / 1e6:.2f}M. "
-             "Training returns are the sampling policy's, evaluations the mean action's (argmax): the two measure "
-             "different policies.")
-    machines = sorted({f"{_cpu(r['machine']['cpu'])} at commit {short_commit(r['machine'], ' (dirty)')}"
-                       for _, r in recs.values()})
+        steps, ret = _train_returns(recs[a][1]["result"]["train_curve"])
+        reads.append(f"{a} {_window_mean(steps, ret, 1_000_000):.1f}")
+    L.append(f"The training return, mean over the batches from {1_000_000 - w:,} to 1,000,000 env steps: "
+             f"{_and(reads)}; the seed-0 run below (trpo, the atari preset, a tuning seed, no periodic evaluations) "
+             f"{_window_mean(old_steps[ok], old_ret[ok], 1_000_000):.1f}. Training returns are the sampling "
+             "policy's, evaluations the mean action's (argmax): the two measure different policies.")
+    machines = [f"{a} on {_cpu(recs[a][1]['machine']['cpu'])} at commit "
+                f"{short_commit(recs[a][1]['machine'], ' (dirty)')}" for a in have]
     L.append("")
     L.append(f"Made with `python benchmarks/harness.py run pong-heldout` ({_and(machines)}; each run beside another "
              "run on the machine's 2 cores, so the steps/s are under that load: docs/benchmarks.md has the speed).")
@@ -843,7 +851,9 @@ def block_pong_dead_units() -> str:
     first = int(small["iteration"][max(i for i in range(len(low)) if not low[i]) + 1])
     tail = small["iteration"] >= first
     ent_min = int(np.argmin(small["entropy"]))
-    L = ["| network | checkpoint | units of the actor's last layer firing on any of 2,000 frames | raw record |",
+    frames = sorted({u["frames"] for u in units.values()})
+    L = [f"| network | checkpoint | units of the actor's last layer firing on any of {_and([f'{n:,}' for n in frames])} "
+         "frames | raw record |",
          "|---|---|---:|---|"]
     for n, net, when in (("ppo_small_cnn_fresh", "small (`trpo`)", "fresh (its config, seeded)"),
                          ("ppo_small_cnn_ckpt90", "small (`trpo`)", "PPO, iteration 90"),
@@ -858,12 +868,13 @@ def block_pong_dead_units() -> str:
         L.append(f"| {net} | {when} | {u['units_firing_on_any_frame']} of {u['units']} | {link(n + '.json')} |")
     adam = units["ppo_small_cnn_ckpt102"]["actor_adam"]
     silent = [a for a in adam if a["max_abs_exp_avg"] < 1e-30]
+    moving = _and([f"`{a['param']}`" for a in adam if a not in silent])
     L += ["", f"With the small network the KL per update fell below 1e-4 from iteration {first} and stayed there to "
           f"iteration {int(small['iteration'][-1])} (median {np.median(small['kl'][tail]):.1e}); the entropy, down to "
           f"{small['entropy'][ent_min]:.3f} at iteration {int(small['iteration'][ent_min])}, went back to "
           f"{small['entropy'][-1]:.4f} (ln 6 = {np.log(6):.4f}: uniform), the entropy bonus's pull with nothing "
           f"against it. At iteration {int(small['iteration'][-1])} Adam's first moment is below 1e-30 on {len(silent)} of the actor's "
-          f"{len(adam)} tensors (all but the output bias: no gradient reaches the rest). With the Nature network, "
+          f"{len(adam)} tensors (all but {moving}: no gradient reaches the rest). With the Nature network, "
           f"over its {int(nature['iteration'][-1])} iterations the KL per update stayed at a median "
           f"{np.median(nature['kl']):.1e} and the entropy fell to {np.nanmin(nature['entropy']):.3f} "
           f"({link('ppo_small_cnn_metrics.csv')}, {link('ppo_nature_metrics.csv')}; how each was made: "
@@ -891,7 +902,8 @@ def block_readme_pong() -> str:
                      f"action and {res['final_eval_stochastic_return']:.1f} sampling (best periodic "
                      f"{res['best_eval_return']:.1f})")
     steps = max(r["result"]["steps"] for _, r in recs.values())
-    return (f"after {steps / 1e6:.1f}M env steps on seed 100, the final evaluations (10 episodes; -21 loses every "
+    fin = next(iter(recs.values()))[1]["protocol"]["final"]["episodes"]
+    return (f"after {steps / 1e6:.1f}M env steps on seed 100, the final evaluations ({fin} episodes; -21 loses every "
             f"point) are {_and(parts)}.")
 
 
@@ -905,18 +917,21 @@ def pong_figure() -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    k = pages_pre_harness.PONG_WINDOW
+    w = PONG_TRAIN_WINDOW
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.4))
+    per = None
     for algo, preset in PONG_ALGOS:
         if algo not in recs:
             continue
-        res = recs[algo][1]["result"]
+        r = recs[algo][1]
+        res, per = r["result"], r["protocol"]["periodic"]["episodes"]
         ev = np.array(res["eval_curve"], dtype=float)
         a0.plot(ev[:, 0], ev[:, 2], marker="o", label=f"{algo} ({preset})")
-        smooth, at = _train_smooth(res["train_curve"], k)
-        a1.plot(at, smooth, label=f"{algo} ({preset})")
-    a0.set_title("ALE/Pong-v5, seed 100: deterministic evaluations (5 ep)")
-    a1.set_title(f"training return, running mean of {k} batches")
+        steps, ret = _train_returns(res["train_curve"])
+        at = steps[steps >= w]
+        a1.plot(at, [_window_mean(steps, ret, x) for x in at], label=f"{algo} ({preset})")
+    a0.set_title(f"ALE/Pong-v5, seed 100: deterministic evaluations ({per} ep)")
+    a1.set_title(f"training return, mean over the last {w:,} env steps")
     for ax in (a0, a1):
         ax.set_xlabel("env steps")
         ax.legend(fontsize=8)
