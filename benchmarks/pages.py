@@ -861,7 +861,8 @@ def block_pong_dead_units() -> str:
                          ("trpo_small_cnn", "small (`trpo`)", "TRPO (`atari`), iteration 50"),
                          ("trpo_small_cnn_final", "small (`trpo`)", "TRPO (`atari`), the run's last checkpoint"),
                          ("ppo_nature_fresh", "Nature", "fresh (its config, seeded)"),
-                         ("ppo_nature_ckpt30", "Nature", "PPO, iteration 30")):
+                         ("ppo_nature_ckpt30", "Nature", "PPO, iteration 30"),
+                         ("ppo_nature_heldout_ckpt610", "Nature", "PPO (`pong-heldout`), iteration 610")):
         if n not in units:
             continue
         u = units[n]
