@@ -114,3 +114,13 @@ def render(text: str, name: str, body: str) -> str:
     if not pat.search(text):
         raise SystemExit(f"no <!-- generated:{name} --> block")
     return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
+
+
+def metrics_columns(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """A run's metrics.csv as columns of floats (empty cells: NaN); ``keys``: only these."""
+    import csv
+
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows])
+            for k in (keys or tuple(rows[0]))}

@@ -49,6 +49,7 @@ from pagelib import (
     SPEED,
     _iqm,
     interval,
+    metrics_columns,
     normalised,
     prob_improvement,
     profile_records,
@@ -833,19 +834,12 @@ def block_pong_heldout() -> str:
 PONG_DEAD = RECORDS / "pong-ppo-small-cnn"
 
 
-def _metrics(path: Path) -> dict[str, np.ndarray]:
-    import csv
-
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in rows[0]}
-
-
 def block_pong_dead_units() -> str:
     """PPO with the small CNN on Pong: the actor's units fell silent (records/pong-ppo-small-cnn/)."""
     link = lambda name: f"[{name}](../../benchmarks/records/pong-ppo-small-cnn/{name})"  # noqa: E731
     units = {f.stem: json.loads(f.read_text()) for f in PONG_DEAD.glob("*.json") if f.name != "runs.json"}
-    small, nature = _metrics(PONG_DEAD / "ppo_small_cnn_metrics.csv"), _metrics(PONG_DEAD / "ppo_nature_metrics.csv")
+    small, nature = (metrics_columns(PONG_DEAD / "ppo_small_cnn_metrics.csv"),
+                     metrics_columns(PONG_DEAD / "ppo_nature_metrics.csv"))
     # the first iteration from which the KL per update stays below 1e-4 to the end
     low = small["kl"] < 1e-4
     first = int(small["iteration"][max(i for i in range(len(low)) if not low[i]) + 1])

@@ -22,7 +22,6 @@ Blocks:
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import statistics as st
@@ -30,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from pagelib import metrics_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -183,10 +183,8 @@ PONG_KL_UPDATES = 299  # the updates of the first two segments' KL check (CG dam
 
 
 def _pong() -> dict[str, np.ndarray]:
-    with open(PONG / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
-    keys = ("env_steps", "wall_s", "episode_return_mean", "kl", "entropy", "step_accepted")
-    return {k: np.array([float(r[k]) if r[k] not in ("", None) else np.nan for r in rows]) for k in keys}
+    return metrics_columns(PONG / "metrics.csv",
+                           ("env_steps", "wall_s", "episode_return_mean", "kl", "entropy", "step_accepted"))
 
 
 def _pong_smooth(m: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
