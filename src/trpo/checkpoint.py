@@ -73,6 +73,19 @@ def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
+def unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` with every tensor whose memory an earlier one uses copied (safetensors refuses
+    shared memory): a module in two networks (``shared_trunk``) is saved under each name, and
+    loading fills both with the same values."""
+    seen: set[int] = set()
+    out = {}
+    for k, t in tensors.items():
+        ptr = t.untyped_storage().data_ptr()
+        out[k] = t.clone() if ptr in seen and t.numel() else t
+        seen.add(ptr)
+    return out
+
+
 # --- atomic files ---------------------------------------------------------------------------------
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is either the old file or the whole new one."""
@@ -96,7 +109,7 @@ def save_checkpoint(ckpt_dir: Path, iteration: int, state: dict, meta: dict, kee
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     tree = split_tensors(state, tensors)
-    blob = st_save(tensors)
+    blob = st_save(unshared(tensors))
     stem = f"ckpt-{iteration:06d}"
     atomic_write(ckpt_dir / f"{stem}.safetensors", blob)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "iteration": iteration,

@@ -146,6 +146,11 @@ class Config:
         "al. 2015: 32 8x8/4, 64 4x4/2, 64 3x3/1 filters, 512 units), or ``minatar``, the MinAtar "
         "paper's (Young & Tian 2019: 16 3x3 filters, 128 units; used automatically on images too "
         "small for the chosen network). ReLU activations."))
+    shared_trunk: bool = _f(False, help=(
+        "Image observations, ppo and ppo-kl: actor and critic read one CNN trunk (``cnn``), trained "
+        "by PPO's joint loss, so the critic's value loss shapes the features the policy reads "
+        "(CleanRL's ppo_atari network). The other learners fit the critic apart from the policy "
+        "step (a trust-region step must not be moved by a critic fit after it) and reject it."))
     atari_preprocessing: bool = _f(True, help=(
         "ALE ids (``ALE/Pong-v5``): no-op starts, frame skip 4 with max-pooling, 84x84 grayscale, "
         "4 stacked frames (``trpo.envs.make.atari_wrappers``). False: the env's raw frames."))
@@ -457,6 +462,10 @@ def _coerce(name: str, value: Any) -> Any:  # noqa: C901 - one flat branch per c
     raise ConfigError(f"config key '{name}': expected {ftype}, got {value!r}")
 
 
+# the learners whose one loss trains actor and critic together (``shared_trunk``)
+SHARED_TRUNK_ALGOS = ("ppo", "ppo-kl")
+
+
 def validate(cfg: Config) -> Config:
     """Reject out-of-range values with one line naming the key and the allowed range. Changes
     nothing (resolving ``auto`` values is ``trpo.resolve.resolve_run``'s job)."""
@@ -494,6 +503,13 @@ def validate(cfg: Config) -> Config:
         if cfg.algo == "reinforce" and cfg.baseline == "optimal":
             raise ConfigError("config key 'baseline' = 'optimal' needs per-step gradients, which a recurrent policy "
                               "does not have; use 'value' or 'mean'")
+    if cfg.shared_trunk:
+        if cfg.algo not in SHARED_TRUNK_ALGOS:
+            raise ConfigError(f"config key 'shared_trunk' = true needs a joint actor-critic loss; algo {cfg.algo!r} "
+                              f"fits its critic apart (shared_trunk trains with {', '.join(SHARED_TRUNK_ALGOS)})")
+        if cfg.policy != "mlp":
+            raise ConfigError(f"config key 'shared_trunk' = true: recurrent policies (policy = {cfg.policy!r}) "
+                              "have their own encoders; use policy = 'mlp'")
     if not cfg.env_id:
         raise ConfigError("config key 'env_id' must not be empty")
     if math.isnan(cfg.stop_at_return):

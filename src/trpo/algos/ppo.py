@@ -80,7 +80,8 @@ class PPO(LearnerBase):
     def __init__(self, actor: Actor, critic: Critic, cfg: Config, device: torch.device):
         self.actor, self.critic, self.cfg, self.device = actor, critic, cfg, device
         self.base_lr = resolved_lr(cfg)
-        self.opt = adam([*actor.parameters(), *critic.parameters()], self.base_lr, eps=1e-5)
+        # each parameter once: with ``shared_trunk`` the critic's CNN is the actor's
+        self.opt = adam(dict.fromkeys([*actor.parameters(), *critic.parameters()]), self.base_lr, eps=1e-5)
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
 

@@ -29,7 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from trpo.nets.normalize import ObsNormalizer
-from trpo.nets.policies import Actor, Critic, is_image_space, make_actor, make_critic
+from trpo.errors import ConfigError
+from trpo.nets.policies import Actor, Critic, ImageTrunk, is_image_space, make_actor, make_critic
 from trpo.nets.recurrent import RecurrentActor, RecurrentCritic
 
 
@@ -42,6 +43,9 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
     nets = {"activation": cfg.activation, "ortho_init": cfg.ortho_init}
     if (actor is not None or critic is not None) and cfg.policy != "mlp":
         raise ValueError(f"own actor/critic networks need policy = 'mlp' (got {cfg.policy!r})")
+    if cfg.shared_trunk and (actor is not None or critic is not None):
+        raise ConfigError("config key 'shared_trunk' = true builds both networks; with own networks, share "
+                          "layers between them in one's own modules instead")
     if actor is not None:
         actor = own_actor(actor, obs_space, act_space, cfg.log_std_init, cfg.clipped_action_logprob).to(device)
     if critic is not None:
@@ -51,7 +55,8 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
             actor = make_actor(obs_space, act_space, actor_hidden, cfg.log_std_init, cfg.cnn,
                                cfg.clipped_action_logprob, **nets).to(device)
         if critic is None:
-            critic = make_critic(obs_space, critic_hidden, cfg.cnn, **nets).to(device)
+            critic = make_critic(obs_space, critic_hidden, cfg.cnn, **nets,
+                                 trunk=shared_trunk(cfg, obs_space, actor)).to(device)
     else:
         actor = RecurrentActor(obs_space, act_space, actor_hidden, cfg.policy, cfg.rnn_hidden, cfg.log_std_init,
                                cfg.cnn, cfg.clipped_action_logprob, **nets).to(device)
@@ -60,6 +65,16 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
     obs_norm = ObsNormalizer(obs_space.shape, cfg.normalize_obs and not image, cfg.clip_obs,  # type: ignore[arg-type]  # Box spaces
                              dtype=obs_space.dtype if image else np.float32)
     return actor, critic, obs_norm
+
+
+def shared_trunk(cfg, obs_space: gym.Space, actor: Actor) -> ImageTrunk | None:
+    """The actor's CNN trunk for the critic to read too (``cfg.shared_trunk``), else None."""
+    if not cfg.shared_trunk:
+        return None
+    if not is_image_space(obs_space):
+        raise ConfigError(f"config key 'shared_trunk' = true shares a CNN trunk; observations {obs_space} are not "
+                          "images (a 3-D uint8 Box)")
+    return actor.net[0]  # type: ignore[index,return-value]  # make_actor on images: Sequential(trunk, head)
 
 
 # --- one's own networks ------------------------------------------------------------------------------

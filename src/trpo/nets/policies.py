@@ -436,12 +436,14 @@ def make_actor(obs_space: gym.Space, act_space: gym.Space, hidden: tuple[int, ..
 
 
 def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo", activation: str = "tanh",
-                ortho_init: bool = True) -> Critic:
-    """V_psi: an MLP (``activation``); for images its own ``ImageTrunk`` followed by a linear layer."""
+                ortho_init: bool = True, trunk: ImageTrunk | None = None) -> Critic:
+    """V_psi: an MLP (``activation``); for images its own ``ImageTrunk`` followed by a linear layer,
+    or ``trunk``, the actor's (``shared_trunk``: one module in both networks, its parameters the
+    same tensors)."""
     if not is_image_space(obs_space):
         return Critic(flat_obs_dim(obs_space), hidden, activation, ortho_init)
     shape: tuple[int, ...] = obs_space.shape  # type: ignore[assignment]  # an image space: a Box
-    trunk = ImageTrunk(shape, image_spec(shape, cnn))
+    trunk = trunk if trunk is not None else ImageTrunk(shape, image_spec(shape, cnn))
     critic = Critic(trunk.out_dim, (), activation, ortho_init)
     critic.net = nn.Sequential(trunk, critic.net)
     return critic

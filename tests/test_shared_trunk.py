@@ -1,0 +1,112 @@
+"""shared_trunk: PPO's actor and critic read one CNN trunk (CleanRL's ppo_atari network), trained by
+the joint loss; saved, loaded and resumed as one module; refused where it cannot mean that."""
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import trpo
+from trpo import Config, ConfigError
+from trpo.agent import Agent
+from trpo.algos.ppo import PPO
+from trpo.checkpoint import load_checkpoint, save_checkpoint, unshared
+from trpo.config import from_dict
+from trpo.nets.factory import make_networks
+
+CPU = torch.device("cpu")
+FRAMES = gym.spaces.Box(0, 255, (1, 36, 36), np.uint8)
+
+
+class Bright(gym.Env):
+    """Random 36x36 frames; the reward is the frame's mean brightness (a value the trunk must see)."""
+
+    observation_space = FRAMES
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._obs = self.np_random.integers(0, 256, (1, 36, 36), dtype=np.uint8)
+        return self._obs, {}
+
+    def step(self, a):
+        r = float(self._obs.mean()) / 255.0
+        self._obs = self.np_random.integers(0, 256, (1, 36, 36), dtype=np.uint8)
+        return self._obs, r, False, False, {}
+
+
+gym.register("SharedTrunkFrames-v0", entry_point=Bright, max_episode_steps=40)
+
+
+def _cfg(**kw):
+    base = {"env_id": "SharedTrunkFrames-v0", "algo": "ppo", "shared_trunk": True, "total_steps": 512, "num_envs": 2,
+            "batch_steps": 256, "minibatch_size": 64, "check_env": False, "warnings": False, "eval_episodes": 1,
+            "eval_periodic_episodes": 0}
+    return Config(**{**base, **kw})
+
+
+def test_one_trunk_in_both_networks_and_once_in_the_optimiser():
+    actor, critic, _ = make_networks(Config(algo="ppo", shared_trunk=True), FRAMES, gym.spaces.Discrete(3), CPU)
+    assert critic.net[0] is actor.net[0]
+    trunk = {id(p) for p in actor.net[0].parameters()}
+    assert trunk and trunk <= {id(p) for p in critic.parameters()}
+    opt = PPO(actor, critic, Config(algo="ppo", shared_trunk=True, lr=1e-3), CPU).opt
+    params = opt.param_groups[0]["params"]
+    assert len(params) == len({id(p) for p in params}) == len(list(actor.parameters())) + 2  # + the value head
+    separate_actor, separate_critic, _ = make_networks(Config(algo="ppo"), FRAMES, gym.spaces.Discrete(3), CPU)
+    assert separate_critic.net[0] is not separate_actor.net[0]
+    assert not {id(p) for p in separate_actor.parameters()} & {id(p) for p in separate_critic.parameters()}
+
+
+def test_train_saves_loads_and_resumes_one_trunk(tmp_path):
+    torch.manual_seed(0)
+    fresh, _, _ = make_networks(_cfg(), FRAMES, gym.spaces.Discrete(2), CPU)
+    trpo.train(_cfg(), run_dir=tmp_path / "run", progress=False)
+    agent = Agent.load(tmp_path / "run")
+    assert agent.critic.net[0] is agent.actor.net[0]  # loaded as one module again
+    state, _ = load_checkpoint(tmp_path / "run")
+    a = {k: v for k, v in state["agent"]["actor"].items() if k.startswith("net.0.")}
+    c = {k: v for k, v in state["agent"]["critic"].items() if k.startswith("net.0.")}
+    assert a.keys() == c.keys() and all(torch.equal(a[k], c[k]) for k in a)  # saved under both names, equal
+    assert not all(torch.equal(p, q) for p, q in zip(fresh.net[0].parameters(), agent.actor.net[0].parameters()))
+    # the optimiser holds each parameter once: its state has one entry per unique tensor
+    n_unique = len({id(p) for p in (*agent.actor.parameters(), *agent.critic.parameters())})
+    assert len(state["learner"]["opt"]["state"]) == n_unique
+    trpo.train(Config(total_steps=1024), resume=tmp_path / "run", progress=False)
+    again = Agent.load(tmp_path / "run")
+    assert again.critic.net[0] is again.actor.net[0]
+    assert not all(torch.equal(p, q) for p, q in zip(agent.actor.net[0].parameters(), again.actor.net[0].parameters()))
+
+
+def test_the_value_loss_reaches_the_policys_features():
+    """With one trunk the critic's loss moves the features the policy reads; with two it cannot."""
+    def trunk_grad(shared: bool) -> float:
+        torch.manual_seed(0)
+        actor, critic, _ = make_networks(Config(algo="ppo", shared_trunk=shared), FRAMES, gym.spaces.Discrete(2), CPU)
+        x = torch.randint(0, 256, (16, 1, 36, 36), dtype=torch.uint8)
+        critic(x).pow(2).mean().backward()  # a value loss alone
+        return sum(float(p.grad.abs().sum()) for p in actor.net[0].parameters() if p.grad is not None)
+    assert trunk_grad(True) > 0 and trunk_grad(False) == 0
+
+
+def test_refused_where_it_cannot_mean_one_trunk(tmp_path):
+    for algo in ("trpo", "npg", "a2c", "reinforce"):
+        with pytest.raises(ConfigError, match="shared_trunk"):
+            from_dict({"algo": algo, "shared_trunk": True})
+    with pytest.raises(ConfigError, match="recurrent"):
+        from_dict({"algo": "ppo", "shared_trunk": True, "policy": "gru"})
+    with pytest.raises(ConfigError, match="not images"):  # CartPole's vector observations
+        trpo.train(Config(algo="ppo", shared_trunk=True, total_steps=256), run_dir=tmp_path / "cp", progress=False)
+    with pytest.raises(ConfigError, match="own networks"):
+        make_networks(Config(algo="ppo", shared_trunk=True), FRAMES, gym.spaces.Discrete(2), CPU,
+                      critic=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(1)))
+
+
+def test_checkpoint_tensors_that_share_memory(tmp_path):
+    w = torch.arange(6.0)
+    t = {"a": w, "b": w, "c": w[2:], "d": torch.ones(2)}
+    out = unshared(t)
+    assert out["a"] is w and out["d"] is t["d"]  # the first user of a memory and unshared ones: as they are
+    assert out["b"] is not w and torch.equal(out["b"], w) and torch.equal(out["c"], w[2:])
+    save_checkpoint(tmp_path, 1, {"x": {"a": w, "b": w}}, {})
+    state, _ = load_checkpoint(tmp_path / "ckpt-000001.json")
+    assert torch.equal(state["x"]["a"], w) and torch.equal(state["x"]["b"], w)
