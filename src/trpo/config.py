@@ -466,6 +466,15 @@ def _coerce(name: str, value: Any) -> Any:  # noqa: C901 - one flat branch per c
 SHARED_TRUNK_ALGOS = ("ppo", "ppo-kl")
 
 
+def _check_shared_trunk(cfg: Config) -> None:
+    if cfg.algo not in SHARED_TRUNK_ALGOS:
+        raise ConfigError(f"config key 'shared_trunk' = true needs a joint actor-critic loss; algo {cfg.algo!r} "
+                          f"fits its critic apart (shared_trunk trains with {', '.join(SHARED_TRUNK_ALGOS)})")
+    if cfg.policy != "mlp":
+        raise ConfigError(f"config key 'shared_trunk' = true: recurrent policies (policy = {cfg.policy!r}) "
+                          "have their own encoders; use policy = 'mlp'")
+
+
 def validate(cfg: Config) -> Config:
     """Reject out-of-range values with one line naming the key and the allowed range. Changes
     nothing (resolving ``auto`` values is ``trpo.resolve.resolve_run``'s job)."""
@@ -504,12 +513,7 @@ def validate(cfg: Config) -> Config:
             raise ConfigError("config key 'baseline' = 'optimal' needs per-step gradients, which a recurrent policy "
                               "does not have; use 'value' or 'mean'")
     if cfg.shared_trunk:
-        if cfg.algo not in SHARED_TRUNK_ALGOS:
-            raise ConfigError(f"config key 'shared_trunk' = true needs a joint actor-critic loss; algo {cfg.algo!r} "
-                              f"fits its critic apart (shared_trunk trains with {', '.join(SHARED_TRUNK_ALGOS)})")
-        if cfg.policy != "mlp":
-            raise ConfigError(f"config key 'shared_trunk' = true: recurrent policies (policy = {cfg.policy!r}) "
-                              "have their own encoders; use policy = 'mlp'")
+        _check_shared_trunk(cfg)
     if not cfg.env_id:
         raise ConfigError("config key 'env_id' must not be empty")
     if math.isnan(cfg.stop_at_return):

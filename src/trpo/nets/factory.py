@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from trpo.nets.normalize import ObsNormalizer
 from trpo.errors import ConfigError
+from trpo.nets.normalize import ObsNormalizer
 from trpo.nets.policies import Actor, Critic, ImageTrunk, is_image_space, make_actor, make_critic
 from trpo.nets.recurrent import RecurrentActor, RecurrentCritic
 
