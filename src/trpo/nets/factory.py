@@ -74,7 +74,7 @@ def shared_trunk(cfg, obs_space: gym.Space, actor: Actor) -> ImageTrunk | None:
     if not is_image_space(obs_space):
         raise ConfigError(f"config key 'shared_trunk' = true shares a CNN trunk; observations {obs_space} are not "
                           "images (a 3-D uint8 Box)")
-    return actor.net[0]  # type: ignore[index,return-value]  # make_actor on images: Sequential(trunk, head)
+    return actor.net[0]  # type: ignore[index]  # make_actor on images: Sequential(trunk, head)
 
 
 # --- one's own networks ------------------------------------------------------------------------------
