@@ -190,6 +190,11 @@ SUITES: dict[str, Suite] = {
         "TRPO (the atari preset) and PPO (atari-ppo: CleanRL's ppo_atari settings and Nature CNN, adopted as given) at 1M env "
         "steps on ALE/Pong-v5, held-out seed 100, with periodic deterministic evaluations (5 episodes every 100k)",
         ("ALE/Pong-v5",), ("trpo", "ppo"), ("ours",), HELD_OUT[:1], 1_000_000, 100_000, eval_episodes=5),
+    "pong-ppo-shared": Suite(
+        "PPO (atari-ppo with its shared trunk: actor and critic on one Nature CNN, CleanRL's network) at 1M env steps "
+        "on ALE/Pong-v5, held-out seed 100, periodic deterministic evaluations (5 episodes every 100k), after the "
+        "separate networks of pong-heldout did not learn", ("ALE/Pong-v5",), ("ppo",), ("ours",), HELD_OUT[:1],
+        1_000_000, 100_000, eval_episodes=5),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
