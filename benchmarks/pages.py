@@ -748,16 +748,26 @@ def block_ppo_heldout() -> str:
     return "\n".join(L)
 
 
-PONG_ALGOS = (("trpo", "atari"), ("ppo", "atari-ppo"))
+# the rows of the Pong pages: (label, algo, preset, shared trunk, the suite whose records hold it)
+PONG_ROWS = (("trpo", "trpo", "atari", False, "pong-heldout"),
+             ("ppo, two CNNs", "ppo", "atari-ppo", False, "pong-heldout"),
+             ("ppo, shared trunk", "ppo", "atari-ppo", True, "pong-ppo-shared"))
 
 
 def pong_heldout_records() -> dict[str, tuple[Path, dict]]:
-    """The pong-heldout suite's records (seed 100), by algorithm."""
+    """The Pong suites' records (seed 100), by row label (PONG_ROWS): pong-heldout's (trpo, and ppo
+    with the separate actor and critic CNNs atari-ppo had then) and pong-ppo-shared's."""
     out = {}
-    for f in sorted((RECORDS / "pong-heldout").glob("*.json")):
-        r = json.loads(f.read_text())
-        out[r["run"]["algo"]] = (f, r)
+    for label, algo, _, shared, suite in PONG_ROWS:
+        for f in sorted((RECORDS / suite).glob("*.json")):
+            r = json.loads(f.read_text())
+            if r["run"]["algo"] == algo and bool(r["result"]["config"].get("shared_trunk", False)) == shared:
+                out[label] = (f, r)
     return out
+
+
+def _pong_link(f: Path) -> str:
+    return f"[{f.name}](../../benchmarks/records/{f.parent.name}/{f.name})"
 
 
 PONG_TRAIN_WINDOW = 100_000  # env steps: the training return's mean over a window of steps, not of batches
@@ -789,21 +799,21 @@ def block_pong_heldout() -> str:
     L = [f"| algo (preset) | env steps | training wall time | steps/s | best periodic (deterministic, {per} ep) | "
          f"final deterministic ({fin} ep) | final stochastic ({fin} ep) | training return, mean over the last "
          f"{w:,} env steps | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for algo, preset in PONG_ALGOS:
-        if algo not in recs:
-            L.append(f"| {algo} ({preset}) | no record yet | | | | | | | |")
+    for label, _, preset, _, suite in PONG_ROWS:
+        if label not in recs:
+            L.append(f"| {label} ({preset}) | no record yet (`python benchmarks/harness.py run {suite}`) | | | | | | | |")
             continue
-        f, r = recs[algo]
+        f, r = recs[label]
         res = r["result"]
         steps, ret = _train_returns(res["train_curve"])
-        L.append(f"| {algo} ({res['summary'].get('preset') or preset}) | {res['steps']:,} | "
+        L.append(f"| {label} ({res['summary'].get('preset') or preset}) | {res['steps']:,} | "
                  f"{res['wall_s'] / 60:,.0f} min | {res['steps_per_s']:,.0f} | {res['best_eval_return']:.1f} | "
                  f"**{res['final_eval_return']:.1f}** ± {res['final_eval_std']:.1f} | "
                  f"{res['final_eval_stochastic_return']:.1f} ± {res['final_eval_stochastic_std']:.1f} | "
-                 f"{_window_mean(steps, ret, res['steps']):.1f} | [{f.name}](../../benchmarks/records/pong-heldout/{f.name}) |")
+                 f"{_window_mean(steps, ret, res['steps']):.1f} | {_pong_link(f)} |")
     L += ["", f"Periodic deterministic evaluations ({per} episodes each, env seeds {proto['periodic']['env_seeds']}):",
           ""]
-    have = [a for a, _ in PONG_ALGOS if a in recs]
+    have = [row[0] for row in PONG_ROWS if row[0] in recs]
     L.append("| env steps | " + " | ".join(have) + " |")
     L.append("|---:|" + "---:|" * len(have))
     curves = {a: {round(e[0], -4): e[2] for e in recs[a][1]["result"]["eval_curve"]} for a in have}
@@ -825,7 +835,9 @@ def block_pong_heldout() -> str:
     machines = [f"{a} on {_cpu(recs[a][1]['machine']['cpu'])} at commit "
                 f"{short_commit(recs[a][1]['machine'], ' (dirty)')}" for a in have]
     L.append("")
-    L.append(f"Made with `python benchmarks/harness.py run pong-heldout` ({_and(machines)}; each run beside another "
+    suites = _and([f"`python benchmarks/harness.py run {x}`" for x in dict.fromkeys(
+        recs[a][0].parent.name for a in have)])
+    L.append(f"Made with {suites} ({_and(machines)}; each run beside another "
              "run on the machine's 2 cores, so the steps/s are under that load: docs/benchmarks.md has the speed).")
     L += ["", "![Pong, seed 100: deterministic evaluations and training returns](pong/heldout.png)"]
     return "\n".join(L)
@@ -888,12 +900,12 @@ def block_readme_pong() -> str:
         return (f"TRPO learns (the training return from {first:.1f} to a best running mean of {smooth.max():.1f} in "
                 f"{m['env_steps'][-1] / 1e6:.0f}M steps, seed 0, no periodic evaluations).")
     parts = []
-    for algo, preset in PONG_ALGOS:
-        if algo not in recs:
-            parts.append(f"{algo}: no record yet")
+    for label, _, preset, _, _ in PONG_ROWS:
+        if label not in recs:
+            parts.append(f"{label}: no record yet")
             continue
-        res = recs[algo][1]["result"]
-        parts.append(f"{algo} (`{res['summary'].get('preset') or preset}`) {res['final_eval_return']:.1f} with the mean "
+        res = recs[label][1]["result"]
+        parts.append(f"{label} (`{res['summary'].get('preset') or preset}`) {res['final_eval_return']:.1f} with the mean "
                      f"action and {res['final_eval_stochastic_return']:.1f} sampling (best periodic "
                      f"{res['best_eval_return']:.1f})")
     steps = max(r["result"]["steps"] for _, r in recs.values())
@@ -915,16 +927,16 @@ def pong_figure() -> list[str]:
     w = PONG_TRAIN_WINDOW
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.4))
     per = None
-    for algo, preset in PONG_ALGOS:
-        if algo not in recs:
+    for label, _, preset, _, _ in PONG_ROWS:
+        if label not in recs:
             continue
-        r = recs[algo][1]
+        r = recs[label][1]
         res, per = r["result"], r["protocol"]["periodic"]["episodes"]
         ev = np.array(res["eval_curve"], dtype=float)
-        a0.plot(ev[:, 0], ev[:, 2], marker="o", label=f"{algo} ({preset})")
+        a0.plot(ev[:, 0], ev[:, 2], marker="o", label=f"{label} ({preset})")
         steps, ret = _train_returns(res["train_curve"])
         at = steps[steps >= w]
-        a1.plot(at, [_window_mean(steps, ret, x) for x in at], label=f"{algo} ({preset})")
+        a1.plot(at, [_window_mean(steps, ret, x) for x in at], label=f"{label} ({preset})")
     a0.set_title(f"ALE/Pong-v5, seed 100: deterministic evaluations ({per} ep)")
     a1.set_title(f"training return, mean over the last {w:,} env steps")
     for ax in (a0, a1):

@@ -125,10 +125,12 @@ def test_the_pong_blocks_read_a_harness_record(monkeypatch, tmp_path):
     monkeypatch.setattr(pages, "pong_heldout_records", lambda: {"trpo": (f, rec)})
     block = pages.block_pong_heldout()
     assert "| trpo (atari) | 1,024,000 | 60 min | 284 | -9.2 | **-10.5** ± 2.1 | -12.2 ± 1.5 |" in block
-    assert "| ppo (atari-ppo) | no record yet |" in block
+    assert "| ppo, two CNNs (atari-ppo) | no record yet" in block
+    assert "| ppo, shared trunk (atari-ppo) | no record yet (`python benchmarks/harness.py run pong-ppo-shared`)" in block
     assert "| 100,000 | -20.0 |" in block and "| 200,000 | -15.5 |" in block
     last = [-21.0 + i / 50 for i in range(1000) if i % 3 and 1024 * (i + 1) > 1_024_000 - 100_000]  # the last 100k steps
     assert f"| {sum(last) / len(last):.1f} |" in block and "trpo on Intel Xeon at commit abcdef0" in block
     readme = pages.block_readme_pong()
     assert "after 1.0M env steps on seed 100" in readme and "trpo (`atari`) -10.5 with the mean action" in readme
-    assert "-12.2 sampling (best periodic -9.2)" in readme and "ppo: no record yet" in readme
+    assert "-12.2 sampling (best periodic -9.2)" in readme and "ppo, shared trunk: no record yet" in readme
+    assert "`python benchmarks/harness.py run pong-heldout`" in block  # the suite of the records shown
