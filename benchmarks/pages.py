@@ -889,6 +889,41 @@ def block_pong_dead_units() -> str:
     return "\n".join(L)
 
 
+PONG_UNITS = RECORDS / "pong-ppo-units"
+# the variants of the seed-0 experiment: (file prefix, what changed from atari-ppo with two CNNs)
+PONG_UNIT_VARIANTS = (("base", "none (atari-ppo with two CNNs)"), ("noent", "`entropy_coef = 0`"),
+                      ("noclip", "`max_grad_norm = 0` (no gradient clip)"))
+
+
+def block_pong_units() -> str:
+    """Which setting silences PPO's actor units on Pong (seed 0, records/pong-ppo-units/): units
+    firing at checkpoints 20, 40, 60 of each variant, beside the fresh network's count."""
+    link = lambda name: f"[{name}](../../benchmarks/records/pong-ppo-units/{name})"  # noqa: E731
+    recs = {f.stem: json.loads(f.read_text()) for f in PONG_UNITS.glob("*_0000*.json")}
+    fresh = json.loads((PONG_UNITS / "base_fresh.json").read_text())
+    its = sorted({int(k.rsplit("_", 1)[1]) for k in recs})
+    L = ["| what differs | " + " | ".join(f"units firing, update {i}" for i in its) + " | KL per update (median) | "
+         "entropy at the last update | raw records |", "|---|" + "---:|" * (len(its) + 2) + "---|"]
+    for name, what in PONG_UNIT_VARIANTS:
+        have = [i for i in its if f"{name}_{i:06d}" in recs]
+        if not have:
+            continue
+        m = metrics_columns(PONG_UNITS / f"{name}_metrics.csv")
+        m_it = m["iteration"] <= max(have)
+        cells = [f"{recs[f'{name}_{i:06d}']['units_firing_on_any_frame']} of {recs[f'{name}_{i:06d}']['units']}"
+                 if i in have else "-" for i in its]
+        L.append(f"| {what} | " + " | ".join(cells) + f" | {np.median(m['kl'][m_it]):.1e} | "
+                 f"{m['entropy'][m_it][-1]:.3f} | " + ", ".join(link(f"{name}_{i:06d}.json") for i in have)
+                 + f", {link(name + '_metrics.csv')} |")
+    frames = _and(sorted({f"{r['frames']:,}" for r in recs.values()}))
+    L += ["", f"Units of the actor's last layer (512, the Nature CNN) firing on any of {frames} frames; the fresh "
+          f"network of the same config and seed has {fresh['units_firing_on_any_frame']} of {fresh['units']} "
+          f"({link('base_fresh.json')}). Seed 0, a tuning "
+          f"seed; each run stopped by hand after update {max(its)} of its 1M-step schedule. How they were made: "
+          f"{link('runs.json')}."]
+    return "\n".join(L)
+
+
 def block_readme_pong() -> str:
     """The README's Pong sentence: each algorithm's final evaluations in pong-heldout."""
     recs = pong_heldout_records()
@@ -1124,6 +1159,7 @@ BLOCKS = {
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
     ("docs/results/pong.md", "pong-heldout"): block_pong_heldout,
     ("docs/results/pong.md", "pong-dead-units"): block_pong_dead_units,
+    ("docs/results/pong.md", "pong-units-seed0"): block_pong_units,
     ("README.md", "pong"): block_readme_pong,
 }
 BLOCKS.update(pages_family.BLOCKS)
