@@ -157,6 +157,13 @@ def test_ppo_on_atari_gets_cleanrls_settings():
     assert cfg.preset == "atari-ppo" and (cfg.num_envs, cfg.batch_steps, cfg.epochs, cfg.minibatch_size) == (8, 1024, 4, 256)
     assert (cfg.lr, cfg.clip_range, cfg.clip_value, cfg.entropy_coef) == (2.5e-4, 0.1, True, 0.01)
     assert cfg.cnn == "nature"  # CleanRL's network: the small TRPO-paper CNN's actor died under PPO on Pong
+    assert cfg.shared_trunk  # CleanRL's one trunk: with two CNNs PPO's actor units fell silent on Pong
     cfg, _ = resolve_run(trpo.Config(env_id=ENV, algo="ppo", epochs=10))   # the user's key wins
     assert cfg.epochs == 10 and cfg.minibatch_size == 256
+    from trpo.config import from_dict
+
+    cfg, _ = resolve_run(from_dict({"env_id": ENV, "algo": "ppo", "shared_trunk": False}))
+    assert not cfg.shared_trunk and cfg.cnn == "nature"  # given false: false, the rest of the preset stays
+    cfg, _ = resolve_run(trpo.Config(env_id=ENV, algo="trpo"))
+    assert not cfg.shared_trunk  # trpo's atari preset: its own critic fit, two networks
 
