@@ -462,14 +462,13 @@ def _coerce(name: str, value: Any) -> Any:  # noqa: C901 - one flat branch per c
     raise ConfigError(f"config key '{name}': expected {ftype}, got {value!r}")
 
 
-# the learners whose one loss trains actor and critic together (``shared_trunk``)
-SHARED_TRUNK_ALGOS = ("ppo", "ppo-kl")
-
-
 def _check_shared_trunk(cfg: Config) -> None:
-    if cfg.algo not in SHARED_TRUNK_ALGOS:
+    from trpo.algos import ALGOS
+
+    if not ALGOS[cfg.algo].joint_loss:
+        able = ", ".join(a for a, e in ALGOS.items() if e.joint_loss)
         raise ConfigError(f"config key 'shared_trunk' = true needs a joint actor-critic loss; algo {cfg.algo!r} "
-                          f"fits its critic apart (shared_trunk trains with {', '.join(SHARED_TRUNK_ALGOS)})")
+                          f"fits its critic apart (shared_trunk trains with {able})")
     if cfg.policy != "mlp":
         raise ConfigError(f"config key 'shared_trunk' = true: recurrent policies (policy = {cfg.policy!r}) "
                           "have their own encoders; use policy = 'mlp'")

@@ -1,10 +1,10 @@
 """The algorithm registry: ``--algo NAME`` -> the learner class that implements it, and every fact
-the rest of the package needs about it (which samplers feed it, its default learning rate, its
-trust region and line search, whether its critic fit may run in a helper process, recurrent
-support, ``trpo tune``'s search space, the metrics it reports). Config, tune, report and the
-diagnostics read these entries and keep no tables of their own, so adding an algorithm is one
-file with a ``Learner`` and one entry here; learners are imported lazily. This module imports
-nothing else of the package.
+the rest of the package needs about it (which samplers feed it, its default learning rate, its trust
+region and line search, whether its critic fit may run in a helper process, recurrent support,
+whether one loss trains actor and critic (``shared_trunk``), ``trpo tune``'s search space, the
+metrics it reports). Config, tune, report and the diagnostics read these entries and keep no tables
+of their own, so adding an algorithm is one file with a ``Learner`` and one entry here; learners are
+imported lazily. This module imports nothing else of the package.
 
 The Learner interface (``trpo.algos.base.Learner``): built as ``Learner(actor, critic, cfg,
 device)`` (``trpo.algos.build.build_learner`` does it for a run's agent); ``update(batch) -> dict
@@ -58,6 +58,7 @@ class AlgoEntry:
     default_lr: float = 0.0                      # ``lr = 0`` resolves to this (first-order methods)
     critic_helper: bool = False                  # its critic fit may run in a helper process
     recurrent: bool = False                      # it trains recurrent policies (policy gru/lstm)
+    joint_loss: bool = False                     # one loss trains actor and critic (shared_trunk)
     trust_region: bool = False                   # it steps within max_kl (natural gradient + CG)
     line_search: bool = False                    # its steps are accepted or rejected (step_accepted)
     kl_bound: str = ""                           # the config key of the KL its updates work against
@@ -80,9 +81,9 @@ ALGOS: dict[str, AlgoEntry] = {
     # no line search: NPG takes every step
     "npg": AlgoEntry("trpo.algos.npg:NPG", ("single-path", "vine"), critic_helper=True, recurrent=True,
                      trust_region=True, kl_bound="max_kl", search_space=SPACE_TRUST_REGION),
-    "ppo-kl": AlgoEntry("trpo.algos.ppo:PPOKL", default_lr=3e-4, recurrent=True, kl_bound="kl_target",
+    "ppo-kl": AlgoEntry("trpo.algos.ppo:PPOKL", default_lr=3e-4, recurrent=True, joint_loss=True, kl_bound="kl_target",
                         search_space=_without(SPACE_PPO, kl_target=("log", 3e-3, 5e-2))),
-    "ppo": AlgoEntry("trpo.algos.ppo:PPO", default_lr=3e-4, recurrent=True,
+    "ppo": AlgoEntry("trpo.algos.ppo:PPO", default_lr=3e-4, recurrent=True, joint_loss=True,
                      search_space=_without(SPACE_PPO, clip_range=("cat", (0.1, 0.2, 0.3, 0.4)))),
 }
 
