@@ -96,9 +96,11 @@ def test_refused_where_it_cannot_mean_one_trunk(tmp_path):
         from_dict({"algo": "ppo", "shared_trunk": True, "policy": "gru"})
     with pytest.raises(ConfigError, match="not images"):  # CartPole's vector observations
         trpo.train(Config(algo="ppo", shared_trunk=True, total_steps=256), run_dir=tmp_path / "cp", progress=False)
+    own = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(1))
     with pytest.raises(ConfigError, match="own networks"):
-        make_networks(Config(algo="ppo", shared_trunk=True), FRAMES, gym.spaces.Discrete(2), CPU,
-                      critic=torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(1)))
+        trpo.train(_cfg(), run_dir=tmp_path / "own", critic=own, progress=False)
+    with pytest.raises(ValueError, match="own networks"):  # nets/ raises ValueError; the Agent makes it a ConfigError
+        make_networks(Config(algo="ppo", shared_trunk=True), FRAMES, gym.spaces.Discrete(2), CPU, critic=own)
 
 
 def test_checkpoint_tensors_that_share_memory(tmp_path):

@@ -43,8 +43,8 @@ class Agent:
         try:
             self.actor, self.critic, self.obs_norm = make_networks(cfg, obs_space, act_space, self.device,
                                                                    actor=actor, critic=critic)
-        except ValueError as e:
-            if actor is None and critic is None:
+        except ValueError as e:  # own networks or shared_trunk that do not fit these spaces: the user's to fix
+            if actor is None and critic is None and not cfg.shared_trunk:
                 raise
             raise ConfigError(str(e)) from None
         # which networks are one's own, and their classes (recorded in checkpoints: a load needs them again)

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from trpo.errors import ConfigError
 from trpo.nets.normalize import ObsNormalizer
 from trpo.nets.policies import Actor, Critic, ImageTrunk, is_image_space, make_actor, make_critic
 from trpo.nets.recurrent import RecurrentActor, RecurrentCritic
@@ -44,8 +43,8 @@ def make_networks(cfg, obs_space: gym.Space, act_space: gym.Space, device: torch
     if (actor is not None or critic is not None) and cfg.policy != "mlp":
         raise ValueError(f"own actor/critic networks need policy = 'mlp' (got {cfg.policy!r})")
     if cfg.shared_trunk and (actor is not None or critic is not None):
-        raise ConfigError("config key 'shared_trunk' = true builds both networks; with own networks, share "
-                          "layers between them in one's own modules instead")
+        raise ValueError("config key 'shared_trunk' = true builds both networks; with own networks, share "
+                         "layers between them in one's own modules instead")
     if actor is not None:
         actor = own_actor(actor, obs_space, act_space, cfg.log_std_init, cfg.clipped_action_logprob).to(device)
     if critic is not None:
@@ -72,8 +71,8 @@ def shared_trunk(cfg, obs_space: gym.Space, actor: Actor) -> ImageTrunk | None:
     if not cfg.shared_trunk:
         return None
     if not is_image_space(obs_space):
-        raise ConfigError(f"config key 'shared_trunk' = true shares a CNN trunk; observations {obs_space} are not "
-                          "images (a 3-D uint8 Box)")
+        raise ValueError(f"config key 'shared_trunk' = true shares a CNN trunk; observations of shape "
+                         f"{obs_space.shape} ({obs_space.dtype}) are not images (a 3-D uint8 Box)")
     return actor.net[0]  # type: ignore[index]  # make_actor on images: Sequential(trunk, head)
 
 
