@@ -868,7 +868,9 @@ def block_pong_dead_units() -> str:
                          ("trpo_small_cnn_final", "small (`trpo`)", "TRPO (`atari`), the run's last checkpoint"),
                          ("ppo_nature_fresh", "Nature", "fresh (its config, seeded)"),
                          ("ppo_nature_ckpt30", "Nature", "PPO, iteration 30"),
-                         ("ppo_nature_heldout_ckpt610", "Nature", "PPO (`pong-heldout`), iteration 610")):
+                         ("ppo_nature_heldout_ckpt610", "Nature", "PPO (`pong-heldout`), iteration 610"),
+                         ("ppo_shared_heldout_ckpt60", "Nature, shared trunk", "PPO (`pong-ppo-shared`), iteration 60"),
+                         ("ppo_shared_heldout_ckpt300", "Nature, shared trunk", "PPO (`pong-ppo-shared`), iteration 300")):
         if n not in units:
             continue
         u = units[n]
