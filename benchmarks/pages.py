@@ -894,7 +894,8 @@ def block_pong_dead_units() -> str:
 PONG_UNITS = RECORDS / "pong-ppo-units"
 # the variants of the seed-0 experiment: (file prefix, what changed from atari-ppo with two CNNs)
 PONG_UNIT_VARIANTS = (("base", "none (atari-ppo with two CNNs)"), ("noent", "`entropy_coef = 0`"),
-                      ("noclip", "`max_grad_norm = 0` (no gradient clip)"))
+                      ("noclip", "`max_grad_norm = 0` (no gradient clip)"),
+                      ("shared", "`shared_trunk = true` (atari-ppo now: one trunk)"))
 
 
 def block_pong_units() -> str:
