@@ -757,17 +757,19 @@ PONG_ROWS = (("trpo", "trpo", "atari", False, "pong-heldout"),
 def pong_heldout_records() -> dict[str, tuple[Path, dict]]:
     """The Pong suites' records (seed 100), by row label (PONG_ROWS): pong-heldout's (trpo, and ppo
     with the separate actor and critic CNNs atari-ppo had then) and pong-ppo-shared's."""
+    read = {suite: [(f, json.loads(f.read_text())) for f in sorted((RECORDS / suite).glob("*.json"))]
+            for suite in dict.fromkeys(row[4] for row in PONG_ROWS)}  # each suite's records once
     out = {}
     for label, algo, _, shared, suite in PONG_ROWS:
-        for f in sorted((RECORDS / suite).glob("*.json")):
-            r = json.loads(f.read_text())
+        for f, r in read[suite]:
             if r["run"]["algo"] == algo and bool(r["result"]["config"].get("shared_trunk", False)) == shared:
                 out[label] = (f, r)
     return out
 
 
-def _pong_link(f: Path) -> str:
-    return f"[{f.name}](../../benchmarks/records/{f.parent.name}/{f.name})"
+def _record_link(folder: str, name: str) -> str:
+    """A page's Markdown link to benchmarks/records/FOLDER/NAME (pages live in docs/results/)."""
+    return f"[{name}](../../benchmarks/records/{folder}/{name})"
 
 
 PONG_TRAIN_WINDOW = 100_000  # env steps: the training return's mean over a window of steps, not of batches
@@ -810,7 +812,7 @@ def block_pong_heldout() -> str:
                  f"{res['wall_s'] / 60:,.0f} min | {res['steps_per_s']:,.0f} | {res['best_eval_return']:.1f} | "
                  f"**{res['final_eval_return']:.1f}** ± {res['final_eval_std']:.1f} | "
                  f"{res['final_eval_stochastic_return']:.1f} ± {res['final_eval_stochastic_std']:.1f} | "
-                 f"{_window_mean(steps, ret, res['steps']):.1f} | {_pong_link(f)} |")
+                 f"{_window_mean(steps, ret, res['steps']):.1f} | {_record_link(f.parent.name, f.name)} |")
     L += ["", f"Periodic deterministic evaluations ({per} episodes each, env seeds {proto['periodic']['env_seeds']}):",
           ""]
     have = [row[0] for row in PONG_ROWS if row[0] in recs]
@@ -848,7 +850,9 @@ PONG_DEAD = RECORDS / "pong-ppo-small-cnn"
 
 def block_pong_dead_units() -> str:
     """PPO with the small CNN on Pong: the actor's units fell silent (records/pong-ppo-small-cnn/)."""
-    link = lambda name: f"[{name}](../../benchmarks/records/pong-ppo-small-cnn/{name})"  # noqa: E731
+    def link(name: str) -> str:
+        return _record_link(PONG_DEAD.name, name)
+
     units = {f.stem: json.loads(f.read_text()) for f in PONG_DEAD.glob("*.json") if f.name != "runs.json"}
     small, nature = (metrics_columns(PONG_DEAD / "ppo_small_cnn_metrics.csv"),
                      metrics_columns(PONG_DEAD / "ppo_nature_metrics.csv"))
@@ -901,20 +905,22 @@ PONG_UNIT_VARIANTS = (("base", "none (atari-ppo with two CNNs)"), ("noent", "`en
 def block_pong_units() -> str:
     """Which setting silences PPO's actor units on Pong (seed 0, records/pong-ppo-units/): units
     firing at checkpoints 20, 40, 60 of each variant, beside the fresh network's count."""
-    link = lambda name: f"[{name}](../../benchmarks/records/pong-ppo-units/{name})"  # noqa: E731
+    def link(name: str) -> str:
+        return _record_link(PONG_UNITS.name, name)
+
     recs = {f.stem: json.loads(f.read_text()) for f in PONG_UNITS.glob("*_0000*.json")}
     fresh = json.loads((PONG_UNITS / "base_fresh.json").read_text())
     its = sorted({int(k.rsplit("_", 1)[1]) for k in recs})
     L = ["| what differs | " + " | ".join(f"units firing, update {i}" for i in its) + " | KL per update (median) | "
          "entropy at the last update | raw records |", "|---|" + "---:|" * (len(its) + 2) + "---|"]
     for name, what in PONG_UNIT_VARIANTS:
-        have = [i for i in its if f"{name}_{i:06d}" in recs]
+        at = {i: recs[f"{name}_{i:06d}"] for i in its if f"{name}_{i:06d}" in recs}  # update -> its record
+        have = list(at)
         if not have:
             continue
         m = metrics_columns(PONG_UNITS / f"{name}_metrics.csv")
         m_it = m["iteration"] <= max(have)
-        cells = [f"{recs[f'{name}_{i:06d}']['units_firing_on_any_frame']} of {recs[f'{name}_{i:06d}']['units']}"
-                 if i in have else "-" for i in its]
+        cells = [f"{at[i]['units_firing_on_any_frame']} of {at[i]['units']}" if i in at else "-" for i in its]
         L.append(f"| {what} | " + " | ".join(cells) + f" | {np.median(m['kl'][m_it]):.1e} | "
                  f"{m['entropy'][m_it][-1]:.3f} | " + ", ".join(link(f"{name}_{i:06d}.json") for i in have)
                  + f", {link(name + '_metrics.csv')} |")
