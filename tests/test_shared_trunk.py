@@ -112,3 +112,50 @@ def test_checkpoint_tensors_that_share_memory(tmp_path):
     save_checkpoint(tmp_path, 1, {"x": {"a": w, "b": w}}, {})
     state, _ = load_checkpoint(tmp_path / "ckpt-000001.json")
     assert torch.equal(state["x"]["a"], w) and torch.equal(state["x"]["b"], w)
+
+
+def _frames_batch(T=32, N=2, seed=0):
+    from trpo.rollout import Batch
+    g = torch.Generator().manual_seed(seed)
+    frames = lambda *s: torch.randint(0, 256, (*s, 1, 36, 36), generator=g, dtype=torch.uint8)  # noqa: E731
+    terminated = torch.zeros(T, N, dtype=torch.bool)
+    terminated[7, 0] = True
+    return Batch(obs=frames(T, N), actions=torch.randint(0, 3, (T, N), generator=g), rewards=torch.rand(T, N, generator=g),
+                 terminated=terminated, truncated=torch.zeros(T, N, dtype=torch.bool), last_obs=frames(N),
+                 final_obs=frames(0), final_idx=torch.zeros(0, dtype=torch.long), env_steps=T * N)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "ppo-kl"])
+def test_one_trunk_pass_per_minibatch_is_the_two_pass_update(algo):
+    """The features computed once for both heads (CleanRL's forward) give the update that running
+    the trunk once per network gives: the same loss function, so the same parameters after an
+    update, up to floating-point order."""
+    from trpo.algos import get_learner
+    from trpo.nets.policies import actor_critic_forward, shared_trunk_of
+    cfg = Config(algo=algo, shared_trunk=True, lr=1e-3, epochs=2, minibatch_size=16, batch_steps=64, num_envs=2)
+    out = []
+    for one_pass in (True, False):
+        torch.manual_seed(0)
+        actor, critic, _ = make_networks(cfg, FRAMES, gym.spaces.Discrete(3), CPU)
+        learner = get_learner(algo)(actor, critic, cfg, CPU)
+        assert learner.trunk is shared_trunk_of(actor, critic) is actor.net[0]
+        if not one_pass:
+            learner.trunk = None  # each network runs the trunk itself
+        torch.manual_seed(1)  # the minibatches' order
+        stats = learner.update(_frames_batch())
+        out.append((torch.cat([p.detach().flatten() for p in dict.fromkeys([*actor.parameters(),
+                                                                              *critic.parameters()])]), stats))
+    (one, s1), (two, s2) = out
+    torch.manual_seed(0)
+    a0, c0, _ = make_networks(cfg, FRAMES, gym.spaces.Discrete(3), CPU)
+    start = torch.cat([p.detach().flatten() for p in dict.fromkeys([*a0.parameters(), *c0.parameters()])])
+    moved = float((one - start).abs().max())
+    assert moved > 1e-4  # the update moved the networks ...
+    assert float((one - two).abs().max()) < 1e-3 * moved  # ... and the two paths moved them alike
+    assert s1["kl"] == pytest.approx(s2["kl"], rel=1e-3, abs=1e-7)
+    # and the forward itself: the same outputs as each network's own
+    x = torch.randint(0, 256, (5, 1, 36, 36), dtype=torch.uint8)
+    (logits,), v = actor_critic_forward(a0, c0, x, x, shared_trunk_of(a0, c0))
+    assert torch.allclose(logits, a0.dist_params(x)[0], atol=1e-6) and torch.allclose(v, c0(x), atol=1e-6)
+    separate_actor, separate_critic, _ = make_networks(Config(algo="ppo"), FRAMES, gym.spaces.Discrete(3), CPU)
+    assert shared_trunk_of(separate_actor, separate_critic) is None

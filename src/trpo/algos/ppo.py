@@ -32,7 +32,7 @@ from trpo.algos.base import LearnerBase
 from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, resolved_lr, set_annealed_lr, update_stats
 from trpo.config import Config
 from trpo.functional.sequences import row_length
-from trpo.nets.policies import Actor, Critic
+from trpo.nets.policies import Actor, Critic, actor_critic_forward, shared_trunk_of
 from trpo.rollout import Batch
 
 KL_STOP = 2.0  # ppo-kl: stop the update's epochs once a minibatch's KL exceeds this times kl_target
@@ -82,6 +82,7 @@ class PPO(LearnerBase):
         self.base_lr = resolved_lr(cfg)
         # each parameter once: with ``shared_trunk`` the critic's CNN is the actor's
         self.opt = adam(dict.fromkeys([*actor.parameters(), *critic.parameters()]), self.base_lr, eps=1e-5)
+        self.trunk = shared_trunk_of(actor, critic)  # then one CNN pass per minibatch serves both heads
         self.kl_coef = cfg.kl_coef_init
         self.updates = 0
 
@@ -112,12 +113,12 @@ class PPO(LearnerBase):
             perm = torch.randperm(B, device=adv.device)
             for i in range(0, B, mb):
                 idx = perm[i:i + mb]
-                new = actor.dist_params(obs[idx])
+                new, v = actor_critic_forward(actor, critic, obs[idx], critic_obs[idx], self.trunk)
                 logp = actor.log_prob(new, actions[idx])
                 kl_mb = actor.kl(tuple(p[idx] for p in old), new) if self.penalty else None  # ppo-kl only
                 L = self.surrogate(logp, logp_old[idx], adv[idx], kl_mb)
                 ent = actor.entropy(new).mean()
-                vl = value_loss(critic(critic_obs[idx]), v_old[idx], targets[idx],
+                vl = value_loss(v, v_old[idx], targets[idx],
                                 cfg.clip_range if cfg.clip_value else None)
                 gradient_step(self.opt, -L - cfg.entropy_coef * ent + cfg.vf_coef * vl, cfg.max_grad_norm)
                 with torch.no_grad():

@@ -181,6 +181,12 @@ class Actor(nn.Module):
     def dist_params(self, obs: Tensor) -> tuple[Tensor, ...]:
         raise NotImplementedError
 
+    def head_params(self, out: Tensor) -> tuple[Tensor, ...]:
+        """The distribution's parameters from ``net``'s outputs: the built-in actors'
+        ``dist_params(obs)`` is ``head_params(net(obs))`` (``actor_critic_forward`` feeds it features
+        computed once for actor and critic)."""
+        raise NotImplementedError
+
     def log_prob(self, params: tuple[Tensor, ...], a: Tensor) -> Tensor:
         raise NotImplementedError
 
@@ -220,7 +226,10 @@ class CategoricalActor(Actor):
         self.net = mlp([obs_dim, *hidden, n_actions], activation, out_gain=0.01, ortho_init=ortho_init)
 
     def dist_params(self, obs):
-        return (self.net(obs),)
+        return self.head_params(self.net(obs))
+
+    def head_params(self, out):
+        return (out,)
 
     def log_prob(self, params, a):
         return K.categorical_log_prob(params[0], a)
@@ -260,7 +269,10 @@ class MultiCategoricalActor(Actor):
         return torch.split(logits, self.nvec, dim=-1)
 
     def dist_params(self, obs):
-        return (self.net(obs),)
+        return self.head_params(self.net(obs))
+
+    def head_params(self, out):
+        return (out,)
 
     def log_prob(self, params, a):
         return sum(K.categorical_log_prob(lg, a[..., i]) for i, lg in enumerate(self._split(params[0])))
@@ -314,7 +326,9 @@ class GaussianActor(Actor):
         return self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def dist_params(self, obs):
-        mu = self.net(obs)
+        return self.head_params(self.net(obs))
+
+    def head_params(self, mu):
         return mu, self.clamped_log_std().expand_as(mu)
 
     def log_prob(self, params, a):
@@ -447,6 +461,30 @@ def make_critic(obs_space: gym.Space, hidden: tuple[int, ...], cnn: str = "trpo"
     critic = Critic(trunk.out_dim, (), activation, ortho_init)
     critic.net = nn.Sequential(trunk, critic.net)
     return critic
+
+
+def shared_trunk_of(actor: nn.Module, critic: nn.Module) -> ImageTrunk | None:
+    """The CNN trunk that the built-in actor and critic share (``shared_trunk``: both ``net`` are
+    ``Sequential(trunk, head)`` with one ``trunk`` module), else None."""
+    a, c = getattr(actor, "net", None), getattr(critic, "net", None)
+    if (isinstance(a, nn.Sequential) and isinstance(c, nn.Sequential) and len(a) == len(c) == 2
+            and a[0] is c[0] and isinstance(a[0], ImageTrunk) and isinstance(actor, Actor)
+            and type(critic) is Critic):
+        return a[0]
+    return None
+
+
+def actor_critic_forward(actor: Actor, critic: nn.Module, obs: Tensor, critic_obs: Tensor,
+                         trunk: ImageTrunk | None = None) -> tuple[tuple[Tensor, ...], Tensor]:
+    """(pi's distribution parameters on ``obs``, V on ``critic_obs``). With the ``trunk`` they
+    share (``shared_trunk_of``; then ``obs`` is ``critic_obs``), its features are computed once and
+    read by both heads, as CleanRL's ppo_atari does: one forward and one backward through the CNN
+    instead of two, the same function and the same gradient up to floating-point order."""
+    if trunk is None:
+        return actor.dist_params(obs), critic(critic_obs)
+    features = trunk(obs)
+    return (actor.head_params(actor.net[1](features)),  # type: ignore[index]  # Sequential(trunk, head)
+            critic.net[1](features).squeeze(-1))  # type: ignore[index]  # Critic.forward's squeeze
 
 
 def flat_params(module: nn.Module) -> Tensor:
