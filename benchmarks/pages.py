@@ -17,6 +17,7 @@ Blocks:
   docs/results/mujoco.md  heldout     the held-out table: per env and seed, ours and the peer,
                                       mean, IQM with 95% CIs, P(ours > peer), the published numbers
   docs/results/family.md  ppo-capg    Hopper PPO 1M, the Gaussian density against CAPG
+  docs/benchmarks.md      ppo-update  PPO's update with the shared trunk: one pass against two
   docs/results/pong.md    pong-heldout  TRPO and PPO on Pong, seed 100 (suite pong-heldout): periodic
                                       evaluations, final evaluations both ways; figure pong/heldout.png
   ...                                 the other blocks of family.md: benchmarks/pages_family.py; of
@@ -1138,6 +1139,23 @@ def block_recurrent_kl() -> str:
     return "\n".join(L)
 
 
+def block_benchmarks_ppo_update() -> str:
+    """PPO's update with the shared trunk, one pass per minibatch against two (bench_ppo_update.py):
+    every record, one row each, then the newest record's protocol and command."""
+    rows = ["| date | CPU | commit | load average at the start | one trunk pass (s per update) | two passes | speed-up | raw record |",
+            "|---|---|---|---:|---:|---:|---:|---|"]
+    d: dict = {}
+    for path in sorted(SPEED.glob("ppo-update-*.json")):
+        d, day = json.loads(path.read_text()), path.stem.split("-")[2]
+        med = d["median_s"]
+        rows.append(f"| {day[:4]}-{day[4:6]}-{day[6:]} | {_cpu(d['cpu'])} | {d['commit'][:7]}{'+' if d['dirty'] else ''} "
+                    f"| {d['loadavg_1min']:.1f} of {d['cores']} cores | {med['one trunk pass']:.2f} "
+                    f"| {med['two trunk passes']:.2f} | {d['speedup']:.2f}x | [{path.name}](../benchmarks/results/{path.name}) |")
+    if not d:
+        return "No record yet."
+    return "\n".join(rows) + f"\n\nProtocol: {d['protocol']}; `{d['command']}`."
+
+
 BLOCKS = {
     ("README.md", "speed"): block_readme_speed,
     ("README.md", "heldout"): block_readme_heldout,
@@ -1155,6 +1173,7 @@ BLOCKS = {
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
     ("docs/benchmarks.md", "speed-family"): block_benchmarks_speed_family,
     ("docs/benchmarks.md", "startup-pong"): block_benchmarks_startup,
+    ("docs/benchmarks.md", "ppo-update"): block_benchmarks_ppo_update,
     ("docs/benchmarks.md", "quality-heldout"): block_quality_heldout,
     ("docs/benchmarks.md", "quality-heldout-summary"): block_quality_heldout_summary,
     ("docs/results/mujoco.md", "heldout"): block_mujoco_heldout,
