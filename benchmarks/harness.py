@@ -195,6 +195,10 @@ SUITES: dict[str, Suite] = {
         "on ALE/Pong-v5, held-out seed 100, periodic deterministic evaluations (5 episodes every 100k), after the "
         "separate networks of pong-heldout did not learn", ("ALE/Pong-v5",), ("ppo",), ("ours",), HELD_OUT[:1],
         1_000_000, 100_000, eval_episodes=5),
+    "pong-heldout-101": Suite(
+        "PPO (atari-ppo, shared trunk) and TRPO (atari) at 1M env steps on ALE/Pong-v5, seed 101: held out for the "
+        "shared trunk too (seed 100 served its choice), periodic deterministic evaluations (5 episodes every 100k)",
+        ("ALE/Pong-v5",), ("ppo", "trpo"), ("ours",), HELD_OUT[1:2], 1_000_000, 100_000, eval_episodes=5),
     "hopper-quick": Suite(
         "a smoke test of the harness: Hopper 20k steps, one held-out seed, both sides", ("Hopper-v5",), ("trpo",),
         ("ours", "peer"), (100,), 20_000, 10_000, eval_episodes=2),
