@@ -39,6 +39,7 @@ RUNS += [
     # purpose since 0.2.0; without a preset the rest of the path must be the same
     ("Hopper-v5", "ppo", "single-path", ("--preset", "")),
     ("MinAtar/Breakout-v1", "trpo", "single-path", ()),  # a CNN policy (the minatar preset)
+    ("MinAtar/Breakout-v1", "ppo", "single-path", ()),  # ppo with CNNs, actor and critic apart (minatar-ppo)
 ]
 
 

@@ -152,7 +152,8 @@ def test_one_trunk_pass_per_minibatch_is_the_two_pass_update(algo):
     moved = float((one - start).abs().max())
     assert moved > 1e-4  # the update moved the networks ...
     assert float((one - two).abs().max()) < 1e-3 * moved  # ... and the two paths moved them alike
-    assert s1["kl"] == pytest.approx(s2["kl"], rel=1e-3, abs=1e-7)
+    for key in ("kl", "entropy", "value_loss", "clip_fraction"):  # pi_old, V_old and the closing statistics too
+        assert s1[key] == pytest.approx(s2[key], rel=1e-3, abs=1e-7), key
     # and the forward itself: the same outputs as each network's own
     x = torch.randint(0, 256, (5, 1, 36, 36), dtype=torch.uint8)
     (logits,), v = actor_critic_forward(a0, c0, x, x, shared_trunk_of(a0, c0))

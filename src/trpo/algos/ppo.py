@@ -29,11 +29,12 @@ import torch
 from torch import Tensor
 
 from trpo.algos.base import LearnerBase
-from trpo.algos.common import adam, frozen_policy, gae_batch, gradient_step, resolved_lr, set_annealed_lr, update_stats
+from trpo.algos.common import adam, gae_batch, gradient_step, resolved_lr, set_annealed_lr, update_stats
 from trpo.config import Config
 from trpo.functional.sequences import row_length
 from trpo.nets.policies import Actor, Critic, actor_critic_forward, shared_trunk_of
 from trpo.rollout import Batch
+from trpo.timing import part
 
 KL_STOP = 2.0  # ppo-kl: stop the update's epochs once a minibatch's KL exceeds this times kl_target
 
@@ -95,13 +96,13 @@ class PPO(LearnerBase):
         cfg, actor, critic = self.cfg, self.actor, self.critic
         b = batch.to(self.device)
 
-        # 1. advantages (GAE) and value targets, with V_old
+        # 1. advantages (GAE) and value targets
         obs, critic_obs, actions, adv, targets = gae_batch(b, critic, cfg)
-        with torch.no_grad():
-            v_old = critic(critic_obs)
 
-        # 2. pi_old, frozen
-        old, logp_old = frozen_policy(actor, obs, actions)
+        # 2. pi_old, frozen, and V_old (a shared trunk's features once for both)
+        with part("update: pi_old + V_old forward"), torch.no_grad():
+            old, v_old = actor_critic_forward(actor, critic, obs, critic_obs, self.trunk)
+            logp_old = actor.log_prob(old, actions)
 
         # 3. epochs of minibatch Adam on the joint loss
         lr = set_annealed_lr(self.opt, self.base_lr, self.updates, cfg)
@@ -133,8 +134,10 @@ class PPO(LearnerBase):
 
         # 4. measure the step; ppo-kl adapts beta
         with torch.no_grad():
-            value_mse = float((critic(critic_obs) - targets).pow(2).mean())
-        stats = {**update_stats(actor, old, obs, value_mse, targets), "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
+            new, v = actor_critic_forward(actor, critic, obs, critic_obs, self.trunk)
+            value_mse = float((v - targets).pow(2).mean())
+            stats = {**update_stats(actor, old, obs, value_mse, targets, new=new),
+                     "clip_fraction": clipped / max(n_mb, 1), "lr": lr}
         kl = stats["kl"]
         if self.penalty:
             stats["kl_coef"] = self.kl_coef

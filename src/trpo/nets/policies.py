@@ -483,8 +483,9 @@ def actor_critic_forward(actor: Actor, critic: nn.Module, obs: Tensor, critic_ob
     if trunk is None:
         return actor.dist_params(obs), critic(critic_obs)
     features = trunk(obs)
-    return (actor.head_params(actor.net[1](features)),  # type: ignore[index]  # Sequential(trunk, head)
-            critic.net[1](features).squeeze(-1))  # type: ignore[index]  # Critic.forward's squeeze
+    actor_head: nn.Module = actor.net[1]  # type: ignore[index]  # Sequential(trunk, head)
+    critic_head: nn.Module = critic.net[1]  # type: ignore[index,assignment]  # a Critic: Sequential(trunk, head)
+    return actor.head_params(actor_head(features)), critic_head(features).squeeze(-1)  # Critic.forward's squeeze
 
 
 def flat_params(module: nn.Module) -> Tensor:
