@@ -1,6 +1,7 @@
 """PPO's update with a shared CNN trunk (``shared_trunk``, the ``atari-ppo`` preset): the trunk run
 once for both heads wherever the update reads actor and critic on the same frames (each minibatch;
-pi_old with V_old; the closing statistics: ``actor_critic_forward``, CleanRL's layout) against once
+GAE's values with pi_old and V_old; the closing statistics: ``actor_critic_forward``, CleanRL's
+layout) against once
 per network (``learner.trunk = None``: what the learner did before), on the same networks and a
 Pong-shaped batch, in one command.
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     report = {"command": "python benchmarks/bench_ppo_update.py " + " ".join(argv if argv is not None else sys.argv[1:]),
               "commit": commit, "dirty": dirty, "cpu": cpu_model(), "python": platform.python_version(),
               "torch": torch.__version__, "loadavg_1min": load, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
-              "protocol": f"PPO update (atari-ppo: shared Nature CNN, 4 epochs of 256; one trunk pass per minibatch, for pi_old with V_old and for the closing statistics, against one per network) on {args.envs} x {args.steps} "
+              "protocol": f"PPO update (atari-ppo: shared Nature CNN, 4 epochs of 256; one trunk pass per minibatch, for GAE's values with pi_old and V_old and for the closing statistics, against one per network) on {args.envs} x {args.steps} "
                           f"random 4x84x84 frames; {args.repeats} interleaved repeats after one untimed round; "
                           "ratio of medians",
               "seconds": times, "median_s": med, "speedup": ratio}

@@ -154,6 +154,15 @@ def test_one_trunk_pass_per_minibatch_is_the_two_pass_update(algo):
     assert float((one - two).abs().max()) < 1e-3 * moved  # ... and the two paths moved them alike
     for key in ("kl", "entropy", "value_loss", "clip_fraction"):  # pi_old, V_old and the closing statistics too
         assert s1[key] == pytest.approx(s2[key], rel=1e-3, abs=1e-7), key
+    # the frozen quantities row by row: GAE's advantages and targets, pi_old and V_old (the pass over
+    # every frame GAE values, sliced to the batch's steps, against each network on the rows)
+    learner = get_learner(algo)(a0, c0, cfg, CPU)
+    one_pass = learner.frozen(_frames_batch())
+    learner.trunk = None
+    two_pass = learner.frozen(_frames_batch())
+    flat = lambda xs: [t for x in xs for t in (x if isinstance(x, tuple) else (x,))]  # noqa: E731
+    for x, y in zip(flat(one_pass), flat(two_pass), strict=True):
+        assert x.shape == y.shape and torch.allclose(x.float(), y.float(), atol=1e-5)
     # and the forward itself: the same outputs as each network's own
     x = torch.randint(0, 256, (5, 1, 36, 36), dtype=torch.uint8)
     (logits,), v = actor_critic_forward(a0, c0, x, x, shared_trunk_of(a0, c0))

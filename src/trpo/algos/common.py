@@ -14,13 +14,21 @@ from trpo.rollout import Batch
 from trpo.timing import timed
 
 
+def value_inputs(batch: Batch) -> Tensor:
+    """Every observation an MLP critic values for GAE, in one tensor: the batch's steps (flat,
+    t * N + n), then ``last_obs``, then the final observations of truncated steps."""
+    return torch.cat([batch.flat(batch.obs), batch.last_obs, batch.final_obs])
+
+
 @torch.no_grad()
-def values_and_next_values(batch: Batch, critic: nn.Module) -> tuple[Tensor, Tensor]:
+def values_and_next_values(batch: Batch, critic: nn.Module, v_all: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """V(s_t) and V(s_{t+1}) for every step, (T, N) each.
 
     V(s_{t+1}) is the value of the next observation of the same episode: the following row of the
     batch, ``last_obs`` after the last row, and the final observation at a truncated step (the
     row after it already belongs to the next episode). At terminated steps it is unused.
+    ``v_all``: the critic's values on ``value_inputs(batch)``, where the learner has them already
+    (PPO with a shared trunk: one pass for both heads); MLP critics only.
     """
     T, N = batch.T, batch.N
     if batch.seq is not None:  # a recurrent critic: each value from the critic's state at that step
@@ -30,7 +38,8 @@ def values_and_next_values(batch: Batch, critic: nn.Module) -> tuple[Tensor, Ten
         next_values[batch.final_idx] = critic.step(  # type: ignore[operator]  # a RecurrentCritic
             batch.final_obs, batch.seq.final_critic_states)[0]
         return values, next_values.reshape(T, N)
-    v_all = critic(torch.cat([batch.flat(batch.obs), batch.last_obs, batch.final_obs]))
+    if v_all is None:
+        v_all = critic(value_inputs(batch))
     values = v_all[: T * N].reshape(T, N)
     v_last = v_all[T * N: T * N + N]
     next_values = torch.cat([values[1:], v_last[None]]).reshape(-1).clone()
@@ -38,10 +47,12 @@ def values_and_next_values(batch: Batch, critic: nn.Module) -> tuple[Tensor, Ten
     return values, next_values.reshape(T, N)
 
 
-def estimate_advantages(batch: Batch, critic: nn.Module, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+def estimate_advantages(batch: Batch, critic: nn.Module, gamma: float, lam: float,
+                        v_all: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """GAE(gamma, lambda) advantages and the critic's regression targets A_t + V(s_t) (the
-    lambda-return), both (T, N). Truncation bootstraps, termination does not."""
-    values, next_values = values_and_next_values(batch, critic)
+    lambda-return), both (T, N). Truncation bootstraps, termination does not. ``v_all``: as in
+    ``values_and_next_values``."""
+    values, next_values = values_and_next_values(batch, critic, v_all)
     adv = gae(batch.rewards, values, next_values, batch.terminated, batch.done, gamma, lam)
     return adv, adv + values
 
@@ -123,14 +134,16 @@ def rescale(x: Tensor) -> Tensor:
 
 
 @timed("update: GAE + critic values")
-def gae_batch(b: Batch, critic: nn.Module, cfg) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def gae_batch(b: Batch, critic: nn.Module, cfg,
+              v_all: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The rows every actor-critic update starts from: (obs, critic_obs, actions, A, targets), with
     GAE(gamma, lambda) advantages from the current critic (standardised if
     ``cfg.normalize_advantages``) and the critic's lambda-return targets A + V (unstandardised).
     Rows are steps for MLP policies, and ``obs`` is the flat observations for actor and critic
     alike; for recurrent ones rows are chunks of steps and ``obs``/``critic_obs`` the actor's and
-    the critic's Sequences (``Batch.rows``, ``Batch.inputs``)."""
-    adv, targets = estimate_advantages(b, critic, cfg.gamma, cfg.gae_lambda)
+    the critic's Sequences (``Batch.rows``, ``Batch.inputs``). ``v_all``: as in
+    ``values_and_next_values``."""
+    adv, targets = estimate_advantages(b, critic, cfg.gamma, cfg.gae_lambda, v_all)
     adv, targets = b.rows(adv), b.rows(targets)
     if cfg.normalize_advantages:
         adv = normalize(adv)

@@ -29,7 +29,15 @@ import torch
 from torch import Tensor
 
 from trpo.algos.base import LearnerBase
-from trpo.algos.common import adam, gae_batch, gradient_step, resolved_lr, set_annealed_lr, update_stats
+from trpo.algos.common import (
+    adam,
+    gae_batch,
+    gradient_step,
+    resolved_lr,
+    set_annealed_lr,
+    update_stats,
+    value_inputs,
+)
 from trpo.config import Config
 from trpo.functional.sequences import row_length
 from trpo.nets.policies import Actor, Critic, actor_critic_forward, shared_trunk_of
@@ -92,16 +100,31 @@ class PPO(LearnerBase):
             return kl_penalty_surrogate(logp_new, logp_old, adv, kl, self.kl_coef)  # type: ignore[arg-type]  # given
         return clipped_surrogate(logp_new, logp_old, adv, self.cfg.clip_range)
 
+    def frozen(self, b: Batch) -> tuple:
+        """(obs, critic_obs, actions, A, targets) as ``gae_batch`` gives them, then pi_old's
+        parameters and V_old on the rows. With a shared trunk, one pass over every frame GAE
+        values serves the critic's head (GAE's values, V_old their rows) and the actor's (pi_old),
+        as CleanRL keeps the values and log-probabilities of its rollout; else GAE's critic pass,
+        then pi_old and V_old on the rows (each network its own)."""
+        actor, critic = self.actor, self.critic
+        if self.trunk is None:
+            obs, critic_obs, actions, adv, targets = gae_batch(b, critic, self.cfg)
+            with part("update: pi_old + V_old forward"), torch.no_grad():
+                old, v_old = actor_critic_forward(actor, critic, obs, critic_obs)
+            return obs, critic_obs, actions, adv, targets, old, v_old
+        with part("update: pi_old + V_old forward"), torch.no_grad():
+            frames = value_inputs(b)
+            old, v_all = actor_critic_forward(actor, critic, frames, frames, self.trunk)
+        n = b.T * b.N  # the batch's steps come first in value_inputs
+        return (*gae_batch(b, critic, self.cfg, v_all=v_all), tuple(p[:n] for p in old), v_all[:n])
+
     def update(self, batch: Batch) -> dict[str, float]:
         cfg, actor, critic = self.cfg, self.actor, self.critic
         b = batch.to(self.device)
 
-        # 1. advantages (GAE) and value targets
-        obs, critic_obs, actions, adv, targets = gae_batch(b, critic, cfg)
-
-        # 2. pi_old, frozen, and V_old (a shared trunk's features once for both)
-        with part("update: pi_old + V_old forward"), torch.no_grad():
-            old, v_old = actor_critic_forward(actor, critic, obs, critic_obs, self.trunk)
+        # 1-2. advantages (GAE) and value targets; pi_old, frozen, and V_old
+        obs, critic_obs, actions, adv, targets, old, v_old = self.frozen(b)
+        with torch.no_grad():
             logp_old = actor.log_prob(old, actions)
 
         # 3. epochs of minibatch Adam on the joint loss
