@@ -15,6 +15,8 @@ One update, top to bottom:
         -L (surrogate) - c_H H + vf_coef * value loss  (optionally clipped around V_old),
      the global gradient norm clipped to ``max_grad_norm``, lr annealed linearly to 0;
   4. ppo-kl only: adapt beta.
+With a shared CNN trunk (``shared_trunk``) every pass that reads actor and critic on the same
+frames runs the trunk once for both heads (``nets.policies.actor_critic_forward``; ``PPO.frozen``).
 ppo-kl's safeguard: the epochs stop as soon as a minibatch's mean KL exceeds ``KL_STOP`` x d_targ
 (the early stopping of Spinning Up's PPO). Without it the penalty alone, with beta still at its
 initial value, let the first update of a CartPole run reach a KL of 4.9 and a run that had
