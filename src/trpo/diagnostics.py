@@ -163,9 +163,10 @@ class RunWatch:
             f"at lr {lr if lr is not None else float('nan'):.3g} while the entropy is {h:.3g} "
             f"({100 * h / h_max:.0f}% of the uniform policy's {h_max:.3g}): no gradient reaches the policy, or "
             "its steps are too small to matter. A ReLU network whose units have all fallen silent moves only its "
-            "output bias: a wider network (on images cnn = \"nature\", else larger hidden) or activation = "
-            "\"tanh\" helps there; where lr (or pg_l2_eps) is very small, a larger one. The best policy so far "
-            "is in checkpoints/best"))
+            "output bias: a wider network (on images cnn = \"nature\", else larger hidden), on images with ppo "
+            "one trunk for actor and critic (shared_trunk = true: the value loss keeps the features alive) or "
+            "activation = \"tanh\" helps there; where lr (or pg_l2_eps) is very small, a larger one. The best "
+            "policy so far is in checkpoints/best"))
 
     def _critic(self, row: dict) -> list[str]:
         ev = row.get("explained_variance")
