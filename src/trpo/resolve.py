@@ -196,6 +196,26 @@ def describe_layering(cfg: Config) -> str:
             + (f"; yours kept: {', '.join(kept)}" if kept else ""))
 
 
+def unread_keys(cfg: Config) -> list[str]:
+    """The keys the caller gave that the run's algorithm never reads (``trpo.algos.LEARNER_KEYS``:
+    ``--set clip_range=0.1`` with trpo), in the order of the config's fields. They stay in the
+    config as given; they change nothing in this run."""
+    from trpo.algos import LEARNER_KEYS
+
+    return [k for k in FIELDS if k in cfg.given and cfg.algo not in LEARNER_KEYS.get(k, (cfg.algo,))]
+
+
+def describe_unread(cfg: Config) -> str | None:
+    """One line naming ``unread_keys`` and the algorithms that read each, or None."""
+    from trpo.algos import LEARNER_KEYS
+
+    keys = unread_keys(cfg)
+    if not keys:
+        return None
+    return (f"note: algo {cfg.algo!r} does not read " + "; ".join(
+        f"{k} (read by {', '.join(LEARNER_KEYS[k])})" for k in keys) + ": kept as given, no effect on this run")
+
+
 def _fmt(v) -> str:
     return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else format(v, "g") if isinstance(v, float) else str(v)
 

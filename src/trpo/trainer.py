@@ -37,7 +37,7 @@ from trpo.diagnostics import RunWatch, initial_report
 from trpo.envs.make import check_env
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.nets.normalize import RewardScaler
-from trpo.resolve import describe_layering, resolve_run, sampler_key
+from trpo.resolve import describe_layering, describe_unread, resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
 from trpo.runs import RunDir, SilentExitWatch, default_run_dir
@@ -155,6 +155,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         print(describe_layering(cfg) if state is None else
               f"resuming from {describe(manifest)}; changed: "
               f"{', '.join(f'{k}={getattr(cfg, k)}' for k in cfg.given) or 'nothing'}")
+    if (unread := describe_unread(cfg)) is not None:
+        print(unread)  # the user's keys that this algorithm has no use for: said, not dropped
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume

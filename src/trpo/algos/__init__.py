@@ -88,6 +88,28 @@ ALGOS: dict[str, AlgoEntry] = {
 }
 
 
+# --- config keys that only some learners read -------------------------------------------------------
+# key -> the algorithms whose learner (or its sampler's workers, for a3c) reads it. A key the caller
+# gave that the run's algorithm does not read changes nothing in that run: the trainer says so in one
+# line (``trpo.resolve.unread_keys``). Checked against the reads of short runs of every algorithm
+# (tests/test_unread_keys.py). Keys every learner or the sampler reads are not listed.
+_TRUST = ("trpo", "npg")
+_FIRST_ORDER = ("reinforce", "a2c", "a3c", "ppo-kl", "ppo")
+_PPO = ("ppo-kl", "ppo")
+_CRITIC_FIT = ("trpo", "npg", "reinforce", "a2c", "pg-l2")  # a separate critic fitted in epochs
+LEARNER_KEYS: dict[str, tuple[str, ...]] = {
+    "max_kl": _TRUST, "cg_iters": _TRUST, "cg_damping": _TRUST, "fvp": _TRUST, "fvp_subsample": _TRUST,
+    "critic_fit": _TRUST, "ls_max_backtracks": ("trpo",), "ls_shrink": ("trpo",),
+    "critic_lr": (*_CRITIC_FIT, "a3c"), "critic_epochs": _CRITIC_FIT, "critic_minibatch": _CRITIC_FIT,
+    "lr": _FIRST_ORDER, "anneal_lr": _FIRST_ORDER, "max_grad_norm": _FIRST_ORDER,
+    "gae_lambda": ("trpo", "npg", "a2c", "a3c", "pg-l2", "ppo-kl", "ppo"),  # reinforce: reward-to-go
+    "baseline": ("reinforce",), "advantage_estimator": ("a2c", "a3c"), "n_step": ("a2c", "a3c"),
+    "pg_l2_eps": ("pg-l2",),
+    "epochs": _PPO, "minibatch_size": _PPO, "clip_range": _PPO, "clip_value": _PPO, "vf_coef": _PPO,
+    "kl_target": ("ppo-kl",), "kl_coef_init": ("ppo-kl",),
+}
+
+
 def get_learner(name: str):
     module, cls = ALGOS[name].path.split(":")
     return getattr(importlib.import_module(module), cls)

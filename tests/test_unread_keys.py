@@ -1,0 +1,108 @@
+"""A key the caller gave that the run's algorithm never reads is said in one line, not dropped
+silently: ``trpo.algos.LEARNER_KEYS`` against what short runs of every algorithm read, and the note
+itself."""
+import os
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import trpo
+from trpo import Config
+from trpo.algos import ALGOS, LEARNER_KEYS
+from trpo.algos.a3c import worker_gradients
+from trpo.config import FIELDS
+from trpo.nets.factory import make_networks
+from trpo.resolve import describe_unread, unread_keys
+from trpo.rollout import Batch
+
+# the code that learns: a learner, its math, its sampler's workers (a3c's gradients are computed there)
+LEARNING_CODE = tuple(os.sep + os.path.join("trpo", d) + os.sep for d in ("algos", "functional", "rollout"))
+
+
+def _networks(discrete: bool):
+    obs = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+    act = gym.spaces.Discrete(2) if discrete else gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+    actor, critic, _ = make_networks(Config(), obs, act, torch.device("cpu"))
+    return actor, critic
+
+
+def _batch(discrete: bool, T: int = 8, N: int = 2) -> Batch:
+    g = torch.Generator().manual_seed(0)
+    actions = torch.randint(0, 2, (T, N), generator=g) if discrete else torch.randn(T, N, 1, generator=g)
+    return Batch(obs=torch.randn(T, N, 3, generator=g), actions=actions, rewards=torch.rand(T, N, generator=g),
+                 terminated=torch.zeros(T, N, dtype=torch.bool), truncated=torch.zeros(T, N, dtype=torch.bool),
+                 last_obs=torch.randn(N, 3, generator=g), final_obs=torch.zeros(0, 3),
+                 final_idx=torch.zeros(0, dtype=torch.long), env_steps=T * N)
+
+
+def _record_reads(tmp_path, monkeypatch) -> dict[str, set[str]]:
+    """Train every algorithm briefly on CartPole-v1 and Pendulum-v1 and record which config keys the
+    learning code reads, per algorithm. Reads are appended to a file, so that forked workers (a3c's)
+    are heard too."""
+    log = tmp_path / "reads.log"
+    original = Config.__getattribute__
+    current = {"algo": ""}
+
+    def recording(self, name):
+        if name in FIELDS and current["algo"]:
+            caller = sys._getframe(1).f_code.co_filename
+            if any(d in caller for d in LEARNING_CODE):
+                with open(log, "a") as f:
+                    f.write(f"{current['algo']} {name}\n")
+        return original(self, name)
+
+    monkeypatch.setattr(Config, "__getattribute__", recording)
+    for algo in ALGOS:
+        for env in ("CartPole-v1", "Pendulum-v1"):
+            current["algo"] = algo
+            kw = dict(env_id=env, algo=algo, total_steps=1024, batch_steps=512, num_envs=2, eval_episodes=1,
+                      eval_periodic_episodes=0, warnings=False, check_env=False, preset="")
+            if algo == "a3c":
+                kw.update(sampler="async", workers=2)
+            trpo.train(Config(**kw), run_dir=tmp_path / f"{algo}-{env}", progress=False)
+            current["algo"] = ""
+    # a3c's workers are Ray actors (processes of their own): their gradient step, here in-process
+    current["algo"] = "a3c"
+    for discrete in (True, False):
+        worker_gradients(*_networks(discrete), _batch(discrete), Config(algo="a3c", sampler="async"))
+    current["algo"] = ""
+    reads: dict[str, set[str]] = {}
+    for line in log.read_text().splitlines():
+        algo, key = line.split()
+        reads.setdefault(key, set()).add(algo)
+    return reads
+
+
+def test_the_table_is_what_each_algorithm_reads(tmp_path, monkeypatch):
+    reads = _record_reads(tmp_path, monkeypatch)
+    for key, readers in LEARNER_KEYS.items():
+        assert set(readers) <= set(ALGOS), key
+        # every algorithm said to read it does, and no other: no false note, no missed one
+        assert reads.get(key, set()) == set(readers), (key, sorted(reads.get(key, set())), readers)
+
+
+def test_a_given_key_the_algorithm_does_not_read_is_said_and_kept(tmp_path, capsys):
+    cfg = Config(env_id="CartPole-v1", algo="trpo", clip_range=0.1, epochs=3, cg_iters=5, total_steps=512,
+                 batch_steps=512, eval_episodes=1, eval_periodic_episodes=0)
+    assert unread_keys(cfg) == ["epochs", "clip_range"]  # cg_iters is trpo's
+    trpo.train(cfg, run_dir=tmp_path / "run", progress=False)
+    out = capsys.readouterr().out
+    line = [x for x in out.splitlines() if x.startswith("note: algo 'trpo' does not read")]
+    assert line == [describe_unread(cfg)]
+    assert "epochs (read by ppo-kl, ppo)" in line[0] and "clip_range" in line[0] and "cg_iters" not in line[0]
+    text = (tmp_path / "run" / "config.toml").read_text()
+    assert "clip_range = 0.1" in text and "epochs = 3" in text  # kept as given
+    # nothing given that it does not read: no note; a preset's keys and defaults are not the user's
+    assert describe_unread(Config(env_id="CartPole-v1", algo="ppo", clip_range=0.1, epochs=3)) is None
+    assert describe_unread(Config(env_id="Hopper-v5", algo="trpo")) is None
+    assert unread_keys(Config(algo="pg-l2", lr=1e-3)) == ["lr"]  # pg-l2 steps by pg_l2_eps
+    assert unread_keys(Config(algo="reinforce", gae_lambda=0.9)) == ["gae_lambda"]
+
+
+@pytest.mark.parametrize("algo", sorted(ALGOS))
+def test_every_listed_key_is_a_config_key(algo):
+    assert set(LEARNER_KEYS) <= set(FIELDS)
+    assert unread_keys(Config(algo=algo)) == []  # nothing given, nothing to say
