@@ -84,25 +84,45 @@ def test_the_table_is_what_each_algorithm_reads(tmp_path, monkeypatch):
         assert reads.get(key, set()) == set(readers), (key, sorted(reads.get(key, set())), readers)
 
 
-def test_a_given_key_the_algorithm_does_not_read_is_said_and_kept(tmp_path, capsys):
-    cfg = Config(env_id="CartPole-v1", algo="trpo", clip_range=0.1, epochs=3, cg_iters=5, total_steps=512,
-                 batch_steps=512, eval_episodes=1, eval_periodic_episodes=0)
-    assert unread_keys(cfg) == ["epochs", "clip_range"]  # cg_iters is trpo's
+def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys):
+    cfg = Config(env_id="CartPole-v1", algo="trpo", clip_range=0.1, epochs=3, cg_iters=5, log_std_init=-1.0,
+                 total_steps=512, batch_steps=512, eval_episodes=1, eval_periodic_episodes=0)
+    assert list(unread_keys(cfg)) == ["epochs", "clip_range"]  # cg_iters is trpo's
+    assert list(unread_keys(cfg, image=False, gaussian=False)) == ["log_std_init", "epochs", "clip_range"]
     trpo.train(cfg, run_dir=tmp_path / "run", progress=False)
     out = capsys.readouterr().out
-    line = [x for x in out.splitlines() if x.startswith("note: algo 'trpo' does not read")]
-    assert line == [describe_unread(cfg)]
-    assert "epochs (read by ppo-kl, ppo)" in line[0] and "clip_range" in line[0] and "cg_iters" not in line[0]
+    line = [x for x in out.splitlines() if x.startswith("note: given, but not read by this run")]
+    assert line == [describe_unread(cfg, image=False, gaussian=False)]
+    assert "epochs (algo 'trpo' does not read it; ppo-kl, ppo do)" in line[0]
+    assert "log_std_init (discrete actions: no Gaussian)" in line[0] and "cg_iters" not in line[0]
     text = (tmp_path / "run" / "config.toml").read_text()
-    assert "clip_range = 0.1" in text and "epochs = 3" in text  # kept as given
+    assert "clip_range = 0.1" in text and "epochs = 3" in text and "log_std_init = -1.0" in text  # as given
     # nothing given that it does not read: no note; a preset's keys and defaults are not the user's
     assert describe_unread(Config(env_id="CartPole-v1", algo="ppo", clip_range=0.1, epochs=3)) is None
-    assert describe_unread(Config(env_id="Hopper-v5", algo="trpo")) is None
-    assert unread_keys(Config(algo="pg-l2", lr=1e-3)) == ["lr"]  # pg-l2 steps by pg_l2_eps
-    assert unread_keys(Config(algo="reinforce", gae_lambda=0.9)) == ["gae_lambda"]
+    assert describe_unread(Config(env_id="Hopper-v5", algo="trpo"), image=False, gaussian=True) is None
+    assert list(unread_keys(Config(algo="pg-l2", lr=1e-3))) == ["lr"]  # pg-l2 steps by pg_l2_eps
+    assert list(unread_keys(Config(algo="reinforce", gae_lambda=0.9))) == ["gae_lambda"]
+    # the networks: an MLP's keys on images, the CNN's on vectors; a recurrent policy on images reads hidden
+    mlp_keys = Config(hidden=(32,), activation="relu", cnn="nature")
+    assert list(unread_keys(mlp_keys, image=True)) == ["hidden", "activation"]
+    assert list(unread_keys(mlp_keys, image=False)) == ["cnn"]
+    assert list(unread_keys(mlp_keys.replace(policy="gru"), image=True)) == []
+
+
+def test_the_mlp_keys_on_images_are_unread_indeed():
+    """The claim behind the image note: on image observations hidden and activation build the same
+    networks as the defaults (a CNN trunk, then one linear layer)."""
+    from trpo.nets.policies import flat_params
+    frames, act = gym.spaces.Box(0, 255, (4, 10, 10), np.uint8), gym.spaces.Discrete(3)
+    nets = []
+    for cfg in (Config(), Config(hidden=(7, 5), activation="relu")):
+        torch.manual_seed(0)
+        nets.append(make_networks(cfg, frames, act, torch.device("cpu"))[:2])
+    for a, b in zip(*nets):
+        assert str(a) == str(b) and torch.equal(flat_params(a), flat_params(b))
 
 
 @pytest.mark.parametrize("algo", sorted(ALGOS))
 def test_every_listed_key_is_a_config_key(algo):
     assert set(LEARNER_KEYS) <= set(FIELDS)
-    assert unread_keys(Config(algo=algo)) == []  # nothing given, nothing to say
+    assert unread_keys(Config(algo=algo), image=True, gaussian=False) == {}  # nothing given, nothing to say

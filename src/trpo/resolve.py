@@ -196,24 +196,34 @@ def describe_layering(cfg: Config) -> str:
             + (f"; yours kept: {', '.join(kept)}" if kept else ""))
 
 
-def unread_keys(cfg: Config) -> list[str]:
-    """The keys the caller gave that the run's algorithm never reads (``trpo.algos.LEARNER_KEYS``:
-    ``--set clip_range=0.1`` with trpo), in the order of the config's fields. They stay in the
-    config as given; they change nothing in this run."""
+def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None) -> dict[str, str]:
+    """The keys the caller gave that this run never reads, each with why, in the order of the
+    config's fields: a learner's key the run's algorithm has no use for (``trpo.algos.LEARNER_KEYS``:
+    ``--set clip_range=0.1`` with trpo); with ``image`` known, the MLP's keys on image
+    observations (the CNN and a linear head take its place) or ``cnn`` on vector ones; with
+    ``gaussian`` known, the Gaussian's keys with discrete actions. They stay in the config as
+    given; they change nothing in this run."""
     from trpo.algos import LEARNER_KEYS
 
-    return [k for k in FIELDS if k in cfg.given and cfg.algo not in LEARNER_KEYS.get(k, (cfg.algo,))]
+    why = {k: f"algo {cfg.algo!r} does not read it; {', '.join(v)} do" for k, v in LEARNER_KEYS.items()
+           if cfg.algo not in v}
+    if image and cfg.policy == "mlp":
+        why.update(dict.fromkeys(("hidden", "actor_hidden", "critic_hidden", "activation"),
+                                 "image observations: a CNN trunk (cnn) and a linear head replace the MLP"))
+    if image is False:
+        why["cnn"] = "vector observations: no CNN"
+    if gaussian is False:
+        why.update(dict.fromkeys(("log_std_init", "clipped_action_logprob"), "discrete actions: no Gaussian"))
+    return {k: why[k] for k in FIELDS if k in cfg.given and k in why}
 
 
-def describe_unread(cfg: Config) -> str | None:
-    """One line naming ``unread_keys`` and the algorithms that read each, or None."""
-    from trpo.algos import LEARNER_KEYS
-
-    keys = unread_keys(cfg)
+def describe_unread(cfg: Config, image: bool | None = None, gaussian: bool | None = None) -> str | None:
+    """One line naming ``unread_keys`` and why each is not read, or None."""
+    keys = unread_keys(cfg, image, gaussian)
     if not keys:
         return None
-    return (f"note: algo {cfg.algo!r} does not read " + "; ".join(
-        f"{k} (read by {', '.join(LEARNER_KEYS[k])})" for k in keys) + ": kept as given, no effect on this run")
+    return ("note: given, but not read by this run: " + "; ".join(f"{k} ({why})" for k, why in keys.items())
+            + ". Kept as given; no effect on this run")
 
 
 def _fmt(v) -> str:

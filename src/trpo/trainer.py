@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -37,6 +38,7 @@ from trpo.diagnostics import RunWatch, initial_report
 from trpo.envs.make import check_env
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.nets.normalize import RewardScaler
+from trpo.nets.policies import is_image_space
 from trpo.resolve import describe_layering, describe_unread, resolve_run, sampler_key
 from trpo.rollout import get_sampler
 from trpo.rollout.base import SamplerContext
@@ -155,8 +157,6 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         print(describe_layering(cfg) if state is None else
               f"resuming from {describe(manifest)}; changed: "
               f"{', '.join(f'{k}={getattr(cfg, k)}' for k in cfg.given) or 'nothing'}")
-    if (unread := describe_unread(cfg)) is not None:
-        print(unread)  # the user's keys that this algorithm has no use for: said, not dropped
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)      # python's and numpy's global RNGs too (for env code that uses them);
     np.random.seed(cfg.seed)   # all three are saved in checkpoints and restored on resume
@@ -168,6 +168,9 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     if cfg.check_env and resume is None:
         check_env(env)
     obs_space, act_space = env.spaces()
+    unread = describe_unread(cfg, image=is_image_space(obs_space), gaussian=isinstance(act_space, gym.spaces.Box))
+    if unread is not None:
+        print(unread)  # the user's keys that this run has no use for: said, not dropped
     agent = Agent(cfg, obs_space, act_space, device, env=env, actor=actor, critic=critic)
     learner = build_learner(cfg, agent, device)  # kl_per_action_dim folded in; config.toml keeps cfg as given
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
