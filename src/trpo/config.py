@@ -382,6 +382,8 @@ def describe_fields(width: int = 100) -> str:
     ``trpo config`` and ``trpo train --help`` print and ``help(trpo.Config)`` shows."""
     import textwrap
 
+    from trpo.algos import LEARNER_KEYS
+
     out, section = [], None
     for name, f in FIELDS.items():
         if f.metadata["section"] != section:
@@ -390,7 +392,8 @@ def describe_fields(width: int = 100) -> str:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]  # not MISSING here
         allowed = choices_of(name)
         rng = f.metadata["range"]
-        extra = (f"; one of {', '.join(allowed)}" if allowed else "") + (f"; range {_fmt_range(*rng)}" if rng else "")
+        extra = ((f"; one of {', '.join(allowed)}" if allowed else "") + (f"; range {_fmt_range(*rng)}" if rng else "")
+                 + (f"; read by {', '.join(LEARNER_KEYS[name])}" if name in LEARNER_KEYS else ""))
         ftype = f.type.replace("tuple[int, ...]", "list of int")
         out.append(f"  {name} ({ftype}, default {_fmt_default(default)}{extra})")
         out += textwrap.wrap(f.metadata["help"].replace("``", ""), width, initial_indent=" " * 6,
