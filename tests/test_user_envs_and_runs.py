@@ -251,7 +251,7 @@ def test_every_config_key_is_listed_with_its_facts(capsys):
     text = describe_fields()
     for name in FIELDS:
         assert f"  {name} (" in text
-    assert "max_kl (float, default 0.01; range (0, inf))" in text
+    assert "max_kl (float, default 0.01; range (0, inf); read by trpo, npg)" in text
     assert "algo (str, default 'trpo'; one of trpo," in text
     assert "Conjugate-gradient iterations" in (trpo.Config.__doc__ or "")
     assert main(["config"]) == 0 and "vine_branch_length" in capsys.readouterr().out
