@@ -93,7 +93,7 @@ class PPO(LearnerBase):
         self.base_lr = resolved_lr(cfg)
         # each parameter once: with ``shared_trunk`` the critic's CNN is the actor's
         self.opt = adam(dict.fromkeys([*actor.parameters(), *critic.parameters()]), self.base_lr, eps=1e-5)
-        self.trunk = shared_trunk_of(actor, critic)  # then one CNN pass per minibatch serves both heads
+        self.trunk = shared_trunk_of(actor, critic)  # then one CNN pass serves both heads wherever both read
         self.kl_coef = cfg.kl_coef_init if self.penalty else 0.0  # beta: ppo-kl's alone
         self.updates = 0
 
