@@ -199,7 +199,8 @@ def describe_layering(cfg: Config) -> str:
 def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None) -> dict[str, str]:
     """The keys the caller gave that this run never reads, each with why, in the order of the
     config's fields: a learner's key the run's algorithm has no use for (``trpo.algos.LEARNER_KEYS``:
-    ``--set clip_range=0.1`` with trpo); with ``image`` known, the MLP's keys on image
+    ``--set clip_range=0.1`` with trpo), a recurrent policy's keys with an MLP, the vine's with
+    another sampler; with ``image`` known, the MLP's keys on image
     observations (the CNN and a linear head take its place) or ``cnn`` on vector ones; with
     ``gaussian`` known, the Gaussian's keys with discrete actions. They stay in the config as
     given; they change nothing in this run."""
@@ -207,6 +208,11 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
 
     why = {k: f"algo {cfg.algo!r} does not read it; {', '.join(v)} do" for k, v in LEARNER_KEYS.items()
            if cfg.algo not in v}
+    if cfg.policy == "mlp":
+        why.update(dict.fromkeys(("rnn_hidden", "seq_len"), "policy 'mlp': no recurrent cell"))
+    if cfg.sampler != "vine":
+        why.update(dict.fromkeys(("vine_trunk_fraction", "vine_actions", "vine_branch_length", "vine_rollout_states"),
+                                 f"sampler {cfg.sampler!r}: no vine rollouts"))
     if image and cfg.policy == "mlp":
         why.update(dict.fromkeys(("hidden", "actor_hidden", "critic_hidden", "activation"),
                                  "image observations: a CNN trunk (cnn) and a linear head replace the MLP"))
