@@ -538,11 +538,12 @@ def cmd_startup(a) -> int:
 
     start = moment()
     where = machine()  # its git state is HEAD's: the tree the runs labelled HEAD use
-    rec = startup.run(ROOT, where["git"], a.env, a.steps, a.first, a.tree, a.repeats, a.seed)
+    rec = startup.run(ROOT, where["git"], a.env, a.steps, a.first, a.tree, a.repeats, a.seed, a.algo)
     rec.update(command="python benchmarks/harness.py " + " ".join(sys.argv[1:]), started=start["time"],
                machine=machine_since(start, where))
     rec["table"] = startup.table(rec)
-    name = f"{a.env.replace('/', '_')}-{a.steps}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    algo = "" if a.algo == "trpo" else f"-{a.algo}"  # trpo's records keep their names
+    name = f"{a.env.replace('/', '_')}{algo}-{a.steps}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     write_atomic(RECORDS / "startup" / name, rec)
     print(rec["table"])
     print(f"(raw record: {RECORDS / 'startup' / name})")
@@ -589,6 +590,7 @@ def main(argv=None) -> int:
                     "ratios are to the first")
     su.add_argument("--repeats", type=int, default=2)
     su.add_argument("--seed", type=int, default=0)
+    su.add_argument("--algo", default="trpo")
     su.set_defaults(func=cmd_startup)
     sp = sub.add_parser("speed", help="steps/s of ours, the peer and the env alone in one command (bench_trpo's "
                                       "options); a record in records/speed/")

@@ -407,14 +407,8 @@ def block_suite_times() -> str:
     return "\n".join(L)
 
 
-def block_benchmarks_startup() -> str:
-    """Pong from a cold start against the steady rate, commits side by side (records/startup,
-    ``harness.py startup``): every record's table, and the issue's target against the newest one."""
-    named = sorted(((n, r) for n, r in suite_records("startup") if r["env"] == "ALE/Pong-v5"),
-                   key=lambda nr: nr[1]["started"])
-    if not named:
-        return ("No start-up record yet (`python benchmarks/harness.py startup --tree before=7452ef3 "
-                "--tree after=HEAD`).")
+def _startup_tables(named: list) -> list[str]:
+    """Each start-up record's table and the line that says how it was made."""
     L = []
     for name, r in named:
         m = r["machine"]
@@ -422,6 +416,32 @@ def block_benchmarks_startup() -> str:
               f"{_cpu(m['cpu'])}, load average {m['loadavg_start'][0]:.1f} at the start, run from commit "
               f"{short_commit(m, ' (src/ modified)')}; "
               f"[raw record](../benchmarks/records/startup/{name}).", ""]
+    return L
+
+
+def startup_records(algo: str) -> list:
+    """Pong's start-up records (records/startup, ``harness.py startup``) of ``algo``, oldest first
+    (records made before ``--algo`` existed are trpo's)."""
+    return sorted(((n, r) for n, r in suite_records("startup")
+                   if r["env"] == "ALE/Pong-v5" and r.get("algo", "trpo") == algo), key=lambda nr: nr[1]["started"])
+
+
+def block_benchmarks_startup_ppo() -> str:
+    """PPO (atari-ppo) on Pong from a cold start and at the steady rate, commits side by side."""
+    named = startup_records("ppo")
+    if not named:
+        return "No record yet (`python benchmarks/harness.py startup --algo ppo --tree before=8b81e44 --tree after=HEAD`)."
+    return "\n".join(_startup_tables(named)).rstrip()
+
+
+def block_benchmarks_startup() -> str:
+    """TRPO on Pong from a cold start against the steady rate, commits side by side: every record's
+    table, and the issue's target against the newest one."""
+    named = startup_records("trpo")
+    if not named:
+        return ("No start-up record yet (`python benchmarks/harness.py startup --tree before=7452ef3 "
+                "--tree after=HEAD`).")
+    L = _startup_tables(named)
     newest = {_cpu(r["machine"]["cpu"]): r for _, r in named}  # the newest record of each CPU model
     verdicts = []
     for cpu, r in newest.items():
@@ -1173,6 +1193,7 @@ BLOCKS = {
     ("docs/benchmarks.md", "profile-hopper"): block_benchmarks_profile,
     ("docs/benchmarks.md", "speed-family"): block_benchmarks_speed_family,
     ("docs/benchmarks.md", "startup-pong"): block_benchmarks_startup,
+    ("docs/benchmarks.md", "startup-pong-ppo"): block_benchmarks_startup_ppo,
     ("docs/benchmarks.md", "ppo-update"): block_benchmarks_ppo_update,
     ("docs/benchmarks.md", "quality-heldout"): block_quality_heldout,
     ("docs/benchmarks.md", "quality-heldout-summary"): block_quality_heldout_summary,

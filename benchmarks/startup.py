@@ -6,7 +6,7 @@
 
 Each run is a fresh process (``python -c CHILD``, the commit's ``src/`` first on PYTHONPATH) that
 imports trpo, builds ``trpo.Config(env_id, seed, total_steps, eval_periodic_episodes=0,
-eval_episodes=1)`` and calls ``trpo.train`` with a callback that stamps the wall clock after every
+eval_episodes=1, algo)`` (``--algo``, trpo by default) and calls ``trpo.train`` with a callback that stamps the wall clock after every
 iteration (the API both sides have: ``train(cfg, run_dir, progress=, callback=)``, a callback
 ``(row, agent)`` whose row carries ``env_steps`` and the trainer's clock ``wall_s``). From the
 stamps, per run:
@@ -43,7 +43,7 @@ stamps = []
 def stamp(row, agent):
     stamps.append({"t": time.time(), "env_steps": int(row["env_steps"]), "wall_s": float(row["wall_s"])})
 cfg = trpo.Config(env_id=sys.argv[2], seed=int(sys.argv[4]), total_steps=int(sys.argv[3]),
-                  eval_periodic_episodes=0, eval_episodes=1)
+                  eval_periodic_episodes=0, eval_episodes=1, algo=sys.argv[5])
 with tempfile.TemporaryDirectory() as d:
     res = trpo.train(cfg, d + "/run", progress=False, callback=stamp)
 print(json.dumps({"t_launch": t_launch, "t_imported": t_imported, "stamps": stamps,
@@ -77,10 +77,10 @@ def checkout(root: Path, head: dict, ref: str, tmp: Path) -> tuple[Path, str, bo
     return tree, sha, False
 
 
-def one_run(tree: Path, env_id: str, steps: int, seed: int) -> dict:
+def one_run(tree: Path, env_id: str, steps: int, seed: int, algo: str = "trpo") -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree / "src"), os.environ.get("PYTHONPATH")]))}
     t = time.time()
-    p = subprocess.run([sys.executable, "-c", CHILD, repr(t), env_id, str(steps), str(seed)], capture_output=True,
+    p = subprocess.run([sys.executable, "-c", CHILD, repr(t), env_id, str(steps), str(seed), algo], capture_output=True,
                        text=True, env=env, cwd=tree)
     if p.returncode:
         raise RuntimeError(f"{tree}: exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}")
@@ -111,7 +111,7 @@ def table(rec: dict) -> str:
 
 
 def run(root: Path, head: dict, env_id: str, steps: int, first: int, trees: list[str], repeats: int,
-        seed: int) -> dict:
+        seed: int, algo: str = "trpo") -> dict:
     """Every tree ``repeats`` times, interleaved; the record (medians, runs) without machine facts.
     ``head``: the git state of ``root`` (commit, dirty), for the trees named HEAD."""
     pairs = [t.split("=", 1) if "=" in t else (t, t) for t in trees]
@@ -121,7 +121,7 @@ def run(root: Path, head: dict, env_id: str, steps: int, first: int, trees: list
             runs = []
             for rep in range(repeats):
                 for lab, (tree, _, _) in made.items():
-                    out = one_run(tree, env_id, steps, seed)
+                    out = one_run(tree, env_id, steps, seed, algo)
                     m = measures(out, first)
                     runs.append({"tree": lab, "repeat": rep, **m, "process_wall_s": out["process_wall_s"],
                                  "stamps": out["stamps"], "torch_threads": out["torch_threads"]})
@@ -134,9 +134,9 @@ def run(root: Path, head: dict, env_id: str, steps: int, first: int, trees: list
                                    capture_output=True)
     medians = {lab: {k: statistics.median(r[k] for r in runs if r["tree"] == lab and k in r)
                      for k in KEYS if any(k in r for r in runs if r["tree"] == lab)} for lab in made}
-    return {"kind": "startup", "env": env_id, "steps": steps, "first": first, "seed": seed, "repeats": repeats,
+    return {"kind": "startup", "env": env_id, "algo": algo, "steps": steps, "first": first, "seed": seed, "repeats": repeats,
             "protocol": "fresh process per run; trpo.Config(env_id, seed, total_steps, eval_periodic_episodes=0, "
-                        "eval_episodes=1), the commit's other defaults and auto choices; interleaved per repeat; "
+                        f"eval_episodes=1, algo={algo!r}), the commit's other defaults and auto choices; interleaved per repeat; "
                         "medians",
             "trees": {lab: {"ref": ref, "commit": made[lab][1], "dirty": made[lab][2]} for lab, ref in pairs},
             "medians": medians, "runs": runs}
