@@ -59,3 +59,43 @@ def test_atari_cnn_training_runs_on_cuda(tmp_path):
     res = trpo.train(cfg, run_dir=tmp_path / "pong", progress=False)
     assert all(p.device.type == "cuda" for p in res.agent.critic.parameters())
     assert res.summary["total_steps"] >= 256
+
+
+@cuda
+def test_shared_trunk_ppo_on_cuda_matches_the_cpu():
+    """PPO with one CNN trunk for both heads (the atari-ppo network) on the GPU: the frozen rows of an
+    update (GAE's advantages and targets from the one pass, pi_old, V_old) as on the CPU, and a whole
+    update runs there and moves the networks. (Whole updates are not compared: the minibatches'
+    permutation comes from another generator on the GPU.)"""
+    import gymnasium as gym
+    import numpy as np
+
+    from trpo.algos.ppo import PPO
+    from trpo.nets.factory import make_networks
+    from trpo.rollout import Batch
+
+    frames, acts = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(6)
+    cfg = trpo.Config(algo="ppo", cnn="nature", shared_trunk=True, lr=2.5e-4, epochs=2, minibatch_size=64,
+                      batch_steps=128, num_envs=2)
+    g = torch.Generator().manual_seed(0)
+    T, N = 64, 2
+    batch = Batch(obs=torch.randint(0, 256, (T, N, 4, 84, 84), generator=g, dtype=torch.uint8),
+                  actions=torch.randint(0, 6, (T, N), generator=g), rewards=torch.rand(T, N, generator=g),
+                  terminated=torch.zeros(T, N, dtype=torch.bool), truncated=torch.zeros(T, N, dtype=torch.bool),
+                  last_obs=torch.randint(0, 256, (N, 4, 84, 84), generator=g, dtype=torch.uint8),
+                  final_obs=torch.zeros(0, 4, 84, 84, dtype=torch.uint8), final_idx=torch.zeros(0, dtype=torch.long),
+                  env_steps=T * N)
+    frozen = []
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        actor, critic, _ = make_networks(cfg, frames, acts, torch.device(device))
+        learner = PPO(actor, critic, cfg, torch.device(device))
+        assert learner.trunk is actor.net[0]
+        rows = learner.frozen(batch.to(torch.device(device)))
+        frozen.append([t.cpu() for x in rows for t in (x if isinstance(x, tuple) else (x,))])
+    for got, want in zip(frozen[1], frozen[0], strict=True):
+        torch.testing.assert_close(got.float(), want.float(), rtol=1e-4, atol=1e-4)
+    before = torch.cat([p.detach().flatten() for p in actor.parameters()]).clone()  # the cuda networks
+    learner.update(batch)
+    assert all(p.device.type == "cuda" for p in actor.parameters())
+    assert not torch.equal(before, torch.cat([p.detach().flatten() for p in actor.parameters()]))
