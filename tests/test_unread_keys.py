@@ -84,7 +84,9 @@ def test_the_table_is_what_each_algorithm_reads(tmp_path, monkeypatch):
         assert reads.get(key, set()) == set(readers), (key, sorted(reads.get(key, set())), readers)
 
 
-def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys):
+def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys, monkeypatch):
+    from trpo import trainer
+    monkeypatch.setattr(trainer, "_SAID", set())  # said once per process: from a clean slate here
     cfg = Config(env_id="CartPole-v1", algo="trpo", clip_range=0.1, epochs=3, cg_iters=5, log_std_init=-1.0,
                  total_steps=512, batch_steps=512, eval_episodes=1, eval_periodic_episodes=0)
     assert list(unread_keys(cfg)) == ["epochs", "clip_range"]  # cg_iters is trpo's
@@ -95,6 +97,8 @@ def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys):
     assert line == [describe_unread(cfg, image=False, gaussian=False)]
     assert "epochs (algo 'trpo' does not read it; ppo-kl, ppo do)" in line[0]
     assert "log_std_init (discrete actions: no Gaussian)" in line[0] and "cg_iters" not in line[0]
+    trpo.train(cfg, run_dir=tmp_path / "again", progress=False)  # the same keys again (trpo tune's trials)
+    assert "note: given" not in capsys.readouterr().out
     text = (tmp_path / "run" / "config.toml").read_text()
     assert "clip_range = 0.1" in text and "epochs = 3" in text and "log_std_init = -1.0" in text  # as given
     # nothing given that it does not read: no note; a preset's keys and defaults are not the user's

@@ -46,6 +46,8 @@ from trpo.runs import RunDir, SilentExitWatch, default_run_dir
 from trpo.system import cpu_model, git_state, keep_freed_memory, usable_cores
 from trpo.timing import part
 
+_SAID: set[str] = set()  # the notes on unread keys printed so far in this process
+
 # callback(row, agent) after every iteration; a true return value stops the run cleanly. Also a
 # trpo.callbacks.Callback (with its on_start hook) or a list of callbacks (trpo.callbacks.as_callback)
 Callback = Callable[[dict, Agent], Any]
@@ -169,8 +171,9 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         check_env(env)
     obs_space, act_space = env.spaces()
     unread = describe_unread(cfg, image=is_image_space(obs_space), gaussian=isinstance(act_space, gym.spaces.Box))
-    if unread is not None:
-        print(unread)  # the user's keys that this run has no use for: said, not dropped
+    if unread is not None and unread not in _SAID:  # the user's keys that this run has no use for: said, not dropped
+        _SAID.add(unread)  # once per process: trpo tune's trials share the caller's keys
+        print(unread)
     agent = Agent(cfg, obs_space, act_space, device, env=env, actor=actor, critic=critic)
     learner = build_learner(cfg, agent, device)  # kl_per_action_dim folded in; config.toml keeps cfg as given
     reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma, cfg.normalize_rewards)
