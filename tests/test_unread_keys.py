@@ -129,6 +129,29 @@ def test_the_recurrent_and_vine_keys_are_unread_by_an_mlp_single_path_run(tmp_pa
     assert rows[0] == rows[1] and len(rows[0]) == 4
 
 
+def test_the_network_keys_are_unread_with_own_networks(tmp_path):
+    """With one's own actor and critic the built-in networks' keys build nothing: the same run with
+    and without them, metric for metric; with only one's own actor, hidden still builds the critic."""
+    import csv
+
+    def own(seed=0):
+        torch.manual_seed(seed)
+        return (torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2)),
+                torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)))
+    base = dict(env_id="CartPole-v1", algo="a2c", total_steps=1024, batch_steps=256, num_envs=2, eval_episodes=1,
+                eval_periodic_episodes=0, warnings=False, preset="")
+    extra = dict(hidden=(8,), actor_hidden=(9,), critic_hidden=(7,), activation="relu", ortho_init=False, cnn="nature")
+    assert list(unread_keys(Config(**base, **extra), own=(True, True))) == list(extra)
+    assert list(unread_keys(Config(**base, **extra), own=(True, False))) == ["actor_hidden"]
+    rows = []
+    for name, kw in (("plain", base), ("given", {**base, **extra})):
+        actor, critic = own()
+        trpo.train(Config(**kw), run_dir=tmp_path / name, progress=False, actor=actor, critic=critic)
+        with open(tmp_path / name / "metrics.csv") as f:
+            rows.append([{k: v for k, v in r.items() if k not in ("wall_s", "fps")} for r in csv.DictReader(f)])
+    assert rows[0] == rows[1] and len(rows[0]) == 4
+
+
 def test_the_mlp_keys_on_images_are_unread_indeed():
     """The claim behind the image note: on image observations hidden and activation build the same
     networks as the defaults (a CNN trunk, then one linear layer)."""

@@ -196,14 +196,16 @@ def describe_layering(cfg: Config) -> str:
             + (f"; yours kept: {', '.join(kept)}" if kept else ""))
 
 
-def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None) -> dict[str, str]:
+def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
+                own: tuple[bool, bool] = (False, False)) -> dict[str, str]:
     """The keys the caller gave that this run never reads, each with why, in the order of the
     config's fields: a learner's key the run's algorithm has no use for (``trpo.algos.LEARNER_KEYS``:
     ``--set clip_range=0.1`` with trpo), a recurrent policy's keys with an MLP, the vine's with
     another sampler; with ``image`` known, the MLP's keys on image
     observations (the CNN and a linear head take its place) or ``cnn`` on vector ones; with
-    ``gaussian`` known, the Gaussian's keys with discrete actions. They stay in the config as
-    given; they change nothing in this run."""
+    ``gaussian`` known, the Gaussian's keys with discrete actions; with ``own`` (one's own actor,
+    one's own critic: ``trpo.train(actor=, critic=)``), the built-in networks' keys they replace.
+    They stay in the config as given; they change nothing in this run."""
     from trpo.algos import LEARNER_KEYS
 
     why = {k: f"algo {cfg.algo!r} does not read it; {', '.join(v)} do" for k, v in LEARNER_KEYS.items()
@@ -218,14 +220,22 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
                                  "image observations: a CNN trunk (cnn) and a linear head replace the MLP"))
     if image is False:
         why["cnn"] = "vector observations: no CNN"
+    own_actor, own_critic = own
+    if own_actor:
+        why["actor_hidden"] = "your own actor network"
+    if own_critic:
+        why["critic_hidden"] = "your own critic network"
+    if own_actor and own_critic:
+        why.update(dict.fromkeys(("hidden", "activation", "ortho_init", "cnn"), "your own actor and critic networks"))
     if gaussian is False:
         why.update(dict.fromkeys(("log_std_init", "clipped_action_logprob"), "discrete actions: no Gaussian"))
     return {k: why[k] for k in FIELDS if k in cfg.given and k in why}
 
 
-def describe_unread(cfg: Config, image: bool | None = None, gaussian: bool | None = None) -> str | None:
+def describe_unread(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
+                    own: tuple[bool, bool] = (False, False)) -> str | None:
     """One line naming ``unread_keys`` and why each is not read, or None."""
-    keys = unread_keys(cfg, image, gaussian)
+    keys = unread_keys(cfg, image, gaussian, own)
     if not keys:
         return None
     return ("note: given, but not read by this run: " + "; ".join(f"{k} ({why})" for k, why in keys.items())

@@ -170,7 +170,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
     if cfg.check_env and resume is None:
         check_env(env)
     obs_space, act_space = env.spaces()
-    unread = describe_unread(cfg, image=is_image_space(obs_space), gaussian=isinstance(act_space, gym.spaces.Box))
+    unread = describe_unread(cfg, image=is_image_space(obs_space), gaussian=isinstance(act_space, gym.spaces.Box),
+                             own=(actor is not None, critic is not None))
     if unread is not None and unread not in _SAID:  # the user's keys that this run has no use for: said, not dropped
         _SAID.add(unread)  # once per process: trpo tune's trials share the caller's keys
         print(unread)
