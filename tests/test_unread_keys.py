@@ -106,6 +106,9 @@ def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys, mo
     assert describe_unread(Config(env_id="Hopper-v5", algo="trpo"), image=False, gaussian=True) is None
     assert list(unread_keys(Config(algo="pg-l2", lr=1e-3))) == ["lr"]  # pg-l2 steps by pg_l2_eps
     assert list(unread_keys(Config(algo="reinforce", gae_lambda=0.9))) == ["gae_lambda"]
+    # a config file's keys are not the caller's own: a run's config.toml lists every key (replayed quietly)
+    replay = trpo.load_toml(tmp_path / "run" / "config.toml")
+    assert "clip_range" in replay.given and unread_keys(replay) == {}
     # the networks: an MLP's keys on images, the CNN's on vectors; a recurrent policy on images reads hidden
     mlp_keys = Config(hidden=(32,), activation="relu", cnn="nature")
     assert list(unread_keys(mlp_keys, image=True)) == ["hidden", "activation"]

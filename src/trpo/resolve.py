@@ -198,7 +198,7 @@ def describe_layering(cfg: Config) -> str:
 
 def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
                 own: tuple[bool, bool] = (False, False)) -> dict[str, str]:
-    """The keys the caller gave that this run never reads, each with why, in the order of the
+    """The keys the caller gave (not a config file's) that this run never reads, each with why, in the order of the
     config's fields: a learner's key the run's algorithm has no use for (``trpo.algos.LEARNER_KEYS``:
     ``--set clip_range=0.1`` with trpo), a recurrent policy's keys with an MLP, the vine's with
     another sampler; with ``image`` known, the MLP's keys on image
@@ -229,7 +229,10 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
         why.update(dict.fromkeys(("hidden", "activation", "ortho_init", "cnn"), "your own actor and critic networks"))
     if gaussian is False:
         why.update(dict.fromkeys(("log_std_init", "clipped_action_logprob"), "discrete actions: no Gaussian"))
-    return {k: why[k] for k in FIELDS if k in cfg.given and k in why}
+    # the caller's own keys (flags, --set, Config(...), replace), not a config file's: a run's
+    # config.toml lists every key, whatever that run read
+    mine = {k for k, source in cfg.sources.items() if source == "user"}
+    return {k: why[k] for k in FIELDS if k in mine and k in why}
 
 
 def describe_unread(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
