@@ -116,14 +116,16 @@ def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys, mo
     assert list(unread_keys(mlp_keys.replace(policy="gru"), image=True)) == []
 
 
-def test_the_recurrent_and_vine_keys_are_unread_by_an_mlp_single_path_run(tmp_path):
+def test_the_recurrent_vine_and_ray_keys_are_unread_by_a_local_mlp_single_path_run(tmp_path):
     """The claim behind those notes: the same run with and without them, metric for metric."""
     import csv
     base = dict(env_id="CartPole-v1", algo="trpo", total_steps=2048, batch_steps=512, num_envs=2, eval_episodes=1,
                 eval_periodic_episodes=0, warnings=False, preset="")
     extra = dict(rnn_hidden=8, seq_len=7, vine_actions=3, vine_branch_length=5, vine_trunk_fraction=0.3,
-                 vine_rollout_states=4)
-    assert list(unread_keys(Config(**base, **extra))) == list(extra)[:2] + sorted(list(extra)[2:], key=list(FIELDS).index)
+                 vine_rollout_states=4, workers=3, ray_address="127.0.0.1:1", worker_timeout_s=5.0,
+                 max_worker_failures=1)
+    assert list(unread_keys(Config(**base, **extra))) == sorted(extra, key=list(FIELDS).index)
+    assert list(unread_keys(Config(algo="a3c", sampler="async", workers=3, worker_timeout_s=5.0))) == ["workers"]
     rows = []
     for name, kw in (("plain", base), ("given", {**base, **extra})):
         trpo.train(Config(**kw), run_dir=tmp_path / name, progress=False)

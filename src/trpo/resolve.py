@@ -201,7 +201,7 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
     """The keys the caller gave (not a config file's) that this run never reads, each with why, in the order of the
     config's fields: a learner's key the run's algorithm has no use for (``trpo.algos.LEARNER_KEYS``:
     ``--set clip_range=0.1`` with trpo), a recurrent policy's keys with an MLP, the vine's with
-    another sampler; with ``image`` known, the MLP's keys on image
+    another sampler, Ray's on the local backend; with ``image`` known, the MLP's keys on image
     observations (the CNN and a linear head take its place) or ``cnn`` on vector ones; with
     ``gaussian`` known, the Gaussian's keys with discrete actions; with ``own`` (one's own actor,
     one's own critic: ``trpo.train(actor=, critic=)``), the built-in networks' keys they replace.
@@ -212,6 +212,11 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
            if cfg.algo not in v}
     if cfg.policy == "mlp":
         why.update(dict.fromkeys(("rnn_hidden", "seq_len"), "policy 'mlp': no recurrent cell"))
+    if cfg.backend == "local":  # Ray's keys: the ray backend's, and a3c's workers (Ray actors, num_envs of them)
+        ray_keys = ("workers",) if cfg.sampler == "async" else ("workers", "ray_address", "worker_timeout_s",
+                                                                 "max_worker_failures")
+        why.update(dict.fromkeys(ray_keys, "a3c: num_envs workers" if cfg.sampler == "async"
+                                 else "backend 'local': no Ray workers"))
     if cfg.sampler != "vine":
         why.update(dict.fromkeys(("vine_trunk_fraction", "vine_actions", "vine_branch_length", "vine_rollout_states"),
                                  f"sampler {cfg.sampler!r}: no vine rollouts"))
