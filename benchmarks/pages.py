@@ -810,6 +810,47 @@ def _window_mean(steps: np.ndarray, ret: np.ndarray, end: float, width: int = PO
     return float(ret[sel].mean()) if sel.any() else float("nan")
 
 
+def _pong_table(rows: list[tuple[str, str, str, tuple[Path, dict] | None]], per: int, fin: int) -> list[str]:
+    """The held-out Pong table: one row per (label, preset, suite, record or None), then the periodic
+    deterministic evaluations of the rows with a record, by env steps."""
+    w = PONG_TRAIN_WINDOW
+    L = [f"| algo (preset) | env steps | training wall time | steps/s | best periodic (deterministic, {per} ep) | "
+         f"final deterministic ({fin} ep) | final stochastic ({fin} ep) | training return, mean over the last "
+         f"{w:,} env steps | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for label, preset, suite, rec in rows:
+        if rec is None:
+            L.append(f"| {label} ({preset}) | no record yet (`python benchmarks/harness.py run {suite}`) | | | | | | | |")
+            continue
+        f, r = rec
+        res = r["result"]
+        steps, ret = _train_returns(res["train_curve"])
+        L.append(f"| {label} ({res['summary'].get('preset') or preset}) | {res['steps']:,} | "
+                 f"{res['wall_s'] / 60:,.0f} min | {res['steps_per_s']:,.0f} | {res['best_eval_return']:.1f} | "
+                 f"**{res['final_eval_return']:.1f}** ± {res['final_eval_std']:.1f} | "
+                 f"{res['final_eval_stochastic_return']:.1f} ± {res['final_eval_stochastic_std']:.1f} | "
+                 f"{_window_mean(steps, ret, res['steps']):.1f} | {_record_link(f.parent.name, f.name)} |")
+    have = [(label, rec) for label, _, _, rec in rows if rec is not None]
+    if not have:
+        return L
+    proto = have[0][1][1]["protocol"]
+    L += ["", f"Periodic deterministic evaluations ({per} episodes each, env seeds {proto['periodic']['env_seeds']}):",
+          "", "| env steps | " + " | ".join(a for a, _ in have) + " |", "|---:|" + "---:|" * len(have)]
+    curves = {a: {round(e[0], -4): e[2] for e in rec[1]["result"]["eval_curve"]} for a, rec in have}
+    for step in sorted(set().union(*curves.values())):
+        L.append(f"| {step:,.0f} | " + " | ".join(f"{curves[a][step]:.1f}" if step in curves[a] else "-"
+                                                   for a, _ in have) + " |")
+    return L
+
+
+def _pong_made_with(have: list[tuple[str, tuple[Path, dict]]]) -> str:
+    machines = [f"{a} on {_cpu(rec[1]['machine']['cpu'])} at commit {short_commit(rec[1]['machine'], ' (dirty)')}"
+                for a, rec in have]
+    suites = _and([f"`python benchmarks/harness.py run {x}`" for x in dict.fromkeys(rec[0].parent.name
+                                                                                    for _, rec in have)])
+    return (f"Made with {suites} ({_and(machines)}; each run beside another "
+            "run on the machine's 2 cores, so the steps/s are under that load: docs/benchmarks.md has the speed).")
+
+
 def block_pong_heldout() -> str:
     """TRPO and PPO on Pong through the harness (records/pong-heldout/): periodic deterministic
     evaluations, the final evaluations both ways, the training return beside the seed-0 run's."""
@@ -819,30 +860,8 @@ def block_pong_heldout() -> str:
     w = PONG_TRAIN_WINDOW
     proto = next(iter(recs.values()))[1]["protocol"]
     per, fin = proto["periodic"]["episodes"], proto["final"]["episodes"]
-    L = [f"| algo (preset) | env steps | training wall time | steps/s | best periodic (deterministic, {per} ep) | "
-         f"final deterministic ({fin} ep) | final stochastic ({fin} ep) | training return, mean over the last "
-         f"{w:,} env steps | raw record |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for label, _, preset, _, suite in PONG_ROWS:
-        if label not in recs:
-            L.append(f"| {label} ({preset}) | no record yet (`python benchmarks/harness.py run {suite}`) | | | | | | | |")
-            continue
-        f, r = recs[label]
-        res = r["result"]
-        steps, ret = _train_returns(res["train_curve"])
-        L.append(f"| {label} ({res['summary'].get('preset') or preset}) | {res['steps']:,} | "
-                 f"{res['wall_s'] / 60:,.0f} min | {res['steps_per_s']:,.0f} | {res['best_eval_return']:.1f} | "
-                 f"**{res['final_eval_return']:.1f}** ± {res['final_eval_std']:.1f} | "
-                 f"{res['final_eval_stochastic_return']:.1f} ± {res['final_eval_stochastic_std']:.1f} | "
-                 f"{_window_mean(steps, ret, res['steps']):.1f} | {_record_link(f.parent.name, f.name)} |")
-    L += ["", f"Periodic deterministic evaluations ({per} episodes each, env seeds {proto['periodic']['env_seeds']}):",
-          ""]
+    L = _pong_table([(label, preset, suite, recs.get(label)) for label, _, preset, _, suite in PONG_ROWS], per, fin)
     have = [row[0] for row in PONG_ROWS if row[0] in recs]
-    L.append("| env steps | " + " | ".join(have) + " |")
-    L.append("|---:|" + "---:|" * len(have))
-    curves = {a: {round(e[0], -4): e[2] for e in recs[a][1]["result"]["eval_curve"]} for a in have}
-    for step in sorted(set().union(*curves.values())):
-        L.append(f"| {step:,.0f} | " + " | ".join(f"{curves[a][step]:.1f}" if step in curves[a] else "-"
-                                                   for a in have) + " |")
     old = pages_pre_harness._pong()
     old_steps, old_ret = old["env_steps"], old["episode_return_mean"]
     ok = np.isfinite(old_ret)
@@ -855,14 +874,29 @@ def block_pong_heldout() -> str:
              f"{_and(reads)}; the seed-0 run below (trpo, the atari preset, a tuning seed, no periodic evaluations) "
              f"{_window_mean(old_steps[ok], old_ret[ok], 1_000_000):.1f}. Training returns are the sampling "
              "policy's, evaluations the mean action's (argmax): the two measure different policies.")
-    machines = [f"{a} on {_cpu(recs[a][1]['machine']['cpu'])} at commit "
-                f"{short_commit(recs[a][1]['machine'], ' (dirty)')}" for a in have]
-    L.append("")
-    suites = _and([f"`python benchmarks/harness.py run {x}`" for x in dict.fromkeys(
-        recs[a][0].parent.name for a in have)])
-    L.append(f"Made with {suites} ({_and(machines)}; each run beside another "
-             "run on the machine's 2 cores, so the steps/s are under that load: docs/benchmarks.md has the speed).")
+    L += ["", _pong_made_with([(a, recs[a]) for a in have])]
     L += ["", "![Pong, seed 100: deterministic evaluations and training returns](pong/heldout.png)"]
+    return "\n".join(L)
+
+
+# seed 101 (pong-heldout-101): (label, algo, preset)
+PONG_101_ROWS = (("ppo, shared trunk", "ppo", "atari-ppo"), ("trpo", "trpo", "atari"))
+
+
+def block_pong_heldout_101() -> str:
+    """PPO (the shared trunk) and TRPO on Pong, seed 101 (records/pong-heldout-101/): held out for
+    the shared trunk too; the table and periodic evaluations as for seed 100."""
+    read = [(f, json.loads(f.read_text())) for f in sorted((RECORDS / "pong-heldout-101").glob("*.json"))]
+    by_algo = {r["run"]["algo"]: (f, r) for f, r in read if r["run"]["seed"] == 101}
+    rows = [(label, preset, "pong-heldout-101", by_algo.get(algo)) for label, algo, preset in PONG_101_ROWS]
+    per, fin = 5, 10  # the suite's protocol (harness.py: pong-heldout-101); a record's own below
+    if by_algo:
+        proto = next(iter(by_algo.values()))[1]["protocol"]
+        per, fin = proto["periodic"]["episodes"], proto["final"]["episodes"]
+    L = _pong_table(rows, per, fin)
+    have = [(label, rec) for label, _, _, rec in rows if rec is not None]
+    if have:
+        L += ["", _pong_made_with(have)]
     return "\n".join(L)
 
 
@@ -1207,6 +1241,7 @@ BLOCKS = {
     ("docs/results/minatar.md", "minatar-ppo-heldout"): lambda: block_minatar_heldout("ppo"),
     ("docs/results/recurrent.md", "recurrent-kl"): block_recurrent_kl,
     ("docs/results/pong.md", "pong-heldout"): block_pong_heldout,
+    ("docs/results/pong.md", "pong-heldout-101"): block_pong_heldout_101,
     ("docs/results/pong.md", "pong-dead-units"): block_pong_dead_units,
     ("docs/results/pong.md", "pong-units-seed0"): block_pong_units,
     ("README.md", "pong"): block_readme_pong,
