@@ -106,9 +106,18 @@ def test_a_given_key_the_run_does_not_read_is_said_and_kept(tmp_path, capsys, mo
     assert describe_unread(Config(env_id="Hopper-v5", algo="trpo"), image=False, gaussian=True) is None
     assert list(unread_keys(Config(algo="pg-l2", lr=1e-3))) == ["lr"]  # pg-l2 steps by pg_l2_eps
     assert list(unread_keys(Config(algo="reinforce", gae_lambda=0.9))) == ["gae_lambda"]
-    # a config file's keys are not the caller's own: a run's config.toml lists every key (replayed quietly)
+    # a run's config.toml lists every key: replayed, it says the keys its run's caller chose, not
+    # the defaults and presets it recorded (max_kl here: trpo reads it; ortho_init: every run does)
     replay = trpo.load_toml(tmp_path / "run" / "config.toml")
-    assert "clip_range" in replay.given and unread_keys(replay) == {}
+    assert list(unread_keys(replay)) == ["epochs", "clip_range"]
+    assert "vine_actions" in replay.given and "cg_iters" in replay.given
+    assert replay.sources["vine_actions"].endswith("(its run's default)")  # unread, but the run's, not a person's
+    ppo_replay = trpo.load_toml(tmp_path / "run" / "config.toml").replace(algo="ppo")
+    assert "cg_iters" in unread_keys(ppo_replay) and "vine_actions" not in unread_keys(ppo_replay)
+    # a config file a person wrote: every key is theirs (trpo train --config my.toml)
+    (tmp_path / "mine.toml").write_text('env_id = "CartPole-v1"\nclip_range = 0.3\nmax_kl = 0.02\n')
+    mine = trpo.load_toml(tmp_path / "mine.toml")
+    assert unread_keys(mine) == {"clip_range": "algo 'trpo' does not read it; ppo-kl, ppo do"}
     # the networks: an MLP's keys on images, the CNN's on vectors; a recurrent policy on images reads hidden
     mlp_keys = Config(hidden=(32,), activation="relu", cnn="nature")
     assert list(unread_keys(mlp_keys, image=True)) == ["hidden", "activation"]

@@ -554,8 +554,19 @@ def load_toml(path: str | Path) -> Config:
               and FIELDS[k].type != "dict"]
     if nested:
         raise ConfigError(f"config file {path}: tables are not supported (found [{nested[0]}]); use flat keys")
-    data.pop(PROVENANCE, None)
-    return from_dict(data, source=f"file {path}")
+    saved = data.pop(PROVENANCE, None)
+    cfg = from_dict(data, source=f"file {path}")
+    if isinstance(saved, dict):  # a run's config.toml: every key is given, but only some were its caller's
+        cfg._sources = {k: s if callers_own(saved.get(k, "user")) else f"{s} (its run's {saved[k]})"  # type: ignore[attr-defined]
+                        for k, s in cfg.sources.items()}
+    return cfg
+
+
+def callers_own(source: str) -> bool:
+    """Whether a value from ``source`` (``Config.sources``, a provenance entry) was chosen by a
+    person: given in Python or on the command line (``user``), or written in a config file; not a
+    key that a run's config.toml lists because that run took it from a default or a preset."""
+    return source.startswith("user") or (source.startswith("file ") and " (its run's " not in source)
 
 
 def parse_overrides(pairs: list[str], flag: str = "--set") -> dict[str, Any]:

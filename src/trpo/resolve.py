@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import torch
 
-from trpo.config import FIELDS, Config, default_lr, from_dict
+from trpo.config import FIELDS, Config, callers_own, default_lr, from_dict
 from trpo.envs.make import EnvSpec
 from trpo.errors import ConfigError
 
@@ -198,9 +198,10 @@ def describe_layering(cfg: Config) -> str:
 
 def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
                 own: tuple[bool, bool] = (False, False)) -> dict[str, str]:
-    """The keys the caller gave (not a config file's) that this run never reads, each with why, in the order of the
-    config's fields: a learner's key the run's algorithm has no use for (``trpo.algos.LEARNER_KEYS``:
-    ``--set clip_range=0.1`` with trpo), a recurrent policy's keys with an MLP, the vine's with
+    """The keys a person chose (``trpo.config.callers_own``: a config file's too) that this run
+    never reads, each with why, in the order of the config's fields: a learner's key the run's
+    algorithm has no use for (``trpo.algos.LEARNER_KEYS``: ``--set clip_range=0.1`` with trpo), a
+    recurrent policy's keys with an MLP, the vine's with
     another sampler, Ray's on the local backend; with ``image`` known, the MLP's keys on image
     observations (the CNN and a linear head take its place) or ``cnn`` on vector ones; with
     ``gaussian`` known, the Gaussian's keys with discrete actions; with ``own`` (one's own actor,
@@ -234,9 +235,9 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
         why.update(dict.fromkeys(("hidden", "activation", "ortho_init", "cnn"), "your own actor and critic networks"))
     if gaussian is False:
         why.update(dict.fromkeys(("log_std_init", "clipped_action_logprob"), "discrete actions: no Gaussian"))
-    # the caller's own keys (flags, --set, Config(...), replace), not a config file's: a run's
-    # config.toml lists every key, whatever that run read
-    mine = {k for k, source in cfg.sources.items() if source == "user"}
+    # the keys a person chose (flags, --set, Config(...), replace, a config file's), not the ones a
+    # run's config.toml lists because that run took them from a default or a preset
+    mine = {k for k, source in cfg.sources.items() if callers_own(source)}
     return {k: why[k] for k in FIELDS if k in mine and k in why}
 
 
