@@ -183,3 +183,45 @@ def test_the_mlp_keys_on_images_are_unread_indeed():
 def test_every_listed_key_is_a_config_key(algo):
     assert set(LEARNER_KEYS) <= set(FIELDS)
     assert unread_keys(Config(algo=algo), image=True, gaussian=False) == {}  # nothing given, nothing to say
+
+
+def _metrics(run_dir):
+    import csv
+    with open(run_dir / "metrics.csv") as f:
+        return [{k: v for k, v in r.items() if k not in ("wall_s", "fps")} for r in csv.DictReader(f)]
+
+
+def test_the_env_and_normaliser_keys_are_unread_where_said(tmp_path, capsys, monkeypatch):
+    """atari_preprocessing off an ALE id, clip_obs with normalize_obs off: the notes, and the claim
+    behind them (the same run with and without the keys, metric for metric)."""
+    from trpo import trainer
+    monkeypatch.setattr(trainer, "_SAID", set())
+    base = dict(env_id="CartPole-v1", algo="trpo", total_steps=1024, batch_steps=256, num_envs=2, eval_episodes=1,
+                eval_periodic_episodes=0, warnings=False, preset="", normalize_obs=False)
+    extra = dict(clip_obs=0.5, atari_preprocessing=False)  # 0.5 would cut CartPole's observations if read
+    assert list(unread_keys(Config(**base, **extra), atari=False)) == ["clip_obs", "atari_preprocessing"]
+    assert list(unread_keys(Config(**base, **extra), atari=True)) == ["clip_obs"]  # an ALE id reads it
+    assert list(unread_keys(Config(**{**base, "normalize_obs": True}, **extra))) == []  # atari unknown: not said
+    for name, kw in (("plain", base), ("given", {**base, **extra})):
+        trpo.train(Config(**kw), run_dir=tmp_path / name, progress=False)
+    assert _metrics(tmp_path / "plain") == _metrics(tmp_path / "given")
+    out = capsys.readouterr().out
+    assert "clip_obs (normalize_obs is off" in out and "atari_preprocessing (not an ALE env" in out
+    # with normalize_obs on, clip_obs is read: the same keys change the run
+    on = {**base, "normalize_obs": True}
+    trpo.train(Config(**on), run_dir=tmp_path / "on", progress=False)
+    trpo.train(Config(**on, clip_obs=0.5), run_dir=tmp_path / "on-clipped", progress=False)
+    assert _metrics(tmp_path / "on") != _metrics(tmp_path / "on-clipped")
+    assert "clip_obs" not in capsys.readouterr().out
+
+
+def test_the_normaliser_keys_are_unread_on_images(tmp_path):
+    pytest.importorskip("minatar")
+    base = dict(env_id="MinAtar/Breakout-v1", algo="ppo", total_steps=512, batch_steps=128, num_envs=2,
+                eval_episodes=1, eval_periodic_episodes=0, warnings=False, preset="", cnn="minatar")
+    extra = dict(normalize_obs=False, clip_obs=0.5)
+    assert list(unread_keys(Config(**base, **extra), image=True)) == ["normalize_obs", "clip_obs"]
+    assert list(unread_keys(Config(**base, normalize_obs=True, clip_obs=0.5), image=False)) == ["cnn"]
+    for name, kw in (("plain", base), ("given", {**base, **extra})):
+        trpo.train(Config(**kw), run_dir=tmp_path / name, progress=False)
+    assert _metrics(tmp_path / "plain") == _metrics(tmp_path / "given")

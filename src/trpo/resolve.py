@@ -197,7 +197,7 @@ def describe_layering(cfg: Config) -> str:
 
 
 def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
-                own: tuple[bool, bool] = (False, False)) -> dict[str, str]:
+                own: tuple[bool, bool] = (False, False), atari: bool | None = None) -> dict[str, str]:
     """The keys a person chose (``trpo.config.callers_own``: a config file's too) that this run
     never reads, each with why, in the order of the config's fields: a learner's key the run's
     algorithm has no use for (``trpo.algos.LEARNER_KEYS``: ``--set clip_range=0.1`` with trpo), a
@@ -205,8 +205,10 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
     another sampler, Ray's on the local backend; with ``image`` known, the MLP's keys on image
     observations (the CNN and a linear head take its place) or ``cnn`` on vector ones; with
     ``gaussian`` known, the Gaussian's keys with discrete actions; with ``own`` (one's own actor,
-    one's own critic: ``trpo.train(actor=, critic=)``), the built-in networks' keys they replace.
-    They stay in the config as given; they change nothing in this run."""
+    one's own critic: ``trpo.train(actor=, critic=)``), the built-in networks' keys they replace;
+    with ``atari`` known (an ALE id made by this package, not an ``env_fn``), ``atari_preprocessing``
+    elsewhere. The observation normaliser's: ``clip_obs`` with ``normalize_obs`` off, both on images
+    (the CNN scales frames itself). They stay in the config as given; they change nothing in this run."""
     from trpo.algos import LEARNER_KEYS
 
     why = {k: f"algo {cfg.algo!r} does not read it; {', '.join(v)} do" for k, v in LEARNER_KEYS.items()
@@ -226,6 +228,12 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
                                  "image observations: a CNN trunk (cnn) and a linear head replace the MLP"))
     if image is False:
         why["cnn"] = "vector observations: no CNN"
+    if not cfg.normalize_obs:
+        why["clip_obs"] = "normalize_obs is off: observations are not normalised, so not clipped"
+    if image:
+        why.update(dict.fromkeys(("normalize_obs", "clip_obs"), "image observations: the CNN scales frames itself"))
+    if atari is False:
+        why["atari_preprocessing"] = "not an ALE env made by trpo: no Atari wrappers to turn on or off"
     own_actor, own_critic = own
     if own_actor:
         why["actor_hidden"] = "your own actor network"
@@ -242,9 +250,9 @@ def unread_keys(cfg: Config, image: bool | None = None, gaussian: bool | None = 
 
 
 def describe_unread(cfg: Config, image: bool | None = None, gaussian: bool | None = None,
-                    own: tuple[bool, bool] = (False, False)) -> str | None:
+                    own: tuple[bool, bool] = (False, False), atari: bool | None = None) -> str | None:
     """One line naming ``unread_keys`` and why each is not read, or None."""
-    keys = unread_keys(cfg, image, gaussian, own)
+    keys = unread_keys(cfg, image, gaussian, own, atari)
     if not keys:
         return None
     return ("note: given, but not read by this run: " + "; ".join(f"{k} ({why})" for k, why in keys.items())

@@ -35,6 +35,7 @@ from trpo.callbacks import RunHandle, as_callback
 from trpo.checkpoint import describe, list_checkpoints, load_checkpoint, save_checkpoint
 from trpo.config import RESUMABLE, Config, from_dict, validate
 from trpo.diagnostics import RunWatch, initial_report
+from trpo.envs.ids import is_atari
 from trpo.envs.make import check_env
 from trpo.errors import ConfigError, NonFiniteError, WorkerFailureError
 from trpo.nets.normalize import RewardScaler
@@ -171,7 +172,8 @@ def train(cfg: Config | None, run_dir: str | Path | None = None, *, resume: str 
         check_env(env)
     obs_space, act_space = env.spaces()
     unread = describe_unread(cfg, image=is_image_space(obs_space), gaussian=isinstance(act_space, gym.spaces.Box),
-                             own=(actor is not None, critic is not None))
+                             own=(actor is not None, critic is not None),
+                             atari=env.env_fn is None and is_atari(cfg.env_id))
     if unread is not None and unread not in _SAID:  # the user's keys that this run has no use for: said, not dropped
         _SAID.add(unread)  # once per process: trpo tune's trials share the caller's keys
         print(unread)
