@@ -161,6 +161,13 @@ SUITES: dict[str, Suite] = {
         "the trpo run of humanoid-tuning with the KL bound per action dimension (17: 0.17 on the joint KL; "
         "chosen on seed 0: the mujoco-humanoid preset)", ("Humanoid-v5",), ("trpo",), ("ours",), (0,),
         1_000_000, 50_000, sets=("kl_per_action_dim=true",)),
+    "humanoid-tuning-s1": Suite(
+        "the shipped trpo preset for Humanoid (mujoco-humanoid) on tuning seed 1: the baseline's second tuning seed "
+        "for humanoid-tuning-kl2", ("Humanoid-v5",), ("trpo",), ("ours",), (1,), 1_000_000, 50_000),
+    "humanoid-tuning-kl2": Suite(
+        "mujoco-humanoid with twice its KL bound (max_kl 0.02 per action dimension: 0.34 on the joint KL), tuning "
+        "seeds 0-1: the held-out curves still rise steeply at 1M steps (a candidate for the 1,030 bar)",
+        ("Humanoid-v5",), ("trpo",), ("ours",), (0, 1), 1_000_000, 50_000, sets=("max_kl=0.02",)),
     "humanoid-heldout": Suite(
         "trpo (mujoco-humanoid) and ppo (mujoco-ppo) with their shipped presets on Humanoid-v5 at 1M steps, "
         "held-out seeds 100-104 (after humanoid-tuning)", ("Humanoid-v5",), ("trpo", "ppo"), ("ours",), HELD_OUT,

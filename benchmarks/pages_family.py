@@ -522,16 +522,20 @@ HUMANOID_ANCHORS = (  # published Humanoid numbers at 1M steps, each under its o
 
 def block_humanoid() -> str:
     """Humanoid-v5 at 1M steps: every record of the suites humanoid-tuning (trpo and ppo, shipped
-    presets, seed 0), humanoid-tuning-perdim (trpo, the KL bound per action dimension) and
-    humanoid-heldout (seeds 100-104), with the anchors for scale."""
+    presets, seed 0), humanoid-tuning-perdim (trpo, the KL bound per action dimension),
+    humanoid-tuning-s1 and -kl2 (tuning seeds 0-1: twice the bound) and humanoid-heldout (seeds
+    100-104), with the anchors for scale."""
     L = ["| suite | algo | settings | seed | best periodic (deterministic) | final deterministic (10 ep) | "
          "final stochastic (10 ep) | raw record |", "|---|---|---|---:|---:|---:|---:|---|"]
     n = 0
-    for suite in ("humanoid-tuning", "humanoid-tuning-perdim", "humanoid-heldout"):
+    for suite in ("humanoid-tuning", "humanoid-tuning-perdim", "humanoid-tuning-s1", "humanoid-tuning-kl2",
+                  "humanoid-heldout"):
         for name, r in suite_records(suite):
             res, run = r["result"], r["run"]
-            bound = "per action dimension" if res["config"].get("kl_per_action_dim") else "on the joint KL"
-            how = f"preset `{res['config']['preset']}`, KL bound {bound}"
+            c = res["config"]
+            bound = "per action dimension" if c.get("kl_per_action_dim") else "on the joint KL"
+            how = f"preset `{c['preset']}`, KL bound {bound}" + (f" (max_kl {c['max_kl']:g})" if run["algo"] == "trpo"
+                                                                  and c.get("max_kl", 0.01) != 0.01 else "")
             L.append(f"| `{suite}` | {run['algo']} | {how} | {run['seed']} | {res['best_eval_return']:,.0f} | "
                      f"**{res['final_eval_return']:,.1f}** | {res['final_eval_stochastic_return']:,.1f} | "
                      f"[{name}](../../benchmarks/records/{suite}/{name}) |")
