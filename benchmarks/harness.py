@@ -60,6 +60,7 @@ MINATAR5 = tuple(f"MinAtar/{g}-v1" for g in ("Asterix", "Breakout", "Freeway", "
 # the peer of each algorithm, with RL-Zoo's settings: sb3-contrib's TRPO (npg's too has none); sb3's PPO and A2C
 PEERS = {"trpo": "trpo", "ppo": "ppo", "a2c": "a2c"}
 PERIODIC_EVAL_SEED, FINAL_EVAL_SEED = 20_000, 10_000  # as the trainer (trpo.evaluation)
+FINAL_EPISODES = 10  # the final deterministic and stochastic evaluations of every run
 
 
 @dataclass(frozen=True)
@@ -379,8 +380,8 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
     result = json.loads(p.stdout.strip().splitlines()[-1])
     return {"suite": suite.description, "run": run, "steps": suite.steps, "command": " ".join(cmd),
             **({"segments": segments} if segments and len(segments) > 1 else {}),
-            "protocol": {"final": {"episodes": 10, "deterministic": True, "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
-                         "final_stochastic": ({"episodes": 10, "deterministic": False,
+            "protocol": {"final": {"episodes": FINAL_EPISODES, "deterministic": True, "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
+                         "final_stochastic": ({"episodes": FINAL_EPISODES, "deterministic": False,
                                                "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"}
                                               if run["side"] == "ours" else None),
                          "periodic": {"every_steps": suite.eval_every, "episodes": suite.eval_episodes,

@@ -889,7 +889,9 @@ def block_pong_heldout_101() -> str:
     read = [(f, json.loads(f.read_text())) for f in sorted((RECORDS / "pong-heldout-101").glob("*.json"))]
     by_algo = {r["run"]["algo"]: (f, r) for f, r in read if r["run"]["seed"] == 101}
     rows = [(label, preset, "pong-heldout-101", by_algo.get(algo)) for label, algo, preset in PONG_101_ROWS]
-    per, fin = 5, 10  # the suite's protocol (harness.py: pong-heldout-101); a record's own below
+    import harness
+
+    per, fin = harness.SUITES["pong-heldout-101"].eval_episodes, harness.FINAL_EPISODES  # a record's own below
     if by_algo:
         proto = next(iter(by_algo.values()))[1]["protocol"]
         per, fin = proto["periodic"]["episodes"], proto["final"]["episodes"]
