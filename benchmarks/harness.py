@@ -380,7 +380,8 @@ def run_one(suite: Suite, run: dict, shared: bool, suite_dir: str = "") -> dict:
     result = json.loads(p.stdout.strip().splitlines()[-1])
     return {"suite": suite.description, "run": run, "steps": suite.steps, "command": " ".join(cmd),
             **({"segments": segments} if segments and len(segments) > 1 else {}),
-            "protocol": {"final": {"episodes": FINAL_EPISODES, "deterministic": True, "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
+            "protocol": {"final": {"episodes": FINAL_EPISODES, "deterministic": True,
+                                   "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"},
                          "final_stochastic": ({"episodes": FINAL_EPISODES, "deterministic": False,
                                                "env_seeds": f"seed + {FINAL_EVAL_SEED} + i"}
                                               if run["side"] == "ours" else None),
