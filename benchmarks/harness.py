@@ -153,6 +153,13 @@ SUITES: dict[str, Suite] = {
         "a2c-tuning-short-std with the anchor's entropy bonus, 0.01 (Tianshou's mujoco_a2c.py)",
         ("Walker2d-v5", "Ant-v5", "Hopper-v5"), ("a2c",), ("ours",), (0, 1), 1_000_000, 50_000,
         sets=A2C_SHORT[:-1] + ("log_std_init=-0.5", "entropy_coef=0.01")),
+    "ppo-swimmer-tuning": Suite(
+        "ppo with the mujoco-ppo preset on Swimmer-v5 at 1M steps, tuning seeds 0-1: the baseline of "
+        "ppo-swimmer-tuning-gamma (ppo's held-out Swimmer mean is a fifth of trpo's, whose preset there sets "
+        "gamma 0.9999)", ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000),
+    "ppo-swimmer-tuning-gamma": Suite(
+        "the same with gamma 0.9999 (RL-Zoo's ppo.yml for Swimmer, and this package's trpo preset there)",
+        ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000, sets=("gamma=0.9999",)),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "
