@@ -19,6 +19,10 @@ Blocks:
                            parts, predictions, paper        its parts records and ray-model.json
   docs/benchmarks.md       round4-cartpole, round4-cartpole-345, round4-hopper, round3-code,
                            quality, quality-summary, quality-8x256, split, vec, round3-seeds
+  docs/results/recurrent.md cartpole-novelocity,     recurrent TRPO, our MLP policy and RecurrentPPO:
+                           pendulum-novelocity       one bench_trpo.py record each (docs/results/recurrent/run.sh)
+  docs/results/mujoco.md   peer                      sb3-contrib TRPO at 1M on seeds 0-4 (bench_trpo.py
+                                                     ``--only peer`` records) beside ours on the same seeds
 """
 from __future__ import annotations
 
@@ -763,6 +767,113 @@ def block_round3_seeds() -> str:
 
 
 # ================================================================================================
+# docs/results/recurrent.md
+RECURRENT_PAGE = "docs/results/recurrent.md"
+RECURRENT_CARTPOLE = RESULTS / "trpo_CartPoleNoVelocity-v1-300000-20261201-093312.json"
+RECURRENT_PENDULUM = RESULTS / "trpo_PendulumNoVelocity-v1-300000-20261201-095814.json"
+# the sides of docs/results/recurrent/run.sh's commands, in its summarise.py's order and words
+RECURRENT_SIDES = (("ours", "trpo, policy = gru"), ("ours-mlp", "trpo, policy = mlp"),
+                   ("sb3-contrib", "sb3-contrib RecurrentPPO (RL-Zoo)"))
+
+
+def _recurrent_table(path: Path) -> str:
+    """A bench_trpo.py record of recurrent.md (one env, three sides, seeds 0-2): the command, then per
+    side the mean best and final evaluations, the steps to the threshold and steps/s against the peer's."""
+    d = _json(path)
+    m, thr = d["machine"], d["threshold"]
+    load = lambda k: ", ".join(f"{x:.1f}" for x in m.get(k, []))  # noqa: E731
+    L = [f"`{d['command']}` ({d['time']}; {_cpu(m.get('cpu'))}; load average {load('loadavg_at_start')} at the "
+         f"start, {load('loadavg_at_end')} at the end)", "",
+         "| side | seeds | steps | best periodic eval (mean) | final eval (mean, per seed) | "
+         f"steps to {thr:g} (per seed) | steps/s (mean) | x peer |", "|---|---:|---:|---:|---|---|---:|---:|"]
+    by = _by(d)
+    peer_rate = st.mean(r["steps_per_s"] for r in by["sb3-contrib"])
+    for impl, label in RECURRENT_SIDES:
+        runs = sorted(by.get(impl, []), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        best = st.mean(max(c[2] for c in r["eval_curve"]) for r in runs)
+        finals = [r["final_eval_return"] for r in runs]
+        reach = [next((c[0] for c in r["eval_curve"] if c[2] >= thr), None) for r in runs]
+        rate = st.mean(r["steps_per_s"] for r in runs)
+        L.append(f"| {label} | {len(runs)} | {runs[0]['steps']:,} | {best:.0f} | {st.mean(finals):.0f} "
+                 f"({', '.join(f'{f:.0f}' for f in finals)}) | "
+                 f"{', '.join('-' if x is None else f'{x:,}' for x in reach)} | {rate:,.0f} | "
+                 f"{rate / peer_rate:.1f} |")
+    v = m.get("versions", {})
+    L += ["", f"Raw record: {_link(RECURRENT_PAGE, path)} (bench_trpo.py; trpo {v.get('trpo', '?')}, torch "
+              f"{v.get('torch', '?')}, sb3-contrib {v.get('sb3-contrib', '?')}; no commit recorded). Means over "
+              f"seeds; best periodic eval: each seed's highest periodic deterministic evaluation (10 episodes); "
+              f"steps to {thr:g}: the first periodic evaluation at or above it; x peer: the side's mean steps/s "
+              f"over the peer's."]
+    return "\n".join(L)
+
+
+def block_recurrent_cartpole() -> str:
+    return _recurrent_table(RECURRENT_CARTPOLE)
+
+
+def block_recurrent_pendulum() -> str:
+    return _recurrent_table(RECURRENT_PENDULUM)
+
+
+# ================================================================================================
+# docs/results/mujoco.md
+MUJOCO_PAGE = "docs/results/mujoco.md"
+MUJOCO_ENVS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")  # pagelib.MUJOCO5's order
+
+
+def _mujoco_tuning_finals(env: str) -> dict[int, float]:
+    """Ours on seeds 0-4, seed -> final evaluation: the run directories of mujoco.md's tuning block
+    (records/pre-harness/mujoco/raw/ENV_sS/summary.json, as pages.py's tuning_runs reads them)."""
+    out = {}
+    for run in (PRE / "mujoco" / "raw").glob(f"{env}_s*"):
+        s = _json(run / "summary.json")
+        out[s["seed"]] = s["final_eval_return_mean"]
+    return out
+
+
+def _mujoco_peer_runs(env: str) -> list[tuple[Path, dict]]:
+    """sb3-contrib TRPO at 1M steps on ``env``: (record, run) from bench_trpo.py's ``--only peer`` records."""
+    out = []
+    for path in sorted(RESULTS.glob(f"{env}-1000000-*.json")):
+        d = _json(path)
+        if not d.get("complete"):
+            continue
+        out += [(path, r) for r in d["runs"] if r["impl"] == "sb3-contrib"]
+    return sorted(out, key=lambda x: x[1]["seed"])
+
+
+def block_mujoco_peer() -> str:
+    L = ["| env | sb3-contrib run here: mean ± std (final eval, 1M steps) | seeds | per seed | ours, same seeds | "
+         "raw (benchmarks/results/) |", "|---|---:|---:|---|---:|---|"]
+    vs, cpus, paths = [], set(), []
+    for env in MUJOCO_ENVS:
+        runs = _mujoco_peer_runs(env)
+        if not runs:
+            continue
+        fin = np.array([r["final_eval_return"] for _, r in runs])
+        seeds = [r["seed"] for _, r in runs]
+        ours = _mujoco_tuning_finals(env)
+        assert all(s in ours for s in seeds), (env, seeds)
+        o = float(np.mean([ours[s] for s in seeds]))
+        spread = f" ± {fin.std(ddof=1):,.0f}**" if fin.size > 1 else "** (one seed: no spread)"
+        L.append(f"| {env} | **{fin.mean():,.0f}{spread} | {fin.size} | {', '.join(f'{v:,.0f}' for v in fin)} | "
+                 f"{o:,.0f} | " + ", ".join(_link(MUJOCO_PAGE, p, f"s{r['seed']}") for p, r in runs) + " |")
+        on = f" (seed {seeds[0]})" if len(seeds) == 1 else ""
+        vs.append(f"{env.split('-')[0]}{on} {o / fin.mean() - 1:+.0%}")
+        cpus |= {_json(p)["machine"].get("cpu") for p, _ in runs}
+        paths += [p for p, _ in runs]
+    times = sorted(_json(p)["time"] for p in paths)
+    L += ["", f"Ours against the peer, mean over the same seeds: {', '.join(vs)}. Std over seeds with ddof 1; ours: "
+              f"the final evaluations of the tuning table's run directories "
+              f"({_link(MUJOCO_PAGE, PRE / 'mujoco' / 'raw', 'pre-harness/mujoco/raw/')}). The peer's records: "
+              f"bench_trpo.py `--only peer`, {times[0][:16]} to {times[-1][:16]}, on "
+              f"{' and '.join(sorted(_cpu(c) for c in cpus))}, no commit recorded."]
+    return "\n".join(L)
+
+
+# ================================================================================================
 BLOCKS: dict[tuple[str, str], Callable[[], str]] = {
     (MINATAR_PAGE, "table-300k"): block_minatar_300k,
     (MINATAR_PAGE, "table-1m"): block_minatar_1m,
@@ -786,6 +897,9 @@ BLOCKS: dict[tuple[str, str], Callable[[], str]] = {
     (BENCH_PAGE, "split"): block_split,
     (BENCH_PAGE, "vec"): block_vec,
     (BENCH_PAGE, "round3-seeds"): block_round3_seeds,
+    (RECURRENT_PAGE, "cartpole-novelocity"): block_recurrent_cartpole,
+    (RECURRENT_PAGE, "pendulum-novelocity"): block_recurrent_pendulum,
+    (MUJOCO_PAGE, "peer"): block_mujoco_peer,
 }
 
 
