@@ -160,6 +160,11 @@ SUITES: dict[str, Suite] = {
     "ppo-swimmer-tuning-gamma": Suite(
         "the same with gamma 0.9999 (RL-Zoo's ppo.yml for Swimmer, and this package's trpo preset there)",
         ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000, sets=("gamma=0.9999",)),
+    "ppo-swimmer-tuning-gamma-1x2048": Suite(
+        "ppo-swimmer-tuning-gamma with the peer's layout, 1 env x 2,048 steps (sb3's PPO defaults under RL-Zoo's "
+        "Swimmer entry: whole episodes in each batch, no cut every 128 steps for the critic to bootstrap)",
+        ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("gamma=0.9999", "num_envs=1", "batch_steps=2048")),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "
