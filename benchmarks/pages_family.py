@@ -569,6 +569,33 @@ def block_humanoid() -> str:
     return "\n".join(L)
 
 
+# PPO on Swimmer-v5, the variants tried on tuning seeds 0-1 (harness suites)
+PPO_SWIMMER_VARIANTS = (("ppo-swimmer-tuning", "mujoco-ppo (8 x 128, gamma 0.99)"),
+                        ("ppo-swimmer-tuning-gamma", "+ gamma 0.9999"),
+                        ("ppo-swimmer-tuning-gamma-1x2048", "+ gamma 0.9999, 1 env x 2,048 steps"))
+
+
+def block_ppo_swimmer() -> str:
+    """ppo on Swimmer-v5 at 1M steps, tuning seeds 0-1: the mujoco-ppo preset against gamma 0.9999
+    and the peer's layout (suites ppo-swimmer-tuning*), one row per record, then each variant's mean."""
+    L = ["| settings | seed | best periodic (deterministic) | final deterministic (10 ep) | final stochastic (10 ep) | "
+         "raw record |", "|---|---:|---:|---:|---:|---|"]
+    means = []
+    for suite, label in PPO_SWIMMER_VARIANTS:
+        finals = []
+        for name, r in suite_records(suite):
+            res = r["result"]
+            finals.append(res["final_eval_return"])
+            L.append(f"| {label} | {r['run']['seed']} | {res['best_eval_return']:,.0f} | "
+                     f"**{res['final_eval_return']:,.1f}** | {res['final_eval_stochastic_return']:,.1f} | "
+                     f"[{name}](../../benchmarks/records/{suite}/{name}) |")
+        if finals:
+            means.append(f"{label}: {np.mean(finals):,.0f} ({len(finals)} of 2 seeds)")
+    if not means:
+        return "Not run yet (`python benchmarks/harness.py run ppo-swimmer-tuning -j 1`, and its variants)."
+    return "\n".join(L + ["", "Mean final deterministic evaluation: " + "; ".join(means) + "."])
+
+
 def block_ppo_mean_action() -> str:
     """What made PPO's mean action fall over on Hopper-v5 (generic settings, seed 0, 1M steps),
     from records/ppo-mean-action/ (benchmarks/diag_ppo_mean_action.py) and records/ppo-capg/."""
@@ -726,6 +753,7 @@ def _cost_lines() -> list[str]:
 BLOCKS = {
     ("docs/results/family.md", "ppo-mean-action"): block_ppo_mean_action,
     ("docs/results/family.md", "humanoid"): block_humanoid,
+    ("docs/results/family.md", "ppo-swimmer"): block_ppo_swimmer,
     ("README.md", "family"): block_readme_family,
     ("docs/results/family.md", "family-tuning"): block_family_tuning,
     ("docs/results/family.md", "a2c-tuning"): block_a2c_tuning,
