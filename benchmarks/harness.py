@@ -165,6 +165,10 @@ SUITES: dict[str, Suite] = {
         "Swimmer entry: whole episodes in each batch, no cut every 128 steps for the critic to bootstrap)",
         ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000,
         sets=("gamma=0.9999", "num_envs=1", "batch_steps=2048")),
+    "ppo-swimmer-tuning-gamma-1x2048-const": Suite(
+        "ppo-swimmer-tuning-gamma-1x2048 with a constant learning rate (sb3's default; ours anneals it to 0)",
+        ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("gamma=0.9999", "num_envs=1", "batch_steps=2048", "anneal_lr=false")),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "

@@ -572,7 +572,8 @@ def block_humanoid() -> str:
 # PPO on Swimmer-v5, the variants tried on tuning seeds 0-1 (harness suites)
 PPO_SWIMMER_VARIANTS = (("ppo-swimmer-tuning", "mujoco-ppo (8 x 128, gamma 0.99)"),
                         ("ppo-swimmer-tuning-gamma", "+ gamma 0.9999"),
-                        ("ppo-swimmer-tuning-gamma-1x2048", "+ gamma 0.9999, 1 env x 2,048 steps"))
+                        ("ppo-swimmer-tuning-gamma-1x2048", "+ gamma 0.9999, 1 env x 2,048 steps"),
+                        ("ppo-swimmer-tuning-gamma-1x2048-const", "+ gamma 0.9999, 1 x 2,048, constant lr"))
 
 
 def block_ppo_swimmer() -> str:
