@@ -169,6 +169,12 @@ SUITES: dict[str, Suite] = {
         "ppo-swimmer-tuning-gamma-1x2048 with a constant learning rate (sb3's default; ours anneals it to 0)",
         ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000,
         sets=("gamma=0.9999", "num_envs=1", "batch_steps=2048", "anneal_lr=false")),
+    "ppo-swimmer-tuning-zoo": Suite(
+        "ppo on Swimmer-v5 with RL-Zoo's ppo.yml Swimmer entry (the peer's): gamma 0.9999, GAE lambda 0.98, 4 envs x "
+        "1,024 steps, minibatch 256, lr 6e-4 constant; the rest mujoco-ppo's (10 epochs, clip 0.2, the clipped-action "
+        "log-probability), tuning seeds 0-1", ("Swimmer-v5",), ("ppo",), ("ours",), (0, 1), 1_000_000, 50_000,
+        sets=("gamma=0.9999", "gae_lambda=0.98", "num_envs=4", "batch_steps=4096", "minibatch_size=256", "lr=6e-4",
+              "anneal_lr=false")),
     "humanoid-tuning": Suite(
         "Humanoid-v5 at 1M steps, tuning seed 0: trpo with the KL bound on the joint KL (the mujoco preset's; "
         "its record was made when auto picked mujoco, before mujoco-humanoid: the same config) and ppo with "

@@ -573,7 +573,9 @@ def block_humanoid() -> str:
 PPO_SWIMMER_VARIANTS = (("ppo-swimmer-tuning", "mujoco-ppo (8 x 128, gamma 0.99)"),
                         ("ppo-swimmer-tuning-gamma", "+ gamma 0.9999"),
                         ("ppo-swimmer-tuning-gamma-1x2048", "+ gamma 0.9999, 1 env x 2,048 steps"),
-                        ("ppo-swimmer-tuning-gamma-1x2048-const", "+ gamma 0.9999, 1 x 2,048, constant lr"))
+                        ("ppo-swimmer-tuning-gamma-1x2048-const", "+ gamma 0.9999, 1 x 2,048, constant lr"),
+                        ("ppo-swimmer-tuning-zoo", "RL-Zoo's Swimmer entry (gamma 0.9999, lambda 0.98, 4 x 1,024, "
+                         "minibatch 256, lr 6e-4 constant)"))
 
 
 def block_ppo_swimmer() -> str:
