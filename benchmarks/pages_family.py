@@ -34,7 +34,7 @@ from pagelib import (
 
 METHODS = ("trpo", "ppo", "npg", "a2c", "ppo-kl")
 PEERS = ("peer-trpo", "peer-ppo", "peer-a2c")
-LABEL = {"trpo": "trpo (mujoco presets)", "ppo": "ppo (mujoco-ppo presets)", "npg": "npg (mujoco presets)",
+LABEL = {"trpo": "trpo (mujoco presets)", "ppo": "ppo (mujoco-ppo; on Swimmer its own)", "npg": "npg (mujoco presets)",
          "a2c": "a2c (mujoco-a2c; on Walker2d, Ant their own)", "ppo-kl": "ppo-kl (mujoco-ppo presets)",
          "peer-trpo": "sb3-contrib TRPO (RL-Zoo)", "peer-ppo": "sb3 PPO (RL-Zoo)", "peer-a2c": "sb3 A2C (RL-Zoo)"}
 SEEDS_WANTED = {"trpo": 5, "ppo": 5, "npg": 5, "a2c": 3, "ppo-kl": 3, "peer-trpo": 5, "peer-ppo": 5, "peer-a2c": 3}

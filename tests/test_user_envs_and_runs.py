@@ -192,6 +192,11 @@ def test_presets_apply_to_default_keys_only_and_are_recorded():
     assert cfg.cg_iters == 12 and cfg.batch_steps == 2048                  # the user's key wins
     cfg, _ = resolve_run(from_dict({"env_id": "Swimmer-v5"}))
     assert cfg.preset == "mujoco-swimmer" and cfg.gamma == 0.9999
+    cfg, _ = resolve_run(from_dict({"env_id": "Swimmer-v5", "algo": "ppo"}))  # RL-Zoo's Swimmer entry for ppo
+    assert cfg.preset == "mujoco-swimmer-ppo" and cfg.gamma == 0.9999 and cfg.batch_steps == 4096
+    assert not cfg.anneal_lr and cfg.clipped_action_logprob
+    cfg, _ = resolve_run(from_dict({"env_id": "Swimmer-v5", "algo": "ppo-kl"}))  # not tuned there: the family's
+    assert cfg.preset == "mujoco-ppo" and cfg.gamma == 0.99
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "ppo"}))   # presets name their algorithms
     assert cfg.preset == "mujoco-ppo" and cfg.batch_steps == 1024 and cfg.clipped_action_logprob
     cfg, _ = resolve_run(from_dict({"env_id": "Hopper-v5", "algo": "ppo-kl"}))
