@@ -596,7 +596,26 @@ def block_ppo_swimmer() -> str:
             means.append(f"{label}: {np.mean(finals):,.0f} ({len(finals)} of 2 seeds)")
     if not means:
         return "Not run yet (`python benchmarks/harness.py run ppo-swimmer-tuning -j 1`, and its variants)."
-    return "\n".join(L + ["", "Mean final deterministic evaluation: " + "; ".join(means) + "."])
+    L += ["", "Mean final deterministic evaluation: " + "; ".join(means) + "."]
+    # held-out seeds: the replaced preset's runs (kept apart) against the shipped one's (family-heldout)
+    old = {r["run"]["seed"]: r["result"]["final_eval_return"] for _, r in suite_records("ppo-swimmer-heldout-before")}
+    new = {r["run"]["seed"]: r["result"]["final_eval_return"] for _, r in suite_records("family-heldout")
+           if r["run"]["algo"] == "ppo" and r["run"]["env"] == "Swimmer-v5"}
+    if old:
+        both = sorted(set(old) & set(new))
+        kept = "benchmarks/records/ppo-swimmer-heldout-before/"
+        line = (f"On held-out seeds 100-104: mujoco-ppo (the preset before; its runs kept in [{kept}](../../{kept}), "
+                f"out of the family table) {', '.join(format(old[k], ',.0f') for k in sorted(old))}; "
+                "mujoco-swimmer-ppo (shipped, in the family table) "
+                + (", ".join(format(new[k], ",.0f") for k in sorted(new)) if new else "not in yet"))
+        tuned = [r["result"]["final_eval_return"] for _, r in suite_records("ppo-swimmer-tuning-zoo")]
+        if both and tuned:  # "held": a held-out mean at least 90% of the tuning seeds' mean, as for the presets
+            was, now = np.mean([old[k] for k in both]), np.mean([new[k] for k in both])
+            line += (f"; mean on the {len(both)} seeds both have {was:,.0f} -> {now:,.0f}, against "
+                     f"{np.mean(tuned):,.0f} on the tuning seeds: the choice "
+                     f"{'held' if now >= 0.9 * np.mean(tuned) else 'did not hold'}")
+        L += ["", line + "."]
+    return "\n".join(L)
 
 
 def block_ppo_mean_action() -> str:
