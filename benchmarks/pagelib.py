@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEED = ROOT / "benchmarks" / "results"
 RECORDS = ROOT / "benchmarks" / "records"
 HELD_OUT = (100, 101, 102, 103, 104)
+# "held": a held-out mean at least this share of the tuning seeds' mean (every generated reading)
+HELD_SHARE = 0.9
 MUJOCO5 = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")
 BOOT_REPS, BOOT_SEED = 2_000, 0  # the bootstrap resamples of every interval (rliable suggests >= 2,000)
 
@@ -25,6 +27,14 @@ def suite_records(folder: str) -> tuple[tuple[str, dict], ...]:
 
 
 @functools.cache
+def tuning_runs(env: str) -> tuple[dict, ...]:
+    """The summary.json of each seeds-0-4 MuJoCo run (the seeds the presets were chosen on), by seed:
+    the run directories docs/results/mujoco/summarise.py copied to records/pre-harness/mujoco/raw."""
+    raw = RECORDS / "pre-harness" / "mujoco" / "raw"
+    return tuple(sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
+                        key=lambda r: r["seed"]))
+
+
 def random_policy(env: str) -> float:
     """The 0 of the normalised scores: the mean return of uniform random actions (its record,
     ``harness.py random``)."""

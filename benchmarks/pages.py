@@ -44,6 +44,7 @@ import pages_pre_harness
 from pagelib import (
     BOOT_REPS,
     HELD_OUT,
+    HELD_SHARE,
     MUJOCO5,
     RECORDS,
     ROOT,
@@ -58,6 +59,7 @@ from pagelib import (
     render,
     short_commit,
     suite_records,
+    tuning_runs,
 )
 from pagelib import and_join as _and
 from pagelib import cpu_short as _cpu
@@ -630,14 +632,6 @@ def block_mujoco_heldout() -> str:
 
 
 @functools.cache
-def tuning_runs(env: str) -> tuple[dict, ...]:
-    """The summary.json of each seeds-0-4 run (the seeds the presets were chosen on), by seed: the
-    run directories docs/results/mujoco/summarise.py copied to records/pre-harness/mujoco/raw."""
-    raw = RECORDS / "pre-harness" / "mujoco" / "raw"
-    return tuple(sorted((json.loads((d / "summary.json").read_text()) for d in raw.glob(f"{env}_s*")),
-                        key=lambda r: r["seed"]))
-
-
 def tuning_finals(env: str) -> np.ndarray:
     """The final evaluations of seeds 0-4."""
     return np.array([r["final_eval_return_mean"] for r in tuning_runs(env)])
@@ -656,7 +650,7 @@ def block_mujoco_heldout_reading() -> str:
         fin = np.array([ours[e][s]["final_eval_return"] for s in HELD_OUT])
         tun = tuning_finals(e)
         name = e.split("-")[0]
-        (held if fin.mean() >= 0.9 * tun.mean() else fell).append(
+        (held if fin.mean() >= HELD_SHARE * tun.mean() else fell).append(
             f"{name} ({fin.mean():,.0f} against {tun.mean():,.0f})")
         stuck = [s for s in HELD_OUT if ours[e][s]["final_eval_return"] < 0.5 * fin.max()]
         if stuck:
@@ -1123,7 +1117,7 @@ def block_minatar_heldout(algo: str = "trpo") -> str:
             unrated.append(g)
         elif len(have) == 3:  # the reading takes games with every held-out seed
             share = final.mean() / tuning
-            (held if share >= 0.9 else below).append(f"{g} ({share:.0%})")
+            (held if share >= HELD_SHARE else below).append(f"{g} ({share:.0%})")
             if algo == "trpo":
                 damp.append(f"{g} {tuning_mean(g, 'trpo-damping0.1'):.1f} -> {tuning:.1f} on seeds 0-2, "
                             f"{final.mean():.1f} held-out")

@@ -19,6 +19,7 @@ from diag_ppo_mean_action import read_compact  # the compact log's reader (besid
 from pagelib import (
     BOOT_REPS,
     HELD_OUT,
+    HELD_SHARE,
     MUJOCO5,
     RECORDS,
     ROOT,
@@ -31,6 +32,8 @@ from pagelib import (
     short_commit,
     suite_records,
 )
+
+from trpo.config import FIELDS
 
 METHODS = ("trpo", "ppo", "npg", "a2c", "ppo-kl")
 PEERS = ("peer-trpo", "peer-ppo", "peer-a2c")
@@ -534,8 +537,8 @@ def block_humanoid() -> str:
             res, run = r["result"], r["run"]
             c = res["config"]
             bound = "per action dimension" if c.get("kl_per_action_dim") else "on the joint KL"
-            how = f"preset `{c['preset']}`, KL bound {bound}" + (f" (max_kl {c['max_kl']:g})" if run["algo"] == "trpo"
-                                                                  and c.get("max_kl", 0.01) != 0.01 else "")
+            wider = run["algo"] == "trpo" and c["max_kl"] != FIELDS["max_kl"].default  # humanoid-tuning-kl2
+            how = f"preset `{c['preset']}`, KL bound {bound}" + (f" (max_kl {c['max_kl']:g})" if wider else "")
             L.append(f"| `{suite}` | {run['algo']} | {how} | {run['seed']} | {res['best_eval_return']:,.0f} | "
                      f"**{res['final_eval_return']:,.1f}** | {res['final_eval_stochastic_return']:,.1f} | "
                      f"[{name}](../../benchmarks/records/{suite}/{name}) |")
@@ -609,14 +612,14 @@ def block_ppo_swimmer() -> str:
                 "mujoco-swimmer-ppo (shipped, in the family table) "
                 + (", ".join(format(new[k], ",.0f") for k in sorted(new)) if new else "not in yet"))
         tuned = [r["result"]["final_eval_return"] for _, r in suite_records("ppo-swimmer-tuning-zoo")]
-        if both and tuned:  # "held": a held-out mean at least 90% of the tuning seeds' mean, as for the presets
-            was, now = np.mean([old[k] for k in both]), np.mean([new[k] for k in both])
-            near = sum(new[k] >= 0.9 * np.mean(tuned) for k in both)
+        if both and tuned:
+            was, now, level = np.mean([old[k] for k in both]), np.mean([new[k] for k in both]), np.mean(tuned)
+            near = sum(new[k] >= HELD_SHARE * level for k in both)
             line += (f"; mean on the {len(both)} seeds both have {was:,.0f} -> {now:,.0f}, against "
-                     f"{np.mean(tuned):,.0f} on the tuning seeds: higher than the preset before on "
+                     f"{level:,.0f} on the tuning seeds: higher than the preset before on "
                      f"{sum(new[k] > old[k] for k in both)} of {len(both)} seeds; the tuning seeds' level "
-                     f"{'held' if now >= 0.9 * np.mean(tuned) else 'not held'} on the mean (within 10% of it on "
-                     f"{near} of {len(both)} seeds)")
+                     f"{'held' if now >= HELD_SHARE * level else 'not held'} on the mean (within "
+                     f"{1 - HELD_SHARE:.0%} of it on {near} of {len(both)} seeds)")
         L += ["", line + "."]
     return "\n".join(L)
 

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from pagelib import metrics_columns
+from pagelib import metrics_columns, tuning_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -823,16 +823,6 @@ MUJOCO_PAGE = "docs/results/mujoco.md"
 MUJOCO_ENVS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5")  # pagelib.MUJOCO5's order
 
 
-def _mujoco_tuning_finals(env: str) -> dict[int, float]:
-    """Ours on seeds 0-4, seed -> final evaluation: the run directories of mujoco.md's tuning block
-    (records/pre-harness/mujoco/raw/ENV_sS/summary.json, as pages.py's tuning_runs reads them)."""
-    out = {}
-    for run in (PRE / "mujoco" / "raw").glob(f"{env}_s*"):
-        s = _json(run / "summary.json")
-        out[s["seed"]] = s["final_eval_return_mean"]
-    return out
-
-
 def _mujoco_peer_runs(env: str) -> list[tuple[Path, dict]]:
     """sb3-contrib TRPO at 1M steps on ``env``: (record, run) from bench_trpo.py's ``--only peer`` records."""
     out = []
@@ -854,7 +844,7 @@ def block_mujoco_peer() -> str:
             continue
         fin = np.array([r["final_eval_return"] for _, r in runs])
         seeds = [r["seed"] for _, r in runs]
-        ours = _mujoco_tuning_finals(env)
+        ours = {r["seed"]: r["final_eval_return_mean"] for r in tuning_runs(env)}  # seeds 0-4, the tuning table's
         assert all(s in ours for s in seeds), (env, seeds)
         o = float(np.mean([ours[s] for s in seeds]))
         spread = f" ± {fin.std(ddof=1):,.0f}**" if fin.size > 1 else "** (one seed: no spread)"
